@@ -1,0 +1,50 @@
+namespace KafScale.Storage;
+
+/// <summary>One object in a listing.</summary>
+public readonly record struct ObjectInfo(string Key, long Size);
+
+/// <summary>
+/// The object store that holds segments. Objects are immutable once written; keys use '/' as
+/// the separator. Two implementations: a local directory and S3.
+/// </summary>
+public interface IObjectStore : IAsyncDisposable
+{
+    /// <summary>A short name for logs and metrics ("dir", "s3").</summary>
+    string Kind { get; }
+
+    /// <summary>True when <see cref="CreateIfAbsentAsync"/> really refuses to overwrite.</summary>
+    bool SupportsConditionalCreate { get; }
+
+    /// <summary>Writes the whole object durably (replaces an existing one).</summary>
+    Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes the object only if no object with that key exists. Returns false (and writes
+    /// nothing) when the key is already taken.
+    /// </summary>
+    Task<bool> CreateIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>The whole object, or null when it does not exist.</summary>
+    Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads up to destination.Length bytes starting at offset. Returns the number of bytes
+    /// read (less than requested only at the end of the object). Throws
+    /// <see cref="ObjectNotFoundException"/> when the object does not exist.
+    /// </summary>
+    Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken);
+
+    /// <summary>Size of the object, or null when it does not exist.</summary>
+    Task<long?> GetSizeAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Objects whose key starts with prefix, in ascending key order.</summary>
+    IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the object; deleting a missing object is not an error.</summary>
+    Task DeleteAsync(string key, CancellationToken cancellationToken);
+}
+
+public sealed class ObjectNotFoundException(string key) : Exception($"object '{key}' does not exist")
+{
+    public string Key { get; } = key;
+}
