@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.Net;
+using System.Runtime.InteropServices;
+using KafScale.Broker;
+using Microsoft.Extensions.Logging;
+
+namespace KafScale.Cli;
+
+internal static class BrokerCommand
+{
+    private static readonly Option<string> Listen = new("--listen") { Description = "Kafka listener HOST:PORT [env KAFSCALE_BROKER_ADDR, default 0.0.0.0:9092]" };
+    private static readonly Option<string> AdvertisedHost = new("--advertised-host") { Description = "Host name clients are told to connect to [env KAFSCALE_BROKER_HOST, default: this host's name, 127.0.0.1 on loopback]" };
+    private static readonly Option<string> AdvertisedPort = new("--advertised-port") { Description = "Port clients are told to connect to [env KAFSCALE_BROKER_PORT, default: the listen port]" };
+    private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
+    private static readonly Option<string> BrokerId = new("--broker-id") { Description = "Broker id [env KAFSCALE_BROKER_ID, default: allocated from the metadata store]" };
+    private static readonly Option<string> DataDir = new("--data-dir") { Description = "Directory for the local object store and embedded metadata [env KAFSCALE_DATA_DIR, default ./kafscale-data]" };
+    private static readonly Option<string> FlushInterval = new("--flush-interval-ms") { Description = "Longest wait of a pending byte before its partition flushes; 0 = flush when idle [env KAFSCALE_FLUSH_INTERVAL_MS, default 0 on the directory store]" };
+    private static readonly Option<string> SegmentBytes = new("--segment-bytes") { Description = "Pending bytes of one partition that force a flush, and the largest segment [env KAFSCALE_SEGMENT_BYTES, default 16777216]" };
+    private static readonly Option<string> CacheBytes = new("--cache-bytes") { Description = "Memory for recent segments served to consumers [env KAFSCALE_CACHE_BYTES, default 268435456]" };
+    private static readonly Option<string> AutoCreate = new("--auto-create-topics") { Description = "Create unknown topics on Metadata/Produce when the client allows it [env KAFSCALE_AUTO_CREATE_TOPICS, default true]" };
+    private static readonly Option<string> DefaultPartitions = new("--default-partitions") { Description = "Partitions of auto-created topics and of CreateTopics with -1 [env KAFSCALE_AUTO_CREATE_PARTITIONS, default 1]" };
+    private static readonly Option<string> MaxRequest = new("--max-request-bytes") { Description = "Largest request frame accepted [env KAFSCALE_MAX_REQUEST_BYTES, default 104857600]" };
+    private static readonly Option<string> LogLevel = new("--log-level") { Description = "trace|debug|info|warn|error [env KAFSCALE_LOG_LEVEL, default info]" };
+    private static readonly Option<string> LogFormat = new("--log-format") { Description = "text|json [env KAFSCALE_LOG_FORMAT, default text]" };
+
+    public static Command Create()
+    {
+        var command = new Command("broker", "Run a Kafka-protocol broker. With no storage options it runs self-contained under --data-dir.");
+        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId, DataDir, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, MaxRequest, LogLevel, LogFormat })
+            command.Options.Add(o);
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        BrokerConfig config;
+        LogLevel level;
+        bool json;
+        try
+        {
+            var s = new Settings(parse);
+            config = Resolve(s);
+            level = Logging.ParseLevel(s.String(LogLevel, "KAFSCALE_LOG_LEVEL", "info"), LogLevel.Name);
+            json = Logging.ParseFormat(s.String(LogFormat, "KAFSCALE_LOG_FORMAT", "text"), LogFormat.Name);
+        }
+        catch (SettingException ex)
+        {
+            Console.Error.WriteLine($"kafscale broker: {ex.Message}");
+            return 2;
+        }
+
+        using var loggerFactory = Logging.Create(level, json);
+        var log = loggerFactory.CreateLogger("kafscale.broker");
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
+
+        BrokerHost host;
+        try
+        {
+            host = await BrokerHost.StartAsync(config, loggerFactory, stop.Token).ConfigureAwait(false);
+        }
+        catch (StartupException ex)
+        {
+            log.LogCritical("{Message}", ex.Message);
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            return 0;
+        }
+
+        try { await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        log.LogInformation("shutting down: flushing pending data");
+        await host.DisposeAsync().ConfigureAwait(false);
+        log.LogInformation("stopped");
+        return 0;
+    }
+
+    private static BrokerConfig Resolve(Settings s)
+    {
+        var listen = s.Endpoint(Listen, "KAFSCALE_BROKER_ADDR", "0.0.0.0:9092");
+        string defaultHost = IPAddress.IsLoopback(listen.Address) ? "127.0.0.1"
+            : listen.Address.Equals(IPAddress.Any) || listen.Address.Equals(IPAddress.IPv6Any) ? Dns.GetHostName() : listen.Address.ToString();
+        var config = new BrokerConfig
+        {
+            Listen = listen,
+            AdvertisedHost = s.String(AdvertisedHost, "KAFSCALE_BROKER_HOST", defaultHost),
+            AdvertisedPort = s.Int(AdvertisedPort, "KAFSCALE_BROKER_PORT", listen.Port, 1, 65535),
+            Http = s.Endpoint(Http, "KAFSCALE_METRICS_ADDR", "0.0.0.0:9093"),
+            BrokerId = s.Int(BrokerId, "KAFSCALE_BROKER_ID", -1, -1, int.MaxValue),
+            DataDir = s.String(DataDir, "KAFSCALE_DATA_DIR", "./kafscale-data"),
+            FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", 0, 0, 60_000),
+            SegmentBytes = s.Int(SegmentBytes, "KAFSCALE_SEGMENT_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+            CacheBytes = s.Long(CacheBytes, "KAFSCALE_CACHE_BYTES", 256L * 1024 * 1024, 0, long.MaxValue),
+            AutoCreateTopics = s.Bool(AutoCreate, "KAFSCALE_AUTO_CREATE_TOPICS", true),
+            DefaultPartitions = s.Int(DefaultPartitions, "KAFSCALE_AUTO_CREATE_PARTITIONS", 1, 1, 100_000),
+            MaxRequestBytes = s.Int(MaxRequest, "KAFSCALE_MAX_REQUEST_BYTES", 100 * 1024 * 1024, 1024, int.MaxValue),
+        };
+        return config;
+    }
+}

@@ -1,0 +1,46 @@
+using System.Net;
+
+namespace KafScale.Broker;
+
+/// <summary>Everything a broker process is started with (DESIGN.md section 9).</summary>
+public sealed class BrokerConfig
+{
+    public IPEndPoint Listen { get; set; } = new(IPAddress.Any, 9092);
+    public string AdvertisedHost { get; set; } = "127.0.0.1";
+    public int AdvertisedPort { get; set; } = 9092;
+    public IPEndPoint Http { get; set; } = new(IPAddress.Any, 9093);
+    /// <summary>-1 = allocate from the metadata store.</summary>
+    public int BrokerId { get; set; } = -1;
+    public string DataDir { get; set; } = "./kafscale-data";
+    public string Namespace { get; set; } = "default";
+
+    /// <summary>
+    /// How long the oldest pending byte of a partition may wait before its flush. 0 means
+    /// "flush when idle": a partition with no upload in flight flushes at once, which is right
+    /// where a write costs nothing (the directory store).
+    /// </summary>
+    public int FlushIntervalMs { get; set; }
+
+    /// <summary>Pending bytes of one partition that trigger a flush (and cap a segment).</summary>
+    public int SegmentBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Bytes of recent segments kept in memory for Fetch.</summary>
+    public long CacheBytes { get; set; } = 256L * 1024 * 1024;
+
+    public bool AutoCreateTopics { get; set; } = true;
+    public int DefaultPartitions { get; set; } = 1;
+
+    /// <summary>Largest request frame accepted; larger frames close the connection.</summary>
+    public int MaxRequestBytes { get; set; } = 100 * 1024 * 1024;
+
+    /// <summary>Uploads of one partition that may be in flight at once.</summary>
+    public int MaxUploadsPerPartition { get; set; } = 1;
+
+    /// <summary>Uploads across all partitions that may be in flight at once.</summary>
+    public int MaxParallelUploads { get; set; } = 16;
+
+    /// <summary>Pending (not yet durable) bytes across all partitions before produce is refused.</summary>
+    public long MaxPendingBytes { get; set; } = 512L * 1024 * 1024;
+
+    public string ClusterIdHint { get; set; } = "";
+}

@@ -1,0 +1,85 @@
+using KafScale.Observability;
+
+namespace KafScale.Broker;
+
+/// <summary>
+/// The broker's metrics. Names kept from upstream KafScale where they exist, so its
+/// dashboards keep working; the rest are prefixed kafscale_ too.
+/// </summary>
+internal sealed class BrokerMetrics
+{
+    private readonly Family<Counter> _requests;
+    private readonly Family<Counter> _requestErrors;
+    private readonly Family<Histogram> _requestLatency;
+    private readonly Family<Counter> _objectRequests;
+    private readonly Family<Counter> _objectErrors;
+    private readonly Family<Histogram> _objectLatency;
+    private readonly Counter _connectionsTotal;
+    private readonly Gauge _connectionsOpen;
+    private readonly Counter _badFrames;
+    private readonly Counter _handlerFailures;
+    private long _open;
+
+    public BrokerMetrics(MetricsRegistry registry)
+    {
+        Registry = registry;
+        _requests = registry.CounterFamily("kafscale_requests_total", "Kafka requests handled, by API.", "api");
+        _requestErrors = registry.CounterFamily("kafscale_request_errors_total", "Kafka requests answered with an error, by API.", "api");
+        _requestLatency = registry.HistogramFamily("kafscale_request_latency_ms", "Time from reading a request to its response being ready, by API.", Histogram.LatencyMsBuckets(), "api");
+        _objectRequests = registry.CounterFamily("kafscale_object_store_requests_total", "Object-store requests, by operation (put, get, range, list, delete).", "op");
+        _objectErrors = registry.CounterFamily("kafscale_object_store_errors_total", "Failed object-store requests, by operation.", "op");
+        _objectLatency = registry.HistogramFamily("kafscale_object_store_latency_ms", "Object-store request latency, by operation.", Histogram.LatencyMsBuckets(), "op");
+        _connectionsTotal = registry.Counter("kafscale_connections_total", "Client connections accepted.");
+        _connectionsOpen = registry.Gauge("kafscale_connections_open", "Client connections open now.");
+        _badFrames = registry.Counter("kafscale_bad_frames_total", "Connections closed for an unreadable or oversized frame.");
+        _handlerFailures = registry.Counter("kafscale_handler_failures_total", "Requests that failed inside the broker (answered UNKNOWN_SERVER_ERROR).");
+        BytesIn = registry.Counter("kafscale_bytes_in_total", "Record bytes accepted by Produce.");
+        BytesOut = registry.Counter("kafscale_bytes_out_total", "Record bytes returned by Fetch.");
+        RecordsIn = registry.Counter("kafscale_records_in_total", "Records accepted by Produce.");
+        RecordsOut = registry.Counter("kafscale_records_out_total", "Records returned by Fetch (counted per batch header).");
+        SegmentsWritten = registry.Counter("kafscale_segments_written_total", "Segments uploaded to the object store.");
+        SegmentBytesWritten = registry.Counter("kafscale_segment_bytes_written_total", "Bytes of segments uploaded.");
+        ProduceLatency = registry.Histogram("kafscale_produce_latency_ms", "Produce request latency (acks=1/all: until durable).", Histogram.LatencyMsBuckets());
+        FlushLatency = registry.Histogram("kafscale_flush_latency_ms", "Time to make one segment durable (build and upload).", Histogram.LatencyMsBuckets());
+        ProduceRate = new RateMeter();
+        FetchRate = new RateMeter();
+        registry.GaugeFunc("kafscale_produce_rps", "Records produced per second (10 s window).", ProduceRate.PerSecond);
+        registry.GaugeFunc("kafscale_fetch_rps", "Records fetched per second (10 s window).", FetchRate.PerSecond);
+    }
+
+    public MetricsRegistry Registry { get; }
+    public Counter BytesIn { get; }
+    public Counter BytesOut { get; }
+    public Counter RecordsIn { get; }
+    public Counter RecordsOut { get; }
+    public Counter SegmentsWritten { get; }
+    public Counter SegmentBytesWritten { get; }
+    public Histogram ProduceLatency { get; }
+    public Histogram FlushLatency { get; }
+    public RateMeter ProduceRate { get; }
+    public RateMeter FetchRate { get; }
+
+    public void Request(string api, double latencyMs, bool ok)
+    {
+        _requests.WithLabels(api).Increment();
+        if (!ok) _requestErrors.WithLabels(api).Increment();
+        _requestLatency.WithLabels(api).Observe(latencyMs);
+    }
+
+    public void ObjectStore(string op, double latencyMs, bool ok)
+    {
+        _objectRequests.WithLabels(op).Increment();
+        if (!ok) _objectErrors.WithLabels(op).Increment();
+        _objectLatency.WithLabels(op).Observe(latencyMs);
+    }
+
+    public void ConnectionsOpened()
+    {
+        _connectionsTotal.Increment();
+        _connectionsOpen.Set(Interlocked.Increment(ref _open));
+    }
+
+    public void ConnectionsClosed() => _connectionsOpen.Set(Interlocked.Decrement(ref _open));
+    public void BadFrame() => _badFrames.Increment();
+    public void HandlerFailed(string api) => _handlerFailures.Increment();
+}

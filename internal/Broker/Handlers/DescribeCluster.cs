@@ -1,0 +1,30 @@
+using KafScale.Broker.Network;
+using KafScale.Protocol;
+using KafScale.Protocol.Messages;
+
+namespace KafScale.Broker.Handlers;
+
+/// <summary>DescribeCluster (60, KIP-700): the cluster id, the brokers and the controller.</summary>
+internal sealed class DescribeClusterHandler(Cluster cluster) : ApiHandler<DescribeClusterRequest, DescribeClusterResponse>
+{
+    public override short ApiKey => DescribeClusterRequest.ApiKey;
+    public override string Name => "DescribeCluster";
+    public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
+    public override short MaxVersion => DescribeClusterRequest.HighestSupportedVersion;
+
+    protected override ValueTask<DescribeClusterResponse?> HandleAsync(RequestContext context, DescribeClusterRequest request, short version)
+    {
+        var response = new DescribeClusterResponse { ClusterId = cluster.ClusterId, ControllerId = cluster.BrokerId, EndpointType = 1 };
+        if (version >= 1 && request.EndpointType != 1)
+        {
+            response.ErrorCode = ErrorCodes.UnsupportedVersion;
+            response.ErrorMessage = "only the broker endpoint type (1) is served";
+            return ValueTask.FromResult<DescribeClusterResponse?>(response);
+        }
+        response.Brokers.Add(new DescribeClusterResponse.DescribeClusterBroker { BrokerId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort, Rack = null });
+        return ValueTask.FromResult<DescribeClusterResponse?>(response);
+    }
+
+    protected override DescribeClusterResponse ErrorResponse(DescribeClusterRequest request, short errorCode) =>
+        new() { ErrorCode = errorCode, ClusterId = cluster.ClusterId };
+}

@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Logging;
+
+namespace KafScale.Broker.Log;
+
+/// <summary>
+/// What every partition log shares: flush settings and scheduling, the segment cache, the
+/// "new data" signal that wakes long-polling fetches, and the set of partitions whose
+/// metadata hint needs writing.
+/// </summary>
+internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILogger log)
+{
+    private TaskCompletionSource _dataSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly HashSet<PartitionLog> _dirtyHints = [];
+    private readonly Lock _dirtyLock = new();
+    private long _pendingBytes;
+
+    public int FlushIntervalMs { get; } = config.FlushIntervalMs;
+    public int SegmentBytes { get; } = config.SegmentBytes;
+    public int MaxUploadsPerPartition { get; } = config.MaxUploadsPerPartition;
+    public long MaxPendingBytes { get; } = config.MaxPendingBytes;
+    public BrokerMetrics Metrics { get; } = metrics;
+    public ILogger Log { get; } = log;
+    public KafScale.Storage.SegmentCache? SegmentCache { get; set; }
+
+    public long PendingBytes => Interlocked.Read(ref _pendingBytes);
+    public void AddPending(long bytes) => Interlocked.Add(ref _pendingBytes, bytes);
+
+    public void ScheduleFlush(PartitionLog partition) =>
+        ThreadPool.UnsafeQueueUserWorkItem(static p => _ = p.FlushAsync(), partition, preferLocal: false);
+
+    public void Cache(PartitionLog partition, SegmentRef segment, ReadOnlyMemory<byte> kfs) =>
+        SegmentCache?.Add(partition.Topic, partition.Partition, segment.BaseOffset, kfs);
+
+    /// <summary>Completes when any partition's high watermark moves after this call.</summary>
+    public Task DataSignal => Volatile.Read(ref _dataSignal).Task;
+
+    public void SignalData()
+    {
+        var previous = Interlocked.Exchange(ref _dataSignal, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        previous.TrySetResult();
+    }
+
+    public void ScheduleHintUpdate(PartitionLog partition)
+    {
+        lock (_dirtyLock) _dirtyHints.Add(partition);
+    }
+
+    public List<PartitionLog> TakeDirtyHints()
+    {
+        lock (_dirtyLock)
+        {
+            var list = new List<PartitionLog>(_dirtyHints);
+            _dirtyHints.Clear();
+            return list;
+        }
+    }
+}

@@ -1,0 +1,311 @@
+using System.Buffers;
+using KafScale.Records;
+using Microsoft.Extensions.Logging;
+
+namespace KafScale.Broker.Log;
+
+/// <summary>A produce partition blob waiting for its flush; EndOffset is one past its last offset.</summary>
+internal readonly record struct PendingBlob(byte[] Buffer, int Length, long EndOffset);
+
+/// <summary>A durable segment of the log, as the broker knows it.</summary>
+internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, long maxTimestamp)
+{
+    public long BaseOffset { get; } = baseOffset;
+    public long LastOffset { get; } = lastOffset;
+    public long Size { get; } = size;
+    /// <summary>Largest batch max-timestamp in the segment; -1 until known.</summary>
+    public long MaxTimestamp { get; set; } = maxTimestamp;
+}
+
+/// <summary>
+/// Batches appended since the last flush started, answered together when they are durable
+/// (group commit: one task per flush, not one per request).
+/// </summary>
+internal sealed class FlushGroup
+{
+    private readonly TaskCompletionSource<short> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public long EndOffset { get; set; }
+    public Task<short> Durable => _done.Task;
+    public void Complete(short errorCode) => _done.TrySetResult(errorCode);
+}
+
+/// <summary>Outcome of an append: where the batches went and what to wait for.</summary>
+internal readonly record struct AppendResult(short ErrorCode, long BaseOffset, long LogAppendTime, Task<short>? Durable);
+
+/// <summary>
+/// One partition's log: offsets are assigned on append, batches wait in memory until a flush
+/// uploads them as one segment object, and the high watermark advances only over contiguous
+/// durable segments (DESIGN.md section 5).
+/// </summary>
+internal sealed class PartitionLog
+{
+    private readonly Lock _lock = new();
+    private readonly List<SegmentRef> _segments = [];
+    private readonly List<PendingBlob> _pending = [];
+    private readonly Queue<FlushGroup> _groupsAwaitingDurability = new();
+    private readonly SortedDictionary<long, (SegmentRef Segment, ReadOnlyMemory<byte> Kfs)> _uploadedOutOfOrder = [];
+    private readonly PartitionStorage _storage;
+    private readonly LogRuntime _runtime;
+    private FlushGroup _currentGroup = new();
+    private long _nextOffset;
+    private long _highWatermark;
+    private long _logStartOffset;
+    private long _pendingBytes;
+    private long _oldestPendingTicks;
+    private int _uploadsInFlight;
+    private bool _timerArmed;
+    private bool _failed;
+    private long _nextUploadBase;
+
+    public PartitionLog(string topic, int partition, TopicState topicState, PartitionStorage storage, LogRuntime runtime)
+    {
+        Topic = topic;
+        Partition = partition;
+        TopicState = topicState;
+        _storage = storage;
+        _runtime = runtime;
+    }
+
+    public string Topic { get; }
+    public int Partition { get; }
+    public TopicState TopicState { get; }
+    public int LeaderEpoch { get; set; }
+
+    public long HighWatermark { get { lock (_lock) return _highWatermark; } }
+    public long LogStartOffset { get { lock (_lock) return _logStartOffset; } }
+    public long NextOffset { get { lock (_lock) return _nextOffset; } }
+    public long PendingBytes => Interlocked.Read(ref _pendingBytes);
+    public bool HasPending { get { lock (_lock) return _pending.Count > 0 || _uploadsInFlight > 0; } }
+
+    /// <summary>Adopts the durable segments found in the store at startup.</summary>
+    public void Load(IReadOnlyList<SegmentRef> segments, long logStartOffset)
+    {
+        lock (_lock)
+        {
+            _segments.Clear();
+            _segments.AddRange(segments);
+            long end = segments.Count > 0 ? segments[^1].LastOffset + 1 : Math.Max(0, logStartOffset);
+            _nextOffset = _highWatermark = _nextUploadBase = end;
+            long first = segments.Count > 0 ? segments[0].BaseOffset : end;
+            _logStartOffset = Math.Clamp(logStartOffset, first, end);
+        }
+    }
+
+    /// <summary>
+    /// Appends a validated partition blob (one or more v2 batches): copies it, assigns
+    /// offsets, and schedules its flush. Returns at once; the caller awaits Durable for acks.
+    /// </summary>
+    public AppendResult Append(ReadOnlySpan<byte> blob, int recordCount)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(blob.Length);
+        blob.CopyTo(buffer);
+        var span = buffer.AsSpan(0, blob.Length);
+        long logAppendTime = -1;
+        bool flushNow;
+        FlushGroup group;
+        long baseOffset;
+        lock (_lock)
+        {
+            if (_failed)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                return new AppendResult(ErrorCodes.KafkaStorageError, -1, -1, null);
+            }
+            baseOffset = _nextOffset;
+            if (TopicState.Config.LogAppendTime) logAppendTime = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            long offset = _nextOffset;
+            int pos = 0;
+            while (pos < span.Length)
+            {
+                var batch = span[pos..];
+                var header = new RecordBatchHeader(batch);
+                int size = header.TotalSize;
+                var one = batch[..size];
+                RecordBatch.PatchBaseOffset(one, offset);
+                RecordBatch.SetPartitionLeaderEpoch(one, LeaderEpoch);
+                if (logAppendTime >= 0) RecordBatch.SetLogAppendTime(one, logAppendTime);
+                offset += header.LastOffsetDelta + 1;
+                pos += size;
+            }
+            _nextOffset = offset;
+            if (_pending.Count == 0) _oldestPendingTicks = Environment.TickCount64;
+            _pending.Add(new PendingBlob(buffer, blob.Length, offset));
+            _pendingBytes += blob.Length;
+            group = _currentGroup;
+            group.EndOffset = _nextOffset;
+            flushNow = ShouldFlushLocked();
+            if (!flushNow) ArmTimerLocked();
+        }
+        _runtime.AddPending(blob.Length);
+        if (flushNow) _runtime.ScheduleFlush(this);
+        return new AppendResult(0, baseOffset, logAppendTime, group.Durable);
+    }
+
+    private bool ShouldFlushLocked()
+    {
+        if (_pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition) return false;
+        if (_pendingBytes >= _runtime.SegmentBytes) return true;
+        if (_runtime.FlushIntervalMs == 0) return true;
+        return Environment.TickCount64 - _oldestPendingTicks >= _runtime.FlushIntervalMs;
+    }
+
+    private void ArmTimerLocked()
+    {
+        if (_timerArmed || _pending.Count == 0 || _runtime.FlushIntervalMs == 0) return;
+        _timerArmed = true;
+        long due = Math.Max(0, _runtime.FlushIntervalMs - (Environment.TickCount64 - _oldestPendingTicks));
+        _ = FlushLaterAsync(due);
+    }
+
+    private async Task FlushLaterAsync(long delayMs)
+    {
+        if (delayMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(delayMs)).ConfigureAwait(false);
+        lock (_lock) _timerArmed = false;
+        _runtime.ScheduleFlush(this);
+    }
+
+    /// <summary>
+    /// Takes pending batches (up to the segment size) and uploads them as one segment.
+    /// Called on the thread pool; repeats while there is more to flush and room in flight.
+    /// </summary>
+    public async Task FlushAsync(bool force = false)
+    {
+        while (true)
+        {
+            List<PendingBlob> take;
+            long baseOffset;
+            FlushGroup? sealedGroup = null;
+            lock (_lock)
+            {
+                if (_pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition) return;
+                if (!force && !ShouldFlushLocked()) { ArmTimerLocked(); return; }
+                take = [];
+                long bytes = 0;
+                int i = 0;
+                for (; i < _pending.Count; i++)
+                {
+                    if (i > 0 && bytes + _pending[i].Length > _runtime.SegmentBytes) break;
+                    bytes += _pending[i].Length;
+                    take.Add(_pending[i]);
+                }
+                _pending.RemoveRange(0, i);
+                _pendingBytes -= bytes;
+                if (_pending.Count == 0)
+                {
+                    sealedGroup = _currentGroup;
+                    _groupsAwaitingDurability.Enqueue(sealedGroup);
+                    _currentGroup = new FlushGroup();
+                }
+                else _oldestPendingTicks = Environment.TickCount64;
+                baseOffset = _nextUploadBase;
+                _nextUploadBase = take[^1].EndOffset;
+                _uploadsInFlight++;
+            }
+
+            long takenBytes = 0;
+            foreach (var t in take) takenBytes += t.Length;
+            var built = SegmentBuilder.Build(take, baseOffset);
+            foreach (var t in take) ArrayPool<byte>.Shared.Return(t.Buffer);
+            _runtime.AddPending(-takenBytes);
+
+            bool ok = await _storage.UploadAsync(this, built).ConfigureAwait(false);
+            lock (_lock)
+            {
+                _uploadsInFlight--;
+                if (ok) OnDurableLocked(built.Segment, built.Kfs);
+                else FailLocked();
+            }
+            if (!ok) return;
+            _runtime.ScheduleHintUpdate(this);
+        }
+    }
+
+    private void OnDurableLocked(SegmentRef segment, ReadOnlyMemory<byte> kfs)
+    {
+        _uploadedOutOfOrder[segment.BaseOffset] = (segment, kfs);
+        while (_uploadedOutOfOrder.Remove(_highWatermark, out var next))
+        {
+            _segments.Add(next.Segment);
+            _runtime.Cache(this, next.Segment, next.Kfs);
+            _highWatermark = next.Segment.LastOffset + 1;
+        }
+        while (_groupsAwaitingDurability.TryPeek(out var g) && g.EndOffset <= _highWatermark)
+        {
+            _groupsAwaitingDurability.Dequeue();
+            g.Complete(0);
+        }
+        _runtime.SignalData();
+    }
+
+    /// <summary>
+    /// An upload could not be made durable: nothing at or above it may be acknowledged (that
+    /// would leave a hole), so the partition refuses writes and fails what is waiting.
+    /// </summary>
+    private void FailLocked()
+    {
+        _failed = true;
+        while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(ErrorCodes.KafkaStorageError);
+        _currentGroup.Complete(ErrorCodes.KafkaStorageError);
+        foreach (var p in _pending) ArrayPool<byte>.Shared.Return(p.Buffer);
+        _pending.Clear();
+    }
+
+    /// <summary>Durable segments overlapping [fromOffset, high watermark), in order.</summary>
+    public void SegmentsFrom(long fromOffset, List<SegmentRef> result)
+    {
+        lock (_lock)
+        {
+            int lo = 0, hi = _segments.Count - 1, start = _segments.Count;
+            while (lo <= hi)
+            {
+                int mid = (lo + hi) >> 1;
+                if (_segments[mid].LastOffset >= fromOffset) { start = mid; hi = mid - 1; }
+                else lo = mid + 1;
+            }
+            for (int i = start; i < _segments.Count; i++) result.Add(_segments[i]);
+        }
+    }
+
+    public List<SegmentRef> SegmentsSnapshot()
+    {
+        lock (_lock) return [.. _segments];
+    }
+
+    public long SizeBytes
+    {
+        get { lock (_lock) { long s = 0; foreach (var seg in _segments) s += seg.Size; return s; } }
+    }
+
+    /// <summary>
+    /// Moves the log start offset forward (DeleteRecords, retention) and returns the segments
+    /// that now lie wholly below it, removed from the log, for the caller to delete.
+    /// </summary>
+    public List<SegmentRef> AdvanceLogStart(long newStart)
+    {
+        var removed = new List<SegmentRef>();
+        lock (_lock)
+        {
+            if (newStart <= _logStartOffset) return removed;
+            _logStartOffset = Math.Min(newStart, _highWatermark);
+            while (_segments.Count > 0 && _segments[0].LastOffset < _logStartOffset)
+            {
+                removed.Add(_segments[0]);
+                _segments.RemoveAt(0);
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>Fails waiting producers on shutdown when their data could not be flushed.</summary>
+    public void Abandon(short errorCode)
+    {
+        lock (_lock)
+        {
+            while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(errorCode);
+            _currentGroup.Complete(errorCode);
+            foreach (var p in _pending) ArrayPool<byte>.Shared.Return(p.Buffer);
+            _pending.Clear();
+            _failed = true;
+        }
+    }
+}

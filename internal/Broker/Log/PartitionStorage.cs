@@ -1,0 +1,240 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using KafScale.Records;
+using KafScale.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace KafScale.Broker.Log;
+
+/// <summary>
+/// The broker's use of the object store: segment upload with retries and the storage-level
+/// fence (conditional create), recovery of a partition's chain of segments, reads for Fetch
+/// through the segment cache, and deletes. Every request is measured.
+/// </summary>
+internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime runtime, ILogger log)
+{
+    private readonly SemaphoreSlim _uploadSlots = new(16);
+    private readonly CancellationTokenSource _stopping = new();
+
+    public IObjectStore Store => store;
+    public string Namespace => ns;
+
+    /// <summary>Stops retrying failed uploads (shutdown).</summary>
+    public void Stop() => _stopping.Cancel();
+
+    private async Task<T> Measure<T>(string op, Func<Task<T>> call)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await call().ConfigureAwait(false);
+            runtime.Metrics.ObjectStore(op, Stopwatch.GetElapsedTime(start).TotalMilliseconds, true);
+            return result;
+        }
+        catch
+        {
+            runtime.Metrics.ObjectStore(op, Stopwatch.GetElapsedTime(start).TotalMilliseconds, false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Makes a segment durable: .kfs by conditional create, then .index. A failed attempt is
+    /// retried with the same key and bytes; a create that finds identical content already
+    /// there (an earlier attempt that did land) counts as success. Returns false only when the
+    /// key holds different data (another writer owns this offset range) or when stopping.
+    /// </summary>
+    public async Task<bool> UploadAsync(PartitionLog partition, BuiltSegment built)
+    {
+        string kfsKey = SegmentKeys.Segment(ns, partition.Topic, partition.Partition, built.Segment.BaseOffset);
+        string indexKey = SegmentKeys.Index(ns, partition.Topic, partition.Partition, built.Segment.BaseOffset);
+        long start = Stopwatch.GetTimestamp();
+        int attempt = 0;
+        await _uploadSlots.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    bool created = await Measure("put", () => store.CreateIfAbsentAsync(kfsKey, built.Kfs, CancellationToken.None)).ConfigureAwait(false);
+                    if (!created)
+                    {
+                        var existing = await Measure("get", () => store.GetAsync(kfsKey, CancellationToken.None)).ConfigureAwait(false);
+                        if (existing is null || !existing.AsSpan().SequenceEqual(built.Kfs.Span))
+                        {
+                            log.LogError("segment {Key} already exists with other content: another writer holds this offset range; refusing writes to {Topic}-{Partition}",
+                                kfsKey, partition.Topic, partition.Partition);
+                            return false;
+                        }
+                    }
+                    await Measure("put", async () => { await store.PutAsync(indexKey, built.Index, CancellationToken.None).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+                    runtime.Metrics.SegmentsWritten.Increment();
+                    runtime.Metrics.SegmentBytesWritten.Add(built.Kfs.Length);
+                    runtime.Metrics.FlushLatency.Observe(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    return true;
+                }
+                catch (Exception ex)
+                {
+                    attempt++;
+                    if (_stopping.IsCancellationRequested && attempt > 3) return false;
+                    int delay = Math.Min(5000, 50 * (1 << Math.Min(attempt, 7))) + Random.Shared.Next(50);
+                    log.LogWarning("upload of {Key} failed (attempt {Attempt}): {Error}; retrying in {Delay} ms", kfsKey, attempt, ex.Message, delay);
+                    await Task.Delay(delay).ConfigureAwait(false);
+                }
+            }
+        }
+        finally { _uploadSlots.Release(); }
+    }
+
+    /// <summary>
+    /// Rebuilds a partition's chain of durable segments from the store. A segment is complete
+    /// when its .kfs ends in a valid footer; a missing .index is rebuilt (the writer died
+    /// between the two puts). The chain stops at the first gap or incomplete segment; anything
+    /// beyond it was never acknowledged and is deleted so the next writer cannot trip on it.
+    /// </summary>
+    public async Task<List<SegmentRef>> RecoverAsync(string topic, int partition, long nextOffsetHint, CancellationToken ct)
+    {
+        var kfs = new SortedDictionary<long, long>();
+        var indexes = new HashSet<long>();
+        await foreach (var obj in store.ListAsync(SegmentKeys.PartitionPrefix(ns, topic, partition), ct).ConfigureAwait(false))
+        {
+            if (!SegmentKeys.TryParse(obj.Key, out var key)) continue;
+            if (key.Kind == SegmentObjectKind.Segment) kfs[key.BaseOffset] = obj.Size;
+            else indexes.Add(key.BaseOffset);
+        }
+        var chain = new List<SegmentRef>();
+        long expected = -1;
+        var doomed = new List<long>();
+        foreach (var (baseOffset, size) in kfs)
+        {
+            if (doomed.Count > 0) { doomed.Add(baseOffset); continue; }
+            string key = SegmentKeys.Segment(ns, topic, partition, baseOffset);
+            SegmentFooter footer;
+            if (size < SegmentFormat.MinimumSegmentSize || (expected >= 0 && baseOffset != expected))
+            {
+                doomed.Add(baseOffset);
+                continue;
+            }
+            var tail = new byte[SegmentFormat.FooterSize];
+            int n = await store.ReadRangeAsync(key, size - SegmentFormat.FooterSize, tail, ct).ConfigureAwait(false);
+            if (n != tail.Length || BinaryPrimitives.ReadUInt32BigEndian(tail.AsSpan(12)) != SegmentFormat.FooterMagic)
+            {
+                doomed.Add(baseOffset);
+                continue;
+            }
+            footer = SegmentFooter.Read(tail);
+            if (!indexes.Contains(baseOffset))
+            {
+                var bytes = await store.GetAsync(key, ct).ConfigureAwait(false);
+                if (bytes is null) { doomed.Add(baseOffset); continue; }
+                // Rebuilding from the body with the header's timestamp reproduces the lost index exactly.
+                var reader = SegmentReader.Open(bytes);
+                var rebuilt = SegmentWriter.Build([reader.Body], reader.Header.CreatedAtMs, SegmentFormat.DefaultIndexInterval);
+                await store.PutAsync(SegmentKeys.Index(ns, topic, partition, baseOffset), rebuilt.Index, ct).ConfigureAwait(false);
+                log.LogInformation("rebuilt missing index of {Key}", key);
+            }
+            chain.Add(new SegmentRef(baseOffset, footer.LastOffset, size, -1));
+            expected = footer.LastOffset + 1;
+        }
+        foreach (var baseOffset in doomed)
+        {
+            log.LogWarning("deleting {Topic}-{Partition} segment at {Base}: beyond the first gap or incomplete, so never acknowledged", topic, partition, baseOffset);
+            await store.DeleteAsync(SegmentKeys.Segment(ns, topic, partition, baseOffset), ct).ConfigureAwait(false);
+            await store.DeleteAsync(SegmentKeys.Index(ns, topic, partition, baseOffset), ct).ConfigureAwait(false);
+        }
+        if (chain.Count > 0 && nextOffsetHint > chain[^1].LastOffset + 1)
+            log.LogWarning("{Topic}-{Partition}: metadata says next offset {Hint} but the store ends at {End}", topic, partition, nextOffsetHint, chain[^1].LastOffset + 1);
+        return chain;
+    }
+
+    /// <summary>The whole .kfs of a segment, from the cache or the store (then cached).</summary>
+    public async ValueTask<ReadOnlyMemory<byte>> GetSegmentAsync(PartitionLog partition, SegmentRef segment)
+    {
+        var cache = runtime.SegmentCache;
+        if (cache is not null && cache.TryGet(partition.Topic, partition.Partition, segment.BaseOffset, out var cached)) return cached;
+        string key = SegmentKeys.Segment(ns, partition.Topic, partition.Partition, segment.BaseOffset);
+        var bytes = await Measure("get", () => store.GetAsync(key, CancellationToken.None)).ConfigureAwait(false)
+            ?? throw new ObjectNotFoundException(key);
+        cache?.Add(partition.Topic, partition.Partition, segment.BaseOffset, bytes);
+        return bytes;
+    }
+
+    /// <summary>
+    /// Whole batches starting with the one that holds fromOffset, up to maxBytes (but at least
+    /// one batch when atLeastOne), possibly across segments.
+    /// </summary>
+    public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(PartitionLog partition, long fromOffset, int maxBytes, bool atLeastOne)
+    {
+        var segments = new List<SegmentRef>(4);
+        partition.SegmentsFrom(fromOffset, segments);
+        List<ReadOnlyMemory<byte>>? parts = null;
+        ReadOnlyMemory<byte> first = default;
+        long total = 0;
+        foreach (var segment in segments)
+        {
+            var kfs = await GetSegmentAsync(partition, segment).ConfigureAwait(false);
+            var body = kfs[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)];
+            int startPos = FindBatch(body.Span, fromOffset);
+            int endPos = startPos;
+            var span = body.Span;
+            while (endPos < span.Length)
+            {
+                int size = RecordBatch.PeekTotalSize(span[endPos..]);
+                if (size <= 0) break;
+                bool firstBatch = total == 0 && endPos == startPos;
+                if (total + (endPos - startPos) + size > maxBytes && !(firstBatch && atLeastOne)) break;
+                endPos += size;
+            }
+            if (endPos == startPos) break;
+            var slice = body[startPos..endPos];
+            if (total == 0) first = slice;
+            else (parts ??= [first]).Add(slice);
+            total += slice.Length;
+            if (endPos < span.Length) break;
+            fromOffset = segment.LastOffset + 1;
+        }
+        if (parts is null) return first;
+        var joined = GC.AllocateUninitializedArray<byte>((int)total);
+        int at = 0;
+        foreach (var p in parts) { p.Span.CopyTo(joined.AsSpan(at)); at += p.Length; }
+        return joined;
+    }
+
+    /// <summary>Position in a segment body of the batch that holds offset (or the first after it).</summary>
+    private static int FindBatch(ReadOnlySpan<byte> body, long offset)
+    {
+        int pos = 0;
+        while (pos < body.Length)
+        {
+            var header = new RecordBatchHeader(body[pos..]);
+            if (header.BaseOffset + header.LastOffsetDelta >= offset) return pos;
+            pos += header.TotalSize;
+        }
+        return pos;
+    }
+
+    /// <summary>Largest batch max-timestamp in a segment (for retention.ms), caching it on the ref.</summary>
+    public async Task<long> ReadMaxTimestampAsync(PartitionLog partition, SegmentRef segment, CancellationToken ct)
+    {
+        var kfs = await GetSegmentAsync(partition, segment).ConfigureAwait(false);
+        long max = -1;
+        var body = kfs.Span[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)];
+        foreach (var batch in RecordBatch.EnumerateBatches(body)) max = Math.Max(max, new RecordBatchHeader(batch).MaxTimestamp);
+        segment.MaxTimestamp = max;
+        return max;
+    }
+
+    public async Task DeleteSegmentAsync(string topic, int partition, long baseOffset, CancellationToken ct)
+    {
+        await Measure("delete", async () => { await store.DeleteAsync(SegmentKeys.Segment(ns, topic, partition, baseOffset), ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+        await Measure("delete", async () => { await store.DeleteAsync(SegmentKeys.Index(ns, topic, partition, baseOffset), ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+    }
+
+    public async Task DeleteTopicAsync(string topic, CancellationToken ct)
+    {
+        var keys = new List<string>();
+        await foreach (var obj in store.ListAsync(SegmentKeys.TopicPrefix(ns, topic), ct).ConfigureAwait(false)) keys.Add(obj.Key);
+        foreach (var key in keys) await Measure("delete", async () => { await store.DeleteAsync(key, ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,313 @@
+using Google.Protobuf;
+using Pb = KafScale.Metadata.Etcd.Protocol;
+
+namespace KafScale.Metadata.Etcd;
+
+/// <summary>
+/// The metadata store on an etcd v3 cluster, spoken to over gRPC on HttpClient (HTTP/2; no gRPC
+/// library). Several endpoints with failover, etcd's username/password auth, watches that resume
+/// from the last revision they delivered after a reconnect, and one shared LeaseKeepAlive stream.
+/// Reads are linearizable (etcd's default).
+/// </summary>
+public sealed partial class EtcdMetadataStore : IMetadataStore
+{
+    private const string Range = "/etcdserverpb.KV/Range";
+    private const string Put = "/etcdserverpb.KV/Put";
+    private const string DeleteRange = "/etcdserverpb.KV/DeleteRange";
+    private const string Txn = "/etcdserverpb.KV/Txn";
+    private const string LeaseGrant = "/etcdserverpb.Lease/LeaseGrant";
+    private const string LeaseRevoke = "/etcdserverpb.Lease/LeaseRevoke";
+
+    private readonly EtcdGrpcChannel _channel;
+    private readonly EtcdMetadataStoreOptions _options;
+    private readonly CancellationTokenSource _disposing = new();
+    private readonly LeaseKeepAliveStream _keepAlive;
+    private int _disposed;
+
+    private EtcdMetadataStore(EtcdGrpcChannel channel, EtcdMetadataStoreOptions options)
+    {
+        _channel = channel;
+        _options = options;
+        _keepAlive = new LeaseKeepAliveStream(this);
+    }
+
+    public string Kind => "etcd";
+
+    /// <summary>The endpoints, as given, for log lines.</summary>
+    public string Endpoints => _channel.EndpointList;
+
+    public static Task<EtcdMetadataStore> ConnectAsync(IReadOnlyList<string> endpoints, string? username, string? password, CancellationToken cancellationToken) =>
+        ConnectAsync(endpoints, username, password, new EtcdMetadataStoreOptions(), cancellationToken);
+
+    /// <summary>
+    /// Connects (authenticating when a username is given) and checks that some endpoint answers.
+    /// Endpoints are "host:port" or "http(s)://host:port"; an entry may hold several, comma-separated.
+    /// </summary>
+    public static async Task<EtcdMetadataStore> ConnectAsync(IReadOnlyList<string> endpoints, string? username, string? password,
+        EtcdMetadataStoreOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(options);
+        Uri[] uris = ParseEndpoints(endpoints);
+        var channel = new EtcdGrpcChannel(uris, string.IsNullOrEmpty(username) ? null : username, password, options);
+        try
+        {
+            await channel.EnsureTokenAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var probe = new Pb.RangeRequest { Key = EtcdKeys.Key("/kafscale"), CountOnly = true, Serializable = true };
+                await channel.UnaryAsync(Range, probe, Pb.RangeResponse.Parser, repeatable: true, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EtcdRpcException ex) when (!ex.IsTokenProblem)
+            {
+                // Any answer from etcd shows it is there; permissions are judged call by call.
+            }
+            catch (EtcdRpcException ex)
+            {
+                throw MapError(ex, 0, channel.EndpointList, hasCredentials: username is not null);
+            }
+            return new EtcdMetadataStore(channel, options);
+        }
+        catch
+        {
+            channel.Dispose();
+            throw;
+        }
+    }
+
+    internal static Uri[] ParseEndpoints(IReadOnlyList<string> endpoints)
+    {
+        var result = new List<Uri>();
+        foreach (string entry in endpoints)
+        {
+            foreach (string raw in (entry ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                string text = raw.Contains("://", StringComparison.Ordinal) ? raw : "http://" + raw;
+                if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+                    || string.IsNullOrEmpty(uri.Host))
+                {
+                    throw new ArgumentException(
+                        $"'{raw}' is not an etcd endpoint: --etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS takes host:port or http://host:port, comma-separated.",
+                        nameof(endpoints));
+                }
+                result.Add(new Uri(uri.GetLeftPart(UriPartial.Authority)));
+            }
+        }
+        if (result.Count == 0)
+            throw new ArgumentException("No etcd endpoint given (--etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS).", nameof(endpoints));
+        return [.. result];
+    }
+
+    public async Task<KeyValue?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        KeyEncoding.ValidateKey(key);
+        Pb.RangeResponse response = await CallAsync(Range, new Pb.RangeRequest { Key = EtcdKeys.Key(key) },
+            Pb.RangeResponse.Parser, repeatable: true, 0, cancellationToken).ConfigureAwait(false);
+        return response.Kvs.Count == 0 ? null : EtcdKeys.ToKeyValue(response.Kvs[0]);
+    }
+
+    public async Task<RangeResult> GetPrefixAsync(string prefix, CancellationToken cancellationToken)
+    {
+        KeyEncoding.ValidatePrefix(prefix);
+        (ByteString key, ByteString end) = EtcdKeys.Prefix(prefix);
+        Pb.RangeResponse response = await CallAsync(Range, new Pb.RangeRequest { Key = key, RangeEnd = end },
+            Pb.RangeResponse.Parser, repeatable: true, 0, cancellationToken).ConfigureAwait(false);
+        return new RangeResult(EtcdKeys.ToKeyValues(response.Kvs), response.Header.Revision);
+    }
+
+    public async Task<long> PutAsync(string key, byte[] value, long lease, CancellationToken cancellationToken)
+    {
+        KeyEncoding.ValidateKey(key);
+        ArgumentNullException.ThrowIfNull(value);
+        var request = new Pb.PutRequest { Key = EtcdKeys.Key(key), Value = ByteString.CopyFrom(value), Lease = lease };
+        Pb.PutResponse response = await CallAsync(Put, request, Pb.PutResponse.Parser, repeatable: false, lease, cancellationToken).ConfigureAwait(false);
+        return response.Header.Revision;
+    }
+
+    public async Task<long> DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        KeyEncoding.ValidateKey(key);
+        var request = new Pb.DeleteRangeRequest { Key = EtcdKeys.Key(key) };
+        Pb.DeleteRangeResponse response = await CallAsync(DeleteRange, request, Pb.DeleteRangeResponse.Parser, repeatable: false, 0, cancellationToken).ConfigureAwait(false);
+        return response.Deleted;
+    }
+
+    public async Task<long> DeletePrefixAsync(string prefix, CancellationToken cancellationToken)
+    {
+        KeyEncoding.ValidatePrefix(prefix);
+        (ByteString key, ByteString end) = EtcdKeys.Prefix(prefix);
+        var request = new Pb.DeleteRangeRequest { Key = key, RangeEnd = end };
+        Pb.DeleteRangeResponse response = await CallAsync(DeleteRange, request, Pb.DeleteRangeResponse.Parser, repeatable: false, 0, cancellationToken).ConfigureAwait(false);
+        return response.Deleted;
+    }
+
+    public async Task<TxnResult> TxnAsync(TxnRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        TxnValidation.ValidateShape(request);
+        var txn = new Pb.TxnRequest();
+        foreach (Compare compare in request.Compares) txn.Compare.Add(ToProto(compare));
+        foreach (TxnOp op in request.Success) txn.Success.Add(ToProto(op));
+        foreach (TxnOp op in request.Failure) txn.Failure.Add(ToProto(op));
+        bool readOnly = request.Success.Concat(request.Failure).All(op => op.Kind is TxnOpKind.Get or TxnOpKind.GetPrefix);
+        long leaseHint = request.Success.Concat(request.Failure).FirstOrDefault(op => op.Lease != 0)?.Lease ?? 0;
+
+        Pb.TxnResponse response = await CallAsync(Txn, txn, Pb.TxnResponse.Parser, readOnly, leaseHint, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<TxnOp> ops = response.Succeeded ? request.Success : request.Failure;
+        var gets = new List<IReadOnlyList<KeyValue>>();
+        for (int i = 0; i < ops.Count && i < response.Responses.Count; i++)
+        {
+            if (ops[i].Kind is TxnOpKind.Get or TxnOpKind.GetPrefix)
+                gets.Add(EtcdKeys.ToKeyValues(response.Responses[i].ResponseRange?.Kvs ?? []));
+        }
+        return new TxnResult(response.Succeeded, response.Header.Revision, gets);
+    }
+
+    private static Pb.Compare ToProto(Compare compare)
+    {
+        var result = new Pb.Compare
+        {
+            Key = EtcdKeys.Key(compare.Key),
+            Result = compare.Result switch
+            {
+                CompareResult.Equal => Pb.Compare.Types.CompareResult.Equal,
+                CompareResult.NotEqual => Pb.Compare.Types.CompareResult.NotEqual,
+                CompareResult.Greater => Pb.Compare.Types.CompareResult.Greater,
+                CompareResult.Less => Pb.Compare.Types.CompareResult.Less,
+                _ => throw new ArgumentOutOfRangeException(nameof(compare), compare.Result, "Unknown compare result."),
+            },
+        };
+        switch (compare.Target)
+        {
+            case CompareTarget.Value:
+                result.Target = Pb.Compare.Types.CompareTarget.Value;
+                result.Value = ByteString.CopyFrom(compare.Value ?? []);
+                break;
+            case CompareTarget.Version:
+                result.Target = Pb.Compare.Types.CompareTarget.Version;
+                result.Version = compare.Number;
+                break;
+            case CompareTarget.CreateRevision:
+                result.Target = Pb.Compare.Types.CompareTarget.Create;
+                result.CreateRevision = compare.Number;
+                break;
+            case CompareTarget.ModRevision:
+                result.Target = Pb.Compare.Types.CompareTarget.Mod;
+                result.ModRevision = compare.Number;
+                break;
+            case CompareTarget.Lease:
+                result.Target = Pb.Compare.Types.CompareTarget.Lease;
+                result.Lease = compare.Number;
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(compare), compare.Target, "Unknown compare target.");
+        }
+        return result;
+    }
+
+    private static Pb.RequestOp ToProto(TxnOp op)
+    {
+        switch (op.Kind)
+        {
+            case TxnOpKind.Put:
+                return new Pb.RequestOp { RequestPut = new Pb.PutRequest { Key = EtcdKeys.Key(op.Key), Value = ByteString.CopyFrom(op.Value!), Lease = op.Lease } };
+            case TxnOpKind.Delete:
+                return new Pb.RequestOp { RequestDeleteRange = new Pb.DeleteRangeRequest { Key = EtcdKeys.Key(op.Key) } };
+            case TxnOpKind.DeletePrefix:
+            {
+                (ByteString key, ByteString end) = EtcdKeys.Prefix(op.Key);
+                return new Pb.RequestOp { RequestDeleteRange = new Pb.DeleteRangeRequest { Key = key, RangeEnd = end } };
+            }
+            case TxnOpKind.Get:
+                return new Pb.RequestOp { RequestRange = new Pb.RangeRequest { Key = EtcdKeys.Key(op.Key) } };
+            case TxnOpKind.GetPrefix:
+            {
+                (ByteString key, ByteString end) = EtcdKeys.Prefix(op.Key);
+                return new Pb.RequestOp { RequestRange = new Pb.RangeRequest { Key = key, RangeEnd = end } };
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(op), op.Kind, "Unknown txn op.");
+        }
+    }
+
+    public async Task<long> GrantLeaseAsync(TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
+        // etcd counts whole seconds and raises a TTL below its minimum (about 2 s by default).
+        long seconds = Math.Max(1, (long)Math.Ceiling(ttl.TotalSeconds));
+        // A repeated grant at worst leaves an unused lease behind, which expires by itself.
+        Pb.LeaseGrantResponse response = await CallAsync(LeaseGrant, new Pb.LeaseGrantRequest { TTL = seconds },
+            Pb.LeaseGrantResponse.Parser, repeatable: true, 0, cancellationToken).ConfigureAwait(false);
+        if (!string.IsNullOrEmpty(response.Error)) throw new MetadataStoreException($"etcd refused a lease: {response.Error}");
+        return response.ID;
+    }
+
+    public Task<TimeSpan?> KeepAliveAsync(long leaseId, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _keepAlive.KeepAliveAsync(leaseId, cancellationToken);
+    }
+
+    /// <summary>Revokes the lease and deletes its keys; a lease that no longer exists is not an error.</summary>
+    public async Task RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync(LeaseRevoke, new Pb.LeaseRevokeRequest { ID = leaseId }, Pb.LeaseRevokeResponse.Parser,
+                repeatable: true, leaseId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LeaseNotFoundException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _disposing.Cancel();
+        await _keepAlive.DisposeAsync().ConfigureAwait(false);
+        _channel.Dispose();
+        // _disposing stays undisposed: running watches still read its token while they unwind.
+    }
+
+    private async Task<TResponse> CallAsync<TResponse>(string method, IMessage request, MessageParser<TResponse> parser,
+        bool repeatable, long leaseHint, CancellationToken cancellationToken)
+        where TResponse : IMessage<TResponse>
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        try
+        {
+            return await _channel.UnaryAsync(method, request, parser, repeatable, linked.Token).ConfigureAwait(false);
+        }
+        catch (EtcdRpcException ex)
+        {
+            throw MapError(ex, leaseHint, _channel.EndpointList, _channel.HasCredentials);
+        }
+        catch (OperationCanceledException) when (_disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(nameof(EtcdMetadataStore));
+        }
+    }
+
+    /// <summary>etcd's errors in the terms of IMetadataStore, with what to do about them.</summary>
+    private static Exception MapError(EtcdRpcException ex, long leaseHint, string endpoints, bool hasCredentials)
+    {
+        string detail = ex.Detail.StartsWith("etcdserver: ", StringComparison.Ordinal) ? ex.Detail["etcdserver: ".Length..] : ex.Detail;
+        if (ex.Status == GrpcStatusCode.NotFound && detail.Contains("lease not found", StringComparison.Ordinal))
+            return new LeaseNotFoundException(leaseHint);
+        if (ex.IsTokenProblem && !hasCredentials)
+            return new MetadataStoreException($"etcd at {endpoints} requires authentication: give kafscale an etcd user name and password.", ex);
+        return ex.Status switch
+        {
+            GrpcStatusCode.InvalidArgument => new ArgumentException($"etcd rejected the request: {detail}", ex),
+            GrpcStatusCode.PermissionDenied => new MetadataStoreException(
+                $"etcd denied the request ({detail}): grant kafscale's etcd user read and write on its keys.", ex),
+            GrpcStatusCode.OutOfRange when detail.Contains("compacted", StringComparison.Ordinal) =>
+                new MetadataStoreException($"etcd: {detail}", ex),
+            GrpcStatusCode.Unavailable or GrpcStatusCode.DeadlineExceeded =>
+                new MetadataStoreUnavailableException($"etcd at {ex.Endpoint} is unavailable: {detail}", ex),
+            _ => new MetadataStoreException($"etcd at {ex.Endpoint} failed the request ({ex.Status}): {detail}", ex),
+        };
+    }
+}

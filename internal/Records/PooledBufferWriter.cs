@@ -1,0 +1,89 @@
+using System.Buffers;
+
+namespace KafScale.Records;
+
+/// <summary>
+/// An <see cref="IBufferWriter{T}"/> over arrays rented from <see cref="ArrayPool{T}.Shared"/>.
+/// Dispose returns the array; spans handed out before a later write may be stale after growth.
+/// </summary>
+public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
+{
+    private const int MinimumGrowth = 256;
+    private byte[] _buffer;
+    private int _written;
+
+    public PooledBufferWriter(int initialCapacity = 4096)
+    {
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, 1));
+    }
+
+    public int WrittenCount => _written;
+    public int Capacity => _buffer.Length;
+    public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
+    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
+
+    /// <summary>The written bytes, writable (for in-place patching).</summary>
+    public Span<byte> WrittenSpanMutable => _buffer.AsSpan(0, _written);
+
+    /// <summary>Forgets the written bytes and keeps the buffer.</summary>
+    public void Clear() => _written = 0;
+
+    public void Advance(int count)
+    {
+        if ((uint)count > (uint)(_buffer.Length - _written))
+            throw new ArgumentOutOfRangeException(nameof(count));
+        _written += count;
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsMemory(_written);
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsSpan(_written);
+    }
+
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        Ensure(data.Length);
+        data.CopyTo(_buffer.AsSpan(_written));
+        _written += data.Length;
+    }
+
+    /// <summary>Copies the written bytes into a new exact-size array.</summary>
+    public byte[] ToArray() => WrittenSpan.ToArray();
+
+    private void Ensure(int sizeHint)
+    {
+        if (sizeHint < 1)
+            sizeHint = 1;
+        if (sizeHint <= _buffer.Length - _written)
+            return;
+        long needed = (long)_written + Math.Max(sizeHint, MinimumGrowth);
+        long doubled = (long)_buffer.Length * 2;
+        long size = Math.Max(needed, doubled);
+        if (size > Array.MaxLength)
+        {
+            if (needed > Array.MaxLength)
+                throw new InvalidOperationException($"buffer would exceed {Array.MaxLength} bytes");
+            size = Array.MaxLength;
+        }
+        byte[] bigger = ArrayPool<byte>.Shared.Rent((int)size);
+        _buffer.AsSpan(0, _written).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = bigger;
+    }
+
+    public void Dispose()
+    {
+        byte[] buffer = _buffer;
+        _buffer = [];
+        _written = 0;
+        if (buffer.Length > 0)
+            ArrayPool<byte>.Shared.Return(buffer);
+    }
+}

@@ -1,0 +1,378 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.IO.Enumeration;
+
+namespace KafScale.Storage;
+
+/// <summary>
+/// An object store in a local directory (single-node mode). Key "a/b/c" is the file
+/// <c>&lt;root&gt;/a/b/c</c>. Writes are durable and atomic: readers see a whole object or none.
+/// <list type="bullet">
+/// <item>Put: write a temp file in the target directory, fsync it, rename(2) over the key, fsync the directory.</item>
+/// <item>CreateIfAbsent: the same temp file, then link(2) to the key, which fails with EEXIST when
+/// the key exists, so of any number of concurrent creators exactly one wins.</item>
+/// </list>
+/// Temp files are named <c>.kstmp-*</c>, never listed, and removed when stale.
+/// </summary>
+public sealed partial class LocalDirectoryObjectStore : IObjectStore
+{
+    internal const string TempPrefix = ".kstmp-";
+    private static readonly TimeSpan s_staleTempAge = TimeSpan.FromMinutes(10);
+
+    private readonly string _root;
+
+    /// <param name="rootDirectory">Created if missing. Temp files older than 10 minutes in it are removed.</param>
+    public LocalDirectoryObjectStore(string rootDirectory)
+    {
+        if (OperatingSystem.IsWindows())
+            throw new PlatformNotSupportedException("the directory object store needs POSIX link(2) and fsync(2) semantics");
+        ArgumentException.ThrowIfNullOrEmpty(rootDirectory);
+        _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootDirectory));
+        Directory.CreateDirectory(_root);
+        RemoveStaleTempFiles(s_staleTempAge);
+    }
+
+    public string Kind => "dir";
+
+    public bool SupportsConditionalCreate => true;
+
+    public string RootDirectory => _root;
+
+    public Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        string path = PathOf(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.Run(() =>
+        {
+            string directory = Path.GetDirectoryName(path)!;
+            EnsureDirectory(directory);
+            string temp = WriteTempFile(directory, data.Span, cancellationToken);
+            try
+            {
+                File.Move(temp, path, overwrite: true);
+            }
+            catch
+            {
+                TryDelete(temp);
+                throw;
+            }
+            SyncDirectory(directory);
+        }, cancellationToken);
+    }
+
+    public Task<bool> CreateIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        string path = PathOf(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.Run(() =>
+        {
+            if (File.Exists(path))
+                return false;
+            string directory = Path.GetDirectoryName(path)!;
+            EnsureDirectory(directory);
+            string temp = WriteTempFile(directory, data.Span, cancellationToken);
+            int rc, errno;
+            try
+            {
+                rc = Native.Link(temp, path);
+                errno = rc == 0 ? 0 : Marshal.GetLastPInvokeError();
+            }
+            finally
+            {
+                TryDelete(temp);
+            }
+            if (rc != 0)
+            {
+                if (errno == Native.EEXIST)
+                    return false;
+                throw new IOException($"link(2) to '{path}' failed with errno {errno}: {Marshal.GetPInvokeErrorMessage(errno)} " +
+                    "(the directory object store needs a file system with hard links)");
+            }
+            SyncDirectory(directory);
+            return true;
+        }, cancellationToken);
+    }
+
+    public async Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        string path = PathOf(key);
+        try
+        {
+            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        string path = PathOf(key);
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ObjectNotFoundException(key);
+        }
+        using (handle)
+        {
+            int total = 0;
+            while (total < destination.Length)
+            {
+                int n = await RandomAccess.ReadAsync(handle, destination.Slice(total), offset + total, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                    break;
+                total += n;
+            }
+            return total;
+        }
+    }
+
+    public Task<long?> GetSizeAsync(string key, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var info = new FileInfo(PathOf(key));
+        return Task.FromResult<long?>(info.Exists ? info.Length : null);
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ValidatePrefix(prefix);
+        List<ObjectInfo> objects = await Task.Run(() => Scan(prefix), cancellationToken).ConfigureAwait(false);
+        foreach (ObjectInfo o in objects)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return o;
+        }
+    }
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        string path = PathOf(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.Run(() =>
+        {
+            if (!File.Exists(path))
+                return;
+            try
+            {
+                File.Delete(path);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return;
+            }
+            SyncDirectory(Path.GetDirectoryName(path)!);
+        }, cancellationToken);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>Deletes temp files left by interrupted writes that are older than <paramref name="minimumAge"/>; returns how many.</summary>
+    public int RemoveStaleTempFiles(TimeSpan minimumAge)
+    {
+        DateTime cutoff = DateTime.UtcNow - minimumAge;
+        int removed = 0;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 };
+        foreach (string file in Directory.EnumerateFiles(_root, TempPrefix + "*", options))
+        {
+            try
+            {
+                if (File.GetLastWriteTimeUtc(file) < cutoff)
+                {
+                    File.Delete(file);
+                    removed++;
+                }
+            }
+            catch (IOException)
+            {
+                // Raced with its writer or another cleaner; either way it is not ours to keep.
+            }
+        }
+        return removed;
+    }
+
+    private List<ObjectInfo> Scan(string prefix)
+    {
+        int slash = prefix.LastIndexOf('/');
+        string directory = slash < 0 ? _root : Path.Combine(_root, prefix.Substring(0, slash));
+        var result = new List<ObjectInfo>();
+        if (!Directory.Exists(directory))
+            return result;
+
+        int rootLength = _root.Length + 1;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 };
+        var files = new FileSystemEnumerable<ObjectInfo>(directory,
+            (ref FileSystemEntry entry) =>
+            {
+                string full = entry.ToFullPath();
+                string key = full.Substring(rootLength);
+                if (Path.DirectorySeparatorChar != '/')
+                    key = key.Replace(Path.DirectorySeparatorChar, '/');
+                return new ObjectInfo(key, entry.Length);
+            },
+            options)
+        {
+            ShouldIncludePredicate = (ref FileSystemEntry entry) =>
+                !entry.IsDirectory && !entry.FileName.StartsWith(TempPrefix, StringComparison.Ordinal),
+        };
+        foreach (ObjectInfo o in files)
+        {
+            if (o.Key.StartsWith(prefix, StringComparison.Ordinal))
+                result.Add(o);
+        }
+        result.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return result;
+    }
+
+    private static string WriteTempFile(string directory, ReadOnlySpan<byte> data, CancellationToken cancellationToken)
+    {
+        string temp = Path.Combine(directory, TempPrefix + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+            {
+                stream.Write(data);
+                cancellationToken.ThrowIfCancellationRequested();
+                stream.Flush(flushToDisk: true);
+            }
+            return temp;
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Creates missing directories and fsyncs each parent whose entries changed, so the new path survives a crash.</summary>
+    private void EnsureDirectory(string directory)
+    {
+        if (Directory.Exists(directory))
+            return;
+        var missing = new Stack<string>();
+        string? d = directory;
+        while (d is not null && d.Length >= _root.Length && !Directory.Exists(d))
+        {
+            missing.Push(d);
+            d = Path.GetDirectoryName(d);
+        }
+        Directory.CreateDirectory(directory);
+        if (d is not null)
+            SyncDirectory(d);
+        while (missing.Count > 1)
+            SyncDirectory(missing.Pop());
+    }
+
+    private static void SyncDirectory(string directory)
+    {
+        int fd = Native.Open(directory, Native.O_RDONLY | (OperatingSystem.IsLinux() ? Native.O_CLOEXEC_LINUX : 0));
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"cannot open directory '{directory}' to fsync it: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+        try
+        {
+            if (Native.Fsync(fd) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                // Some file systems cannot fsync a directory (EINVAL); the rename is still atomic there.
+                if (errno != Native.EINVAL)
+                    throw new IOException($"fsync of directory '{directory}' failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+        }
+        finally
+        {
+            Native.Close(fd);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private string PathOf(string key)
+    {
+        ValidateKey(key);
+        return Path.Combine(_root, key);
+    }
+
+    /// <summary>Rejects keys that could escape the root or collide with temp files.</summary>
+    internal static void ValidateKey(string key)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        if (!IsSafe(key, allowPartialLast: false))
+            throw new ArgumentException($"object key '{key}' is not allowed: keys are relative, '/'-separated, without empty, '.' or '..' segments", nameof(key));
+    }
+
+    private static void ValidatePrefix(string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (prefix.Length > 0 && !IsSafe(prefix, allowPartialLast: true))
+            throw new ArgumentException($"prefix '{prefix}' is not allowed: prefixes are relative, '/'-separated, without empty, '.' or '..' segments", nameof(prefix));
+    }
+
+    private static bool IsSafe(string key, bool allowPartialLast)
+    {
+        if (key[0] == '/' || key.Contains('\\') || key.Contains('\0'))
+            return false;
+        int start = 0;
+        while (start <= key.Length)
+        {
+            int end = key.IndexOf('/', start);
+            bool last = end < 0;
+            if (last)
+                end = key.Length;
+            ReadOnlySpan<char> segment = key.AsSpan(start, end - start);
+            if (last && allowPartialLast)
+            {
+                // A prefix may end mid-name ("segment-000") or after a '/'.
+                if (segment is ".." || segment.StartsWith(TempPrefix, StringComparison.Ordinal))
+                    return false;
+                return true;
+            }
+            if (segment.IsEmpty || segment is "." or ".." || segment.StartsWith(TempPrefix, StringComparison.Ordinal))
+                return false;
+            if (last)
+                return true;
+            start = end + 1;
+        }
+        return true;
+    }
+
+    private static partial class Native
+    {
+        public const int O_RDONLY = 0;
+        public const int O_CLOEXEC_LINUX = 0x80000;
+        public const int EEXIST = 17;
+        public const int EINVAL = 22;
+
+        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Open(string path, int flags);
+
+        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        public static partial int Fsync(int fd);
+
+        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+        public static partial int Close(int fd);
+
+        [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Link(string oldPath, string newPath);
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, idempotently: Debian packages (compiler and
+# linker for native AOT, etcd, Kafka clients, compression libraries) and the node packages
+# of the test clients. Safe to run again; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(clang lld etcd-server etcd-client kcat python3-kafka python3-confluent-kafka liblz4-1 libzstd1 nodejs npm)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node/npm may come from elsewhere than Debian; only install them when absent.
+if command -v node >/dev/null 2>&1; then missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}"); fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ -f test/clients/package.json ]; then
+  if [ ! -d test/clients/node_modules ] || [ test/clients/package.json -nt test/clients/node_modules ]; then
+    (cd test/clients && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

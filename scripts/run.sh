@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Starts a single self-contained broker on 127.0.0.1:9092 (data under ./kafscale-data),
+# building the binary first if needed. Extra arguments go to `kafscale broker`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x out/kafscale ] || [ -n "$(find cmd internal -newer out/kafscale -name '*.cs' -print -quit)" ]; then
+  ./scripts/build.sh
+fi
+exec out/kafscale broker --listen "${KAFSCALE_BROKER_ADDR:-127.0.0.1:9092}" --http "${KAFSCALE_METRICS_ADDR:-127.0.0.1:9093}" "$@"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, builds the AOT binary and runs every test project.
+# Ends with one summary line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh || { echo "test.sh: installing dependencies failed"; exit 1; }
+./scripts/build.sh || { echo "test.sh: build failed"; exit 1; }
+dotnet build kafscale.sln -c Release -nologo -clp:ErrorsOnly || { echo "test.sh: solution build failed"; exit 1; }
+
+export KAFSCALE_BINARY="$PWD/out/kafscale"
+results="$PWD/out/test-results"
+rm -rf "$results"; mkdir -p "$results"
+status=0
+for project in test/*/*.csproj; do
+  name=$(basename "$(dirname "$project")")
+  case "$name" in Benchmarks) continue ;; esac
+  echo "=== $name"
+  dotnet test "$project" -c Release --no-build -nologo \
+    --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
+    --logger "console;verbosity=minimal" || status=1
+done
+
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); p=${p:-0}
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters"); f=${f:-0}
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters"); t=${t:-0}
+  e=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters"); e=${e:-0}
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + t - e))
+done
+if [ "$passed" -eq 0 ]; then status=1; fi
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
