@@ -10,5 +10,5 @@ fi
 
 dotnet publish cmd/kafscale/kafscale.csproj -c Release -r linux-x64 -o out/publish -p:TreatWarningsAsErrors=true -nologo -clp:ErrorsOnly
 mkdir -p out
-cp out/publish/kafscale out/kafscale
+cp out/publish/kafscale out/kafscale.tmp && mv -f out/kafscale.tmp out/kafscale
 echo "built out/kafscale ($(du -h out/kafscale | cut -f1))"
