@@ -2,6 +2,16 @@ using KafScale.Observability;
 
 namespace KafScale.Broker;
 
+internal sealed record ApiMetrics(Counter Requests, Counter Errors, Histogram Latency)
+{
+    public void Record(double latencyMs, bool ok)
+    {
+        Requests.Increment();
+        if (!ok) Errors.Increment();
+        Latency.Observe(latencyMs);
+    }
+}
+
 /// <summary>
 /// The broker's metrics. Names kept from upstream KafScale where they exist, so its
 /// dashboards keep working; the rest are prefixed kafscale_ too.
@@ -59,12 +69,11 @@ internal sealed class BrokerMetrics
     public RateMeter ProduceRate { get; }
     public RateMeter FetchRate { get; }
 
-    public void Request(string api, double latencyMs, bool ok)
-    {
-        _requests.WithLabels(api).Increment();
-        if (!ok) _requestErrors.WithLabels(api).Increment();
-        _requestLatency.WithLabels(api).Observe(latencyMs);
-    }
+    /// <summary>The per-API request metrics, resolved once per handler so requests do not look them up.</summary>
+    public ApiMetrics ForApi(string api) =>
+        new(_requests.WithLabels(api), _requestErrors.WithLabels(api), _requestLatency.WithLabels(api));
+
+    public void Request(string api, double latencyMs, bool ok) => ForApi(api).Record(latencyMs, ok);
 
     public void ObjectStore(string op, double latencyMs, bool ok)
     {

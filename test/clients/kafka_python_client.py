@@ -140,11 +140,25 @@ def offsets(args):
 def admin(args):
     client = KafkaAdminClient(bootstrap_servers=[args.bootstrap], client_id=CLIENT_ID,
                               request_timeout_ms=args.timeout_ms)
+    try:
+        admin_operation(client, args)
+    except KafkaError as err:
+        # kafka-python raises the first per-topic error of a response instead of returning it.
+        clientio.emit({"type": "result", "topic": args.topic, "error_code": error_code(err), "error_message": str(err)})
+    client.close()
+    return 0
+
+
+def admin_operation(client, args):
     configs = clientio.parse_configs(args.config)
     if args.op == "create":
         partitions = -1 if args.partitions is None else args.partitions
+        # NewTopic takes -1 partitions or replicas only together with a replica assignment; an
+        # empty one sends -1 (the broker's default) and no assignment, as KIP-464 clients do.
+        assignments = {} if partitions == -1 or args.replication_factor == -1 else None
         response = client.create_topics(
-            [NewTopic(args.topic, partitions, args.replication_factor, topic_configs=configs)],
+            [NewTopic(args.topic, partitions, args.replication_factor, replica_assignments=assignments,
+                      topic_configs=configs)],
             timeout_ms=args.timeout_ms, validate_only=args.validate_only)
         for topic, code, message in response.topic_errors:
             clientio.emit({"type": "result", "topic": topic, "error_code": code, "error_message": message})
@@ -172,8 +186,6 @@ def admin(args):
                            "partitions": sorted(p["partition"] for p in topic["partitions"])})
     else:
         raise SystemExit("admin needs --op")
-    client.close()
-    return 0
 
 
 def main():

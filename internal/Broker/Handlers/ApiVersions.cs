@@ -40,7 +40,7 @@ internal sealed class ApiVersionsHandler : ApiHandler
                 response.ErrorCode = ErrorCodes.InvalidRequest;
             }
         }
-        context.Dispatcher.Metrics.Request(Name, System.Diagnostics.Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, response.ErrorCode == 0);
+        Metrics(context).Record(System.Diagnostics.Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, response.ErrorCode == 0);
         return ValueTask.FromResult<ResponseFrame?>(Frame(context, response, responseVersion));
     }
 }

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
 using KafScale.Protocol;
@@ -8,114 +11,202 @@ namespace KafScale.Broker.Handlers;
 /// <summary>
 /// Fetch (1). Returns whole batches below the high watermark, from the segment cache or the
 /// object store, honouring max_bytes and partition max bytes but always at least one whole
-/// batch (KIP-74). When less than min_bytes is available it waits, on the in-process "new
-/// data" signal, until enough arrives or max_wait_ms passes. Sessions are not kept (session
-/// id 0), so clients send full fetch requests, which Kafka allows.
+/// batch (KIP-74). When less than min_bytes is available it waits on the in-process "new data"
+/// signal until enough arrives or max_wait_ms passes. Sessions are not kept (session id 0), so
+/// clients send full fetch requests, which Kafka allows. Stored batches are copied into the
+/// response frame as they are, never re-encoded.
 /// </summary>
-internal sealed class FetchHandler(Cluster cluster) : ApiHandler<FetchRequest, FetchResponse>
+internal sealed class FetchHandler(Cluster cluster) : ApiHandler
 {
     public override short ApiKey => FetchRequest.ApiKey;
     public override string Name => "Fetch";
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
     public override short MaxVersion => FetchRequest.HighestSupportedVersion;
 
-    private sealed class Slot
+    private readonly LegacyFetch _errors = new();
+
+    private struct Slot
     {
         public PartitionLog? Log;
-        public FetchResponse.PartitionData Response = null!;
+        public int Partition;
+        public short Error;
         public long FetchOffset;
         public int MaxBytes;
+        public long HighWatermark;
+        public long LogStartOffset;
+        public int SliceStart;
+        public int SliceCount;
+        public int Length;
     }
 
-    protected override async ValueTask<FetchResponse?> HandleAsync(RequestContext context, FetchRequest request, short version)
+    private sealed class State
     {
-        var response = new FetchResponse { SessionId = 0 };
-        var slots = new List<Slot>();
+        public Slot[] Slots = new Slot[16];
+        public (TopicState? Topic, string? Name, Guid Id, int First, int Count)[] Topics = new (TopicState?, string?, Guid, int, int)[4];
+        public readonly List<ReadOnlyMemory<byte>> Slices = [];
+        public readonly FetchRequest Request = new();
+    }
+
+    private static readonly ConcurrentStack<State> States = new();
+
+    public override ValueTask<ResponseFrame?> RunAsync(RequestContext context, long startTimestamp)
+    {
+        short version = context.Version;
+        if (version < ServedMinVersion || version > MaxVersion) return _errors.RunAsync(context, startTimestamp);
+        if (!States.TryPop(out var state)) state = new State();
+        try
+        {
+            var reader = new KafkaReader(context.Body);
+            state.Request.Read(ref reader, version);
+        }
+        catch (KafkaProtocolException)
+        {
+            States.Push(state);
+            return _errors.RunAsync(context, startTimestamp);
+        }
+        return ServeAsync(context, state, startTimestamp);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ResponseFrame?> ServeAsync(RequestContext context, State state, long startTimestamp)
+    {
+        try
+        {
+            var request = state.Request;
+            short version = context.Version;
+            int topicCount = Resolve(state, request, version);
+            int slotCount = topicCount == 0 ? 0 : state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
+
+            long deadline = Environment.TickCount64 + Math.Max(0, request.MaxWaitMs);
+            int responseMax = version >= 3 && request.MaxBytes > 0 ? request.MaxBytes : int.MaxValue;
+            while (true)
+            {
+                // Take the signal before reading, so data landing in between still wakes us.
+                var signal = cluster.Logs.Runtime.DataSignal;
+                state.Slices.Clear();
+                long total = 0;
+                bool anyError = false;
+                for (int i = 0; i < slotCount; i++)
+                {
+                    total += await ReadAsync(state, i, (int)Math.Min(int.MaxValue, responseMax - total), total == 0).ConfigureAwait(false);
+                    anyError |= state.Slots[i].Error != 0;
+                }
+                long remaining = deadline - Environment.TickCount64;
+                if (total >= request.MinBytes || anyError || remaining <= 0) break;
+                await Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(remaining))).ConfigureAwait(false);
+            }
+
+            var frame = ResponseFrame.Rent();
+            var w = frame.Fetch;
+            w.Begin(version, context.Header.CorrelationId, 0, 0, 0, topicCount);
+            long bytesOut = 0;
+            for (int t = 0; t < topicCount; t++)
+            {
+                var (topic, name, id, first, count) = state.Topics[t];
+                if (version >= 13) w.BeginTopic(id, count);
+                else w.BeginTopic(topic?.NameUtf8 ?? System.Text.Encoding.UTF8.GetBytes(name ?? ""), count);
+                for (int i = first; i < first + count; i++)
+                {
+                    ref var s = ref state.Slots[i];
+                    w.Partition(s.Partition, s.Error, s.HighWatermark, s.HighWatermark, s.LogStartOffset, -1, s.Length);
+                    for (int k = s.SliceStart; k < s.SliceStart + s.SliceCount; k++) w.WriteRecords(state.Slices[k].Span);
+                    bytesOut += s.Length;
+                }
+                w.EndTopic();
+            }
+            w.End();
+            cluster.Metrics.BytesOut.Add(bytesOut);
+            Metrics(context).Record(Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, true);
+            return frame;
+        }
+        finally
+        {
+            state.Slices.Clear();
+            Array.Clear(state.Topics);
+            for (int i = 0; i < state.Slots.Length; i++) state.Slots[i].Log = null;
+            States.Push(state);
+        }
+    }
+
+    /// <summary>Resolves every requested partition to its log, or to the error the client gets.</summary>
+    private int Resolve(State state, FetchRequest request, short version)
+    {
+        int topicCount = 0, p = 0;
         foreach (var topic in request.Topics)
         {
-            TopicState? state = null;
+            TopicState? t;
             short topicError = 0;
             if (version >= 13)
             {
-                state = cluster.Logs.FindById(topic.TopicId);
-                if (state is null) topicError = ErrorCodes.UnknownTopicId;
+                t = cluster.Logs.FindById(topic.TopicId);
+                if (t is null) topicError = ErrorCodes.UnknownTopicId;
             }
-            else if (!cluster.Logs.TryGetTopic(topic.Topic, out state!)) { state = null; topicError = ErrorCodes.UnknownTopicOrPartition; }
-            var tr = new FetchResponse.FetchableTopicResponse { Topic = topic.Topic, TopicId = topic.TopicId };
-            response.Responses.Add(tr);
-            foreach (var p in topic.Partitions)
+            else if (!cluster.Logs.TryGetTopic(topic.Topic, out t!)) { t = null; topicError = ErrorCodes.UnknownTopicOrPartition; }
+            if (topicCount == state.Topics.Length) Array.Resize(ref state.Topics, topicCount * 2);
+            state.Topics[topicCount++] = (t, topic.Topic, topic.TopicId, p, topic.Partitions.Count);
+            foreach (var part in topic.Partitions)
             {
-                var pd = new FetchResponse.PartitionData { PartitionIndex = p.Partition, HighWatermark = -1, LastStableOffset = -1, LogStartOffset = -1, PreferredReadReplica = -1, Records = ReadOnlyMemory<byte>.Empty };
-                tr.Partitions.Add(pd);
-                var slot = new Slot { Response = pd, FetchOffset = p.FetchOffset, MaxBytes = p.PartitionMaxBytes };
-                if (topicError != 0) pd.ErrorCode = topicError;
-                else if (p.Partition < 0 || p.Partition >= state!.Partitions.Length) pd.ErrorCode = ErrorCodes.UnknownTopicOrPartition;
-                else slot.Log = state.Partitions[p.Partition];
-                slots.Add(slot);
+                if (p == state.Slots.Length) Array.Resize(ref state.Slots, p * 2);
+                ref var s = ref state.Slots[p++];
+                s = new Slot { Partition = part.Partition, FetchOffset = part.FetchOffset, MaxBytes = part.PartitionMaxBytes, HighWatermark = -1, LogStartOffset = -1, Error = topicError };
+                if (topicError == 0)
+                {
+                    if (part.Partition < 0 || part.Partition >= t!.Partitions.Length) s.Error = ErrorCodes.UnknownTopicOrPartition;
+                    else s.Log = t.Partitions[part.Partition];
+                }
             }
         }
-
-        long deadline = Environment.TickCount64 + Math.Max(0, request.MaxWaitMs);
-        int responseMax = version >= 3 ? request.MaxBytes : int.MaxValue;
-        if (responseMax <= 0) responseMax = int.MaxValue;
-        while (true)
-        {
-            // Take the signal before reading, so data landing in between still wakes us.
-            var signal = cluster.Logs.Runtime.DataSignal;
-            long total = await ReadAllAsync(slots, responseMax).ConfigureAwait(false);
-            bool anyError = slots.Exists(s => s.Response.ErrorCode != 0);
-            long remaining = deadline - Environment.TickCount64;
-            if (total >= request.MinBytes || anyError || remaining <= 0 || total > 0 && request.MinBytes <= 1) break;
-            await Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(remaining))).ConfigureAwait(false);
-        }
-        return response;
+        return topicCount;
     }
 
-    private async ValueTask<long> ReadAllAsync(List<Slot> slots, int responseMax)
+    private async ValueTask<int> ReadAsync(State state, int i, int responseBudget, bool firstWithData)
     {
-        long total = 0;
-        foreach (var slot in slots)
-        {
-            var log = slot.Log;
-            if (log is null) continue;
-            var pd = slot.Response;
-            long hw = log.HighWatermark;
-            long start = log.LogStartOffset;
-            pd.ErrorCode = 0;
-            pd.HighWatermark = hw;
-            pd.LastStableOffset = hw;
-            pd.LogStartOffset = start;
-            pd.Records = ReadOnlyMemory<byte>.Empty;
-            pd.CurrentLeader.LeaderId = cluster.BrokerId;
-            pd.CurrentLeader.LeaderEpoch = log.LeaderEpoch;
-            if (slot.FetchOffset < start || slot.FetchOffset > hw)
-            {
-                pd.ErrorCode = ErrorCodes.OffsetOutOfRange;
-                continue;
-            }
-            if (slot.FetchOffset == hw) continue;
-            int budget = (int)Math.Min(slot.MaxBytes, responseMax - total);
-            bool mustReturnOne = total == 0;
-            if (budget <= 0 && !mustReturnOne) continue;
-            var records = await cluster.Logs.Storage.ReadAsync(log, slot.FetchOffset, Math.Max(budget, 0), mustReturnOne).ConfigureAwait(false);
-            if (records.Length == 0) continue;
-            pd.Records = records;
-            total += records.Length;
-            cluster.Metrics.BytesOut.Add(records.Length);
-        }
-        return total;
+        var log = state.Slots[i].Log;
+        if (log is null) return 0;
+        long hw = log.HighWatermark;
+        long start = log.LogStartOffset;
+        long offset = state.Slots[i].FetchOffset;
+        ref var s = ref state.Slots[i];
+        s.HighWatermark = hw;
+        s.LogStartOffset = start;
+        s.Error = 0;
+        s.SliceStart = state.Slices.Count;
+        s.SliceCount = 0;
+        s.Length = 0;
+        if (offset < start || offset > hw) { s.Error = ErrorCodes.OffsetOutOfRange; return 0; }
+        if (offset == hw) return 0;
+        int budget = Math.Min(s.MaxBytes, responseBudget);
+        if (budget <= 0 && !firstWithData) return 0;
+        int before = state.Slices.Count;
+        int length = await cluster.Logs.Storage.ReadAsync(log, offset, Math.Max(budget, 0), firstWithData, state.Slices).ConfigureAwait(false);
+        s = ref state.Slots[i];
+        s.SliceCount = state.Slices.Count - before;
+        s.Length = length;
+        return length;
     }
 
-    protected override FetchResponse ErrorResponse(FetchRequest request, short errorCode)
+    /// <summary>Fetch through the generated codec, for versions below the floor and bodies that do not decode.</summary>
+    private sealed class LegacyFetch : ApiHandler<FetchRequest, FetchResponse>
     {
-        var response = new FetchResponse { ErrorCode = errorCode };
-        foreach (var t in request.Topics)
+        public override short ApiKey => FetchRequest.ApiKey;
+        public override string Name => "Fetch";
+        public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
+        public override short MaxVersion => FetchRequest.HighestSupportedVersion;
+
+        protected override ValueTask<FetchResponse?> HandleAsync(RequestContext context, FetchRequest request, short version) =>
+            ValueTask.FromResult<FetchResponse?>(ErrorResponse(request, ErrorCodes.CorruptMessage));
+
+        protected override FetchResponse ErrorResponse(FetchRequest request, short errorCode)
         {
-            var tr = new FetchResponse.FetchableTopicResponse { Topic = t.Topic, TopicId = t.TopicId };
-            foreach (var p in t.Partitions)
-                tr.Partitions.Add(new FetchResponse.PartitionData { PartitionIndex = p.Partition, ErrorCode = errorCode, HighWatermark = -1, LastStableOffset = -1, LogStartOffset = -1, PreferredReadReplica = -1, Records = ReadOnlyMemory<byte>.Empty });
-            response.Responses.Add(tr);
+            var response = new FetchResponse { ErrorCode = errorCode };
+            foreach (var t in request.Topics)
+            {
+                var tr = new FetchResponse.FetchableTopicResponse { Topic = t.Topic, TopicId = t.TopicId };
+                foreach (var p in t.Partitions)
+                    tr.Partitions.Add(new FetchResponse.PartitionData { PartitionIndex = p.Partition, ErrorCode = errorCode, HighWatermark = -1, LastStableOffset = -1, LogStartOffset = -1, PreferredReadReplica = -1, Records = ReadOnlyMemory<byte>.Empty });
+                response.Responses.Add(tr);
+            }
+            return response;
         }
-        return response;
     }
 }

@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
 using KafScale.Protocol;
+using KafScale.Protocol.HotPath;
 using KafScale.Protocol.Messages;
 using KafScale.Records;
 
@@ -11,99 +14,170 @@ namespace KafScale.Broker.Handlers;
 /// Produce (0). Every partition blob is validated (magic, lengths, CRC-32C) and appended in
 /// request order; acks=1/all are answered only when the segments holding the data, and all
 /// before them, are durable in the object store. acks=0 gets no response.
+/// This is the hottest path: the request is walked in place (no message objects), records are
+/// copied once into the partition's pending buffer, and the response is written straight into
+/// a pooled frame.
 /// </summary>
-internal sealed class ProduceHandler(Cluster cluster) : ApiHandler<ProduceRequest, ProduceResponse>
+internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
 {
     public override short ApiKey => ProduceRequest.ApiKey;
     public override string Name => "Produce";
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
-    public override short MaxVersion => ProduceRequest.HighestSupportedVersion;
+    public override short MaxVersion => ProduceRequestReader.HighestVersion;
 
-    protected override async ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, short version)
+    private readonly LegacyProduce _legacy = new(cluster);
+
+    /// <summary>Per-partition outcome, kept in a pooled array for the life of one request.</summary>
+    private struct PartitionResult
     {
-        long start = Stopwatch.GetTimestamp();
-        var response = new ProduceResponse();
-        short acks = request.Acks;
-        short requestError = 0;
-        if (acks is not (0 or 1 or -1)) requestError = ErrorCodes.InvalidRequiredAcks;
-        else if (request.TransactionalId is not null) requestError = ErrorCodes.TransactionalIdAuthorizationFailed;
+        public int Index;
+        public short Error;
+        public long BaseOffset;
+        public long LogAppendTime;
+        public long LogStartOffset;
+        public Task<short>? Durable;
+    }
 
-        List<(ProduceResponse.PartitionProduceResponse Partition, Task<short> Durable)>? waits = null;
-        var metrics = cluster.Metrics;
-        foreach (var topicData in request.TopicData)
+    private sealed class State
+    {
+        public PartitionResult[] Partitions = new PartitionResult[16];
+        public (int NameOffset, int NameLength, int First, int Count)[] Topics = new (int, int, int, int)[4];
+    }
+
+    private static readonly ConcurrentStack<State> States = new();
+
+    public override ValueTask<ResponseFrame?> RunAsync(RequestContext context, long startTimestamp)
+    {
+        short version = context.Version;
+        if (version < ProduceRequestReader.LowestVersion || version > ProduceRequestReader.HighestVersion)
+            return _legacy.RunAsync(context, startTimestamp);
+        if (!States.TryPop(out var state)) state = new State();
+        short acks;
+        int topicCount;
+        try
         {
-            var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topicData.Name };
-            response.Responses.Add(topicResponse);
-            foreach (var partitionData in topicData.PartitionData)
+            if (!Append(context, state, out acks, out topicCount))
             {
-                var pr = new ProduceResponse.PartitionProduceResponse { Index = partitionData.Index, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1 };
-                topicResponse.PartitionResponses.Add(pr);
-                if (requestError != 0) { pr.ErrorCode = requestError; continue; }
-                short error = cluster.TryGetPartition(topicData.Name, partitionData.Index, out var log);
-                if (error != 0) { pr.ErrorCode = error; continue; }
-                if (partitionData.Records is not { } records || records.Length == 0)
-                {
-                    pr.ErrorCode = ErrorCodes.CorruptMessage;
-                    pr.ErrorMessage = "no record batch in the partition data";
-                    continue;
-                }
-                var span = records.Span;
-                var validation = RecordBatchValidator.Validate(span, out var summary);
+                States.Push(state);
+                return _legacy.RunAsync(context, startTimestamp);
+            }
+        }
+        catch (KafkaProtocolException)
+        {
+            // A body the fast reader cannot walk goes through the generated codec, which answers
+            // with an error response for whatever it could decode.
+            States.Push(state);
+            return _legacy.RunAsync(context, startTimestamp);
+        }
+        return CompleteAsync(context, state, acks, topicCount, startTimestamp);
+    }
+
+    /// <summary>Walks the request and appends every valid partition blob. Synchronous, so appends keep request order.</summary>
+    private bool Append(RequestContext context, State state, out short acks, out int topicCount)
+    {
+        var body = context.Body.Span;
+        // Walk the whole structure first: a body malformed near its end must not leave earlier
+        // partitions appended while the client is told the request failed.
+        var check = new ProduceRequestReader(body, context.Version);
+        while (check.NextTopic(out _)) while (check.NextPartition(out _, out _, out _)) { }
+        var reader = new ProduceRequestReader(body, context.Version);
+        acks = reader.Acks;
+        topicCount = 0;
+        short requestError = acks is not (0 or 1 or -1) ? ErrorCodes.InvalidRequiredAcks
+            : !reader.TransactionalIdIsNull ? ErrorCodes.TransactionalIdAuthorizationFailed : (short)0;
+        var metrics = cluster.Metrics;
+        int p = 0;
+        while (reader.NextTopic(out var name))
+        {
+            if (topicCount == state.Topics.Length) Array.Resize(ref state.Topics, topicCount * 2);
+            body.Overlaps(name, out int nameOffset);
+            int first = p;
+            cluster.Logs.TryGetTopic(name, out var topic);
+            while (reader.NextPartition(out int index, out int recordsOffset, out int recordsLength))
+            {
+                if (p == state.Partitions.Length) Array.Resize(ref state.Partitions, p * 2);
+                ref var r = ref state.Partitions[p++];
+                r = new PartitionResult { Index = index, BaseOffset = -1, LogAppendTime = -1, LogStartOffset = -1 };
+                if (requestError != 0) { r.Error = requestError; continue; }
+                if (topic is null || index < 0 || index >= topic.Partitions.Length) { r.Error = ErrorCodes.UnknownTopicOrPartition; continue; }
+                var log = topic.Partitions[index];
+                if (recordsLength <= 0) { r.Error = ErrorCodes.CorruptMessage; continue; }
+                var records = body.Slice(recordsOffset, recordsLength);
+                var validation = RecordBatchValidator.Validate(records, out var summary);
                 if (validation != BatchValidationResult.Ok)
                 {
-                    pr.ErrorCode = validation switch
+                    r.Error = validation switch
                     {
                         BatchValidationResult.UnsupportedMagic => ErrorCodes.UnsupportedForMessageFormat,
                         BatchValidationResult.InvalidRecord => ErrorCodes.InvalidRecord,
                         _ => ErrorCodes.CorruptMessage,
                     };
-                    pr.ErrorMessage = $"record batch rejected: {validation}";
                     continue;
                 }
-                if (summary.AnyTransactional || summary.AnyControl)
-                {
-                    pr.ErrorCode = ErrorCodes.TransactionalIdAuthorizationFailed;
-                    pr.ErrorMessage = "transactions are not supported by KafScale";
-                    continue;
-                }
-                int largest = LargestBatch(span);
-                if (largest > log.TopicState.Config.MaxMessageBytesValue)
-                {
-                    pr.ErrorCode = ErrorCodes.MessageTooLarge;
-                    pr.ErrorMessage = $"batch of {largest} bytes exceeds max.message.bytes={log.TopicState.Config.MaxMessageBytesValue}";
-                    continue;
-                }
-                var appended = log.Append(span, (int)summary.RecordCount);
-                if (appended.ErrorCode != 0) { pr.ErrorCode = appended.ErrorCode; continue; }
-                pr.BaseOffset = appended.BaseOffset;
-                pr.LogAppendTimeMs = appended.LogAppendTime;
-                pr.LogStartOffset = log.LogStartOffset;
-                metrics.BytesIn.Add(span.Length);
+                if (summary.AnyTransactional || summary.AnyControl) { r.Error = ErrorCodes.TransactionalIdAuthorizationFailed; continue; }
+                if (LargestBatch(records) > log.TopicState.Config.MaxMessageBytesValue) { r.Error = ErrorCodes.MessageTooLarge; continue; }
+                var appended = log.Append(records, (int)summary.RecordCount);
+                if (appended.ErrorCode != 0) { r.Error = appended.ErrorCode; continue; }
+                r.BaseOffset = appended.BaseOffset;
+                r.LogAppendTime = appended.LogAppendTime;
+                r.LogStartOffset = log.LogStartOffset;
+                r.Durable = appended.Durable;
+                metrics.BytesIn.Add(recordsLength);
                 metrics.RecordsIn.Add(summary.RecordCount);
                 metrics.ProduceRate.Add(summary.RecordCount);
-                if (acks != 0 && appended.Durable is { } durable)
-                {
-                    waits ??= [];
-                    waits.Add((pr, durable));
-                }
             }
+            state.Topics[topicCount++] = (nameOffset, name.Length, first, p - first);
         }
+        return true;
+    }
 
-        if (acks == 0) return null;
-        if (waits is not null)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ResponseFrame?> CompleteAsync(RequestContext context, State state, short acks, int topicCount, long startTimestamp)
+    {
+        try
         {
-            foreach (var (pr, durable) in waits)
+            int partitions = 0;
+            for (int t = 0; t < topicCount; t++) partitions += state.Topics[t].Count;
+            bool ok = true;
+            for (int i = 0; i < partitions; i++)
             {
-                short result = await durable.ConfigureAwait(false);
-                if (result != 0)
+                ref var r = ref state.Partitions[i];
+                if (r.Durable is { } durable)
                 {
-                    pr.ErrorCode = result;
-                    pr.BaseOffset = -1;
+                    short result = acks == 0 ? (short)0 : await durable.ConfigureAwait(false);
+                    r = ref state.Partitions[i];
+                    r.Durable = null;
+                    if (result != 0) { r.Error = result; r.BaseOffset = -1; }
                 }
+                if (r.Error != 0) ok = false;
             }
+            double elapsed = Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds;
+            Metrics(context).Record(elapsed, ok);
+            if (acks == 0) return null;
+            cluster.Metrics.ProduceLatency.Observe(elapsed);
+
+            var frame = ResponseFrame.Rent();
+            var w = frame.Produce;
+            var body = context.Body.Span;
+            w.Begin(context.Version, context.Header.CorrelationId, topicCount);
+            for (int t = 0; t < topicCount; t++)
+            {
+                var (nameOffset, nameLength, first, count) = state.Topics[t];
+                w.BeginTopic(body.Slice(nameOffset, nameLength), count);
+                for (int i = first; i < first + count; i++)
+                {
+                    ref var r = ref state.Partitions[i];
+                    w.Partition(r.Index, r.Error, r.BaseOffset, r.LogAppendTime, r.LogStartOffset);
+                }
+                w.EndTopic();
+            }
+            w.End();
+            return frame;
         }
-        metrics.ProduceLatency.Observe(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-        return response;
+        finally
+        {
+            States.Push(state);
+        }
     }
 
     private static int LargestBatch(ReadOnlySpan<byte> blob)
@@ -113,16 +187,32 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler<ProduceReques
         return largest;
     }
 
-    protected override ProduceResponse ErrorResponse(ProduceRequest request, short errorCode)
+    /// <summary>
+    /// Produce through the generated codec, for what the fast path does not take: versions below
+    /// the Kafka 4.0 floor (answered UNSUPPORTED_VERSION) and bodies it cannot walk.
+    /// </summary>
+    private sealed class LegacyProduce(Cluster cluster) : ApiHandler<ProduceRequest, ProduceResponse>
     {
-        var response = new ProduceResponse();
-        foreach (var t in request.TopicData)
+        public override short ApiKey => ProduceRequest.ApiKey;
+        public override string Name => "Produce";
+        public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
+        public override short MaxVersion => ProduceRequestReader.HighestVersion;
+
+        protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, short version) =>
+            ValueTask.FromResult<ProduceResponse?>(request.Acks == 0 ? null : ErrorResponse(request, ErrorCodes.CorruptMessage));
+
+        protected override ProduceResponse ErrorResponse(ProduceRequest request, short errorCode)
         {
-            var tr = new ProduceResponse.TopicProduceResponse { Name = t.Name };
-            foreach (var p in t.PartitionData)
-                tr.PartitionResponses.Add(new ProduceResponse.PartitionProduceResponse { Index = p.Index, ErrorCode = errorCode, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1 });
-            response.Responses.Add(tr);
+            _ = cluster;
+            var response = new ProduceResponse();
+            foreach (var t in request.TopicData)
+            {
+                var tr = new ProduceResponse.TopicProduceResponse { Name = t.Name };
+                foreach (var p in t.PartitionData)
+                    tr.PartitionResponses.Add(new ProduceResponse.PartitionProduceResponse { Index = p.Index, ErrorCode = errorCode, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1 });
+                response.Responses.Add(tr);
+            }
+            return response;
         }
-        return response;
     }
 }

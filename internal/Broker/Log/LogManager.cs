@@ -20,6 +20,7 @@ internal readonly record struct AdminResult(short ErrorCode, string? Message = n
 internal sealed class LogManager : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TopicState>.AlternateLookup<ReadOnlySpan<char>> _byName;
     private readonly IMetadataStore _meta;
     private readonly PartitionStorage _storage;
     private readonly LogRuntime _runtime;
@@ -36,6 +37,7 @@ internal sealed class LogManager : IAsyncDisposable
         _runtime = runtime;
         _config = config;
         _log = log;
+        _byName = _topics.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public IEnumerable<TopicState> Topics => _topics.Values;
@@ -43,6 +45,16 @@ internal sealed class LogManager : IAsyncDisposable
     public PartitionStorage Storage => _storage;
 
     public bool TryGetTopic(string name, out TopicState topic) => _topics.TryGetValue(name, out topic!);
+
+    /// <summary>Looks a topic up by its UTF-8 name straight from a request, without making a string.</summary>
+    public bool TryGetTopic(ReadOnlySpan<byte> utf8Name, out TopicState topic)
+    {
+        topic = null!;
+        if (utf8Name.Length is 0 or > 249) return false;
+        Span<char> chars = stackalloc char[249];
+        if (!System.Text.Encoding.UTF8.TryGetChars(utf8Name, chars, out int n)) return false;
+        return _byName.TryGetValue(chars[..n], out topic!);
+    }
 
     public TopicState? FindById(Guid id)
     {

@@ -161,44 +161,37 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>
-    /// Whole batches starting with the one that holds fromOffset, up to maxBytes (but at least
-    /// one batch when atLeastOne), possibly across segments.
+    /// Appends to slices the whole batches starting with the one that holds fromOffset, up to
+    /// maxBytes (but at least one batch when atLeastOne), possibly across segments, and returns
+    /// their total length. Slices point into cached segments: nothing is copied here.
     /// </summary>
-    public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(PartitionLog partition, long fromOffset, int maxBytes, bool atLeastOne)
+    public async ValueTask<int> ReadAsync(PartitionLog partition, long fromOffset, int maxBytes, bool atLeastOne, List<ReadOnlyMemory<byte>> slices)
     {
         var segments = new List<SegmentRef>(4);
         partition.SegmentsFrom(fromOffset, segments);
-        List<ReadOnlyMemory<byte>>? parts = null;
-        ReadOnlyMemory<byte> first = default;
-        long total = 0;
+        int total = 0;
         foreach (var segment in segments)
         {
             var kfs = await GetSegmentAsync(partition, segment).ConfigureAwait(false);
             var body = kfs[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)];
-            int startPos = FindBatch(body.Span, fromOffset);
-            int endPos = startPos;
             var span = body.Span;
+            int startPos = FindBatch(span, fromOffset);
+            int endPos = startPos;
             while (endPos < span.Length)
             {
                 int size = RecordBatch.PeekTotalSize(span[endPos..]);
                 if (size <= 0) break;
                 bool firstBatch = total == 0 && endPos == startPos;
-                if (total + (endPos - startPos) + size > maxBytes && !(firstBatch && atLeastOne)) break;
+                if ((long)total + (endPos - startPos) + size > maxBytes && !(firstBatch && atLeastOne)) break;
                 endPos += size;
             }
             if (endPos == startPos) break;
-            var slice = body[startPos..endPos];
-            if (total == 0) first = slice;
-            else (parts ??= [first]).Add(slice);
-            total += slice.Length;
+            slices.Add(body[startPos..endPos]);
+            total += endPos - startPos;
             if (endPos < span.Length) break;
             fromOffset = segment.LastOffset + 1;
         }
-        if (parts is null) return first;
-        var joined = GC.AllocateUninitializedArray<byte>((int)total);
-        int at = 0;
-        foreach (var p in parts) { p.Span.CopyTo(joined.AsSpan(at)); at += p.Length; }
-        return joined;
+        return total;
     }
 
     /// <summary>Position in a segment body of the batch that holds offset (or the first after it).</summary>

@@ -6,6 +6,7 @@ namespace KafScale.Broker.Log;
 internal sealed class TopicState(string name, Guid id, TopicConfig config, long createdMs)
 {
     public string Name { get; } = name;
+    public byte[] NameUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name);
     public Guid Id { get; } = id;
     public long CreatedMs { get; } = createdMs;
     public TopicConfig Config { get; set; } = config;

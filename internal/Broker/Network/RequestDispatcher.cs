@@ -87,6 +87,9 @@ internal abstract class ApiHandler
     /// <summary>False for APIs answered (with errors) but not advertised, like transactions.</summary>
     public virtual bool Advertised => true;
 
+    private ApiMetrics? _metrics;
+    protected ApiMetrics Metrics(RequestContext context) => _metrics ??= context.Dispatcher.Metrics.ForApi(Name);
+
     public abstract ValueTask<ResponseFrame?> RunAsync(RequestContext context, long startTimestamp);
 
     /// <summary>Frames a response message with the response header its version calls for.</summary>
@@ -149,7 +152,7 @@ internal abstract class ApiHandler<TRequest, TResponse> : ApiHandler
             response = ErrorResponse(request, ErrorCodes.UnknownServerError);
             ok = false;
         }
-        context.Dispatcher.Metrics.Request(Name, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, ok);
+        Metrics(context).Record(Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, ok);
         return response is null ? null : Frame(context, response, responseVersion);
     }
 

@@ -1,34 +1,45 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using KafScale.Protocol;
+using KafScale.Protocol.HotPath;
 
 namespace KafScale.Broker.Network;
 
 /// <summary>
 /// A complete response frame (size prefix, header, body) in a pooled writer, handed from a
-/// handler to the connection's write loop, which returns the writer to the pool.
+/// handler to the connection's write loop, which disposes it back into the pool. Frames, their
+/// writers and the hot-path response writers bound to them are all reused.
 /// </summary>
 internal sealed class ResponseFrame : IDisposable
 {
-    private static readonly ConcurrentBag<KafkaWriter> Pool = [];
-    private KafkaWriter? _writer;
+    private const int MaxPooled = 256;
+    /// <summary>Larger buffers are dropped, so one huge fetch does not pin memory forever.</summary>
+    private const int MaxPooledCapacity = 8 * 1024 * 1024;
+    private static readonly ConcurrentBag<ResponseFrame> Pool = [];
 
-    private ResponseFrame(KafkaWriter writer) => _writer = writer;
+    private readonly KafkaWriter _writer = new();
+    private ProduceResponseWriter? _produce;
+    private FetchResponseWriter? _fetch;
+    private int _rented;
 
-    public KafkaWriter Writer => _writer ?? throw new ObjectDisposedException(nameof(ResponseFrame));
+    private ResponseFrame() { }
+
+    public KafkaWriter Writer => _writer;
+    public ProduceResponseWriter Produce => _produce ??= new ProduceResponseWriter(_writer);
+    public FetchResponseWriter Fetch => _fetch ??= new FetchResponseWriter(_writer);
+    public ReadOnlySpan<byte> Bytes => _writer.WrittenSpan;
 
     public static ResponseFrame Rent()
     {
-        if (!Pool.TryTake(out var writer)) writer = new KafkaWriter();
-        writer.Reset();
-        return new ResponseFrame(writer);
+        if (!Pool.TryTake(out var frame)) frame = new ResponseFrame();
+        frame._writer.Reset();
+        frame._rented = 1;
+        return frame;
     }
-
-    public ReadOnlySpan<byte> Bytes => Writer.WrittenSpan;
 
     public void CopyTo(PipeWriter output)
     {
-        var span = Writer.WrittenSpan;
+        var span = _writer.WrittenSpan;
         while (span.Length > 0)
         {
             var dest = output.GetSpan(Math.Min(span.Length, 1 << 20));
@@ -41,9 +52,8 @@ internal sealed class ResponseFrame : IDisposable
 
     public void Dispose()
     {
-        var writer = Interlocked.Exchange(ref _writer, null);
-        if (writer is null) return;
-        // Very large buffers are not kept: one huge fetch must not pin memory forever.
-        if (writer.Capacity <= 8 * 1024 * 1024 && Pool.Count < 256) Pool.Add(writer);
+        if (Interlocked.Exchange(ref _rented, 0) == 0) return;
+        if (_writer.Capacity <= MaxPooledCapacity && Pool.Count < MaxPooled) Pool.Add(this);
+        else _writer.Dispose();
     }
 }

@@ -16,6 +16,9 @@ public abstract class KafkaClient
     /// <summary>The compression codecs this client offers as installed here.</summary>
     public abstract IReadOnlyList<string> Codecs { get; }
 
+    /// <summary>kafka-python 2.0.2 and kafkajs 2.2.4 refuse a null header value when producing.</summary>
+    public virtual bool CanProduceNullHeaderValues => true;
+
     public override string ToString() => Name;
 
     public abstract Task<ClientResult> ProduceAsync(string bootstrap, string topic, IReadOnlyList<TestRecord> records,
@@ -27,9 +30,10 @@ public abstract class KafkaClient
     public static KafkaClient ByName(string name) => name switch
     {
         "kcat" => new Kcat(),
-        "kafka-python" => new ScriptClient("kafka-python", "kafka_python_client.py", ["gzip"]),
-        "confluent-kafka" => new ScriptClient("confluent-kafka", "confluent_kafka_client.py", ["gzip", "snappy", "lz4", "zstd"]),
-        "kafkajs" => new ScriptClient("kafkajs", "kafkajs_client.js", ["gzip"]),
+        // kafka-python does snappy, lz4 and zstd only with python modules the distribution does not install.
+        "kafka-python" => new ScriptClient("kafka-python", "kafka_python_client.py", ["gzip"], nullHeaderValues: false),
+        "confluent-kafka" => new ScriptClient("confluent-kafka", "confluent_kafka_client.py", ["gzip", "snappy", "lz4", "zstd"], nullHeaderValues: true),
+        "kafkajs" => new ScriptClient("kafkajs", "kafkajs_client.js", ["gzip"], nullHeaderValues: false),
         _ => throw new ArgumentException($"unknown client {name}", nameof(name)),
     };
 
@@ -37,9 +41,11 @@ public abstract class KafkaClient
 }
 
 /// <summary>kafka-python, confluent-kafka or kafkajs through its driver script.</summary>
-public sealed class ScriptClient(string name, string script, IReadOnlyList<string> codecs) : KafkaClient
+public sealed class ScriptClient(string name, string script, IReadOnlyList<string> codecs, bool nullHeaderValues) : KafkaClient
 {
     public override string Name => name;
+
+    public override bool CanProduceNullHeaderValues => nullHeaderValues;
 
     public override IReadOnlyList<string> Codecs => codecs;
 
@@ -132,7 +138,7 @@ public sealed class Kcat : KafkaClient
             var args = new List<string>
             {
                 "-P", "-b", bootstrap, "-t", topic, "-p", first.Partition.Value.ToString(CultureInfo.InvariantCulture),
-                "-K", "\t", "-Z",
+                "-K", "\\t", "-Z",
                 "-X", $"acks={(acks == "all" ? "-1" : acks)}",
                 "-X", $"compression.codec={compression}",
             };

@@ -66,6 +66,9 @@ public sealed class RawKafkaConnection : IAsyncDisposable
         await _stream.FlushAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Half-closes the connection: the broker reads end-of-stream, and can still answer.</summary>
+    public void ShutdownSend() => _client.Client.Shutdown(SocketShutdown.Send);
+
     /// <summary>Reads one response frame (without the size prefix); null when the broker closed the connection.</summary>
     public async Task<byte[]?> ReadFrameAsync(TimeSpan? timeout = null)
     {

@@ -2,6 +2,7 @@ using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 using KafScale.Records;
 using Xunit;
+using Record = KafScale.Records.Record;
 
 namespace KafScale.Integration.Harness;
 
