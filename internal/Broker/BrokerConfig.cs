@@ -42,5 +42,6 @@ public sealed class BrokerConfig
     /// <summary>Pending (not yet durable) bytes across all partitions before produce is refused.</summary>
     public long MaxPendingBytes { get; set; } = 512L * 1024 * 1024;
 
-    public string ClusterIdHint { get; set; } = "";
+    /// <summary>Object-store health thresholds (KAFSCALE_S3_LATENCY_*_MS, KAFSCALE_S3_ERROR_RATE_*, KAFSCALE_S3_HEALTH_WINDOW_SEC).</summary>
+    public KafScale.Observability.StoreHealthThresholds StoreHealth { get; set; } = new();
 }

@@ -78,7 +78,8 @@ public sealed class BrokerHost : IAsyncDisposable
             int brokerId = config.BrokerId >= 0 ? config.BrokerId : await AllocateBrokerIdAsync(meta, ct).ConfigureAwait(false);
 
             var registry = new MetricsRegistry();
-            var metrics = new BrokerMetrics(registry);
+            var health = new StoreHealth(config.StoreHealth);
+            var metrics = new BrokerMetrics(registry, health);
             var runtime = new LogRuntime(config, metrics, loggers.CreateLogger("kafscale.log"));
             var cache = new SegmentCache(config.CacheBytes);
             runtime.SegmentCache = cache;
@@ -119,7 +120,9 @@ public sealed class BrokerHost : IAsyncDisposable
             RegisterGauges(registry, runtime, cache, logs, server, store);
             http.Map("/metrics", () => new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8", registry.Render()));
             http.Map("/healthz", () => new HttpReply(200, "text/plain", "ok\n"));
-            http.Map("/readyz", () => new HttpReply(200, "text/plain", "ready\n"));
+            http.Map("/readyz", () => health.State == StoreHealthState.Unavailable
+                ? new HttpReply(503, "text/plain", "object store unavailable\n")
+                : new HttpReply(200, "text/plain", "ready\n"));
 
             var host = new BrokerHost(log, meta, store, logs, storage, server, http, brokerId, clusterId);
             server.Start();
@@ -141,9 +144,6 @@ public sealed class BrokerHost : IAsyncDisposable
     private static void RegisterGauges(MetricsRegistry registry, LogRuntime runtime, SegmentCache cache, LogManager logs, KafkaServer server, IObjectStore store)
     {
         registry.GaugeFunc("kafscale_broker_uptime_seconds", "Seconds since the broker started.", () => Stopwatch.GetElapsedTime(StartTicks).TotalSeconds);
-        // The directory store has no remote health to track; the gauge keeps upstream's shape.
-        registry.GaugeSet("kafscale_s3_health_state", "Object-store health: 1 for the current state.", ["state"],
-            () => [(["healthy"], 1), (["degraded"], 0), (["unavailable"], 0)]);
         registry.GaugeFunc("kafscale_pending_bytes", "Produced bytes not yet durable.", () => runtime.PendingBytes);
         registry.GaugeFunc("kafscale_cache_bytes", "Bytes of segments held in the segment cache.", () => cache.CurrentBytes);
         registry.GaugeFunc("kafscale_topics", "Topics served.", () => logs.Topics.Count());

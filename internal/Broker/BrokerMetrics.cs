@@ -2,12 +2,17 @@ using KafScale.Observability;
 
 namespace KafScale.Broker;
 
-internal sealed record ApiMetrics(Counter Requests, Counter Errors, Histogram Latency)
+internal sealed record ApiMetrics(Counter Requests, Counter Errors, Histogram Latency, Counter? AdminRequests, Counter? AdminErrors)
 {
     public void Record(double latencyMs, bool ok)
     {
         Requests.Increment();
-        if (!ok) Errors.Increment();
+        AdminRequests?.Increment();
+        if (!ok)
+        {
+            Errors.Increment();
+            AdminErrors?.Increment();
+        }
         Latency.Observe(latencyMs);
     }
 }
@@ -21,6 +26,8 @@ internal sealed class BrokerMetrics
     private readonly Family<Counter> _requests;
     private readonly Family<Counter> _requestErrors;
     private readonly Family<Histogram> _requestLatency;
+    private readonly Family<Counter> _adminRequests;
+    private readonly Family<Counter> _adminErrors;
     private readonly Family<Counter> _objectRequests;
     private readonly Family<Counter> _objectErrors;
     private readonly Family<Histogram> _objectLatency;
@@ -30,12 +37,16 @@ internal sealed class BrokerMetrics
     private readonly Counter _handlerFailures;
     private long _open;
 
-    public BrokerMetrics(MetricsRegistry registry)
+    public BrokerMetrics(MetricsRegistry registry, StoreHealth health)
     {
         Registry = registry;
+        Health = health;
+        health.Register(registry);
         _requests = registry.CounterFamily("kafscale_requests_total", "Kafka requests handled, by API.", "api");
         _requestErrors = registry.CounterFamily("kafscale_request_errors_total", "Kafka requests answered with an error, by API.", "api");
         _requestLatency = registry.HistogramFamily("kafscale_request_latency_ms", "Time from reading a request to its response being ready, by API.", Histogram.LatencyMsBuckets(), "api");
+        _adminRequests = registry.CounterFamily("kafscale_admin_requests_total", "Admin API requests (topics, configs, records, cluster), by API.", "api");
+        _adminErrors = registry.CounterFamily("kafscale_admin_request_errors_total", "Admin API requests answered with an error, by API.", "api");
         _objectRequests = registry.CounterFamily("kafscale_object_store_requests_total", "Object-store requests, by operation (put, get, range, list, delete).", "op");
         _objectErrors = registry.CounterFamily("kafscale_object_store_errors_total", "Failed object-store requests, by operation.", "op");
         _objectLatency = registry.HistogramFamily("kafscale_object_store_latency_ms", "Object-store request latency, by operation.", Histogram.LatencyMsBuckets(), "op");
@@ -58,6 +69,7 @@ internal sealed class BrokerMetrics
     }
 
     public MetricsRegistry Registry { get; }
+    public StoreHealth Health { get; }
     public Counter BytesIn { get; }
     public Counter BytesOut { get; }
     public Counter RecordsIn { get; }
@@ -70,8 +82,9 @@ internal sealed class BrokerMetrics
     public RateMeter FetchRate { get; }
 
     /// <summary>The per-API request metrics, resolved once per handler so requests do not look them up.</summary>
-    public ApiMetrics ForApi(string api) =>
-        new(_requests.WithLabels(api), _requestErrors.WithLabels(api), _requestLatency.WithLabels(api));
+    public ApiMetrics ForApi(string api, bool admin = false) =>
+        new(_requests.WithLabels(api), _requestErrors.WithLabels(api), _requestLatency.WithLabels(api),
+            admin ? _adminRequests.WithLabels(api) : null, admin ? _adminErrors.WithLabels(api) : null);
 
     public void Request(string api, double latencyMs, bool ok) => ForApi(api).Record(latencyMs, ok);
 
@@ -80,6 +93,7 @@ internal sealed class BrokerMetrics
         _objectRequests.WithLabels(op).Increment();
         if (!ok) _objectErrors.WithLabels(op).Increment();
         _objectLatency.WithLabels(op).Observe(latencyMs);
+        Health.Record(latencyMs, ok);
     }
 
     public void ConnectionsOpened()

@@ -99,6 +99,22 @@ internal static class BrokerCommand
             DefaultPartitions = s.Int(DefaultPartitions, "KAFSCALE_AUTO_CREATE_PARTITIONS", 1, 1, 100_000),
             MaxRequestBytes = s.Int(MaxRequest, "KAFSCALE_MAX_REQUEST_BYTES", 100 * 1024 * 1024, 1024, int.MaxValue),
         };
+        config.StoreHealth = new KafScale.Observability.StoreHealthThresholds(
+            LatencyWarnMs: EnvDouble("KAFSCALE_S3_LATENCY_WARN_MS", 500),
+            LatencyCritMs: EnvDouble("KAFSCALE_S3_LATENCY_CRIT_MS", 3000),
+            ErrorRateWarn: EnvDouble("KAFSCALE_S3_ERROR_RATE_WARN", 0.2),
+            ErrorRateCrit: EnvDouble("KAFSCALE_S3_ERROR_RATE_CRIT", 0.6),
+            WindowSeconds: (int)EnvDouble("KAFSCALE_S3_HEALTH_WINDOW_SEC", 60));
         return config;
+    }
+
+    /// <summary>Object-store health thresholds are environment-only, with upstream KafScale's names.</summary>
+    private static double EnvDouble(string name, double fallback)
+    {
+        var raw = Environment.GetEnvironmentVariable(name);
+        if (string.IsNullOrEmpty(raw)) return fallback;
+        if (!double.TryParse(raw, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v) || v < 0)
+            throw new SettingException($"invalid value '{raw}' for {name}: expected a non-negative number");
+        return v;
     }
 }

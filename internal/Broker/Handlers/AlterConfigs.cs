@@ -9,6 +9,7 @@ internal sealed class AlterConfigsHandler(Cluster cluster) : ApiHandler<AlterCon
 {
     public override short ApiKey => AlterConfigsRequest.ApiKey;
     public override string Name => "AlterConfigs";
+    public override bool IsAdmin => true;
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
     public override short MaxVersion => AlterConfigsRequest.HighestSupportedVersion;
 

@@ -9,6 +9,7 @@ internal sealed class CreatePartitionsHandler(Cluster cluster) : ApiHandler<Crea
 {
     public override short ApiKey => CreatePartitionsRequest.ApiKey;
     public override string Name => "CreatePartitions";
+    public override bool IsAdmin => true;
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
     public override short MaxVersion => CreatePartitionsRequest.HighestSupportedVersion;
 

@@ -14,6 +14,7 @@ internal sealed class CreateTopicsHandler(Cluster cluster) : ApiHandler<CreateTo
 {
     public override short ApiKey => CreateTopicsRequest.ApiKey;
     public override string Name => "CreateTopics";
+    public override bool IsAdmin => true;
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
     public override short MaxVersion => CreateTopicsRequest.HighestSupportedVersion;
 

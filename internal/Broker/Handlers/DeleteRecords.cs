@@ -9,6 +9,7 @@ internal sealed class DeleteRecordsHandler(Cluster cluster) : ApiHandler<DeleteR
 {
     public override short ApiKey => DeleteRecordsRequest.ApiKey;
     public override string Name => "DeleteRecords";
+    public override bool IsAdmin => true;
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
     public override short MaxVersion => DeleteRecordsRequest.HighestSupportedVersion;
 

@@ -9,6 +9,7 @@ internal sealed class DeleteTopicsHandler(Cluster cluster) : ApiHandler<DeleteTo
 {
     public override short ApiKey => DeleteTopicsRequest.ApiKey;
     public override string Name => "DeleteTopics";
+    public override bool IsAdmin => true;
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
     public override short MaxVersion => DeleteTopicsRequest.HighestSupportedVersion;
 

@@ -9,6 +9,7 @@ internal sealed class DescribeClusterHandler(Cluster cluster) : ApiHandler<Descr
 {
     public override short ApiKey => DescribeClusterRequest.ApiKey;
     public override string Name => "DescribeCluster";
+    public override bool IsAdmin => true;
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
     public override short MaxVersion => DescribeClusterRequest.HighestSupportedVersion;
 

@@ -17,6 +17,7 @@ internal sealed class DescribeConfigsHandler(Cluster cluster) : ApiHandler<Descr
 
     public override short ApiKey => DescribeConfigsRequest.ApiKey;
     public override string Name => "DescribeConfigs";
+    public override bool IsAdmin => true;
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
     public override short MaxVersion => DescribeConfigsRequest.HighestSupportedVersion;
 

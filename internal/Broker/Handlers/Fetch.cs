@@ -5,6 +5,7 @@ using KafScale.Broker.Log;
 using KafScale.Broker.Network;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
+using KafScale.Records;
 
 namespace KafScale.Broker.Handlers;
 
@@ -99,7 +100,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             var frame = ResponseFrame.Rent();
             var w = frame.Fetch;
             w.Begin(version, context.Header.CorrelationId, 0, 0, 0, topicCount);
-            long bytesOut = 0;
+            long bytesOut = 0, records = 0;
             for (int t = 0; t < topicCount; t++)
             {
                 var (topic, name, id, first, count) = state.Topics[t];
@@ -109,13 +110,20 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 {
                     ref var s = ref state.Slots[i];
                     w.Partition(s.Partition, s.Error, s.HighWatermark, s.HighWatermark, s.LogStartOffset, -1, s.Length);
-                    for (int k = s.SliceStart; k < s.SliceStart + s.SliceCount; k++) w.WriteRecords(state.Slices[k].Span);
+                    for (int k = s.SliceStart; k < s.SliceStart + s.SliceCount; k++)
+                    {
+                        var slice = state.Slices[k].Span;
+                        w.WriteRecords(slice);
+                        foreach (var batch in RecordBatch.EnumerateBatches(slice)) records += new RecordBatchHeader(batch).RecordCount;
+                    }
                     bytesOut += s.Length;
                 }
                 w.EndTopic();
             }
             w.End();
             cluster.Metrics.BytesOut.Add(bytesOut);
+            cluster.Metrics.RecordsOut.Add(records);
+            cluster.Metrics.FetchRate.Add(records);
             Metrics(context).Record(Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, true);
             return frame;
         }

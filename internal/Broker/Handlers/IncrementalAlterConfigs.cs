@@ -13,6 +13,7 @@ internal sealed class IncrementalAlterConfigsHandler(Cluster cluster) : ApiHandl
 {
     public override short ApiKey => IncrementalAlterConfigsRequest.ApiKey;
     public override string Name => "IncrementalAlterConfigs";
+    public override bool IsAdmin => true;
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
     public override short MaxVersion => IncrementalAlterConfigsRequest.HighestSupportedVersion;
 

@@ -84,7 +84,9 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
         acks = reader.Acks;
         topicCount = 0;
         short requestError = acks is not (0 or 1 or -1) ? ErrorCodes.InvalidRequiredAcks
-            : !reader.TransactionalIdIsNull ? ErrorCodes.TransactionalIdAuthorizationFailed : (short)0;
+            : !reader.TransactionalIdIsNull ? ErrorCodes.TransactionalIdAuthorizationFailed
+            // Backpressure while the object store is unavailable: a retriable error, nothing accepted.
+            : cluster.Metrics.Health.LastKnownUnavailable ? ErrorCodes.KafkaStorageError : (short)0;
         var metrics = cluster.Metrics;
         int p = 0;
         while (reader.NextTopic(out var name))

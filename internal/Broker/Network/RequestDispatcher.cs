@@ -87,8 +87,11 @@ internal abstract class ApiHandler
     /// <summary>False for APIs answered (with errors) but not advertised, like transactions.</summary>
     public virtual bool Advertised => true;
 
+    /// <summary>Admin APIs are also counted in kafscale_admin_requests_total (upstream's name).</summary>
+    public virtual bool IsAdmin => false;
+
     private ApiMetrics? _metrics;
-    protected ApiMetrics Metrics(RequestContext context) => _metrics ??= context.Dispatcher.Metrics.ForApi(Name);
+    protected ApiMetrics Metrics(RequestContext context) => _metrics ??= context.Dispatcher.Metrics.ForApi(Name, IsAdmin);
 
     public abstract ValueTask<ResponseFrame?> RunAsync(RequestContext context, long startTimestamp);
 
