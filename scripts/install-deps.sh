@@ -20,8 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ -f test/clients/package.json ]; then
-  if [ ! -d test/clients/node_modules ] || [ test/clients/package.json -nt test/clients/node_modules ]; then
-    (cd test/clients && npm ci --no-audit --no-fund --loglevel=error)
+# Node packages: Kafka clients (test/clients) and test servers such as the S3 server (test/servers).
+for dir in test/clients test/servers; do
+  [ -f "$dir/package.json" ] || continue
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
-fi
+done
