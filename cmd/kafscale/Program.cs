@@ -8,8 +8,9 @@ root.Subcommands.Add(VersionCommand.Create());
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    foreach (var error in parse.Errors) Console.Error.WriteLine($"kafscale: {error.Message}");
-    Console.Error.WriteLine("Run 'kafscale --help' for usage.");
+    // One line for the first problem: later ones are usually echoes of it (an unknown option's
+    // value is reported again as an unknown argument).
+    Console.Error.WriteLine($"kafscale: {parse.Errors[0].Message} (see 'kafscale {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')))} --help')".Replace("  ", " "));
     return 2;
 }
 return await parse.InvokeAsync().ConfigureAwait(false);

@@ -25,7 +25,6 @@ public sealed class HttpEndpoint : IAsyncDisposable
     {
         _log = log;
         _listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Bind(endpoint);
         _listener.Listen(64);
     }

@@ -50,7 +50,7 @@ function kafkaFor(args) {
   return new Kafka({
     clientId: CLIENT_ID,
     brokers: [args.bootstrap],
-    logLevel: logLevel.WARN,
+    logLevel: process.env.KAFKAJS_DEBUG ? logLevel.DEBUG : logLevel.WARN,
     requestTimeout: args.timeoutMs,
     retry: { retries: 5, initialRetryTime: 100 },
   })
@@ -228,8 +228,10 @@ async function admin(args) {
   })
   const report = async action => {
     try {
-      await action()
-      emit({ type: 'result', topic: args.topic, error_code: 0 })
+      const outcome = await action()
+      // createTopics answers false instead of failing when the topic already exists.
+      const extra = typeof outcome === 'boolean' ? { created: outcome } : {}
+      emit({ type: 'result', topic: args.topic, error_code: 0, ...extra })
     } catch (err) {
       for (const e of errorCodesOf(err)) {
         emit({ type: 'result', topic: args.topic, error_code: e.code, error_type: e.type, error_message: e.message })
@@ -310,11 +312,30 @@ async function main() {
   return command(args)
 }
 
+// stdout is asynchronous when it is a pipe: exit only once everything written has been flushed.
+function exitAfterFlush(code) {
+  process.stdout.write('', () => process.exit(code))
+}
+
+let settled = false
+process.on('beforeExit', () => {
+  if (!settled) {
+    // The event loop ran dry with the command still waiting: a promise nothing will resolve.
+    settled = true
+    emit({ type: 'error', error_code: -1, message: 'the command stopped waiting on a request that never completed' })
+    process.exitCode = 5
+  }
+})
+
 main().then(
-  code => process.exit(code),
+  code => {
+    settled = true
+    exitAfterFlush(code)
+  },
   err => {
+    settled = true
     process.stderr.write(`${err.stack || err}\n`)
     emit({ type: 'error', error_code: typeof err.code === 'number' ? err.code : -1, message: String(err.message || err) })
-    process.exit(1)
+    exitAfterFlush(1)
   }
 )

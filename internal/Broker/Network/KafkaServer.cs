@@ -22,7 +22,6 @@ internal sealed class KafkaServer : IAsyncDisposable
         _dispatcher = dispatcher;
         _log = log;
         _listener = new Socket(config.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Bind(config.Listen);
         _listener.Listen(512);
     }

@@ -25,7 +25,7 @@ public sealed class DurabilityTests(ITestOutputHelper output) : BrokerTest(outpu
                 ["produce-loop", "--bootstrap", broker.Bootstrap, "--topic", topic, "--partitions", "3",
                  "--acks", "all", "--value-bytes", "200", "--timeout-ms", "60000"]))
             {
-                await producer.WaitForLinesAsync("ack", 600, TimeSpan.FromSeconds(90));
+                await producer.WaitForLinesAsync("ack", 2000, TimeSpan.FromSeconds(120));
                 await broker.Kill9Async();
                 await producer.KillAsync();
                 acks = producer.Lines("ack");

@@ -108,7 +108,15 @@ public sealed class AdminTests(ITestOutputHelper output) : BrokerTest(output)
             AssertNoError(await client.AdminAsync(broker.Bootstrap, topic, "create", "--partitions", "2"));
 
             JsonElement again = await client.AdminAsync(broker.Bootstrap, topic, "create", "--partitions", "2");
-            Assert.Equal(TopicAlreadyExists, again.GetProperty("error_code").GetInt32());
+            if (clientName == "kafkajs")
+            {
+                // kafkajs turns TOPIC_ALREADY_EXISTS into createTopics() == false.
+                Assert.False(again.GetProperty("created").GetBoolean(), $"kafkajs created {topic} twice: {again}");
+            }
+            else
+            {
+                Assert.Equal(TopicAlreadyExists, again.GetProperty("error_code").GetInt32());
+            }
 
             AssertNoError(await client.AdminAsync(broker.Bootstrap, topic, "create-partitions", "--partitions", "5"));
             JsonElement seen = await client.AdminAsync(broker.Bootstrap, topic, "metadata");

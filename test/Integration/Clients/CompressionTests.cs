@@ -45,7 +45,10 @@ public sealed class CompressionTests(ITestOutputHelper output) : BrokerTest(outp
             List<Record> stored = RawRequests.DecodeWholeBatches(data.Records?.ToArray() ?? [], out List<RecordBatchHeader> batches);
             Assert.NotEmpty(batches);
             CompressionType expected = Enum.Parse<CompressionType>(codec, ignoreCase: true);
-            Assert.All(batches, b => Assert.Equal(expected, b.Compression));
+            // librdkafka sends lz4 only to brokers that advertise FindCoordinator v0 (its "LZ4" feature
+            // check); otherwise it quietly sends the records uncompressed.
+            Assert.All(batches, b => Assert.True(expected == b.Compression,
+                $"a batch of partition 0 is stored with compression {b.Compression}; {clientName} was asked for {codec}"));
             Assert.Equal(
                 records.Where(r => r.Partition == 0).Select(r => r.Value).Take(stored.Count),
                 stored.Select(r => r.Value is null ? null : System.Text.Encoding.UTF8.GetString(r.Value)));

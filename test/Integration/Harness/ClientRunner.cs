@@ -147,6 +147,7 @@ public static class ClientRunner
         // The drivers import clientio.py from their own folder; unbuffered so a kill loses no line.
         info.Environment["PYTHONPATH"] = RepoPaths.Clients;
         info.Environment["PYTHONUNBUFFERED"] = "1";
+        info.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
         info.Environment["KAFKAJS_NO_PARTITIONER_WARNING"] = "1";
         return info;
     }
