@@ -31,7 +31,7 @@ public abstract class KafkaClient
     {
         "kcat" => new Kcat(),
         // kafka-python does snappy, lz4 and zstd only with python modules the distribution does not install.
-        "kafka-python" => new ScriptClient("kafka-python", "kafka_python_client.py", ["gzip"], nullHeaderValues: false),
+        "kafka-python" => new ScriptClient("kafka-python", "kafka_python_client.py", ["gzip", "snappy", "lz4", "zstd"], nullHeaderValues: false),
         "confluent-kafka" => new ScriptClient("confluent-kafka", "confluent_kafka_client.py", ["gzip", "snappy", "lz4", "zstd"], nullHeaderValues: true),
         "kafkajs" => new ScriptClient("kafkajs", "kafkajs_client.js", ["gzip"], nullHeaderValues: false),
         _ => throw new ArgumentException($"unknown client {name}", nameof(name)),
