@@ -29,6 +29,7 @@ internal sealed class LogManager : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _log;
     private Task _background = Task.CompletedTask;
+    private int _disposed;
 
     private LogManager(IMetadataStore meta, PartitionStorage storage, LogRuntime runtime, BrokerConfig config, ILogger log)
     {
@@ -360,6 +361,7 @@ internal sealed class LogManager : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         try { await _background.ConfigureAwait(false); } catch { }
         _stop.Dispose();

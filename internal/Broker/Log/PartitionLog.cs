@@ -51,6 +51,7 @@ internal sealed class PartitionLog
     private long _highWatermark;
     private long _logStartOffset;
     private long _pendingBytes;
+    private long _currentGroupBytes;
     private long _oldestPendingTicks;
     private int _uploadsInFlight;
     private bool _timerArmed;
@@ -131,6 +132,10 @@ internal sealed class PartitionLog
             if (_pending.Count == 0) _oldestPendingTicks = Environment.TickCount64;
             _pending.Add(new PendingBlob(buffer, blob.Length, offset));
             _pendingBytes += blob.Length;
+            // A group never holds more than the flush's greedy cut puts in one segment, so a
+            // durable segment answers its producers without waiting for the rest of a backlog.
+            if (_currentGroupBytes > 0 && _currentGroupBytes + blob.Length > _runtime.SegmentBytes) SealCurrentGroupLocked();
+            _currentGroupBytes += blob.Length;
             group = _currentGroup;
             group.EndOffset = _nextOffset;
             flushNow = ShouldFlushLocked();
@@ -174,7 +179,6 @@ internal sealed class PartitionLog
         {
             List<PendingBlob> take;
             long baseOffset;
-            FlushGroup? sealedGroup = null;
             lock (_lock)
             {
                 if (_pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition) return;
@@ -190,12 +194,7 @@ internal sealed class PartitionLog
                 }
                 _pending.RemoveRange(0, i);
                 _pendingBytes -= bytes;
-                if (_pending.Count == 0)
-                {
-                    sealedGroup = _currentGroup;
-                    _groupsAwaitingDurability.Enqueue(sealedGroup);
-                    _currentGroup = new FlushGroup();
-                }
+                if (_pending.Count == 0) SealCurrentGroupLocked();
                 else _oldestPendingTicks = Environment.TickCount64;
                 baseOffset = _nextUploadBase;
                 _nextUploadBase = take[^1].EndOffset;
@@ -218,6 +217,13 @@ internal sealed class PartitionLog
             if (!ok) return;
             _runtime.ScheduleHintUpdate(this);
         }
+    }
+
+    private void SealCurrentGroupLocked()
+    {
+        _groupsAwaitingDurability.Enqueue(_currentGroup);
+        _currentGroup = new FlushGroup();
+        _currentGroupBytes = 0;
     }
 
     private void OnDurableLocked(SegmentRef segment, ReadOnlyMemory<byte> kfs)
@@ -246,8 +252,16 @@ internal sealed class PartitionLog
         _failed = true;
         while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(ErrorCodes.KafkaStorageError);
         _currentGroup.Complete(ErrorCodes.KafkaStorageError);
+        DropPendingLocked();
+    }
+
+    /// <summary>Discards batches that will never be uploaded, and their bytes from the pending counts.</summary>
+    private void DropPendingLocked()
+    {
         foreach (var p in _pending) ArrayPool<byte>.Shared.Return(p.Buffer);
         _pending.Clear();
+        _runtime.AddPending(-_pendingBytes);
+        _pendingBytes = 0;
     }
 
     /// <summary>Durable segments overlapping [fromOffset, high watermark), in order.</summary>
@@ -303,8 +317,7 @@ internal sealed class PartitionLog
         {
             while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(errorCode);
             _currentGroup.Complete(errorCode);
-            foreach (var p in _pending) ArrayPool<byte>.Shared.Return(p.Buffer);
-            _pending.Clear();
+            DropPendingLocked();
             _failed = true;
         }
     }

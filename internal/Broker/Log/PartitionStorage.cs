@@ -128,8 +128,12 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             {
                 var bytes = await store.GetAsync(key, ct).ConfigureAwait(false);
                 if (bytes is null) { doomed.Add(baseOffset); continue; }
+                // Without its index the segment was never acknowledged: a body that fails its
+                // checksum is dropped like a torn one instead of failing the whole startup.
+                SegmentReader reader;
+                try { reader = SegmentReader.Open(bytes); }
+                catch (SegmentCorruptException) { doomed.Add(baseOffset); continue; }
                 // Rebuilding from the body with the header's timestamp reproduces the lost index exactly.
-                var reader = SegmentReader.Open(bytes);
                 var rebuilt = SegmentWriter.Build([reader.Body], reader.Header.CreatedAtMs, SegmentFormat.DefaultIndexInterval);
                 await store.PutAsync(SegmentKeys.Index(ns, topic, partition, baseOffset), rebuilt.Index, ct).ConfigureAwait(false);
                 log.LogInformation("rebuilt missing index of {Key}", key);

@@ -1,0 +1,87 @@
+namespace KafScale.Broker.Log;
+
+/// <summary>What an idempotent producer's batch gets: append it, answer it as a duplicate, or refuse it.</summary>
+internal enum SequenceCheck { Append, Duplicate, OutOfOrder, InvalidEpoch, UnknownProducer }
+
+/// <summary>
+/// Idempotent-producer state of one partition (KIP-98): per producer id, its epoch and the
+/// sequence ranges and offsets of its last five batches, the number of requests a producer may
+/// have in flight. A batch retried after a lost response matches one of those five and is
+/// answered with its original offset instead of being written twice. The state is updated at
+/// append time, in log order, and rebuilt from the segments when a partition is opened.
+/// </summary>
+internal sealed class ProducerStateTable
+{
+    public const int RetainedBatches = 5;
+
+    private sealed class Entry
+    {
+        public short Epoch;
+        public readonly (int FirstSeq, int LastSeq, long BaseOffset)[] Batches = new (int, int, long)[RetainedBatches];
+        public int Count;
+        public int Next;
+        public int LastSeq => Batches[(Next + RetainedBatches - 1) % RetainedBatches].LastSeq;
+        public long LastOffset;
+
+        public void Add(int firstSeq, int lastSeq, long baseOffset)
+        {
+            Batches[Next] = (firstSeq, lastSeq, baseOffset);
+            Next = (Next + 1) % RetainedBatches;
+            if (Count < RetainedBatches) Count++;
+        }
+
+        public void Reset(short epoch)
+        {
+            Epoch = epoch;
+            Count = 0;
+            Next = 0;
+        }
+    }
+
+    private readonly Dictionary<long, Entry> _producers = [];
+
+    public int Count => _producers.Count;
+
+    /// <summary>
+    /// Checks a batch of an idempotent producer against the state, without changing it. On
+    /// Duplicate, duplicateBaseOffset is where the batch was written the first time.
+    /// </summary>
+    public SequenceCheck Check(long producerId, short epoch, int firstSeq, int lastSeq, out long duplicateBaseOffset)
+    {
+        duplicateBaseOffset = -1;
+        if (!_producers.TryGetValue(producerId, out var entry))
+            return firstSeq == 0 ? SequenceCheck.Append : SequenceCheck.UnknownProducer;
+        if (epoch < entry.Epoch) return SequenceCheck.InvalidEpoch;
+        if (epoch > entry.Epoch)
+            return firstSeq == 0 ? SequenceCheck.Append : SequenceCheck.OutOfOrder;
+        for (int i = 0; i < entry.Count; i++)
+        {
+            var b = entry.Batches[i];
+            if (b.FirstSeq == firstSeq && b.LastSeq == lastSeq)
+            {
+                duplicateBaseOffset = b.BaseOffset;
+                return SequenceCheck.Duplicate;
+            }
+        }
+        if (entry.Count == 0) return firstSeq == 0 ? SequenceCheck.Append : SequenceCheck.OutOfOrder;
+        // Sequences wrap from int.MaxValue to 0 (Kafka's DefaultRecordBatch.incrementSequence).
+        int expected = entry.LastSeq == int.MaxValue ? 0 : entry.LastSeq + 1;
+        return firstSeq == expected ? SequenceCheck.Append : SequenceCheck.OutOfOrder;
+    }
+
+    /// <summary>Records an appended batch (after <see cref="Check"/> said Append, or when replaying the log).</summary>
+    public void Record(long producerId, short epoch, int firstSeq, int lastSeq, long baseOffset, long lastOffset)
+    {
+        if (!_producers.TryGetValue(producerId, out var entry))
+        {
+            entry = new Entry { Epoch = epoch };
+            _producers[producerId] = entry;
+        }
+        if (epoch != entry.Epoch) entry.Reset(epoch);
+        entry.Add(firstSeq, lastSeq, baseOffset);
+        entry.LastOffset = lastOffset;
+    }
+
+    /// <summary>The highest epoch seen for a producer, or -1.</summary>
+    public short EpochOf(long producerId) => _producers.TryGetValue(producerId, out var e) ? e.Epoch : (short)-1;
+}

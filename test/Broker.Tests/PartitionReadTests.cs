@@ -1,0 +1,133 @@
+using KafScale.Broker.Log;
+
+namespace KafScale.Broker.Tests;
+
+/// <summary>DESIGN.md section 8: Fetch returns whole stored batches below the high watermark.</summary>
+public class PartitionReadTests
+{
+    private const string Topic = "reads";
+
+    /// <summary>Three segments: [0-2, 3-4], [5-8], [9, 10]; returns the stored batches in order.</summary>
+    private static async Task<(PartitionLog Log, List<byte[]> Stored)> ThreeSegmentsAsync(LogHost host)
+    {
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        byte[][] blobs =
+        [
+            Batches.Blob(Batches.Make(3, "a"), Batches.Make(2, "b")),
+            Batches.Make(4, "c"),
+            Batches.Blob(Batches.Make(1, "d"), Batches.Make(1, "e")),
+        ];
+        foreach (var blob in blobs) Assert.Equal(0, await log.AppendBlob(blob).DurableAsync());
+        var stored = await host.AllStoredBatchesAsync(Topic);
+        Assert.Equal([0L, 3L, 5L, 9L, 10L], stored.Select(s => Batches.Header(s).BaseOffset));
+        return (log, stored);
+    }
+
+    private static async Task<(int Total, List<byte[]> Batches, int Slices)> ReadAsync(LogHost host, PartitionLog log, long from, int maxBytes, bool atLeastOne = true)
+    {
+        var slices = new List<ReadOnlyMemory<byte>>();
+        int total = await host.Storage.ReadAsync(log, from, maxBytes, atLeastOne, slices);
+        Assert.Equal(total, slices.Sum(s => s.Length));
+        return (total, slices.SelectMany(s => Batches.Split(s.Span)).ToList(), slices.Count);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_read_from_the_start_returns_every_batch_across_segment_boundaries(bool withCache)
+    {
+        await using var host = await LogHost.StartAsync(withCache: withCache);
+        var (log, stored) = await ThreeSegmentsAsync(host);
+
+        var read = await ReadAsync(host, log, 0, int.MaxValue);
+
+        Assert.Equal(stored, read.Batches);
+        Assert.Equal(3, read.Slices);
+    }
+
+    [Theory]
+    [InlineData(0, 0L)]
+    [InlineData(2, 0L)]
+    [InlineData(4, 3L)]
+    [InlineData(5, 5L)]
+    [InlineData(8, 5L)]
+    [InlineData(10, 10L)]
+    public async Task A_read_starts_at_the_batch_that_holds_the_offset(long from, long firstBase)
+    {
+        await using var host = await LogHost.StartAsync();
+        var (log, stored) = await ThreeSegmentsAsync(host);
+
+        var read = await ReadAsync(host, log, from, int.MaxValue);
+
+        Assert.Equal(firstBase, Batches.Header(read.Batches[0]).BaseOffset);
+        Assert.Equal(stored.SkipWhile(s => Batches.Header(s).BaseOffset != firstBase), read.Batches);
+    }
+
+    [Fact]
+    public async Task A_read_at_the_high_watermark_returns_nothing()
+    {
+        await using var host = await LogHost.StartAsync();
+        var (log, _) = await ThreeSegmentsAsync(host);
+
+        var read = await ReadAsync(host, log, log.HighWatermark, int.MaxValue);
+
+        Assert.Equal(0, read.Total);
+        Assert.Equal(0, read.Slices);
+    }
+
+    [Fact]
+    public async Task A_read_returns_only_whole_batches_within_max_bytes_even_across_segments()
+    {
+        await using var host = await LogHost.StartAsync();
+        var (log, stored) = await ThreeSegmentsAsync(host);
+        int[] sizes = [.. stored.Select(s => s.Length)];
+
+        var twoBatches = await ReadAsync(host, log, 0, sizes[0] + sizes[1] + sizes[2] - 1);
+        var threeBatches = await ReadAsync(host, log, 0, sizes[0] + sizes[1] + sizes[2]);
+        var fromMiddle = await ReadAsync(host, log, 3, sizes[1] + sizes[2] + sizes[3]);
+
+        Assert.Equal(stored.Take(2), twoBatches.Batches);
+        Assert.Equal(stored.Take(3), threeBatches.Batches);
+        Assert.Equal(2, threeBatches.Slices);
+        Assert.Equal(stored.Skip(1).Take(3), fromMiddle.Batches);
+        Assert.Equal(3, fromMiddle.Slices);
+    }
+
+    [Fact]
+    public async Task A_first_batch_larger_than_max_bytes_is_returned_whole_when_at_least_one_is_asked()
+    {
+        await using var host = await LogHost.StartAsync();
+        var (log, stored) = await ThreeSegmentsAsync(host);
+
+        var atLeastOne = await ReadAsync(host, log, 5, 10, atLeastOne: true);
+        var strict = await ReadAsync(host, log, 5, 10, atLeastOne: false);
+
+        Assert.Equal([stored[2]], atLeastOne.Batches);
+        Assert.Equal(stored[2].Length, atLeastOne.Total);
+        Assert.Equal(0, strict.Total);
+        Assert.Empty(strict.Batches);
+    }
+
+    [Fact]
+    public async Task A_read_never_returns_data_of_a_segment_that_is_not_yet_durable()
+    {
+        await using var host = await LogHost.StartAsync(c => c.MaxUploadsPerPartition = 2);
+        var (log, stored) = await ThreeSegmentsAsync(host);
+        var gate = host.Store.Hold(k => k == host.SegmentKey(Topic, 0, 11));
+        var held = log.AppendBlob(Batches.Make(2, "held"));
+        await gate.Arrived.Within();
+        var signal = host.Runtime.DataSignal;
+        var later = log.AppendBlob(Batches.Make(2, "later"));
+        await signal.Within();
+
+        var read = await ReadAsync(host, log, 0, int.MaxValue);
+        var atEnd = await ReadAsync(host, log, 11, int.MaxValue);
+
+        Assert.Equal(stored, read.Batches);
+        Assert.Equal(0, atEnd.Total);
+        gate.Release();
+        Assert.Equal(0, await held.DurableAsync());
+        Assert.Equal(0, await later.DurableAsync());
+        Assert.Equal(2, (await ReadAsync(host, log, 11, int.MaxValue)).Batches.Count);
+    }
+}
