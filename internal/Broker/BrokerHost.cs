@@ -4,6 +4,7 @@ using System.Text;
 using KafScale.Broker.Handlers;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
+using KafScale.Groups;
 using KafScale.Metadata;
 using KafScale.Metadata.Embedded;
 using KafScale.Observability;
@@ -29,6 +30,7 @@ public sealed class BrokerHost : IAsyncDisposable
     private readonly PartitionStorage _storage;
     private readonly KafkaServer _server;
     private readonly HttpEndpoint _http;
+    private GroupCoordinatorService? _groups;
     private int _disposed;
 
     private BrokerHost(ILogger log, IMetadataStore meta, IObjectStore store, LogManager logs, PartitionStorage storage, KafkaServer server, HttpEndpoint http, int brokerId, string clusterId)
@@ -49,7 +51,12 @@ public sealed class BrokerHost : IAsyncDisposable
     public System.Net.IPEndPoint KafkaEndPoint => _server.LocalEndPoint;
     public System.Net.IPEndPoint HttpEndPoint => _http.LocalEndPoint;
 
-    public static async Task<BrokerHost> StartAsync(BrokerConfig config, ILoggerFactory loggers, CancellationToken ct)
+    /// <summary>
+    /// Starts a broker. <paramref name="openStore"/> opens the object store (S3 when a bucket is
+    /// configured); without it segments go to the directory store under the data directory.
+    /// </summary>
+    public static async Task<BrokerHost> StartAsync(BrokerConfig config, ILoggerFactory loggers, CancellationToken ct,
+        Func<CancellationToken, Task<IObjectStore>>? openStore = null)
     {
         var started = Stopwatch.StartNew();
         var log = loggers.CreateLogger("kafscale.broker");
@@ -65,13 +72,20 @@ public sealed class BrokerHost : IAsyncDisposable
         }
 
         IObjectStore store;
-        try { store = new LocalDirectoryObjectStore(Path.Combine(dataDir, "objects")); }
-        catch (Exception ex)
+        try
+        {
+            store = openStore is not null
+                ? await openStore(ct).ConfigureAwait(false)
+                : new LocalDirectoryObjectStore(Path.Combine(dataDir, "objects"));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await meta.DisposeAsync().ConfigureAwait(false);
-            throw new StartupException($"cannot use '{dataDir}/objects' as the object store (--data-dir / KAFSCALE_DATA_DIR): {ex.Message}", ex);
+            throw new StartupException(openStore is not null ? ex.Message
+                : $"cannot use '{dataDir}/objects' as the object store (--data-dir / KAFSCALE_DATA_DIR): {ex.Message}", ex);
         }
 
+        GroupCoordinatorService? groups = null;
         try
         {
             string clusterId = await EnsureClusterIdAsync(meta, ct).ConfigureAwait(false);
@@ -85,7 +99,10 @@ public sealed class BrokerHost : IAsyncDisposable
             runtime.SegmentCache = cache;
             var storage = new PartitionStorage(store, config.Namespace, runtime, loggers.CreateLogger("kafscale.storage"));
             var logs = await LogManager.OpenAsync(meta, storage, runtime, config, loggers.CreateLogger("kafscale.log"), ct).ConfigureAwait(false);
-            var cluster = new Cluster(config, brokerId, clusterId, logs, meta);
+            // Single broker: it leads every coordinator shard.
+            groups = new GroupCoordinatorService(meta, new GroupCoordinatorOptions(), loggers);
+            await groups.LoadAllShardsAsync(ct).ConfigureAwait(false);
+            var cluster = new Cluster(config, brokerId, clusterId, logs, meta) { Groups = groups };
 
             ApiHandler[] handlers =
             [
@@ -103,6 +120,18 @@ public sealed class BrokerHost : IAsyncDisposable
                 new DeleteRecordsHandler(cluster),
                 new DescribeClusterHandler(cluster),
                 new OffsetForLeaderEpochHandler(cluster),
+                new FindCoordinatorHandler(cluster),
+                new JoinGroupHandler(cluster),
+                new SyncGroupHandler(cluster),
+                new HeartbeatHandler(cluster),
+                new LeaveGroupHandler(cluster),
+                new OffsetCommitHandler(cluster),
+                new OffsetFetchHandler(cluster),
+                new DescribeGroupsHandler(cluster),
+                new ListGroupsHandler(cluster),
+                new DeleteGroupsHandler(cluster),
+                new OffsetDeleteHandler(cluster),
+                new InitProducerIdHandler(new ProducerIdAllocator(meta)),
             ];
             var dispatcher = new RequestDispatcher(handlers, metrics, loggers.CreateLogger("kafscale.requests"));
 
@@ -118,21 +147,23 @@ public sealed class BrokerHost : IAsyncDisposable
             }
 
             RegisterGauges(registry, runtime, cache, logs, server, store);
+            groups.RegisterLagMetrics(registry, (topic, partition) => cluster.TryGetPartition(topic, partition, out var p) == ErrorCodes.None ? p.HighWatermark : null);
             http.Map("/metrics", () => new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8", registry.Render()));
             http.Map("/healthz", () => new HttpReply(200, "text/plain", "ok\n"));
             http.Map("/readyz", () => health.State == StoreHealthState.Unavailable
                 ? new HttpReply(503, "text/plain", "object store unavailable\n")
                 : new HttpReply(200, "text/plain", "ready\n"));
 
-            var host = new BrokerHost(log, meta, store, logs, storage, server, http, brokerId, clusterId);
+            var host = new BrokerHost(log, meta, store, logs, storage, server, http, brokerId, clusterId) { _groups = groups };
             server.Start();
             http.Start();
-            log.LogInformation("kafscale broker {BrokerId} of cluster {ClusterId} listening on {Kafka} (advertised {Host}:{Port}), http on {Http}, data in {DataDir}, ready in {Ms} ms",
-                brokerId, clusterId, server.LocalEndPoint, config.AdvertisedHost, config.AdvertisedPort, http.LocalEndPoint, dataDir, started.ElapsedMilliseconds);
+            log.LogInformation("kafscale broker {BrokerId} of cluster {ClusterId} listening on {Kafka} (advertised {Host}:{Port}), http on {Http}, data in {DataDir}, segments in the {Store} store, flush interval {Flush} ms, ready in {Ms} ms",
+                brokerId, clusterId, server.LocalEndPoint, config.AdvertisedHost, config.AdvertisedPort, http.LocalEndPoint, dataDir, store.Kind, config.FlushIntervalMs, started.ElapsedMilliseconds);
             return host;
         }
         catch
         {
+            if (groups is not null) await groups.DisposeAsync().ConfigureAwait(false);
             await store.DisposeAsync().ConfigureAwait(false);
             await meta.DisposeAsync().ConfigureAwait(false);
             throw;
@@ -179,6 +210,8 @@ public sealed class BrokerHost : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _server.StopAcceptingAsync().ConfigureAwait(false);
+        // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can close.
+        if (_groups is not null) await _groups.DisposeAsync().ConfigureAwait(false);
         var flush = _logs.FlushAllAsync(TimeSpan.FromSeconds(30));
         await _server.DisposeAsync().ConfigureAwait(false);
         await flush.ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using KafScale.Broker.Log;
+using KafScale.Groups;
 using KafScale.Metadata;
 
 namespace KafScale.Broker;
@@ -11,6 +12,8 @@ internal sealed class Cluster(BrokerConfig config, int brokerId, string clusterI
     public string ClusterId { get; } = clusterId;
     public LogManager Logs { get; } = logs;
     public IMetadataStore Metadata { get; } = metadata;
+    /// <summary>The group coordinator: routes each group to the shard that owns it.</summary>
+    public required GroupCoordinatorService Groups { get; init; }
     public string AdvertisedHost => Config.AdvertisedHost;
     public int AdvertisedPort => Config.AdvertisedPort;
     public BrokerMetrics Metrics => Logs.Runtime.Metrics;

@@ -51,4 +51,18 @@ internal static class ErrorCodes
     public const short OutOfOrderSequenceNumber = (short)ErrorCode.OutOfOrderSequenceNumber;
     public const short DuplicateSequenceNumber = (short)ErrorCode.DuplicateSequenceNumber;
     public const short ResourceNotFound = (short)ErrorCode.ResourceNotFound;
+    public const short OffsetMetadataTooLarge = (short)ErrorCode.OffsetMetadataTooLarge;
+    public const short CoordinatorLoadInProgress = (short)ErrorCode.CoordinatorLoadInProgress;
+    public const short IllegalGeneration = (short)ErrorCode.IllegalGeneration;
+    public const short InconsistentGroupProtocol = (short)ErrorCode.InconsistentGroupProtocol;
+    public const short UnknownMemberId = (short)ErrorCode.UnknownMemberId;
+    public const short InvalidSessionTimeout = (short)ErrorCode.InvalidSessionTimeout;
+    public const short RebalanceInProgress = (short)ErrorCode.RebalanceInProgress;
+    public const short NonEmptyGroup = (short)ErrorCode.NonEmptyGroup;
+    public const short GroupIdNotFound = (short)ErrorCode.GroupIdNotFound;
+    public const short MemberIdRequired = (short)ErrorCode.MemberIdRequired;
+    public const short GroupMaxSizeReached = (short)ErrorCode.GroupMaxSizeReached;
+    public const short FencedInstanceId = (short)ErrorCode.FencedInstanceId;
+    public const short GroupSubscribedToTopic = (short)ErrorCode.GroupSubscribedToTopic;
+    public const short UnstableOffsetCommit = (short)ErrorCode.UnstableOffsetCommit;
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Runtime.InteropServices;
 using KafScale.Broker;
+using KafScale.Storage.S3;
 using Microsoft.Extensions.Logging;
 
 namespace KafScale.Cli;
@@ -14,19 +15,25 @@ internal static class BrokerCommand
     private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
     private static readonly Option<string> BrokerId = new("--broker-id") { Description = "Broker id [env KAFSCALE_BROKER_ID, default: allocated from the metadata store]" };
     private static readonly Option<string> DataDir = new("--data-dir") { Description = "Directory for the local object store and embedded metadata [env KAFSCALE_DATA_DIR, default ./kafscale-data]" };
-    private static readonly Option<string> FlushInterval = new("--flush-interval-ms") { Description = "Longest wait of a pending byte before its partition flushes; 0 = flush when idle [env KAFSCALE_FLUSH_INTERVAL_MS, default 0 on the directory store]" };
+    private static readonly Option<string> FlushInterval = new("--flush-interval-ms") { Description = "Longest wait of a pending byte before its partition flushes; 0 = flush when idle [env KAFSCALE_FLUSH_INTERVAL_MS, default 0 on the directory store, 100 on S3]" };
     private static readonly Option<string> SegmentBytes = new("--segment-bytes") { Description = "Pending bytes of one partition that force a flush, and the largest segment [env KAFSCALE_SEGMENT_BYTES, default 16777216]" };
     private static readonly Option<string> CacheBytes = new("--cache-bytes") { Description = "Memory for recent segments served to consumers [env KAFSCALE_CACHE_BYTES, default 268435456]" };
     private static readonly Option<string> AutoCreate = new("--auto-create-topics") { Description = "Create unknown topics on Metadata/Produce when the client allows it [env KAFSCALE_AUTO_CREATE_TOPICS, default true]" };
     private static readonly Option<string> DefaultPartitions = new("--default-partitions") { Description = "Partitions of auto-created topics and of CreateTopics with -1 [env KAFSCALE_AUTO_CREATE_PARTITIONS, default 1]" };
     private static readonly Option<string> MaxRequest = new("--max-request-bytes") { Description = "Largest request frame accepted [env KAFSCALE_MAX_REQUEST_BYTES, default 104857600]" };
+    private static readonly Option<string> S3Bucket = new("--s3-bucket") { Description = "Keep segments in this S3 bucket instead of --data-dir/objects [env KAFSCALE_S3_BUCKET]" };
+    private static readonly Option<string> S3Endpoint = new("--s3-endpoint") { Description = "S3-compatible endpoint URL, e.g. http://minio:9000 [env KAFSCALE_S3_ENDPOINT, default AWS]" };
+    private static readonly Option<string> S3Region = new("--s3-region") { Description = "S3 region [env KAFSCALE_S3_REGION, default us-east-1]" };
+    private static readonly Option<string> S3PathStyle = new("--s3-path-style") { Description = "Path-style bucket addressing (MinIO, s3rver) [env KAFSCALE_S3_PATH_STYLE, default false]" };
+    private static readonly Option<string> S3Namespace = new("--s3-namespace") { Description = "First part of every segment key [env KAFSCALE_S3_NAMESPACE, default default]" };
+    private static readonly Option<string> S3CreateBucket = new("--s3-create-bucket") { Description = "Create the bucket when it does not exist [env KAFSCALE_S3_CREATE_BUCKET, default false]" };
     private static readonly Option<string> LogLevel = new("--log-level") { Description = "trace|debug|info|warn|error [env KAFSCALE_LOG_LEVEL, default info]" };
     private static readonly Option<string> LogFormat = new("--log-format") { Description = "text|json [env KAFSCALE_LOG_FORMAT, default text]" };
 
     public static Command Create()
     {
         var command = new Command("broker", "Run a Kafka-protocol broker. With no storage options it runs self-contained under --data-dir.");
-        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId, DataDir, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, MaxRequest, LogLevel, LogFormat })
+        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId, DataDir, S3Bucket, S3Endpoint, S3Region, S3PathStyle, S3Namespace, S3CreateBucket, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, MaxRequest, LogLevel, LogFormat })
             command.Options.Add(o);
         command.SetAction(RunAsync);
         return command;
@@ -35,12 +42,14 @@ internal static class BrokerCommand
     private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         BrokerConfig config;
+        S3StoreOptions? s3;
         LogLevel level;
         bool json;
         try
         {
             var s = new Settings(parse);
-            config = Resolve(s);
+            s3 = ResolveS3(s);
+            config = Resolve(s, s3 is not null);
             level = Logging.ParseLevel(s.String(LogLevel, "KAFSCALE_LOG_LEVEL", "info"), LogLevel.Name);
             json = Logging.ParseFormat(s.String(LogFormat, "KAFSCALE_LOG_FORMAT", "text"), LogFormat.Name);
         }
@@ -53,13 +62,21 @@ internal static class BrokerCommand
         using var loggerFactory = Logging.Create(level, json);
         var log = loggerFactory.CreateLogger("kafscale.broker");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
+        void RequestStop(PosixSignalContext ctx)
+        {
+            ctx.Cancel = true;
+            // A signal can race with the end of shutdown, after the source is disposed.
+            try { stop.Cancel(); } catch (ObjectDisposedException) { }
+        }
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, RequestStop);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, RequestStop);
 
         BrokerHost host;
         try
         {
-            host = await BrokerHost.StartAsync(config, loggerFactory, stop.Token).ConfigureAwait(false);
+            var storeLog = loggerFactory.CreateLogger("kafscale.s3");
+            host = await BrokerHost.StartAsync(config, loggerFactory, stop.Token,
+                s3 is null ? null : async ct => await S3ObjectStore.OpenAsync(s3, storeLog, ct).ConfigureAwait(false)).ConfigureAwait(false);
         }
         catch (StartupException ex)
         {
@@ -79,7 +96,36 @@ internal static class BrokerCommand
         return 0;
     }
 
-    private static BrokerConfig Resolve(Settings s)
+    /// <summary>S3 settings; null when no bucket is given (the directory store is used).</summary>
+    private static S3StoreOptions? ResolveS3(Settings s)
+    {
+        string? bucket = s.Raw(S3Bucket, "KAFSCALE_S3_BUCKET");
+        if (bucket is null) return null;
+        static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+        return new S3StoreOptions
+        {
+            Bucket = bucket,
+            Endpoint = s.Raw(S3Endpoint, "KAFSCALE_S3_ENDPOINT"),
+            Region = s.String(S3Region, "KAFSCALE_S3_REGION", "us-east-1"),
+            PathStyle = s.Bool(S3PathStyle, "KAFSCALE_S3_PATH_STYLE", false),
+            CreateBucketIfMissing = s.Bool(S3CreateBucket, "KAFSCALE_S3_CREATE_BUCKET", false),
+            AccessKey = Env("KAFSCALE_S3_ACCESS_KEY"),
+            SecretKey = Env("KAFSCALE_S3_SECRET_KEY"),
+            SessionToken = Env("KAFSCALE_S3_SESSION_TOKEN"),
+            KmsKeyArn = Env("KAFSCALE_S3_KMS_ARN"),
+            ReadBucket = Env("KAFSCALE_S3_READ_BUCKET"),
+            ReadRegion = Env("KAFSCALE_S3_READ_REGION"),
+            ReadEndpoint = Env("KAFSCALE_S3_READ_ENDPOINT"),
+        };
+    }
+
+    /// <summary>
+    /// Default flush interval on S3: every flush is a paid PUT per partition, so the interval is
+    /// the cost bound (at most 10 PUTs per partition per second at 100 ms).
+    /// </summary>
+    public const int DefaultS3FlushIntervalMs = 100;
+
+    private static BrokerConfig Resolve(Settings s, bool onS3)
     {
         var listen = s.Endpoint(Listen, "KAFSCALE_BROKER_ADDR", "0.0.0.0:9092");
         string defaultHost = IPAddress.IsLoopback(listen.Address) ? "127.0.0.1"
@@ -92,7 +138,10 @@ internal static class BrokerCommand
             Http = s.Endpoint(Http, "KAFSCALE_METRICS_ADDR", "0.0.0.0:9093"),
             BrokerId = s.Int(BrokerId, "KAFSCALE_BROKER_ID", -1, -1, int.MaxValue),
             DataDir = s.String(DataDir, "KAFSCALE_DATA_DIR", "./kafscale-data"),
-            FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", 0, 0, 60_000),
+            FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", onS3 ? DefaultS3FlushIntervalMs : 0, 0, 60_000),
+            // A hot partition on S3 needs several uploads in flight to keep up (DESIGN.md section 5).
+            MaxUploadsPerPartition = onS3 ? 4 : 1,
+            Namespace = s.String(S3Namespace, "KAFSCALE_S3_NAMESPACE", "default"),
             SegmentBytes = s.Int(SegmentBytes, "KAFSCALE_SEGMENT_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
             CacheBytes = s.Long(CacheBytes, "KAFSCALE_CACHE_BYTES", 256L * 1024 * 1024, 0, long.MaxValue),
             AutoCreateTopics = s.Bool(AutoCreate, "KAFSCALE_AUTO_CREATE_TOPICS", true),

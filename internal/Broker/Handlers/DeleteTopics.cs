@@ -4,7 +4,7 @@ using KafScale.Protocol.Messages;
 
 namespace KafScale.Broker.Handlers;
 
-/// <summary>DeleteTopics (20): removes the topic's metadata and every object it has in the store.</summary>
+/// <summary>DeleteTopics (20): removes the topic's metadata, every object it has in the store, and its committed offsets.</summary>
 internal sealed class DeleteTopicsHandler(Cluster cluster) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
 {
     public override short ApiKey => DeleteTopicsRequest.ApiKey;
@@ -35,6 +35,8 @@ internal sealed class DeleteTopicsHandler(Cluster cluster) : ApiHandler<DeleteTo
             var outcome = await cluster.Logs.DeleteTopicAsync(resolved, CancellationToken.None).ConfigureAwait(false);
             result.ErrorCode = outcome.ErrorCode;
             result.ErrorMessage = outcome.Message;
+            // As in Kafka, committed offsets of a deleted topic go with it.
+            if (outcome.ErrorCode == 0) await cluster.Groups.DeleteTopicOffsetsAsync([resolved], CancellationToken.None).ConfigureAwait(false);
         }
         return response;
     }

@@ -86,7 +86,9 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
         short requestError = acks is not (0 or 1 or -1) ? ErrorCodes.InvalidRequiredAcks
             : !reader.TransactionalIdIsNull ? ErrorCodes.TransactionalIdAuthorizationFailed
             // Backpressure while the object store is unavailable: a retriable error, nothing accepted.
-            : cluster.Metrics.Health.LastKnownUnavailable ? ErrorCodes.KafkaStorageError : (short)0;
+            : cluster.Metrics.Health.LastKnownUnavailable ? ErrorCodes.KafkaStorageError
+            // Memory bound: too much produced data is still waiting to be made durable.
+            : cluster.Logs.Runtime.OverPendingLimit ? ErrorCodes.KafkaStorageError : (short)0;
         var metrics = cluster.Metrics;
         int p = 0;
         while (reader.NextTopic(out var name))

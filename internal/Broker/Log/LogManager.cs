@@ -97,11 +97,31 @@ internal sealed class LogManager : IAsyncDisposable
         var log = new PartitionLog(topic.Name, partition, topic, _storage, _runtime);
         var segments = await _storage.RecoverAsync(topic.Name, partition, nextOffsetHint, ct).ConfigureAwait(false);
         log.Load(segments, logStart);
+        await ReplayProducerStateAsync(log, segments).ConfigureAwait(false);
         // A restart is a new leadership term: batches written from now on carry a higher epoch.
         log.LeaderEpoch = epoch + 1;
         await _meta.PutAsync(MetadataKeys.LeaderEpoch(topic.Name, partition), Ascii(log.LeaderEpoch), 0, ct).ConfigureAwait(false);
         if (log.NextOffset != nextOffsetHint) _runtime.ScheduleHintUpdate(log);
         return log;
+    }
+
+    /// <summary>
+    /// How much of a partition's newest data is replayed into the idempotent-producer state at
+    /// open. A producer retries for seconds (delivery.timeout.ms defaults to 2 minutes), so the
+    /// batches it may retry are in the newest segments.
+    /// </summary>
+    public static long ProducerStateReplayBytes { get; set; } = 64L * 1024 * 1024;
+
+    private async Task ReplayProducerStateAsync(PartitionLog log, List<SegmentRef> segments)
+    {
+        int first = segments.Count;
+        long bytes = 0;
+        while (first > 0 && bytes < ProducerStateReplayBytes) bytes += segments[--first].Size;
+        for (int i = first; i < segments.Count; i++)
+        {
+            var kfs = await _storage.GetSegmentAsync(log, segments[i]).ConfigureAwait(false);
+            log.ReplayProducers(kfs.Span[KafScale.Storage.SegmentFormat.HeaderSize..(kfs.Length - KafScale.Storage.SegmentFormat.FooterSize)]);
+        }
     }
 
     private static long ReadLong(Dictionary<string, byte[]> values, string key, long fallback) =>
@@ -145,6 +165,8 @@ internal sealed class LogManager : IAsyncDisposable
             var result = await _meta.TxnAsync(txn, ct).ConfigureAwait(false);
             if (!result.Succeeded) return new AdminResult(ErrorCodes.TopicAlreadyExists, $"topic '{name}' already exists");
             var topic = new TopicState(name, Guid.Parse(record.Id), TopicConfig.From(overrides), record.CreatedMs);
+            // A new topic starts empty even if a deleted namesake's late upload left objects behind.
+            await _storage.DeleteTopicAsync(name, ct).ConfigureAwait(false);
             var logs = new PartitionLog[partitions];
             for (int p = 0; p < partitions; p++)
                 logs[p] = await OpenPartitionAsync(topic, p, 0, 0, 0, ct).ConfigureAwait(false);
@@ -173,7 +195,7 @@ internal sealed class LogManager : IAsyncDisposable
         try
         {
             if (!_topics.TryRemove(name, out var topic)) return new AdminResult(ErrorCodes.UnknownTopicOrPartition, $"topic '{name}' does not exist");
-            foreach (var p in topic.Partitions) p.Abandon(ErrorCodes.UnknownTopicOrPartition);
+            foreach (var p in topic.Partitions) p.Abandon(ErrorCodes.UnknownTopicOrPartition, deleted: true);
             await _meta.DeletePrefixAsync(MetadataKeys.Topic(name), ct).ConfigureAwait(false);
             await _storage.DeleteTopicAsync(name, ct).ConfigureAwait(false);
             _runtime.SegmentCache?.RemoveTopic(name);
@@ -247,6 +269,8 @@ internal sealed class LogManager : IAsyncDisposable
 
     private async Task MoveLogStartAsync(PartitionLog log, long offset, CancellationToken ct)
     {
+        // A topic deleted meanwhile must not get its keys written back.
+        if (!_topics.TryGetValue(log.Topic, out var live) || !live.Partitions.Contains(log)) return;
         var removed = log.AdvanceLogStart(offset);
         await _meta.PutAsync(MetadataKeys.LogStartOffset(log.Topic, log.Partition), Ascii(log.LogStartOffset), 0, ct).ConfigureAwait(false);
         foreach (var segment in removed)

@@ -18,6 +18,9 @@ internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILo
     public int SegmentBytes { get; } = config.SegmentBytes;
     public int MaxUploadsPerPartition { get; } = config.MaxUploadsPerPartition;
     public long MaxPendingBytes { get; } = config.MaxPendingBytes;
+    public int MaxParallelUploads { get; } = config.MaxParallelUploads;
+    /// <summary>True while produced bytes not yet durable exceed --max-pending-bytes: produce is refused.</summary>
+    public bool OverPendingLimit => Interlocked.Read(ref _pendingBytes) > MaxPendingBytes;
     public BrokerMetrics Metrics { get; } = metrics;
     public ILogger Log { get; } = log;
     public KafScale.Storage.SegmentCache? SegmentCache { get; set; }

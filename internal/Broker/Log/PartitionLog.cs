@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace KafScale.Broker.Log;
 
 /// <summary>A produce partition blob waiting for its flush; EndOffset is one past its last offset.</summary>
-internal readonly record struct PendingBlob(byte[] Buffer, int Length, long EndOffset);
+internal readonly record struct PendingBlob(byte[] Buffer, int Length, long EndOffset, long AppendedTicks = 0);
 
 /// <summary>A durable segment of the log, as the broker knows it.</summary>
 internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, long maxTimestamp)
@@ -56,6 +56,8 @@ internal sealed class PartitionLog
     private int _uploadsInFlight;
     private bool _timerArmed;
     private bool _failed;
+    private readonly ProducerStateTable _producers = new();
+    private bool _deleted;
     private long _nextUploadBase;
 
     public PartitionLog(string topic, int partition, TopicState topicState, PartitionStorage storage, LogRuntime runtime)
@@ -112,6 +114,11 @@ internal sealed class PartitionLog
                 ArrayPool<byte>.Shared.Return(buffer);
                 return new AppendResult(ErrorCodes.KafkaStorageError, -1, -1, null);
             }
+            if (CheckProducers(blob, out var duplicate) is { } refusal)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                return refusal.ErrorCode != 0 ? refusal : DuplicateLocked(duplicate);
+            }
             baseOffset = _nextOffset;
             if (TopicState.Config.LogAppendTime) logAppendTime = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             long offset = _nextOffset;
@@ -125,16 +132,18 @@ internal sealed class PartitionLog
                 RecordBatch.PatchBaseOffset(one, offset);
                 RecordBatch.SetPartitionLeaderEpoch(one, LeaderEpoch);
                 if (logAppendTime >= 0) RecordBatch.SetLogAppendTime(one, logAppendTime);
+                if (header.HasProducerId)
+                    _producers.Record(header.ProducerId, header.ProducerEpoch, header.BaseSequence, LastSequence(header), offset, offset + header.LastOffsetDelta);
                 offset += header.LastOffsetDelta + 1;
                 pos += size;
             }
             _nextOffset = offset;
             if (_pending.Count == 0) _oldestPendingTicks = Environment.TickCount64;
-            _pending.Add(new PendingBlob(buffer, blob.Length, offset));
+            _pending.Add(new PendingBlob(buffer, blob.Length, offset, Environment.TickCount64));
             _pendingBytes += blob.Length;
             // A group never holds more than the flush's greedy cut puts in one segment, so a
             // durable segment answers its producers without waiting for the rest of a backlog.
-            if (_currentGroupBytes > 0 && _currentGroupBytes + blob.Length > _runtime.SegmentBytes) SealCurrentGroupLocked();
+            if (_currentGroupBytes > 0 && _currentGroupBytes + blob.Length > SegmentBytes) SealCurrentGroupLocked();
             _currentGroupBytes += blob.Length;
             group = _currentGroup;
             group.EndOffset = _nextOffset;
@@ -146,10 +155,70 @@ internal sealed class PartitionLog
         return new AppendResult(0, baseOffset, logAppendTime, group.Durable);
     }
 
+    /// <summary>
+    /// Idempotent producers (KIP-98): checks every batch of the blob against the partition's
+    /// producer state. Null means append; otherwise the refusal, or (error 0) a duplicate whose
+    /// first write starts at duplicateOffset. A blob is a duplicate only if all its batches are.
+    /// </summary>
+    private AppendResult? CheckProducers(ReadOnlySpan<byte> blob, out long duplicateOffset)
+    {
+        duplicateOffset = -1;
+        int batches = 0, duplicates = 0;
+        foreach (var batch in RecordBatch.EnumerateBatches(blob))
+        {
+            batches++;
+            var h = new RecordBatchHeader(batch);
+            if (!h.HasProducerId) continue;
+            switch (_producers.Check(h.ProducerId, h.ProducerEpoch, h.BaseSequence, LastSequence(h), out long original))
+            {
+                case SequenceCheck.Append: break;
+                case SequenceCheck.Duplicate:
+                    if (duplicates++ == 0) duplicateOffset = original;
+                    break;
+                case SequenceCheck.InvalidEpoch: return new AppendResult(ErrorCodes.InvalidProducerEpoch, -1, -1, null);
+                case SequenceCheck.UnknownProducer: return new AppendResult(ErrorCodes.UnknownProducerId, -1, -1, null);
+                default: return new AppendResult(ErrorCodes.OutOfOrderSequenceNumber, -1, -1, null);
+            }
+        }
+        if (duplicates == 0) return null;
+        if (duplicates != batches) return new AppendResult(ErrorCodes.OutOfOrderSequenceNumber, -1, -1, null);
+        return new AppendResult(0, duplicateOffset, -1, null);
+    }
+
+    private static int LastSequence(in RecordBatchHeader h) =>
+        h.BaseSequence < 0 ? h.BaseSequence : (int)(((long)h.BaseSequence + h.LastOffsetDelta) % ((long)int.MaxValue + 1));
+
+    /// <summary>
+    /// A retried batch already in the log is answered with its first offset once that write is
+    /// durable, exactly as the first attempt would have been.
+    /// </summary>
+    private AppendResult DuplicateLocked(long originalOffset)
+    {
+        if (originalOffset < _highWatermark) return new AppendResult(0, originalOffset, -1, Task.FromResult((short)0));
+        foreach (var g in _groupsAwaitingDurability)
+            if (g.EndOffset > originalOffset) return new AppendResult(0, originalOffset, -1, g.Durable);
+        return new AppendResult(0, originalOffset, -1, _currentGroup.Durable);
+    }
+
+    /// <summary>Replays batches of durable segments (in log order) into the producer state after a restart.</summary>
+    public void ReplayProducers(ReadOnlySpan<byte> segmentBody)
+    {
+        lock (_lock)
+        {
+            foreach (var batch in RecordBatch.EnumerateBatches(segmentBody))
+            {
+                var h = new RecordBatchHeader(batch);
+                if (h.HasProducerId) _producers.Record(h.ProducerId, h.ProducerEpoch, h.BaseSequence, LastSequence(h), h.BaseOffset, h.LastOffset);
+            }
+        }
+    }
+
+    public int ProducerCount { get { lock (_lock) return _producers.Count; } }
+
     private bool ShouldFlushLocked()
     {
         if (_pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition) return false;
-        if (_pendingBytes >= _runtime.SegmentBytes) return true;
+        if (_pendingBytes >= SegmentBytes) return true;
         if (_runtime.FlushIntervalMs == 0) return true;
         return Environment.TickCount64 - _oldestPendingTicks >= _runtime.FlushIntervalMs;
     }
@@ -188,14 +257,15 @@ internal sealed class PartitionLog
                 int i = 0;
                 for (; i < _pending.Count; i++)
                 {
-                    if (i > 0 && bytes + _pending[i].Length > _runtime.SegmentBytes) break;
+                    if (i > 0 && bytes + _pending[i].Length > SegmentBytes) break;
                     bytes += _pending[i].Length;
                     take.Add(_pending[i]);
                 }
                 _pending.RemoveRange(0, i);
                 _pendingBytes -= bytes;
                 if (_pending.Count == 0) SealCurrentGroupLocked();
-                else _oldestPendingTicks = Environment.TickCount64;
+                // What stays behind keeps its age, so it waits at most one interval in all.
+                else _oldestPendingTicks = _pending[0].AppendedTicks;
                 baseOffset = _nextUploadBase;
                 _nextUploadBase = take[^1].EndOffset;
                 _uploadsInFlight++;
@@ -203,18 +273,31 @@ internal sealed class PartitionLog
 
             long takenBytes = 0;
             foreach (var t in take) takenBytes += t.Length;
-            var built = SegmentBuilder.Build(take, baseOffset);
+            BuiltSegment? built = null;
+            try { built = SegmentBuilder.Build(take, baseOffset); }
+            catch (Exception ex)
+            {
+                _runtime.Log.LogError(ex, "could not build a segment of {Topic}-{Partition} at offset {Base}; refusing further writes", Topic, Partition, baseOffset);
+            }
             foreach (var t in take) ArrayPool<byte>.Shared.Return(t.Buffer);
             _runtime.AddPending(-takenBytes);
 
-            bool ok = await _storage.UploadAsync(this, built).ConfigureAwait(false);
+            bool ok = built is not null && await _storage.UploadAsync(this, built).ConfigureAwait(false);
             lock (_lock)
             {
                 _uploadsInFlight--;
-                if (ok) OnDurableLocked(built.Segment, built.Kfs);
-                else FailLocked();
+                if (ok) OnDurableLocked(built!.Segment, built.Kfs);
+                else FailLocked(baseOffset);
             }
             if (!ok) return;
+            bool deleted;
+            lock (_lock) deleted = _deleted;
+            if (deleted)
+            {
+                // The topic was deleted while this upload was under way: take the late segment back.
+                await _storage.DeleteSegmentAsync(Topic, Partition, built!.Segment.BaseOffset, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
             _runtime.ScheduleHintUpdate(this);
         }
     }
@@ -244,16 +327,26 @@ internal sealed class PartitionLog
     }
 
     /// <summary>
-    /// An upload could not be made durable: nothing at or above it may be acknowledged (that
-    /// would leave a hole), so the partition refuses writes and fails what is waiting.
+    /// The segment at failedBase could not be made durable: nothing at or above it may be
+    /// acknowledged (that would leave a hole), so the partition refuses writes and fails those
+    /// waiters. Groups wholly below it wait on: their own uploads may still land.
     /// </summary>
-    private void FailLocked()
+    private void FailLocked(long failedBase)
     {
         _failed = true;
-        while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(ErrorCodes.KafkaStorageError);
+        int count = _groupsAwaitingDurability.Count;
+        for (int i = 0; i < count; i++)
+        {
+            var g = _groupsAwaitingDurability.Dequeue();
+            if (g.EndOffset <= failedBase) _groupsAwaitingDurability.Enqueue(g);
+            else g.Complete(ErrorCodes.KafkaStorageError);
+        }
         _currentGroup.Complete(ErrorCodes.KafkaStorageError);
         DropPendingLocked();
     }
+
+    /// <summary>The flush size: the broker's --segment-bytes, or the topic's segment.bytes when smaller.</summary>
+    private int SegmentBytes => Math.Min(_runtime.SegmentBytes, TopicState.Config.SegmentBytesValue);
 
     /// <summary>Discards batches that will never be uploaded, and their bytes from the pending counts.</summary>
     private void DropPendingLocked()
@@ -311,10 +404,11 @@ internal sealed class PartitionLog
     }
 
     /// <summary>Fails waiting producers on shutdown when their data could not be flushed.</summary>
-    public void Abandon(short errorCode)
+    public void Abandon(short errorCode, bool deleted = false)
     {
         lock (_lock)
         {
+            _deleted |= deleted;
             while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(errorCode);
             _currentGroup.Complete(errorCode);
             DropPendingLocked();

@@ -13,7 +13,7 @@ namespace KafScale.Broker.Log;
 /// </summary>
 internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime runtime, ILogger log)
 {
-    private readonly SemaphoreSlim _uploadSlots = new(16);
+    private readonly SemaphoreSlim _uploadSlots = new(Math.Max(1, runtime.MaxParallelUploads));
     private readonly CancellationTokenSource _stopping = new();
 
     public IObjectStore Store => store;
@@ -61,7 +61,9 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                     if (!created)
                     {
                         var existing = await Measure("get", () => store.GetAsync(kfsKey, CancellationToken.None)).ConfigureAwait(false);
-                        if (existing is null || !existing.AsSpan().SequenceEqual(built.Kfs.Span))
+                        // Taken, then gone: whatever held the key was deleted meanwhile; try again.
+                        if (existing is null) throw new IOException($"{kfsKey} was reported taken but could not be read");
+                        if (!existing.AsSpan().SequenceEqual(built.Kfs.Span))
                         {
                             log.LogError("segment {Key} already exists with other content: another writer holds this offset range; refusing writes to {Topic}-{Partition}",
                                 kfsKey, partition.Topic, partition.Partition);

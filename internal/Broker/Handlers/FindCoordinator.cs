@@ -1,0 +1,56 @@
+using KafScale.Broker.Network;
+using KafScale.Protocol;
+using KafScale.Protocol.Messages;
+
+namespace KafScale.Broker.Handlers;
+
+/// <summary>
+/// FindCoordinator (10): the broker leading a group's coordinator shard; several keys at once
+/// from v4 (KIP-699). Transaction coordinators are "found" here too: transactions are out of
+/// scope, and InitProducerId then refuses the transactional id with a fatal error, which fails
+/// a transactional producer at once instead of leaving it looking for a coordinator forever.
+/// </summary>
+internal sealed class FindCoordinatorHandler(Cluster cluster) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
+{
+    private const sbyte GroupKey = 0;
+    private const sbyte TransactionKey = 1;
+
+    public override short ApiKey => FindCoordinatorRequest.ApiKey;
+    public override string Name => "FindCoordinator";
+    public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
+    public override short MaxVersion => FindCoordinatorRequest.HighestSupportedVersion;
+
+    protected override ValueTask<FindCoordinatorResponse?> HandleAsync(RequestContext context, FindCoordinatorRequest request, short version)
+    {
+        var response = new FindCoordinatorResponse();
+        if (version < 4)
+        {
+            var c = Find(request.Key, request.KeyType);
+            (response.ErrorCode, response.ErrorMessage, response.NodeId, response.Host, response.Port) = (c.ErrorCode, c.ErrorMessage, c.NodeId, c.Host, c.Port);
+        }
+        else
+        {
+            foreach (var key in request.CoordinatorKeys) response.Coordinators.Add(Find(key, request.KeyType));
+        }
+        return ValueTask.FromResult<FindCoordinatorResponse?>(response);
+    }
+
+    private FindCoordinatorResponse.Coordinator Find(string key, sbyte keyType)
+    {
+        if (keyType != GroupKey && keyType != TransactionKey)
+            return Failed(key, ErrorCodes.InvalidRequest, $"coordinator key type {keyType} is not supported");
+        if (keyType == GroupKey && !cluster.Groups.IsCoordinatorFor(key))
+            return Failed(key, ErrorCodes.CoordinatorNotAvailable, "no broker leads the group's coordinator shard yet");
+        return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort, ErrorMessage = null };
+    }
+
+    private static FindCoordinatorResponse.Coordinator Failed(string key, short errorCode, string? message) =>
+        new() { Key = key, ErrorCode = errorCode, ErrorMessage = message, NodeId = -1, Host = "", Port = -1 };
+
+    protected override FindCoordinatorResponse ErrorResponse(FindCoordinatorRequest request, short errorCode)
+    {
+        var response = new FindCoordinatorResponse { ErrorCode = errorCode, ErrorMessage = null, NodeId = -1, Host = "", Port = -1 };
+        foreach (var key in request.CoordinatorKeys) response.Coordinators.Add(Failed(key, errorCode, null));
+        return response;
+    }
+}

@@ -1,0 +1,2 @@
+global using KafScale.Protocol;
+global using Xunit;
