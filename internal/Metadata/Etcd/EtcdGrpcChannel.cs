@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using Google.Protobuf;
 using Pb = KafScale.Metadata.Etcd.Protocol;
 
 namespace KafScale.Metadata.Etcd;
@@ -69,14 +68,13 @@ internal sealed class EtcdGrpcChannel : IDisposable
         new($"etcd is unreachable at {EndpointList} (set with --etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS)"
             + (last is null ? "." : $": {Describe(last)}"), last);
 
-    public Task<TResponse> UnaryAsync<TResponse>(string method, IMessage request, MessageParser<TResponse> parser,
-        bool repeatable, CancellationToken cancellationToken)
-        where TResponse : IMessage<TResponse> =>
-        UnaryCoreAsync(method, GrpcFraming.Frame(request), parser, repeatable, authenticate: true, cancellationToken);
+    public Task<TResponse> UnaryAsync<TResponse>(string method, Pb.IProtoMessage request, bool repeatable, CancellationToken cancellationToken)
+        where TResponse : Pb.IProtoMessage, new() =>
+        UnaryCoreAsync<TResponse>(method, GrpcFraming.Frame(request), repeatable, authenticate: true, cancellationToken);
 
-    private async Task<TResponse> UnaryCoreAsync<TResponse>(string method, byte[] frame, MessageParser<TResponse> parser,
-        bool repeatable, bool authenticate, CancellationToken cancellationToken)
-        where TResponse : IMessage<TResponse>
+    private async Task<TResponse> UnaryCoreAsync<TResponse>(string method, byte[] frame, bool repeatable, bool authenticate,
+        CancellationToken cancellationToken)
+        where TResponse : Pb.IProtoMessage, new()
     {
         Exception? last = null;
         bool reauthenticated = false;
@@ -86,7 +84,7 @@ internal sealed class EtcdGrpcChannel : IDisposable
             string? token = authenticate ? await EnsureTokenAsync(cancellationToken).ConfigureAwait(false) : null;
             try
             {
-                return await SendUnaryAsync(endpoint, method, frame, parser, token, cancellationToken).ConfigureAwait(false);
+                return await SendUnaryAsync<TResponse>(endpoint, method, frame, token, cancellationToken).ConfigureAwait(false);
             }
             catch (EtcdRpcException ex) when (authenticate && ex.IsTokenProblem && _username is not null && !reauthenticated)
             {
@@ -111,9 +109,9 @@ internal sealed class EtcdGrpcChannel : IDisposable
         throw Unreachable(last);
     }
 
-    private async Task<TResponse> SendUnaryAsync<TResponse>(Uri endpoint, string method, byte[] frame, MessageParser<TResponse> parser,
-        string? token, CancellationToken cancellationToken)
-        where TResponse : IMessage<TResponse>
+    private async Task<TResponse> SendUnaryAsync<TResponse>(Uri endpoint, string method, byte[] frame, string? token,
+        CancellationToken cancellationToken)
+        where TResponse : Pb.IProtoMessage, new()
     {
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         attempt.CancelAfter(_requestTimeout);
@@ -134,7 +132,7 @@ internal sealed class EtcdGrpcChannel : IDisposable
             }
             ThrowIfNotOk(response, authority);
             if (message is null) throw new IOException($"etcd at {authority} answered OK without a message.");
-            return parser.ParseFrom(message);
+            return Pb.ProtoMessage.Parse<TResponse>(message);
         }
         catch (OperationCanceledException) when (attempt.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -161,8 +159,8 @@ internal sealed class EtcdGrpcChannel : IDisposable
             var request = new Pb.AuthenticateRequest { Name = _username, Password = _password ?? "" };
             try
             {
-                Pb.AuthenticateResponse response = await UnaryCoreAsync("/etcdserverpb.Auth/Authenticate", GrpcFraming.Frame(request),
-                    Pb.AuthenticateResponse.Parser, repeatable: true, authenticate: false, cancellationToken).ConfigureAwait(false);
+                Pb.AuthenticateResponse response = await UnaryCoreAsync<Pb.AuthenticateResponse>("/etcdserverpb.Auth/Authenticate",
+                    GrpcFraming.Frame(request), repeatable: true, authenticate: false, cancellationToken).ConfigureAwait(false);
                 _token = response.Token;
             }
             catch (EtcdRpcException ex) when (ex.Detail.Contains("authentication is not enabled", StringComparison.Ordinal))

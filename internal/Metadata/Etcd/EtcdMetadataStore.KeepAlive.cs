@@ -100,7 +100,7 @@ public sealed partial class EtcdMetadataStore
                 {
                     byte[]? message = await call.ReadAsync(store._disposing.Token).ConfigureAwait(false);
                     if (message is null) throw new IOException($"etcd at {call.Endpoint} ended the lease keep-alive stream.");
-                    Pb.LeaseKeepAliveResponse response = Pb.LeaseKeepAliveResponse.Parser.ParseFrom(message);
+                    Pb.LeaseKeepAliveResponse response = Pb.ProtoMessage.Parse<Pb.LeaseKeepAliveResponse>(message);
                     TaskCompletionSource<long>? waiter = null;
                     lock (_lock)
                     {

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Google.Protobuf;
 using Pb = KafScale.Metadata.Etcd.Protocol;
 
 namespace KafScale.Metadata.Etcd;
@@ -29,7 +28,7 @@ public sealed partial class EtcdMetadataStore
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
         CancellationToken token = linked.Token;
-        (ByteString key, ByteString rangeEnd) = EtcdKeys.Prefix(prefix);
+        (byte[] key, ReadOnlyMemory<byte> rangeEnd) = EtcdKeys.Prefix(prefix);
         long next = fromRevision;
         TimeSpan delay = FirstReconnectDelay;
         var batch = new List<WatchEvent>();
@@ -64,20 +63,21 @@ public sealed partial class EtcdMetadataStore
                         if (response.Created)
                         {
                             // From here on the server will deliver everything after its revision at creation.
-                            if (next == 0) next = response.Header.Revision + 1;
+                            if (next == 0) next = Revision(response.Header) + 1;
                             delay = FirstReconnectDelay;
                         }
                         if (response.Events.Count == 0)
                         {
                             // A progress notification: nothing up to this revision is left to deliver.
-                            if (!response.Created && next != 0) next = Math.Max(next, response.Header.Revision + 1);
+                            if (!response.Created && next != 0) next = Math.Max(next, Revision(response.Header) + 1);
                             continue;
                         }
 
                         foreach (Pb.Event e in response.Events)
                         {
-                            var type = e.Type == Pb.Event.Types.EventType.Delete ? WatchEventType.Delete : WatchEventType.Put;
-                            batch.Add(new WatchEvent(type, EtcdKeys.ToKeyValue(e.Kv)));
+                            var type = e.Type == Pb.EventType.Delete ? WatchEventType.Delete : WatchEventType.Put;
+                            Pb.KeyValue kv = e.Kv ?? throw new MetadataStoreException("etcd sent a watch event without its key-value.");
+                            batch.Add(new WatchEvent(type, EtcdKeys.ToKeyValue(kv)));
                         }
                         // A response holds whole revisions (we never ask for fragments), so resuming after
                         // its last revision neither repeats nor skips an event.
@@ -106,7 +106,7 @@ public sealed partial class EtcdMetadataStore
     }
 
     private async Task<(GrpcDuplexCall? Call, string? Token, Exception? Failure)> OpenWatchAsync(
-        Uri endpoint, ByteString key, ByteString rangeEnd, long startRevision, CancellationToken token, CancellationToken callerToken)
+        Uri endpoint, byte[] key, ReadOnlyMemory<byte> rangeEnd, long startRevision, CancellationToken token, CancellationToken callerToken)
     {
         GrpcDuplexCall? call = null;
         string? authToken = null;
@@ -139,7 +139,7 @@ public sealed partial class EtcdMetadataStore
             byte[]? message = await call.ReadAsync(token).ConfigureAwait(false);
             return message is null
                 ? (null, new IOException($"etcd at {call.Endpoint} ended the watch stream."))
-                : (Pb.WatchResponse.Parser.ParseFrom(message), null);
+                : (Pb.ProtoMessage.Parse<Pb.WatchResponse>(message), null);
         }
         catch (Exception ex) when (!token.IsCancellationRequested && IsRecoverable(ex))
         {
@@ -153,7 +153,8 @@ public sealed partial class EtcdMetadataStore
     }
 
     private static bool IsRecoverable(Exception ex) =>
-        ex is EtcdRpcException or IOException or HttpRequestException or TimeoutException or InvalidProtocolBufferException
+        // IOException includes a message that is not valid protobuf (Protocol.InvalidProtobufException).
+        ex is EtcdRpcException or IOException or HttpRequestException or TimeoutException
             or MetadataStoreUnavailableException or OperationCanceledException;
 
     /// <summary>Errors that a reconnect cannot cure; everything else is retried until cancelled.</summary>

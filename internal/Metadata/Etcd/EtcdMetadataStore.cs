@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Pb = KafScale.Metadata.Etcd.Protocol;
 
 namespace KafScale.Metadata.Etcd;
@@ -56,7 +55,7 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
             try
             {
                 var probe = new Pb.RangeRequest { Key = EtcdKeys.Key("/kafscale"), CountOnly = true, Serializable = true };
-                await channel.UnaryAsync(Range, probe, Pb.RangeResponse.Parser, repeatable: true, cancellationToken).ConfigureAwait(false);
+                await channel.UnaryAsync<Pb.RangeResponse>(Range, probe, repeatable: true, cancellationToken).ConfigureAwait(false);
             }
             catch (EtcdRpcException ex) when (!ex.IsTokenProblem)
             {
@@ -101,43 +100,44 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     public async Task<KeyValue?> GetAsync(string key, CancellationToken cancellationToken)
     {
         KeyEncoding.ValidateKey(key);
-        Pb.RangeResponse response = await CallAsync(Range, new Pb.RangeRequest { Key = EtcdKeys.Key(key) },
-            Pb.RangeResponse.Parser, repeatable: true, 0, cancellationToken).ConfigureAwait(false);
+        Pb.RangeResponse response = await CallAsync<Pb.RangeResponse>(Range, new Pb.RangeRequest { Key = EtcdKeys.Key(key) },
+            repeatable: true, 0, cancellationToken).ConfigureAwait(false);
         return response.Kvs.Count == 0 ? null : EtcdKeys.ToKeyValue(response.Kvs[0]);
     }
 
     public async Task<RangeResult> GetPrefixAsync(string prefix, CancellationToken cancellationToken)
     {
         KeyEncoding.ValidatePrefix(prefix);
-        (ByteString key, ByteString end) = EtcdKeys.Prefix(prefix);
-        Pb.RangeResponse response = await CallAsync(Range, new Pb.RangeRequest { Key = key, RangeEnd = end },
-            Pb.RangeResponse.Parser, repeatable: true, 0, cancellationToken).ConfigureAwait(false);
-        return new RangeResult(EtcdKeys.ToKeyValues(response.Kvs), response.Header.Revision);
+        (byte[] key, ReadOnlyMemory<byte> end) = EtcdKeys.Prefix(prefix);
+        Pb.RangeResponse response = await CallAsync<Pb.RangeResponse>(Range, new Pb.RangeRequest { Key = key, RangeEnd = end },
+            repeatable: true, 0, cancellationToken).ConfigureAwait(false);
+        return new RangeResult(EtcdKeys.ToKeyValues(response.Kvs), Revision(response.Header));
     }
 
     public async Task<long> PutAsync(string key, byte[] value, long lease, CancellationToken cancellationToken)
     {
         KeyEncoding.ValidateKey(key);
         ArgumentNullException.ThrowIfNull(value);
-        var request = new Pb.PutRequest { Key = EtcdKeys.Key(key), Value = ByteString.CopyFrom(value), Lease = lease };
-        Pb.PutResponse response = await CallAsync(Put, request, Pb.PutResponse.Parser, repeatable: false, lease, cancellationToken).ConfigureAwait(false);
-        return response.Header.Revision;
+        // Not copied here: the value is encoded into the request frame synchronously, as the call starts.
+        var request = new Pb.PutRequest { Key = EtcdKeys.Key(key), Value = value, Lease = lease };
+        Pb.PutResponse response = await CallAsync<Pb.PutResponse>(Put, request, repeatable: false, lease, cancellationToken).ConfigureAwait(false);
+        return Revision(response.Header);
     }
 
     public async Task<long> DeleteAsync(string key, CancellationToken cancellationToken)
     {
         KeyEncoding.ValidateKey(key);
         var request = new Pb.DeleteRangeRequest { Key = EtcdKeys.Key(key) };
-        Pb.DeleteRangeResponse response = await CallAsync(DeleteRange, request, Pb.DeleteRangeResponse.Parser, repeatable: false, 0, cancellationToken).ConfigureAwait(false);
+        Pb.DeleteRangeResponse response = await CallAsync<Pb.DeleteRangeResponse>(DeleteRange, request, repeatable: false, 0, cancellationToken).ConfigureAwait(false);
         return response.Deleted;
     }
 
     public async Task<long> DeletePrefixAsync(string prefix, CancellationToken cancellationToken)
     {
         KeyEncoding.ValidatePrefix(prefix);
-        (ByteString key, ByteString end) = EtcdKeys.Prefix(prefix);
+        (byte[] key, ReadOnlyMemory<byte> end) = EtcdKeys.Prefix(prefix);
         var request = new Pb.DeleteRangeRequest { Key = key, RangeEnd = end };
-        Pb.DeleteRangeResponse response = await CallAsync(DeleteRange, request, Pb.DeleteRangeResponse.Parser, repeatable: false, 0, cancellationToken).ConfigureAwait(false);
+        Pb.DeleteRangeResponse response = await CallAsync<Pb.DeleteRangeResponse>(DeleteRange, request, repeatable: false, 0, cancellationToken).ConfigureAwait(false);
         return response.Deleted;
     }
 
@@ -145,14 +145,11 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     {
         ArgumentNullException.ThrowIfNull(request);
         TxnValidation.ValidateShape(request);
-        var txn = new Pb.TxnRequest();
-        foreach (Compare compare in request.Compares) txn.Compare.Add(ToProto(compare));
-        foreach (TxnOp op in request.Success) txn.Success.Add(ToProto(op));
-        foreach (TxnOp op in request.Failure) txn.Failure.Add(ToProto(op));
+        Pb.TxnRequest txn = ToProto(request);
         bool readOnly = request.Success.Concat(request.Failure).All(op => op.Kind is TxnOpKind.Get or TxnOpKind.GetPrefix);
         long leaseHint = request.Success.Concat(request.Failure).FirstOrDefault(op => op.Lease != 0)?.Lease ?? 0;
 
-        Pb.TxnResponse response = await CallAsync(Txn, txn, Pb.TxnResponse.Parser, readOnly, leaseHint, cancellationToken).ConfigureAwait(false);
+        Pb.TxnResponse response = await CallAsync<Pb.TxnResponse>(Txn, txn, readOnly, leaseHint, cancellationToken).ConfigureAwait(false);
         IReadOnlyList<TxnOp> ops = response.Succeeded ? request.Success : request.Failure;
         var gets = new List<IReadOnlyList<KeyValue>>();
         for (int i = 0; i < ops.Count && i < response.Responses.Count; i++)
@@ -160,43 +157,52 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
             if (ops[i].Kind is TxnOpKind.Get or TxnOpKind.GetPrefix)
                 gets.Add(EtcdKeys.ToKeyValues(response.Responses[i].ResponseRange?.Kvs ?? []));
         }
-        return new TxnResult(response.Succeeded, response.Header.Revision, gets);
+        return new TxnResult(response.Succeeded, Revision(response.Header), gets);
     }
 
-    private static Pb.Compare ToProto(Compare compare)
+    internal static Pb.TxnRequest ToProto(TxnRequest request)
+    {
+        var txn = new Pb.TxnRequest();
+        foreach (Compare compare in request.Compares) txn.Compare.Add(ToProto(compare));
+        foreach (TxnOp op in request.Success) txn.Success.Add(ToProto(op));
+        foreach (TxnOp op in request.Failure) txn.Failure.Add(ToProto(op));
+        return txn;
+    }
+
+    internal static Pb.Compare ToProto(Compare compare)
     {
         var result = new Pb.Compare
         {
             Key = EtcdKeys.Key(compare.Key),
             Result = compare.Result switch
             {
-                CompareResult.Equal => Pb.Compare.Types.CompareResult.Equal,
-                CompareResult.NotEqual => Pb.Compare.Types.CompareResult.NotEqual,
-                CompareResult.Greater => Pb.Compare.Types.CompareResult.Greater,
-                CompareResult.Less => Pb.Compare.Types.CompareResult.Less,
+                CompareResult.Equal => Pb.CompareResult.Equal,
+                CompareResult.NotEqual => Pb.CompareResult.NotEqual,
+                CompareResult.Greater => Pb.CompareResult.Greater,
+                CompareResult.Less => Pb.CompareResult.Less,
                 _ => throw new ArgumentOutOfRangeException(nameof(compare), compare.Result, "Unknown compare result."),
             },
         };
         switch (compare.Target)
         {
             case CompareTarget.Value:
-                result.Target = Pb.Compare.Types.CompareTarget.Value;
-                result.Value = ByteString.CopyFrom(compare.Value ?? []);
+                result.Target = Pb.CompareTarget.Value;
+                result.Value = compare.Value ?? [];
                 break;
             case CompareTarget.Version:
-                result.Target = Pb.Compare.Types.CompareTarget.Version;
+                result.Target = Pb.CompareTarget.Version;
                 result.Version = compare.Number;
                 break;
             case CompareTarget.CreateRevision:
-                result.Target = Pb.Compare.Types.CompareTarget.Create;
+                result.Target = Pb.CompareTarget.Create;
                 result.CreateRevision = compare.Number;
                 break;
             case CompareTarget.ModRevision:
-                result.Target = Pb.Compare.Types.CompareTarget.Mod;
+                result.Target = Pb.CompareTarget.Mod;
                 result.ModRevision = compare.Number;
                 break;
             case CompareTarget.Lease:
-                result.Target = Pb.Compare.Types.CompareTarget.Lease;
+                result.Target = Pb.CompareTarget.Lease;
                 result.Lease = compare.Number;
                 break;
             default:
@@ -205,24 +211,24 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         return result;
     }
 
-    private static Pb.RequestOp ToProto(TxnOp op)
+    internal static Pb.RequestOp ToProto(TxnOp op)
     {
         switch (op.Kind)
         {
             case TxnOpKind.Put:
-                return new Pb.RequestOp { RequestPut = new Pb.PutRequest { Key = EtcdKeys.Key(op.Key), Value = ByteString.CopyFrom(op.Value!), Lease = op.Lease } };
+                return new Pb.RequestOp { RequestPut = new Pb.PutRequest { Key = EtcdKeys.Key(op.Key), Value = op.Value!, Lease = op.Lease } };
             case TxnOpKind.Delete:
                 return new Pb.RequestOp { RequestDeleteRange = new Pb.DeleteRangeRequest { Key = EtcdKeys.Key(op.Key) } };
             case TxnOpKind.DeletePrefix:
             {
-                (ByteString key, ByteString end) = EtcdKeys.Prefix(op.Key);
+                (byte[] key, ReadOnlyMemory<byte> end) = EtcdKeys.Prefix(op.Key);
                 return new Pb.RequestOp { RequestDeleteRange = new Pb.DeleteRangeRequest { Key = key, RangeEnd = end } };
             }
             case TxnOpKind.Get:
                 return new Pb.RequestOp { RequestRange = new Pb.RangeRequest { Key = EtcdKeys.Key(op.Key) } };
             case TxnOpKind.GetPrefix:
             {
-                (ByteString key, ByteString end) = EtcdKeys.Prefix(op.Key);
+                (byte[] key, ReadOnlyMemory<byte> end) = EtcdKeys.Prefix(op.Key);
                 return new Pb.RequestOp { RequestRange = new Pb.RangeRequest { Key = key, RangeEnd = end } };
             }
             default:
@@ -236,8 +242,8 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         // etcd counts whole seconds and raises a TTL below its minimum (about 2 s by default).
         long seconds = Math.Max(1, (long)Math.Ceiling(ttl.TotalSeconds));
         // A repeated grant at worst leaves an unused lease behind, which expires by itself.
-        Pb.LeaseGrantResponse response = await CallAsync(LeaseGrant, new Pb.LeaseGrantRequest { TTL = seconds },
-            Pb.LeaseGrantResponse.Parser, repeatable: true, 0, cancellationToken).ConfigureAwait(false);
+        Pb.LeaseGrantResponse response = await CallAsync<Pb.LeaseGrantResponse>(LeaseGrant, new Pb.LeaseGrantRequest { TTL = seconds },
+            repeatable: true, 0, cancellationToken).ConfigureAwait(false);
         if (!string.IsNullOrEmpty(response.Error)) throw new MetadataStoreException($"etcd refused a lease: {response.Error}");
         return response.ID;
     }
@@ -253,7 +259,7 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     {
         try
         {
-            await CallAsync(LeaseRevoke, new Pb.LeaseRevokeRequest { ID = leaseId }, Pb.LeaseRevokeResponse.Parser,
+            await CallAsync<Pb.LeaseRevokeResponse>(LeaseRevoke, new Pb.LeaseRevokeRequest { ID = leaseId },
                 repeatable: true, leaseId, cancellationToken).ConfigureAwait(false);
         }
         catch (LeaseNotFoundException)
@@ -270,15 +276,15 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         // _disposing stays undisposed: running watches still read its token while they unwind.
     }
 
-    private async Task<TResponse> CallAsync<TResponse>(string method, IMessage request, MessageParser<TResponse> parser,
-        bool repeatable, long leaseHint, CancellationToken cancellationToken)
-        where TResponse : IMessage<TResponse>
+    private async Task<TResponse> CallAsync<TResponse>(string method, Pb.IProtoMessage request, bool repeatable, long leaseHint,
+        CancellationToken cancellationToken)
+        where TResponse : Pb.IProtoMessage, new()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
         try
         {
-            return await _channel.UnaryAsync(method, request, parser, repeatable, linked.Token).ConfigureAwait(false);
+            return await _channel.UnaryAsync<TResponse>(method, request, repeatable, linked.Token).ConfigureAwait(false);
         }
         catch (EtcdRpcException ex)
         {
@@ -289,6 +295,10 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
             throw new ObjectDisposedException(nameof(EtcdMetadataStore));
         }
     }
+
+    /// <summary>The store revision of a response; etcd puts a header on every one.</summary>
+    internal static long Revision(Pb.ResponseHeader? header) =>
+        header?.Revision ?? throw new MetadataStoreException("etcd sent a response without a header (and so without a revision).");
 
     /// <summary>etcd's errors in the terms of IMetadataStore, with what to do about them.</summary>
     private static Exception MapError(EtcdRpcException ex, long leaseHint, string endpoints, bool hasCredentials)

@@ -1,5 +1,5 @@
 using System.Net;
-using Google.Protobuf;
+using KafScale.Metadata.Etcd.Protocol;
 
 namespace KafScale.Metadata.Etcd;
 
@@ -39,7 +39,7 @@ internal sealed class GrpcDuplexCall : IAsyncDisposable
         return new GrpcDuplexCall(content, responseTask, cts, endpoint);
     }
 
-    public async Task WriteAsync(IMessage message, CancellationToken cancellationToken)
+    public async Task WriteAsync(IProtoMessage message, CancellationToken cancellationToken)
     {
         byte[] frame = GrpcFraming.Frame(message);
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);

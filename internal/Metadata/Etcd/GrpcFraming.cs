@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Google.Protobuf;
+using KafScale.Metadata.Etcd.Protocol;
 
 namespace KafScale.Metadata.Etcd;
 
@@ -14,12 +14,13 @@ internal static class GrpcFraming
     /// <summary>Far above anything etcd sends us (its own default request limit is 1.5 MiB).</summary>
     public const int MaxMessageSize = 64 << 20;
 
-    public static byte[] Frame(IMessage message)
+    /// <summary>The message, encoded straight into its frame: one array, exactly sized.</summary>
+    public static byte[] Frame(IProtoMessage message)
     {
         int size = message.CalculateSize();
         var frame = new byte[HeaderSize + size];
         BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)size);
-        message.WriteTo(frame.AsSpan(HeaderSize));
+        ProtoMessage.Write(message, frame.AsSpan(HeaderSize));
         return frame;
     }
 }
