@@ -197,18 +197,33 @@ public sealed partial class KafkaConnection : IAsyncDisposable
         pending.ApiKey = apiKey;
         pending.ApiVersion = version;
         pending.QueuedTimestamp = Stopwatch.GetTimestamp();
+
+        // Registered before the request can be answered, so completion always unregisters it
+        // (a registration left behind would pin the request until the token's source goes away).
+        pending.RegisterCancellation(cancellationToken);
         bool signal;
         lock (_lock)
         {
             if (_failure is { } failure)
             {
-                return ValueTask.FromException<TResult>(Closed(failure));
+                pending.Fail(Closed(failure));
+                return pending.AsValueTask();
             }
 
             int correlationId = _nextCorrelationId;
             _nextCorrelationId = (correlationId + 1) & int.MaxValue;
             pending.CorrelationId = correlationId;
-            Encode(_filling, request, apiKey, version, correlationId);
+            try
+            {
+                Encode(_filling, request, apiKey, version, correlationId);
+            }
+            catch (Exception ex)
+            {
+                // Nothing of the request went out; only this request fails.
+                pending.Fail(ex);
+                return pending.AsValueTask();
+            }
+
             if (expectResponse)
             {
                 _inFlight.Enqueue(pending);
@@ -222,7 +237,6 @@ public sealed partial class KafkaConnection : IAsyncDisposable
             _sendScheduled = true;
         }
 
-        pending.RegisterCancellation(cancellationToken);
         if (signal)
         {
             _writeSignal.Signal();

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace KafScale.LoadGen;
+
+/// <summary>
+/// <c>loadgen disk-probe</c>: the latency of one durable small-file write the way a
+/// directory object store makes a segment durable (write a temp file, fsync it, rename it over
+/// the key, fsync the directory). It is the floor under acks=all latency on that disk.
+/// </summary>
+internal static partial class DiskProbeCommand
+{
+    public const string Usage = """
+        loadgen disk-probe --dir DIR [options]
+          --count N      writes                                  [200]
+          --size B       bytes per write                         [16k]
+        """;
+
+    public static int Run(Arguments args)
+    {
+        string dir = Path.GetFullPath(args.Required("dir"));
+        int count = args.Int("count", 200);
+        int size = args.Bytes("size", 16 * 1024);
+        args.ThrowIfUnread();
+        string probe = Path.Combine(dir, "disk-probe-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(probe);
+        byte[] data = new byte[size];
+        Random.Shared.NextBytes(data);
+        var latency = new LatencyRecorder();
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                string path = Path.Combine(probe, $"object-{i}");
+                string temp = path + ".tmp";
+                long start = Stopwatch.GetTimestamp();
+                using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+                {
+                    file.Write(data);
+                    file.Flush(flushToDisk: true);
+                }
+
+                File.Move(temp, path, overwrite: true);
+                FsyncDirectory(probe);
+                latency.Record(Stopwatch.GetTimestamp() - start);
+            }
+        }
+        finally
+        {
+            Directory.Delete(probe, recursive: true);
+        }
+
+        LatencySummary summary = LatencyRecorder.Summarize([latency]);
+        var report = new Report("disk-probe")
+        {
+            ["writes"] = count,
+            ["bytes"] = size,
+            ["p50_ms"] = Math.Round(summary.P50Ms, 3),
+            ["p99_ms"] = Math.Round(summary.P99Ms, 3),
+            ["max_ms"] = Math.Round(summary.MaxMs, 3),
+            ["mean_ms"] = Math.Round(summary.MeanMs, 3),
+        };
+        report.Write($"durable {size} B write (write, fsync, rename, fsync dir) in {dir}: p50 {summary.P50Ms:0.00} ms, p99 {summary.P99Ms:0.00} ms, max {summary.MaxMs:0.00} ms over {count}");
+        return 0;
+    }
+
+    private static void FsyncDirectory(string directory)
+    {
+        const int ReadOnly = 0; // O_RDONLY: enough to fsync a directory on Linux
+        int fd = Native.Open(directory, ReadOnly);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open directory {directory}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        try
+        {
+            Native.Fsync(fd);
+        }
+        finally
+        {
+            Native.Close(fd);
+        }
+    }
+
+    private static partial class Native
+    {
+        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Open(string path, int flags);
+
+        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        public static partial int Fsync(int fd);
+
+        [LibraryImport("libc", EntryPoint = "close")]
+        public static partial int Close(int fd);
+    }
+}
