@@ -12,6 +12,24 @@ public sealed class BrokerConfig
     /// <summary>-1 = allocate from the metadata store.</summary>
     public int BrokerId { get; set; } = -1;
     public string DataDir { get; set; } = "./kafscale-data";
+
+    /// <summary>
+    /// Directory of the local object store; null = &lt;data-dir&gt;/objects. Several brokers may share
+    /// one (it creates objects with link(2), so the conditional create fences them).
+    /// </summary>
+    public string? ObjectsDir { get; set; }
+
+    /// <summary>etcd endpoints (host:port or URLs); empty = the embedded metadata store under the data directory.</summary>
+    public IReadOnlyList<string> EtcdEndpoints { get; set; } = [];
+    public string? EtcdUsername { get; set; }
+    public string? EtcdPassword { get; set; }
+
+    /// <summary>
+    /// TTL of the broker's lease: how long its partitions stay with it after it stops keeping
+    /// the lease alive (a crash). 0 = the default: 5 s with etcd, 30 s embedded (no other broker
+    /// can take over there, so a long lease only guards against pauses).
+    /// </summary>
+    public int LeaseTtlMs { get; set; }
     public string Namespace { get; set; } = "default";
 
     /// <summary>
@@ -25,7 +43,7 @@ public sealed class BrokerConfig
     public int SegmentBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>Bytes of recent segments kept in memory for Fetch.</summary>
-    public long CacheBytes { get; set; } = 256L * 1024 * 1024;
+    public long CacheBytes { get; set; } = 64L * 1024 * 1024;
 
     public bool AutoCreateTopics { get; set; } = true;
     public int DefaultPartitions { get; set; } = 1;

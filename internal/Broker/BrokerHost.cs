@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using KafScale.Broker.Clustering;
 using KafScale.Broker.Handlers;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
 using KafScale.Groups;
 using KafScale.Metadata;
 using KafScale.Metadata.Embedded;
+using KafScale.Metadata.Etcd;
 using KafScale.Observability;
 using KafScale.Storage;
 using Microsoft.Extensions.Logging;
@@ -26,37 +28,39 @@ public sealed class BrokerHost : IAsyncDisposable
     private readonly ILogger _log;
     private readonly IMetadataStore _meta;
     private readonly IObjectStore _store;
-    private readonly LogManager _logs;
+    private readonly ClusterNode _node;
     private readonly PartitionStorage _storage;
     private readonly KafkaServer _server;
     private readonly HttpEndpoint _http;
-    private GroupCoordinatorService? _groups;
+    private readonly GroupCoordinatorService _groups;
     private int _disposed;
+    private IdleMemoryTrimmer? _trimmer;
 
-    private BrokerHost(ILogger log, IMetadataStore meta, IObjectStore store, LogManager logs, PartitionStorage storage, KafkaServer server, HttpEndpoint http, int brokerId, string clusterId)
+    private BrokerHost(ILogger log, IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer server, HttpEndpoint http, GroupCoordinatorService groups)
     {
         _log = log;
         _meta = meta;
         _store = store;
-        _logs = logs;
+        _node = node;
         _storage = storage;
         _server = server;
         _http = http;
-        BrokerId = brokerId;
-        ClusterId = clusterId;
+        _groups = groups;
     }
 
-    public int BrokerId { get; }
-    public string ClusterId { get; }
+    public int BrokerId => _node.BrokerId;
+    public string ClusterId => _node.ClusterId;
     public System.Net.IPEndPoint KafkaEndPoint => _server.LocalEndPoint;
     public System.Net.IPEndPoint HttpEndPoint => _http.LocalEndPoint;
 
     /// <summary>
     /// Starts a broker. <paramref name="openStore"/> opens the object store (S3 when a bucket is
-    /// configured); without it segments go to the directory store under the data directory.
+    /// configured); without it segments go to the directory store (--objects-dir, else under
+    /// the data directory). <paramref name="openMetadata"/> opens the metadata store; without
+    /// it the broker uses etcd when endpoints are configured, else the embedded store.
     /// </summary>
     public static async Task<BrokerHost> StartAsync(BrokerConfig config, ILoggerFactory loggers, CancellationToken ct,
-        Func<CancellationToken, Task<IObjectStore>>? openStore = null)
+        Func<CancellationToken, Task<IObjectStore>>? openStore = null, Func<CancellationToken, Task<IMetadataStore>>? openMetadata = null)
     {
         var started = Stopwatch.StartNew();
         var log = loggers.CreateLogger("kafscale.broker");
@@ -64,32 +68,31 @@ public sealed class BrokerHost : IAsyncDisposable
         try { Directory.CreateDirectory(dataDir); }
         catch (Exception ex) { throw new StartupException($"cannot create the data directory '{dataDir}' (--data-dir / KAFSCALE_DATA_DIR): {ex.Message}", ex); }
 
-        IMetadataStore meta;
-        try { meta = await EmbeddedMetadataStore.OpenAsync(Path.Combine(dataDir, "metadata"), ct).ConfigureAwait(false); }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            throw new StartupException($"cannot open the embedded metadata store under '{dataDir}/metadata': {ex.Message} (use another --data-dir, or stop the other broker using it)", ex);
-        }
+        IMetadataStore meta = await OpenMetadataAsync(config, dataDir, openMetadata, ct).ConfigureAwait(false);
+        if (config.LeaseTtlMs <= 0) config.LeaseTtlMs = meta is EmbeddedMetadataStore ? 30_000 : 5_000;
 
         IObjectStore store;
+        string objectsDir = Path.GetFullPath(config.ObjectsDir ?? Path.Combine(dataDir, "objects"));
         try
         {
             store = openStore is not null
                 ? await openStore(ct).ConfigureAwait(false)
-                : new LocalDirectoryObjectStore(Path.Combine(dataDir, "objects"));
+                : new LocalDirectoryObjectStore(objectsDir);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await meta.DisposeAsync().ConfigureAwait(false);
             throw new StartupException(openStore is not null ? ex.Message
-                : $"cannot use '{dataDir}/objects' as the object store (--data-dir / KAFSCALE_DATA_DIR): {ex.Message}", ex);
+                : $"cannot use '{objectsDir}' as the object store (--objects-dir / KAFSCALE_OBJECTS_DIR, or --data-dir / KAFSCALE_DATA_DIR): {ex.Message}", ex);
         }
+        if (!store.SupportsConditionalCreate && meta is not EmbeddedMetadataStore)
+            log.LogWarning("the object store does not refuse to overwrite existing objects (no conditional create): a deposed leader is fenced only by its lease deadline, which is weaker (DESIGN.md section 6)");
 
         GroupCoordinatorService? groups = null;
+        ClusterNode? node = null;
         try
         {
             string clusterId = await EnsureClusterIdAsync(meta, ct).ConfigureAwait(false);
-            int brokerId = config.BrokerId >= 0 ? config.BrokerId : await AllocateBrokerIdAsync(meta, ct).ConfigureAwait(false);
 
             var registry = new MetricsRegistry();
             var health = new StoreHealth(config.StoreHealth);
@@ -98,11 +101,10 @@ public sealed class BrokerHost : IAsyncDisposable
             var cache = new SegmentCache(config.CacheBytes);
             runtime.SegmentCache = cache;
             var storage = new PartitionStorage(store, config.Namespace, runtime, loggers.CreateLogger("kafscale.storage"));
-            var logs = await LogManager.OpenAsync(meta, storage, runtime, config, loggers.CreateLogger("kafscale.log"), ct).ConfigureAwait(false);
-            // Single broker: it leads every coordinator shard.
             groups = new GroupCoordinatorService(meta, new GroupCoordinatorOptions(), loggers);
-            await groups.LoadAllShardsAsync(ct).ConfigureAwait(false);
-            var cluster = new Cluster(config, brokerId, clusterId, logs, meta) { Groups = groups };
+            node = await ClusterNode.StartAsync(meta, storage, runtime, config, groups, clusterId, loggers, ct).ConfigureAwait(false);
+            var cluster = new Cluster(config, node) { Groups = groups };
+            var logs = node.Logs;
 
             ApiHandler[] handlers =
             [
@@ -146,23 +148,27 @@ public sealed class BrokerHost : IAsyncDisposable
                 throw new StartupException($"cannot listen on {config.Http} (--http / KAFSCALE_METRICS_ADDR): {ex.Message}", ex);
             }
 
-            RegisterGauges(registry, runtime, cache, logs, server, store);
+            RegisterGauges(registry, runtime, cache, node, server);
             groups.RegisterLagMetrics(registry, (topic, partition) => cluster.TryGetPartition(topic, partition, out var p) == ErrorCodes.None ? p.HighWatermark : null);
             http.Map("/metrics", () => new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8", registry.Render()));
             http.Map("/healthz", () => new HttpReply(200, "text/plain", "ok\n"));
             http.Map("/readyz", () => health.State == StoreHealthState.Unavailable
                 ? new HttpReply(503, "text/plain", "object store unavailable\n")
+                : !node.Registry.Guard.MayWrite ? new HttpReply(503, "text/plain", "metadata store lease lapsed\n")
                 : new HttpReply(200, "text/plain", "ready\n"));
 
-            var host = new BrokerHost(log, meta, store, logs, storage, server, http, brokerId, clusterId) { _groups = groups };
+            var host = new BrokerHost(log, meta, store, node, storage, server, http, groups);
+            host._trimmer = new IdleMemoryTrimmer(metrics, TimeSpan.FromSeconds(5));
             server.Start();
             http.Start();
-            log.LogInformation("kafscale broker {BrokerId} of cluster {ClusterId} listening on {Kafka} (advertised {Host}:{Port}), http on {Http}, data in {DataDir}, segments in the {Store} store, flush interval {Flush} ms, ready in {Ms} ms",
-                brokerId, clusterId, server.LocalEndPoint, config.AdvertisedHost, config.AdvertisedPort, http.LocalEndPoint, dataDir, store.Kind, config.FlushIntervalMs, started.ElapsedMilliseconds);
+            log.LogInformation("kafscale broker {BrokerId} of cluster {ClusterId} listening on {Kafka} (advertised {Host}:{Port}), http on {Http}, metadata in the {Meta} store, segments in the {Store} store, lease {Lease} ms, flush interval {Flush} ms, leading {Led} partitions, ready in {Ms} ms",
+                node.BrokerId, clusterId, server.LocalEndPoint, config.AdvertisedHost, config.AdvertisedPort, http.LocalEndPoint, meta.Kind, store.Kind, config.LeaseTtlMs, config.FlushIntervalMs,
+                logs.OpenLogs().Count(), started.ElapsedMilliseconds);
             return host;
         }
         catch
         {
+            if (node is not null) await node.DisposeAsync().ConfigureAwait(false);
             if (groups is not null) await groups.DisposeAsync().ConfigureAwait(false);
             await store.DisposeAsync().ConfigureAwait(false);
             await meta.DisposeAsync().ConfigureAwait(false);
@@ -170,17 +176,38 @@ public sealed class BrokerHost : IAsyncDisposable
         }
     }
 
+    private static async Task<IMetadataStore> OpenMetadataAsync(BrokerConfig config, string dataDir, Func<CancellationToken, Task<IMetadataStore>>? open, CancellationToken ct)
+    {
+        if (open is not null) return await open(ct).ConfigureAwait(false);
+        if (config.EtcdEndpoints.Count > 0)
+        {
+            try { return await EtcdMetadataStore.ConnectAsync(config.EtcdEndpoints, config.EtcdUsername, config.EtcdPassword, ct).ConfigureAwait(false); }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new StartupException($"cannot use etcd at {string.Join(',', config.EtcdEndpoints)} (--etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS, KAFSCALE_ETCD_USERNAME / KAFSCALE_ETCD_PASSWORD): {ex.Message}", ex);
+            }
+        }
+        try { return await EmbeddedMetadataStore.OpenAsync(Path.Combine(dataDir, "metadata"), ct).ConfigureAwait(false); }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new StartupException($"cannot open the embedded metadata store under '{dataDir}/metadata': {ex.Message} (use another --data-dir, or stop the other broker using it)", ex);
+        }
+    }
+
     private static readonly long StartTicks = Stopwatch.GetTimestamp();
 
-    private static void RegisterGauges(MetricsRegistry registry, LogRuntime runtime, SegmentCache cache, LogManager logs, KafkaServer server, IObjectStore store)
+    private static void RegisterGauges(MetricsRegistry registry, LogRuntime runtime, SegmentCache cache, ClusterNode node, KafkaServer server)
     {
+        var logs = node.Logs;
         registry.GaugeFunc("kafscale_broker_uptime_seconds", "Seconds since the broker started.", () => Stopwatch.GetElapsedTime(StartTicks).TotalSeconds);
         registry.GaugeFunc("kafscale_pending_bytes", "Produced bytes not yet durable.", () => runtime.PendingBytes);
         registry.GaugeFunc("kafscale_cache_bytes", "Bytes of segments held in the segment cache.", () => cache.CurrentBytes);
-        registry.GaugeFunc("kafscale_topics", "Topics served.", () => logs.Topics.Count());
-        registry.GaugeFunc("kafscale_partitions", "Partitions served.", () => logs.Topics.Sum(t => t.Partitions.Length));
-        registry.GaugeSet("kafscale_partition_high_watermark", "High watermark per partition.", ["topic", "partition"],
-            () => logs.Topics.SelectMany(t => t.Partitions.Select(p => (new[] { t.Name, p.Partition.ToString(System.Globalization.CultureInfo.InvariantCulture) }, (double)p.HighWatermark))));
+        registry.GaugeFunc("kafscale_topics", "Topics in the cluster.", () => logs.Topics.Count());
+        registry.GaugeFunc("kafscale_partitions", "Partitions this broker leads.", () => logs.OpenLogs().Count());
+        registry.GaugeFunc("kafscale_live_brokers", "Brokers registered in the metadata store.", () => node.Registry.Live.Count);
+        registry.GaugeFunc("kafscale_lease_valid", "1 while this broker's lease holds by its own clock, else 0.", () => node.Registry.Guard.MayWrite ? 1 : 0);
+        registry.GaugeSet("kafscale_partition_high_watermark", "High watermark per partition this broker leads.", ["topic", "partition"],
+            () => logs.OpenLogs().Select(p => (new[] { p.Topic, p.Partition.ToString(System.Globalization.CultureInfo.InvariantCulture) }, (double)p.HighWatermark)));
     }
 
     private static async Task<string> EnsureClusterIdAsync(IMetadataStore meta, CancellationToken ct)
@@ -194,29 +221,22 @@ public sealed class BrokerHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// Broker ids come from a counter in the metadata store. The embedded store belongs to one
-    /// broker, so its id is remembered there and survives restarts.
+    /// Graceful shutdown: stop accepting; hand every partition over (flush, then release its
+    /// leader key) and every coordinator shard, while connections finish what they have read;
+    /// then revoke the lease and close the stores.
     /// </summary>
-    private static async Task<int> AllocateBrokerIdAsync(IMetadataStore meta, CancellationToken ct)
-    {
-        const string key = "/kafscale/embedded/broker_id";
-        var existing = await meta.GetAsync(key, ct).ConfigureAwait(false);
-        if (existing is not null) return int.Parse(Encoding.ASCII.GetString(existing.Value), System.Globalization.CultureInfo.InvariantCulture);
-        await meta.PutAsync(key, Encoding.ASCII.GetBytes("0"), 0, ct).ConfigureAwait(false);
-        return 0;
-    }
-
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _server.StopAcceptingAsync().ConfigureAwait(false);
-        // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can close.
-        if (_groups is not null) await _groups.DisposeAsync().ConfigureAwait(false);
-        var flush = _logs.FlushAllAsync(TimeSpan.FromSeconds(30));
+        var handoff = _node.StopAsync(TimeSpan.FromSeconds(30));
         await _server.DisposeAsync().ConfigureAwait(false);
-        await flush.ConfigureAwait(false);
+        await handoff.ConfigureAwait(false);
+        // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can close.
+        await _groups.DisposeAsync().ConfigureAwait(false);
         _storage.Stop();
-        await _logs.DisposeAsync().ConfigureAwait(false);
+        await _node.DisposeAsync().ConfigureAwait(false);
+        if (_trimmer is not null) await _trimmer.DisposeAsync().ConfigureAwait(false);
         await _http.DisposeAsync().ConfigureAwait(false);
         await _store.DisposeAsync().ConfigureAwait(false);
         await _meta.DisposeAsync().ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using KafScale.Broker.Clustering;
 using KafScale.Broker.Log;
 using KafScale.Groups;
 using KafScale.Metadata;
@@ -5,30 +6,60 @@ using KafScale.Metadata;
 namespace KafScale.Broker;
 
 /// <summary>What handlers need to know about this broker and the cluster it belongs to.</summary>
-internal sealed class Cluster(BrokerConfig config, int brokerId, string clusterId, LogManager logs, IMetadataStore metadata)
+internal sealed class Cluster(BrokerConfig config, ClusterNode node)
 {
     public BrokerConfig Config { get; } = config;
-    public int BrokerId { get; } = brokerId;
-    public string ClusterId { get; } = clusterId;
-    public LogManager Logs { get; } = logs;
-    public IMetadataStore Metadata { get; } = metadata;
+    public ClusterNode Node { get; } = node;
+    public int BrokerId => Node.BrokerId;
+    public string ClusterId => Node.ClusterId;
+    public LogManager Logs => Node.Logs;
+    public IMetadataStore Metadata => Node.Metadata;
     /// <summary>The group coordinator: routes each group to the shard that owns it.</summary>
     public required GroupCoordinatorService Groups { get; init; }
     public string AdvertisedHost => Config.AdvertisedHost;
     public int AdvertisedPort => Config.AdvertisedPort;
     public BrokerMetrics Metrics => Logs.Runtime.Metrics;
 
-    /// <summary>The leader of a partition. Single node: this broker leads every partition.</summary>
-    public int LeaderOf(PartitionLog partition) => BrokerId;
+    /// <summary>The broker Kafka clients are told is the controller (any broker serves admin requests).</summary>
+    public int ControllerId => Node.ControllerId;
 
-    /// <summary>Finds a partition, or the error a client gets for asking about it.</summary>
+    /// <summary>Live brokers with their advertised addresses, ascending by id.</summary>
+    public IReadOnlyList<BrokerInfo> LiveBrokers
+    {
+        get
+        {
+            var live = Node.Registry.Live;
+            if (live.Count > 0) return live;
+            // Not yet (or no longer) seen in the store: at least this broker.
+            return [new BrokerInfo(BrokerId, AdvertisedHost, AdvertisedPort, null, 0)];
+        }
+    }
+
+    /// <summary>A live broker's address, or null.</summary>
+    public BrokerInfo? Broker(int id)
+    {
+        foreach (var b in LiveBrokers) if (b.Id == id) return b;
+        return null;
+    }
+
+    /// <summary>The leader and leader epoch of a partition as the cluster knows it, or null while it has none.</summary>
+    public LeaderInfo? LeaderOf(string topic, int partition) => Node.Leadership.LeaderOf(topic, partition);
+
+    /// <summary>The broker leading a group's coordinator shard, or -1.</summary>
+    public int CoordinatorOf(string groupId) => Node.Leadership.CoordinatorOf(Groups.ShardOf(groupId));
+
+    /// <summary>
+    /// Finds a partition this broker leads, or the error a client gets: UNKNOWN_TOPIC_OR_PARTITION
+    /// when it does not exist, NOT_LEADER_OR_FOLLOWER when another broker (or none yet) leads it.
+    /// </summary>
     public short TryGetPartition(string topic, int partition, out PartitionLog log)
     {
         log = null!;
         if (!Logs.TryGetTopic(topic, out var t)) return ErrorCodes.UnknownTopicOrPartition;
-        var partitions = t.Partitions;
-        if (partition < 0 || partition >= partitions.Length) return ErrorCodes.UnknownTopicOrPartition;
-        log = partitions[partition];
+        var logs = t.Logs;
+        if (partition < 0 || partition >= logs.Length) return ErrorCodes.UnknownTopicOrPartition;
+        if (logs[partition] is not { } found || found.IsClosed) return ErrorCodes.NotLeaderOrFollower;
+        log = found;
         return 0;
     }
 }

@@ -102,6 +102,45 @@ public sealed class GroupCoordinatorService : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Loads several shards this broker has just become the leader of, reading the stored
+    /// groups once for all of them (a broker taking over many shards at start-up).
+    /// </summary>
+    public async Task LoadShardsAsync(IReadOnlyList<(int Shard, IReadOnlyList<Compare>? Fence)> shards, CancellationToken ct)
+    {
+        var loading = new List<(int Shard, IReadOnlyList<Compare>? Fence)>();
+        lock (_lock)
+        {
+            foreach (var s in shards)
+            {
+                if (_status[s.Shard] != ShardStatus.NotLed) continue;
+                _status[s.Shard] = ShardStatus.Loading;
+                loading.Add(s);
+            }
+        }
+        if (loading.Count == 0) return;
+        try
+        {
+            var (states, offsets) = await ReadStoredAsync(ct).ConfigureAwait(false);
+            var stateByShard = states.ToLookup(kv => GroupKeys.TryParseState(kv.Key, out var g) ? ShardOf(g) : -1);
+            var offsetsByShard = offsets.ToLookup(kv => GroupKeys.TryParseOffset(kv.Key, out var g, out _) ? ShardOf(g) : -1);
+            foreach (var (shard, fence) in loading) Activate(shard, [.. stateByShard[shard]], [.. offsetsByShard[shard]], fence);
+        }
+        catch
+        {
+            lock (_lock)
+                foreach (var (shard, _) in loading)
+                    if (_status[shard] == ShardStatus.Loading) _status[shard] = ShardStatus.NotLed;
+            throw;
+        }
+    }
+
+    /// <summary>True when this broker has the shard loaded or loading.</summary>
+    public bool Leads(int shard)
+    {
+        lock (_lock) return _status[shard] != ShardStatus.NotLed;
+    }
+
     /// <summary>Gives a shard up: its parked requests are answered NOT_COORDINATOR and its timers stop.</summary>
     public async Task UnloadShardAsync(int shard)
     {

@@ -16,6 +16,7 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
 {
     private const int DefaultCapacity = 4096;
 
+    private readonly ArrayPool<byte> _pool;
     private byte[] _buffer;
     private int _written;
 
@@ -25,8 +26,15 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
     }
 
     public KafkaWriter(int initialCapacity)
+        : this(initialCapacity, ArrayPool<byte>.Shared)
     {
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, 64));
+    }
+
+    /// <summary>A writer whose buffers come from <paramref name="pool"/> (a server bounds what it retains this way).</summary>
+    public KafkaWriter(int initialCapacity, ArrayPool<byte> pool)
+    {
+        _pool = pool;
+        _buffer = pool.Rent(Math.Max(initialCapacity, 64));
     }
 
     public int WrittenCount => _written;
@@ -51,7 +59,7 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
         _written = 0;
         if (buffer.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            _pool.Return(buffer);
         }
     }
 
@@ -97,13 +105,13 @@ public sealed class KafkaWriter : IBufferWriter<byte>, IDisposable
         }
 
         int newSize = (int)Math.Min(Math.Max(needed, Math.Max(_buffer.Length * 2L, DefaultCapacity)), Array.MaxLength);
-        byte[] next = ArrayPool<byte>.Shared.Rent(newSize);
+        byte[] next = _pool.Rent(newSize);
         _buffer.AsSpan(0, _written).CopyTo(next);
         byte[] old = _buffer;
         _buffer = next;
         if (old.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(old);
+            _pool.Return(old);
         }
     }
 

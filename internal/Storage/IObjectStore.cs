@@ -19,6 +19,14 @@ public interface IObjectStore : IAsyncDisposable
     Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Writes an object that can be rebuilt from others after a crash (a segment's .index from
+    /// its .kfs). A store where durability costs a separate step may skip it; readers must then
+    /// be ready to find the object missing or unreadable after a crash. By default a normal put.
+    /// </summary>
+    Task PutRebuildableAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        PutAsync(key, data, cancellationToken);
+
+    /// <summary>
     /// Writes the object only if no object with that key exists. Returns false (and writes
     /// nothing) when the key is already taken.
     /// </summary>

@@ -38,7 +38,17 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
 
     public string RootDirectory => _root;
 
-    public Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        PutAsync(key, data, durable: true, cancellationToken);
+
+    /// <summary>
+    /// Still atomic (temp file and rename: readers see all or nothing), but without the two
+    /// fsyncs; after a crash the object may be missing or empty, which its reader repairs.
+    /// </summary>
+    public Task PutRebuildableAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        PutAsync(key, data, durable: false, cancellationToken);
+
+    private Task PutAsync(string key, ReadOnlyMemory<byte> data, bool durable, CancellationToken cancellationToken)
     {
         string path = PathOf(key);
         cancellationToken.ThrowIfCancellationRequested();
@@ -46,7 +56,7 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
         {
             string directory = Path.GetDirectoryName(path)!;
             EnsureDirectory(directory);
-            string temp = WriteTempFile(directory, data.Span, cancellationToken);
+            string temp = WriteTempFile(directory, data.Span, cancellationToken, durable);
             try
             {
                 File.Move(temp, path, overwrite: true);
@@ -56,7 +66,7 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
                 TryDelete(temp);
                 throw;
             }
-            SyncDirectory(directory);
+            if (durable) SyncDirectory(directory);
         }, cancellationToken);
     }
 
@@ -230,7 +240,7 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
         return result;
     }
 
-    private static string WriteTempFile(string directory, ReadOnlySpan<byte> data, CancellationToken cancellationToken)
+    private static string WriteTempFile(string directory, ReadOnlySpan<byte> data, CancellationToken cancellationToken, bool durable = true)
     {
         string temp = Path.Combine(directory, TempPrefix + Guid.NewGuid().ToString("N"));
         try
@@ -239,7 +249,7 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
             {
                 stream.Write(data);
                 cancellationToken.ThrowIfCancellationRequested();
-                stream.Flush(flushToDisk: true);
+                stream.Flush(flushToDisk: durable);
             }
             return temp;
         }

@@ -1,4 +1,6 @@
+using KafScale.Broker.Clustering;
 using KafScale.Broker.Log;
+using KafScale.Groups;
 using KafScale.Metadata.Embedded;
 using KafScale.Observability;
 using KafScale.Storage;
@@ -28,7 +30,9 @@ internal sealed class LogHost : IAsyncDisposable
     public BrokerConfig Config { get; }
     public FaultInjectingObjectStore Store { get; }
     public EmbeddedMetadataStore Metadata { get; private set; } = null!;
-    public LogManager Logs { get; private set; } = null!;
+    public ClusterNode Node { get; private set; } = null!;
+    public LogManager Logs => Node.Logs;
+    private GroupCoordinatorService _groups = null!;
     public LogRuntime Runtime => Logs.Runtime;
     public PartitionStorage Storage => Logs.Storage;
     public string Namespace => Config.Namespace;
@@ -36,7 +40,7 @@ internal sealed class LogHost : IAsyncDisposable
     /// <summary>Flush-when-idle defaults unless the test says otherwise.</summary>
     public static async Task<LogHost> StartAsync(Action<BrokerConfig>? configure = null, bool withCache = false)
     {
-        var config = new BrokerConfig { FlushIntervalMs = 0, SegmentBytes = 1 << 20, MaxUploadsPerPartition = 1, DefaultPartitions = 1 };
+        var config = new BrokerConfig { FlushIntervalMs = 0, SegmentBytes = 1 << 20, MaxUploadsPerPartition = 1, DefaultPartitions = 1, LeaseTtlMs = 30_000 };
         configure?.Invoke(config);
         string root = Path.Combine(Path.GetTempPath(), "kafscale-broker-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
@@ -53,7 +57,8 @@ internal sealed class LogHost : IAsyncDisposable
             var runtime = new LogRuntime(Config, NewMetrics(), NullLogger.Instance);
             if (_withCache) runtime.SegmentCache = new SegmentCache(64L << 20);
             var storage = new PartitionStorage(Store, Config.Namespace, runtime, NullLogger.Instance);
-            Logs = await LogManager.OpenAsync(Metadata, storage, runtime, Config, NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
+            _groups = new GroupCoordinatorService(Metadata);
+            Node = await ClusterNode.StartAsync(Metadata, storage, runtime, Config, _groups, "test-cluster", NullLoggerFactory.Instance, CancellationToken.None).ConfigureAwait(false);
         }
         catch
         {
@@ -78,7 +83,8 @@ internal sealed class LogHost : IAsyncDisposable
         if (!_open) return;
         _open = false;
         Logs.Storage.Stop();
-        await Logs.DisposeAsync().ConfigureAwait(false);
+        await Node.DisposeAsync().ConfigureAwait(false);
+        await _groups.DisposeAsync().ConfigureAwait(false);
         await Metadata.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -90,8 +96,11 @@ internal sealed class LogHost : IAsyncDisposable
         return Partitions(name);
     }
 
+    /// <summary>The open logs of a topic's partitions (a single broker leads them all).</summary>
     public PartitionLog[] Partitions(string topic) =>
-        Logs.TryGetTopic(topic, out var t) ? t.Partitions : throw new InvalidOperationException($"no topic {topic}");
+        Logs.TryGetTopic(topic, out var t)
+            ? [.. t.Logs.Select((l, p) => l ?? throw new InvalidOperationException($"{topic}-{p} is not open"))]
+            : throw new InvalidOperationException($"no topic {topic}");
 
     public PartitionLog Log(string topic, int partition = 0) => Partitions(topic)[partition];
 

@@ -18,9 +18,9 @@ public class LogManagerAdminTests
 
         Assert.Equal(0, result.ErrorCode);
         Assert.True(host.Logs.TryGetTopic("orders", out var topic));
-        Assert.Equal(3, topic.Partitions.Length);
-        Assert.Equal([0, 1, 2], topic.Partitions.Select(p => p.Partition));
-        Assert.All(topic.Partitions, p => Assert.Equal((0L, 0L, 0L), (p.HighWatermark, p.LogStartOffset, p.NextOffset)));
+        Assert.Equal(3, topic.PartitionCount);
+        Assert.Equal([0, 1, 2], topic.Logs.Select(p => p!.Partition));
+        Assert.All(host.Partitions("orders"), p => Assert.Equal((0L, 0L, 0L), (p.HighWatermark, p.LogStartOffset, p.NextOffset)));
         Assert.NotEqual(Guid.Empty, topic.Id);
         Assert.Same(topic, host.Logs.FindById(topic.Id));
         Assert.True(host.Logs.TryGetTopic("orders"u8, out var byUtf8));
@@ -126,7 +126,7 @@ public class LogManagerAdminTests
         Assert.Equal(ErrorCodes.TopicAlreadyExists, dryRun.ErrorCode);
         Assert.True(host.Logs.TryGetTopic("orders", out var now));
         Assert.Same(original, now);
-        Assert.Equal(2, now.Partitions.Length);
+        Assert.Equal(2, now.PartitionCount);
     }
 
     [Fact]
@@ -215,7 +215,7 @@ public class LogManagerAdminTests
         Assert.Equal(5000, topic.Config.RetentionBytesValue);
         Assert.True(topic.Config.LogAppendTime);
         Assert.Equal(new Dictionary<string, string> { [TopicConfig.RetentionBytes] = "5000", [TopicConfig.MessageTimestampType] = "LogAppendTime" }, topic.Config.Overrides);
-        var append = topic.Partitions[0].AppendBlob(Batches.Make(1));
+        var append = topic.Logs[0]!.AppendBlob(Batches.Make(1));
         Assert.True(append.LogAppendTime > 0);
         Assert.Equal(0, await append.DurableAsync());
     }
@@ -262,7 +262,7 @@ public class LogManagerAdminTests
         Assert.True(host.Logs.TryGetTopic("orders", out var after));
         Assert.Equal(before.Id, after.Id);
         Assert.Equal(before.CreatedMs, after.CreatedMs);
-        Assert.Equal(3, after.Partitions.Length);
+        Assert.Equal(3, after.PartitionCount);
         Assert.Equal(2000, after.Config.RetentionMsValue);
         Assert.True(after.Config.LogAppendTime);
         Assert.Equal(before.Config.Overrides, after.Config.Overrides);

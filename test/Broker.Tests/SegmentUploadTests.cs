@@ -86,36 +86,80 @@ public class SegmentUploadTests
         Assert.True(await host.ExistsAsync(index));
     }
 
+    /// <summary>A segment as another broker would have written it at baseOffset.</summary>
+    private static byte[] ForeignSegment(long baseOffset, params byte[][] batches)
+    {
+        var patched = new List<ReadOnlyMemory<byte>>();
+        long offset = baseOffset;
+        foreach (var b in batches)
+        {
+            byte[] copy = (byte[])b.Clone();
+            KafScale.Records.RecordBatch.PatchBaseOffset(copy, offset);
+            offset += Batches.Header(copy).LastOffsetDelta + 1;
+            patched.Add(copy);
+        }
+        return KafScale.Storage.SegmentWriter.Build(patched, Batches.Epoch2023, KafScale.Storage.SegmentFormat.DefaultIndexInterval).Segment.ToArray();
+    }
+
     [Fact]
-    public async Task A_create_that_finds_different_bytes_fails_every_waiter_with_KAFKA_STORAGE_ERROR_and_refuses_appends()
+    public async Task A_create_that_finds_another_writers_segment_adopts_it_and_rebases_our_batches_after_it()
     {
         await using var host = await LogHost.StartAsync();
         var log = (await host.CreateTopicAsync("orders"))[0];
         string kfs = host.SegmentKey("orders", 0, 0);
-        host.Store.ReportTaken(k => k == kfs, identical: false);
         var gate = host.Store.Hold(k => k == kfs);
-
         var first = log.AppendBlob(Batches.Make(2, "mine"));
         await gate.Arrived.Within();
-        var second = log.AppendBlob(Batches.Make(2, "waiting"));
+        // A deposed leader's late upload lands first.
+        byte[] foreign = ForeignSegment(0, Batches.Make(3, "theirs"));
+        await host.Store.Inner.PutAsync(kfs, foreign, CancellationToken.None);
+        var second = log.AppendBlob(Batches.Make(1, "waiting"));
         gate.Release();
 
-        Assert.Equal(ErrorCodes.KafkaStorageError, await first.DurableAsync());
-        Assert.Equal(ErrorCodes.KafkaStorageError, await second.DurableAsync());
-        Assert.Equal(0, log.HighWatermark);
-        var refused = log.Append(Batches.Make(1), 1);
-        Assert.Equal(ErrorCodes.KafkaStorageError, refused.ErrorCode);
-        Assert.Null(refused.Durable);
+        Assert.Equal(0, await first.DurableAsync());
+        Assert.Equal(0, await second.DurableAsync());
+        Assert.Equal(3, first.Group!.Rebase(first.BaseOffset));
+        Assert.Equal(5, second.Group!.Rebase(second.BaseOffset));
+        Assert.Equal(6, log.HighWatermark);
+        Assert.Equal(foreign, await host.Store.Inner.GetAsync(kfs, CancellationToken.None));
+        Assert.True(await host.ExistsAsync(host.IndexKey("orders", 0, 0)), "the adopted segment's missing index is written");
+        var stored = await host.AllStoredBatchesAsync("orders");
+        Assert.Equal([0L, 3L, 5L], stored.Select(b => Batches.Header(b).BaseOffset));
+        Assert.Equal(Batches.Make(3, "theirs"), Batches.AsProduced(stored[0]));
+        Assert.Equal(Batches.Make(2, "mine"), Batches.AsProduced(stored[1]));
+        var next = log.AppendBlob(Batches.Make(1, "after"));
+        Assert.Equal(6, next.BaseOffset);
+        Assert.Equal(0, await next.DurableAsync());
+    }
 
-        // The other writer's object is left as it was, and no index of ours is written beside it.
-        byte[] occupant = (await host.Store.Inner.GetAsync(kfs, CancellationToken.None))!;
-        Assert.NotEqual(host.Store.Attempts.First(a => a.Key == kfs).Data, occupant);
-        Assert.False(await host.ExistsAsync(host.IndexKey("orders", 0, 0)));
+    [Fact]
+    public async Task A_batch_the_adopted_segment_already_holds_is_answered_as_a_duplicate_with_the_adopted_offset()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync("orders"))[0];
+        string kfs = host.SegmentKey("orders", 0, 0);
+        byte[] retried;
+        using (var b = new KafScale.Records.RecordBatchBuilder { ProducerId = 7, ProducerEpoch = 0, BaseSequence = 0 })
+        {
+            b.Add(null, "p-0"u8.ToArray(), Batches.Epoch2023);
+            b.Add(null, "p-1"u8.ToArray(), Batches.Epoch2023 + 1);
+            retried = b.Build();
+        }
+        var gate = host.Store.Hold(k => k == kfs);
+        // The producer's first attempt went to the old leader, which wrote it late, after one other batch.
+        var append = log.AppendBlob(retried);
+        await gate.Arrived.Within();
+        await host.Store.Inner.PutAsync(kfs, ForeignSegment(0, Batches.Make(1, "other"), retried), CancellationToken.None);
+        gate.Release();
+
+        Assert.Equal(0, await append.DurableAsync());
+        Assert.Equal(1, append.Group!.Rebase(append.BaseOffset));
+        Assert.Equal(3, log.HighWatermark);
         Assert.Equal([0L], await host.SegmentBasesAsync("orders"));
     }
 
     [Fact]
-    public async Task A_partition_that_failed_leaves_no_bytes_counted_as_pending()
+    public async Task A_taken_key_holding_no_valid_segment_gives_the_partition_up_with_NOT_LEADER_OR_FOLLOWER()
     {
         await using var host = await LogHost.StartAsync();
         var log = (await host.CreateTopicAsync("orders"))[0];
@@ -127,13 +171,50 @@ public class SegmentUploadTests
         await gate.Arrived.Within();
         var second = log.AppendBlob(Batches.Make(2, "waiting"));
         gate.Release();
-        Assert.Equal(ErrorCodes.KafkaStorageError, await second.DurableAsync());
-        await first.DurableAsync();
 
-        // The dropped batches will never be uploaded: the pending-bytes gauge must not keep them.
+        Assert.Equal(ErrorCodes.NotLeaderOrFollower, await first.DurableAsync());
+        Assert.Equal(ErrorCodes.NotLeaderOrFollower, await second.DurableAsync());
+        Assert.True(log.IsClosed);
+        Assert.Equal(ErrorCodes.NotLeaderOrFollower, log.Append(Batches.Make(1), 1).ErrorCode);
         Assert.Equal(0, log.PendingBytes);
         Assert.Equal(0, host.Runtime.PendingBytes);
         Assert.False(log.HasPending);
+    }
+
+    [Fact]
+    public async Task A_deposed_writer_whose_create_finds_different_bytes_answers_NOT_LEADER_OR_FOLLOWER()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync("orders"))[0];
+        string kfs = host.SegmentKey("orders", 0, 0);
+        var gate = host.Store.Hold(k => k == kfs);
+        var append = log.AppendBlob(Batches.Make(2, "mine"));
+        await gate.Arrived.Within();
+        // Paused past its lease; the next leader wrote this offset meanwhile.
+        host.Runtime.Lease.Lapse();
+        byte[] theirs = ForeignSegment(0, Batches.Make(4, "new-leader"));
+        await host.Store.Inner.PutAsync(kfs, theirs, CancellationToken.None);
+        gate.Release();
+
+        Assert.Equal(ErrorCodes.NotLeaderOrFollower, await append.DurableAsync());
+        Assert.Equal(0, log.HighWatermark);
+        Assert.Equal(theirs, await host.Store.Inner.GetAsync(kfs, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task An_upload_that_lands_after_the_lease_deadline_is_not_acknowledged()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync("orders"))[0];
+        var gate = host.Store.Hold(k => k == host.SegmentKey("orders", 0, 0));
+        var append = log.AppendBlob(Batches.Make(2));
+        await gate.Arrived.Within();
+        host.Runtime.Lease.Lapse();
+        gate.Release();
+
+        Assert.Equal(ErrorCodes.NotLeaderOrFollower, await append.DurableAsync());
+        Assert.Equal(0, log.HighWatermark);
+        Assert.Equal(ErrorCodes.NotLeaderOrFollower, log.Append(Batches.Make(1), 1).ErrorCode);
     }
 
     [Fact]

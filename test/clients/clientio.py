@@ -83,4 +83,7 @@ def common_parser(description):
     parser.add_argument("--config", action="append", default=None, help="name=value (repeatable)")
     parser.add_argument("--validate-only", action="store_true")
     parser.add_argument("--time", type=int, action="append", default=None, help="offsets: timestamp to look up (ms)")
+    parser.add_argument("--idempotent", action="store_true", help="produce/produce-loop: an idempotent producer")
+    parser.add_argument("--transactional-id", default=None,
+                        help="produce: a transactional producer with this id (init_transactions, one transaction)")
     return parser

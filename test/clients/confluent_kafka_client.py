@@ -19,15 +19,18 @@ CLIENT_ID = "kafscale-test-confluent-kafka"
 
 
 def producer_for(args):
-    return Producer({
+    config = {
         "bootstrap.servers": args.bootstrap,
         "client.id": CLIENT_ID,
         "acks": args.acks,
         "compression.type": args.compression,
         "linger.ms": 20,
-        "enable.idempotence": False,
+        "enable.idempotence": args.idempotent or args.transactional_id is not None,
         "message.timeout.ms": args.timeout_ms,
-    })
+    }
+    if args.transactional_id is not None:
+        config["transactional.id"] = args.transactional_id
+    return Producer(config)
 
 
 def headers_of(record):
@@ -38,6 +41,15 @@ def produce(args):
     records = clientio.read_records()
     producer = producer_for(args)
     outcome = {}
+    if args.transactional_id is not None:
+        try:
+            producer.init_transactions(args.timeout_ms / 1000)
+            producer.begin_transaction()
+        except KafkaException as err:
+            kafka_error = err.args[0]
+            clientio.emit({"type": "error", "error_code": kafka_error.code(), "fatal": kafka_error.fatal(),
+                           "message": kafka_error.str()})
+            return 1
 
     def on_delivery(index):
         def report(err, msg):
@@ -58,6 +70,8 @@ def produce(args):
             except BufferError:
                 producer.poll(0.05)
         producer.poll(0)
+    if args.transactional_id is not None:
+        producer.commit_transaction(args.timeout_ms / 1000)
     remaining = producer.flush(args.timeout_ms / 1000)
     failed = 0
     for index in range(len(records)):

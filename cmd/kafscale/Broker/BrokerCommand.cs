@@ -15,9 +15,12 @@ internal static class BrokerCommand
     private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
     private static readonly Option<string> BrokerId = new("--broker-id") { Description = "Broker id [env KAFSCALE_BROKER_ID, default: allocated from the metadata store]" };
     private static readonly Option<string> DataDir = new("--data-dir") { Description = "Directory for the local object store and embedded metadata [env KAFSCALE_DATA_DIR, default ./kafscale-data]" };
+    private static readonly Option<string> ObjectsDir = new("--objects-dir") { Description = "Directory of the local object store; brokers sharing one must share etcd too [env KAFSCALE_OBJECTS_DIR, default --data-dir/objects]" };
+    private static readonly Option<string> EtcdEndpoints = new("--etcd-endpoints") { Description = "etcd endpoints, host:port or http(s)://host:port, comma-separated; credentials from KAFSCALE_ETCD_USERNAME / KAFSCALE_ETCD_PASSWORD [env KAFSCALE_ETCD_ENDPOINTS, default: embedded metadata under --data-dir]" };
+    private static readonly Option<string> LeaseTtl = new("--lease-ttl-ms") { Description = "TTL of the broker's lease: how soon a crashed broker's partitions move [env KAFSCALE_LEASE_TTL_MS, default 5000 with etcd, 30000 embedded]" };
     private static readonly Option<string> FlushInterval = new("--flush-interval-ms") { Description = "Longest wait of a pending byte before its partition flushes; 0 = flush when idle [env KAFSCALE_FLUSH_INTERVAL_MS, default 0 on the directory store, 100 on S3]" };
     private static readonly Option<string> SegmentBytes = new("--segment-bytes") { Description = "Pending bytes of one partition that force a flush, and the largest segment [env KAFSCALE_SEGMENT_BYTES, default 16777216]" };
-    private static readonly Option<string> CacheBytes = new("--cache-bytes") { Description = "Memory for recent segments served to consumers [env KAFSCALE_CACHE_BYTES, default 268435456]" };
+    private static readonly Option<string> CacheBytes = new("--cache-bytes") { Description = "Memory for recent segments served to consumers [env KAFSCALE_CACHE_BYTES, default 67108864]" };
     private static readonly Option<string> AutoCreate = new("--auto-create-topics") { Description = "Create unknown topics on Metadata/Produce when the client allows it [env KAFSCALE_AUTO_CREATE_TOPICS, default true]" };
     private static readonly Option<string> DefaultPartitions = new("--default-partitions") { Description = "Partitions of auto-created topics and of CreateTopics with -1 [env KAFSCALE_AUTO_CREATE_PARTITIONS, default 1]" };
     private static readonly Option<string> MaxRequest = new("--max-request-bytes") { Description = "Largest request frame accepted [env KAFSCALE_MAX_REQUEST_BYTES, default 104857600]" };
@@ -33,7 +36,7 @@ internal static class BrokerCommand
     public static Command Create()
     {
         var command = new Command("broker", "Run a Kafka-protocol broker. With no storage options it runs self-contained under --data-dir.");
-        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId, DataDir, S3Bucket, S3Endpoint, S3Region, S3PathStyle, S3Namespace, S3CreateBucket, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, MaxRequest, LogLevel, LogFormat })
+        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId, DataDir, ObjectsDir, EtcdEndpoints, LeaseTtl, S3Bucket, S3Endpoint, S3Region, S3PathStyle, S3Namespace, S3CreateBucket, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, MaxRequest, LogLevel, LogFormat })
             command.Options.Add(o);
         command.SetAction(RunAsync);
         return command;
@@ -138,12 +141,18 @@ internal static class BrokerCommand
             Http = s.Endpoint(Http, "KAFSCALE_METRICS_ADDR", "0.0.0.0:9093"),
             BrokerId = s.Int(BrokerId, "KAFSCALE_BROKER_ID", -1, -1, int.MaxValue),
             DataDir = s.String(DataDir, "KAFSCALE_DATA_DIR", "./kafscale-data"),
+            ObjectsDir = s.Raw(ObjectsDir, "KAFSCALE_OBJECTS_DIR"),
+            EtcdEndpoints = SplitEndpoints(s.Raw(EtcdEndpoints, "KAFSCALE_ETCD_ENDPOINTS")),
+            EtcdUsername = Environment.GetEnvironmentVariable("KAFSCALE_ETCD_USERNAME") is { Length: > 0 } user ? user : null,
+            EtcdPassword = Environment.GetEnvironmentVariable("KAFSCALE_ETCD_PASSWORD") is { Length: > 0 } password ? password : null,
+            // etcd counts whole seconds and will not go below about 2 s.
+            LeaseTtlMs = s.Int(LeaseTtl, "KAFSCALE_LEASE_TTL_MS", 0, 1000, 300_000),
             FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", onS3 ? DefaultS3FlushIntervalMs : 0, 0, 60_000),
             // A hot partition on S3 needs several uploads in flight to keep up (DESIGN.md section 5).
             MaxUploadsPerPartition = onS3 ? 4 : 1,
             Namespace = s.String(S3Namespace, "KAFSCALE_S3_NAMESPACE", "default"),
             SegmentBytes = s.Int(SegmentBytes, "KAFSCALE_SEGMENT_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-            CacheBytes = s.Long(CacheBytes, "KAFSCALE_CACHE_BYTES", 256L * 1024 * 1024, 0, long.MaxValue),
+            CacheBytes = s.Long(CacheBytes, "KAFSCALE_CACHE_BYTES", 64L * 1024 * 1024, 0, long.MaxValue),
             AutoCreateTopics = s.Bool(AutoCreate, "KAFSCALE_AUTO_CREATE_TOPICS", true),
             DefaultPartitions = s.Int(DefaultPartitions, "KAFSCALE_AUTO_CREATE_PARTITIONS", 1, 1, 100_000),
             MaxRequestBytes = s.Int(MaxRequest, "KAFSCALE_MAX_REQUEST_BYTES", 100 * 1024 * 1024, 1024, int.MaxValue),
@@ -156,6 +165,9 @@ internal static class BrokerCommand
             WindowSeconds: (int)EnvDouble("KAFSCALE_S3_HEALTH_WINDOW_SEC", 60));
         return config;
     }
+
+    private static string[] SplitEndpoints(string? raw) =>
+        raw is null ? [] : raw.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>Object-store health thresholds are environment-only, with upstream KafScale's names.</summary>
     private static double EnvDouble(string name, double fallback)

@@ -15,14 +15,15 @@ internal sealed class DescribeClusterHandler(Cluster cluster) : ApiHandler<Descr
 
     protected override ValueTask<DescribeClusterResponse?> HandleAsync(RequestContext context, DescribeClusterRequest request, short version)
     {
-        var response = new DescribeClusterResponse { ClusterId = cluster.ClusterId, ControllerId = cluster.BrokerId, EndpointType = 1 };
+        var response = new DescribeClusterResponse { ClusterId = cluster.ClusterId, ControllerId = cluster.ControllerId, EndpointType = 1 };
         if (version >= 1 && request.EndpointType != 1)
         {
             response.ErrorCode = ErrorCodes.UnsupportedVersion;
             response.ErrorMessage = "only the broker endpoint type (1) is served";
             return ValueTask.FromResult<DescribeClusterResponse?>(response);
         }
-        response.Brokers.Add(new DescribeClusterResponse.DescribeClusterBroker { BrokerId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort, Rack = null });
+        foreach (var b in cluster.LiveBrokers)
+            response.Brokers.Add(new DescribeClusterResponse.DescribeClusterBroker { BrokerId = b.Id, Host = b.Host, Port = b.Port, Rack = b.Rack });
         return ValueTask.FromResult<DescribeClusterResponse?>(response);
     }
 

@@ -159,8 +159,10 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 s = new Slot { Partition = part.Partition, FetchOffset = part.FetchOffset, MaxBytes = part.PartitionMaxBytes, HighWatermark = -1, LogStartOffset = -1, Error = topicError };
                 if (topicError == 0)
                 {
-                    if (part.Partition < 0 || part.Partition >= t!.Partitions.Length) s.Error = ErrorCodes.UnknownTopicOrPartition;
-                    else s.Log = t.Partitions[part.Partition];
+                    var logs = t!.Logs;
+                    if (part.Partition < 0 || part.Partition >= logs.Length) s.Error = ErrorCodes.UnknownTopicOrPartition;
+                    else if (logs[part.Partition] is { } log) s.Log = log;
+                    else s.Error = ErrorCodes.NotLeaderOrFollower;
                 }
             }
         }
@@ -171,6 +173,15 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
     {
         var log = state.Slots[i].Log;
         if (log is null) return 0;
+        if (log.IsClosed)
+        {
+            // Handed over (or the lease lapsed) while this fetch waited.
+            state.Slots[i].Error = ErrorCodes.NotLeaderOrFollower;
+            state.Slots[i].SliceStart = state.Slices.Count;
+            state.Slots[i].SliceCount = 0;
+            state.Slots[i].Length = 0;
+            return 0;
+        }
         long hw = log.HighWatermark;
         long start = log.LogStartOffset;
         long offset = state.Slots[i].FetchOffset;

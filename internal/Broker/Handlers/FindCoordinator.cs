@@ -5,7 +5,8 @@ using KafScale.Protocol.Messages;
 namespace KafScale.Broker.Handlers;
 
 /// <summary>
-/// FindCoordinator (10): the broker leading a group's coordinator shard; several keys at once
+/// FindCoordinator (10): the broker leading a group's coordinator shard (from the shard's
+/// leader key, so any broker answers for any group); several keys at once
 /// from v4 (KIP-699). Transaction coordinators are "found" here too: transactions are out of
 /// scope, and InitProducerId then refuses the transactional id with a fatal error, which fails
 /// a transactional producer at once instead of leaving it looking for a coordinator forever.
@@ -39,9 +40,13 @@ internal sealed class FindCoordinatorHandler(Cluster cluster) : ApiHandler<FindC
     {
         if (keyType != GroupKey && keyType != TransactionKey)
             return Failed(key, ErrorCodes.InvalidRequest, $"coordinator key type {keyType} is not supported");
-        if (keyType == GroupKey && !cluster.Groups.IsCoordinatorFor(key))
+        // Transactional ids have no coordinator shard: any broker "is" theirs (InitProducerId refuses them).
+        if (keyType == TransactionKey)
+            return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort, ErrorMessage = null };
+        int leader = cluster.Groups.IsCoordinatorFor(key) ? cluster.BrokerId : cluster.CoordinatorOf(key);
+        if (leader < 0 || cluster.Broker(leader) is not { } broker)
             return Failed(key, ErrorCodes.CoordinatorNotAvailable, "no broker leads the group's coordinator shard yet");
-        return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort, ErrorMessage = null };
+        return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.Id, Host = broker.Host, Port = broker.Port, ErrorMessage = null };
     }
 
     private static FindCoordinatorResponse.Coordinator Failed(string key, short errorCode, string? message) =>

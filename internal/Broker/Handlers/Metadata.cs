@@ -22,9 +22,9 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
         var response = new MetadataResponse
         {
             ClusterId = cluster.ClusterId,
-            ControllerId = cluster.BrokerId,
+            ControllerId = cluster.ControllerId,
         };
-        response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort, Rack = null });
+        AddBrokers(response);
 
         bool allowCreate = cluster.Config.AutoCreateTopics && (version < 4 || request.AllowAutoTopicCreation);
         if (request.Topics is null || (version == 0 && request.Topics.Count == 0))
@@ -74,21 +74,48 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
         return response;
     }
 
+    private void AddBrokers(MetadataResponse response)
+    {
+        foreach (var b in cluster.LiveBrokers)
+            response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = b.Id, Host = b.Host, Port = b.Port, Rack = b.Rack });
+    }
+
+    /// <summary>
+    /// Each partition's current leader and epoch from the leader keys; LEADER_NOT_AVAILABLE
+    /// while none is registered (a leader died and its lease has not expired yet, or a new
+    /// leader is still claiming), which clients retry.
+    /// </summary>
     private MetadataResponse.MetadataResponseTopic Describe(TopicState topic)
     {
         var t = new MetadataResponse.MetadataResponseTopic { ErrorCode = 0, Name = topic.Name, TopicId = topic.Id, IsInternal = false, TopicAuthorizedOperations = int.MinValue };
-        var partitions = topic.Partitions;
-        for (int i = 0; i < partitions.Length; i++)
+        int count = topic.PartitionCount;
+        for (int i = 0; i < count; i++)
         {
-            int leader = cluster.LeaderOf(partitions[i]);
+            var leader = cluster.LeaderOf(topic.Name, i);
+            if (leader is not null && cluster.Broker(leader.BrokerId) is null) leader = null;
+            if (leader is null)
+            {
+                t.Partitions.Add(new MetadataResponse.MetadataResponsePartition
+                {
+                    ErrorCode = ErrorCodes.LeaderNotAvailable,
+                    PartitionIndex = i,
+                    LeaderId = -1,
+                    LeaderEpoch = -1,
+                    ReplicaNodes = [],
+                    IsrNodes = [],
+                    OfflineReplicas = [],
+                });
+                continue;
+            }
+            int id = leader.BrokerId;
             t.Partitions.Add(new MetadataResponse.MetadataResponsePartition
             {
                 ErrorCode = 0,
                 PartitionIndex = i,
-                LeaderId = leader,
-                LeaderEpoch = partitions[i].LeaderEpoch,
-                ReplicaNodes = [leader],
-                IsrNodes = [leader],
+                LeaderId = id,
+                LeaderEpoch = leader.Epoch,
+                ReplicaNodes = [id],
+                IsrNodes = [id],
                 OfflineReplicas = [],
             });
         }
@@ -97,8 +124,8 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
 
     protected override MetadataResponse ErrorResponse(MetadataRequest request, short errorCode)
     {
-        var response = new MetadataResponse { ClusterId = cluster.ClusterId, ControllerId = cluster.BrokerId };
-        response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort });
+        var response = new MetadataResponse { ClusterId = cluster.ClusterId, ControllerId = cluster.ControllerId };
+        AddBrokers(response);
         foreach (var t in request.Topics ?? []) response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = errorCode, Name = t.Name, TopicId = t.TopicId });
         return response;
     }

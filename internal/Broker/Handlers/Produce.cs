@@ -35,7 +35,7 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
         public long BaseOffset;
         public long LogAppendTime;
         public long LogStartOffset;
-        public Task<short>? Durable;
+        public FlushGroup? Group;
     }
 
     private sealed class State
@@ -103,8 +103,10 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
                 ref var r = ref state.Partitions[p++];
                 r = new PartitionResult { Index = index, BaseOffset = -1, LogAppendTime = -1, LogStartOffset = -1 };
                 if (requestError != 0) { r.Error = requestError; continue; }
-                if (topic is null || index < 0 || index >= topic.Partitions.Length) { r.Error = ErrorCodes.UnknownTopicOrPartition; continue; }
-                var log = topic.Partitions[index];
+                var logs = topic?.Logs;
+                if (logs is null || index < 0 || index >= logs.Length) { r.Error = ErrorCodes.UnknownTopicOrPartition; continue; }
+                // Another broker leads it (or nobody yet): the client refreshes its metadata and retries.
+                if (logs[index] is not { } log) { r.Error = ErrorCodes.NotLeaderOrFollower; continue; }
                 if (recordsLength <= 0) { r.Error = ErrorCodes.CorruptMessage; continue; }
                 var records = body.Slice(recordsOffset, recordsLength);
                 var validation = RecordBatchValidator.Validate(records, out var summary);
@@ -125,7 +127,7 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
                 r.BaseOffset = appended.BaseOffset;
                 r.LogAppendTime = appended.LogAppendTime;
                 r.LogStartOffset = log.LogStartOffset;
-                r.Durable = appended.Durable;
+                r.Group = appended.Group;
                 metrics.BytesIn.Add(recordsLength);
                 metrics.RecordsIn.Add(summary.RecordCount);
                 metrics.ProduceRate.Add(summary.RecordCount);
@@ -146,12 +148,14 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
             for (int i = 0; i < partitions; i++)
             {
                 ref var r = ref state.Partitions[i];
-                if (r.Durable is { } durable)
+                if (r.Group is { } group)
                 {
-                    short result = acks == 0 ? (short)0 : await durable.ConfigureAwait(false);
+                    short result = acks == 0 ? (short)0 : await group.Durable.ConfigureAwait(false);
                     r = ref state.Partitions[i];
-                    r.Durable = null;
+                    r.Group = null;
+                    // Adopting another writer's segment may have moved the batches (DESIGN.md section 6).
                     if (result != 0) { r.Error = result; r.BaseOffset = -1; }
+                    else r.BaseOffset = group.Rebase(r.BaseOffset);
                 }
                 if (r.Error != 0) ok = false;
             }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using KafScale.Broker.Clustering;
 using KafScale.Metadata;
 using Microsoft.Extensions.Logging;
 
@@ -14,8 +15,11 @@ internal readonly record struct AdminResult(short ErrorCode, string? Message = n
 }
 
 /// <summary>
-/// The topics this broker serves: their metadata in the metadata store, their partition logs,
-/// recovery at startup, retention, and the batched next_offset hints.
+/// The topics of the cluster and the partition logs this broker leads. Topics are learned
+/// from the metadata store (a watch on /kafscale/topics/, so every broker sees creations,
+/// deletions and config changes made through any other); a partition's log is opened only
+/// when the leadership layer makes this broker its leader, and closed when it hands the
+/// partition over. Also: retention, and the batched next_offset hints.
 /// </summary>
 internal sealed class LogManager : IAsyncDisposable
 {
@@ -26,6 +30,7 @@ internal sealed class LogManager : IAsyncDisposable
     private readonly LogRuntime _runtime;
     private readonly BrokerConfig _config;
     private readonly SemaphoreSlim _adminLock = new(1, 1);
+    private readonly Lock _topicsLock = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _log;
     private Task _background = Task.CompletedTask;
@@ -45,6 +50,18 @@ internal sealed class LogManager : IAsyncDisposable
     public LogRuntime Runtime => _runtime;
     public PartitionStorage Storage => _storage;
 
+    /// <summary>A topic appeared, grew, or went away: the leadership layer re-evaluates.</summary>
+    public event Action? TopicsChanged;
+
+    /// <summary>A topic was deleted (its open logs are already abandoned).</summary>
+    public event Action<TopicState>? TopicRemoved;
+
+    /// <summary>
+    /// Set by the leadership layer: waits (bounded) until partitions from the given index on
+    /// have a leader, so a topic is usable when CreateTopics or CreatePartitions answers.
+    /// </summary>
+    public Func<TopicState, int, Task>? WaitForLeaders { get; set; }
+
     public bool TryGetTopic(string name, out TopicState topic) => _topics.TryGetValue(name, out topic!);
 
     /// <summary>Looks a topic up by its UTF-8 name straight from a request, without making a string.</summary>
@@ -63,46 +80,180 @@ internal sealed class LogManager : IAsyncDisposable
         return null;
     }
 
+    /// <summary>Every open partition log of this broker.</summary>
+    public IEnumerable<PartitionLog> OpenLogs()
+    {
+        foreach (var t in _topics.Values)
+            foreach (var log in t.Logs)
+                if (log is not null) yield return log;
+    }
+
+    /// <summary>Loads the topics and starts following them; opens no partition.</summary>
     public static async Task<LogManager> OpenAsync(IMetadataStore meta, PartitionStorage storage, LogRuntime runtime, BrokerConfig config, ILogger log, CancellationToken ct)
     {
         var manager = new LogManager(meta, storage, runtime, config, log);
-        var range = await meta.GetPrefixAsync(MetadataKeys.TopicsPrefix, ct).ConfigureAwait(false);
-        var values = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        foreach (var kv in range.Kvs) values[kv.Key] = kv.Value;
-        foreach (var kv in range.Kvs)
+        var mirror = new PrefixMirror(meta, MetadataKeys.TopicsPrefix, log, manager.ResetTopics, manager.ApplyTopicEvent);
+        manager._background = Task.WhenAll(
+            mirror.RunAsync(manager._stop.Token),
+            manager.HintLoopAsync(manager._stop.Token),
+            manager.RetentionLoopAsync(manager._stop.Token));
+        try { await mirror.Synced.WaitAsync(ct).ConfigureAwait(false); }
+        catch
         {
-            if (!kv.Key.EndsWith("/config", StringComparison.Ordinal)) continue;
-            string name = kv.Key[MetadataKeys.TopicsPrefix.Length..^"/config".Length];
-            if (name.Contains('/')) continue;
-            var record = JsonSerializer.Deserialize(kv.Value, BrokerJsonContext.Default.TopicRecord);
-            if (record is null) continue;
-            var topic = new TopicState(name, Guid.Parse(record.Id), TopicConfig.From(record.Configs), record.CreatedMs);
-            var logs = new PartitionLog[record.Partitions];
-            for (int p = 0; p < logs.Length; p++)
-            {
-                long hint = ReadLong(values, MetadataKeys.NextOffset(name, p), 0);
-                long start = ReadLong(values, MetadataKeys.LogStartOffset(name, p), 0);
-                int epoch = (int)ReadLong(values, MetadataKeys.LeaderEpoch(name, p), 0);
-                logs[p] = await manager.OpenPartitionAsync(topic, p, hint, start, epoch, ct).ConfigureAwait(false);
-            }
-            topic.Partitions = logs;
-            manager._topics[name] = topic;
+            await manager.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
-        manager._background = Task.WhenAll(manager.HintLoopAsync(manager._stop.Token), manager.RetentionLoopAsync(manager._stop.Token));
         return manager;
     }
 
-    private async Task<PartitionLog> OpenPartitionAsync(TopicState topic, int partition, long nextOffsetHint, long logStart, int epoch, CancellationToken ct)
+    private static bool TryParseConfigKey(string key, out string name)
     {
-        var log = new PartitionLog(topic.Name, partition, topic, _storage, _runtime);
-        var segments = await _storage.RecoverAsync(topic.Name, partition, nextOffsetHint, ct).ConfigureAwait(false);
-        log.Load(segments, logStart);
+        name = "";
+        if (!key.StartsWith(MetadataKeys.TopicsPrefix, StringComparison.Ordinal) || !key.EndsWith("/config", StringComparison.Ordinal)) return false;
+        name = key[MetadataKeys.TopicsPrefix.Length..^"/config".Length];
+        return name.Length > 0 && !name.Contains('/');
+    }
+
+    private void ResetTopics(IReadOnlyList<KeyValue> all, long revision)
+    {
+        var present = new Dictionary<string, KeyValue>(StringComparer.Ordinal);
+        foreach (var kv in all)
+            if (TryParseConfigKey(kv.Key, out var name)) present[name] = kv;
+        foreach (var t in _topics.Values)
+            if (!present.TryGetValue(t.Name, out var kv) || kv.CreateRevision != t.CreateRevision) RemoveTopic(t, "gone from the metadata store");
+        foreach (var (name, kv) in present) ApplyTopic(name, kv);
+    }
+
+    private void ApplyTopicEvent(WatchEvent e)
+    {
+        if (!TryParseConfigKey(e.Kv.Key, out var name)) return;
+        if (e.Type == WatchEventType.Put) ApplyTopic(name, e.Kv);
+        // A namesake created after this deletion has a higher create revision: it stays.
+        else if (_topics.TryGetValue(name, out var t) && t.CreateRevision < e.Kv.ModRevision) RemoveTopic(t, "deleted");
+    }
+
+    /// <summary>Adds a topic, or brings a known one up to date (partition count, configs).</summary>
+    private TopicState? ApplyTopic(string name, KeyValue kv)
+    {
+        TopicRecord? record;
+        try { record = JsonSerializer.Deserialize(kv.Value, BrokerJsonContext.Default.TopicRecord); }
+        catch (JsonException ex)
+        {
+            _log.LogWarning("ignoring topic {Topic}: its config record is not valid JSON ({Error})", name, ex.Message);
+            return null;
+        }
+        if (record is null || !Guid.TryParse(record.Id, out var id)) return null;
+        TopicState topic;
+        TopicState? replaced = null;
+        bool changed = false;
+        lock (_topicsLock)
+        {
+            if (_topics.TryGetValue(name, out var existing) && existing.CreateRevision != kv.CreateRevision)
+            {
+                // A namesake: the topic was deleted and created again.
+                replaced = existing;
+                existing = null;
+            }
+            if (existing is null)
+            {
+                topic = new TopicState(name, id, TopicConfig.From(record.Configs), record.CreatedMs, kv.CreateRevision);
+                topic.Grow(record.Partitions);
+                _topics[name] = topic;
+                changed = true;
+            }
+            else
+            {
+                topic = existing;
+                if (!SameConfigs(topic.Config.Overrides, record.Configs)) topic.Config = TopicConfig.From(record.Configs);
+                changed = topic.Grow(record.Partitions);
+            }
+        }
+        if (replaced is not null) Retire(replaced, "replaced by a new topic of the same name");
+        if (changed) TopicsChanged?.Invoke();
+        return topic;
+    }
+
+    private static bool SameConfigs(IReadOnlyDictionary<string, string> a, Dictionary<string, string> b)
+    {
+        if (a.Count != b.Count) return false;
+        foreach (var (k, v) in b) if (!a.TryGetValue(k, out var x) || x != v) return false;
+        return true;
+    }
+
+    private void RemoveTopic(TopicState topic, string why)
+    {
+        if (!_topics.TryRemove(new KeyValuePair<string, TopicState>(topic.Name, topic))) return;
+        Retire(topic, why);
+    }
+
+    /// <summary>Ends the terms of a topic no longer in the map; never called under a lock (listeners take their own).</summary>
+    private void Retire(TopicState topic, string why)
+    {
+        foreach (var log in topic.Logs) log?.Abandon(ErrorCodes.UnknownTopicOrPartition, deleted: true);
+        _runtime.SegmentCache?.RemoveTopic(topic.Name);
+        _log.LogInformation("topic {Topic} {Why}", topic.Name, why);
+        TopicRemoved?.Invoke(topic);
+        TopicsChanged?.Invoke();
+    }
+
+    /// <summary>
+    /// Opens a partition this broker has just become the leader of: recovers its chain of
+    /// segments from the store (the next_offset hint is only a hint), rebuilds the idempotent
+    /// producers' state. The log is not yet visible to requests: see <see cref="Publish"/>.
+    /// </summary>
+    public async Task<PartitionLog> OpenPartitionAsync(TopicState topic, int partition, int epoch, CancellationToken ct)
+    {
+        var keys = await _meta.GetPrefixAsync(MetadataKeys.Partition(topic.Name, partition), ct).ConfigureAwait(false);
+        long hint = 0, start = 0;
+        foreach (var kv in keys.Kvs)
+        {
+            if (kv.Key.EndsWith("/next_offset", StringComparison.Ordinal)) hint = ParseLong(kv.Value);
+            else if (kv.Key.EndsWith("/log_start_offset", StringComparison.Ordinal)) start = ParseLong(kv.Value);
+        }
+        var log = new PartitionLog(topic.Name, partition, topic, _storage, _runtime) { LeaderEpoch = epoch };
+        var segments = await _storage.RecoverAsync(topic.Name, partition, hint, ct).ConfigureAwait(false);
+        log.Load(segments, start);
         await ReplayProducerStateAsync(log, segments).ConfigureAwait(false);
-        // A restart is a new leadership term: batches written from now on carry a higher epoch.
-        log.LeaderEpoch = epoch + 1;
-        await _meta.PutAsync(MetadataKeys.LeaderEpoch(topic.Name, partition), Ascii(log.LeaderEpoch), 0, ct).ConfigureAwait(false);
-        if (log.NextOffset != nextOffsetHint) _runtime.ScheduleHintUpdate(log);
+        if (log.NextOffset != hint) _runtime.ScheduleHintUpdate(log);
         return log;
+    }
+
+    /// <summary>Makes an opened log the one requests use; false when the topic changed meanwhile.</summary>
+    public bool Publish(PartitionLog log)
+    {
+        var topic = log.TopicState;
+        lock (_topicsLock)
+        {
+            if (!_topics.TryGetValue(topic.Name, out var current) || current != topic) return false;
+            return topic.SetLog(log.Partition, expected: null, log);
+        }
+    }
+
+    private void Unpublish(PartitionLog log)
+    {
+        lock (_topicsLock) log.TopicState.SetLog(log.Partition, expected: log, null);
+    }
+
+    /// <summary>
+    /// Graceful handoff: new appends are refused, everything appended is flushed and made
+    /// durable (up to timeout), the final hint is written; then the term ends and whatever is
+    /// still waiting is answered NOT_LEADER_OR_FOLLOWER (its producers retry on the next leader).
+    /// </summary>
+    public async Task ClosePartitionAsync(PartitionLog log, TimeSpan timeout)
+    {
+        log.BeginHandoff();
+        if (!await log.FlushUntilDurableAsync(timeout).ConfigureAwait(false))
+            _log.LogWarning("{Topic}-{Partition}: handoff could not flush everything within {Timeout}; the rest is refused", log.Topic, log.Partition, timeout);
+        await WriteHintsAsync([log], CancellationToken.None).ConfigureAwait(false);
+        log.Abandon(ErrorCodes.NotLeaderOrFollower);
+        Unpublish(log);
+    }
+
+    /// <summary>Ends a term at once (lease lapsed, leader key gone): nothing more is acknowledged.</summary>
+    public void DropPartition(PartitionLog log)
+    {
+        log.Abandon(ErrorCodes.NotLeaderOrFollower);
+        Unpublish(log);
     }
 
     /// <summary>
@@ -124,8 +275,8 @@ internal sealed class LogManager : IAsyncDisposable
         }
     }
 
-    private static long ReadLong(Dictionary<string, byte[]> values, string key, long fallback) =>
-        values.TryGetValue(key, out var v) && long.TryParse(Encoding.ASCII.GetString(v), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l) ? l : fallback;
+    private static long ParseLong(byte[] value) =>
+        long.TryParse(Encoding.ASCII.GetString(value), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l) ? l : 0;
 
     private static byte[] Ascii(long value) => Encoding.ASCII.GetBytes(value.ToString(CultureInfo.InvariantCulture));
 
@@ -141,6 +292,13 @@ internal sealed class LogManager : IAsyncDisposable
         return null;
     }
 
+    /// <summary>The topic as the store has it now (another broker may have just created it).</summary>
+    private async Task<TopicState?> LearnTopicAsync(string name, CancellationToken ct)
+    {
+        var kv = await _meta.GetAsync(MetadataKeys.TopicConfig(name), ct).ConfigureAwait(false);
+        return kv is null ? null : ApplyTopic(name, kv);
+    }
+
     public async Task<AdminResult> CreateTopicAsync(string name, int partitions, IReadOnlyDictionary<string, string?> configs, bool validateOnly, CancellationToken ct)
     {
         if (ValidateTopicName(name) is { } bad) return new AdminResult(ErrorCodes.InvalidTopicException, bad);
@@ -150,32 +308,34 @@ internal sealed class LogManager : IAsyncDisposable
         foreach (var key in configs.Keys)
             if (!TopicConfig.Defaults.ContainsKey(key) && !KnownIgnoredConfigs.Contains(key))
                 return new AdminResult(ErrorCodes.InvalidConfig, $"unknown topic config '{key}'");
+        TopicState? topic;
         await _adminLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (_topics.ContainsKey(name)) return new AdminResult(ErrorCodes.TopicAlreadyExists, $"topic '{name}' already exists");
+            if (_topics.ContainsKey(name) || await LearnTopicAsync(name, ct).ConfigureAwait(false) is not null)
+                return new AdminResult(ErrorCodes.TopicAlreadyExists, $"topic '{name}' already exists");
             if (validateOnly) return AdminResult.Ok;
             var overrides = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (k, v) in configs) if (v is not null) overrides[k] = v;
             var record = new TopicRecord { Id = Guid.NewGuid().ToString(), Partitions = partitions, Configs = overrides, CreatedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
-            var txn = new TxnRequest(
-                [Compare.KeyMissing(MetadataKeys.TopicConfig(name))],
-                [TxnOp.Put(MetadataKeys.TopicConfig(name), JsonSerializer.SerializeToUtf8Bytes(record, BrokerJsonContext.Default.TopicRecord))],
-                []);
-            var result = await _meta.TxnAsync(txn, ct).ConfigureAwait(false);
-            if (!result.Succeeded) return new AdminResult(ErrorCodes.TopicAlreadyExists, $"topic '{name}' already exists");
-            var topic = new TopicState(name, Guid.Parse(record.Id), TopicConfig.From(overrides), record.CreatedMs);
-            // A new topic starts empty even if a deleted namesake's late upload left objects behind.
+            string configKey = MetadataKeys.TopicConfig(name);
+            // A new topic starts empty even if a deleted namesake left keys or late uploads behind.
+            await _meta.TxnAsync(new TxnRequest([Compare.KeyMissing(configKey)], [TxnOp.DeletePrefix(MetadataKeys.PartitionsPrefix(name))], []), ct).ConfigureAwait(false);
             await _storage.DeleteTopicAsync(name, ct).ConfigureAwait(false);
-            var logs = new PartitionLog[partitions];
-            for (int p = 0; p < partitions; p++)
-                logs[p] = await OpenPartitionAsync(topic, p, 0, 0, 0, ct).ConfigureAwait(false);
-            topic.Partitions = logs;
-            _topics[name] = topic;
+            var txn = new TxnRequest(
+                [Compare.KeyMissing(configKey)],
+                [TxnOp.Put(configKey, JsonSerializer.SerializeToUtf8Bytes(record, BrokerJsonContext.Default.TopicRecord)), TxnOp.Get(configKey)],
+                [TxnOp.Get(configKey)]);
+            var result = await _meta.TxnAsync(txn, ct).ConfigureAwait(false);
+            var stored = result.Gets.Count > 0 && result.Gets[0].Count > 0 ? result.Gets[0][0] : null;
+            if (stored is not null) ApplyTopic(name, stored);
+            if (!result.Succeeded) return new AdminResult(ErrorCodes.TopicAlreadyExists, $"topic '{name}' already exists");
+            _topics.TryGetValue(name, out topic);
             _log.LogInformation("created topic {Topic} with {Partitions} partitions", name, partitions);
-            return AdminResult.Ok;
         }
         finally { _adminLock.Release(); }
+        if (topic is not null && WaitForLeaders is { } wait) await wait(topic, 0).ConfigureAwait(false);
+        return AdminResult.Ok;
     }
 
     /// <summary>Kafka topic configs accepted (clients send them) but without effect here.</summary>
@@ -189,41 +349,76 @@ internal sealed class LogManager : IAsyncDisposable
         "local.retention.ms", "local.retention.bytes", "remote.storage.enable", "message.format.version",
     };
 
+    /// <summary>
+    /// Deletes the topic's keys (its leader keys with them) and every object it has in the
+    /// store. Leaders elsewhere learn it from the watch, end their terms and remove any late
+    /// upload of theirs.
+    /// </summary>
     public async Task<AdminResult> DeleteTopicAsync(string name, CancellationToken ct)
     {
         await _adminLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (!_topics.TryRemove(name, out var topic)) return new AdminResult(ErrorCodes.UnknownTopicOrPartition, $"topic '{name}' does not exist");
-            foreach (var p in topic.Partitions) p.Abandon(ErrorCodes.UnknownTopicOrPartition, deleted: true);
-            await _meta.DeletePrefixAsync(MetadataKeys.Topic(name), ct).ConfigureAwait(false);
+            if (!_topics.TryGetValue(name, out var topic) && (topic = await LearnTopicAsync(name, ct).ConfigureAwait(false)) is null)
+                return new AdminResult(ErrorCodes.UnknownTopicOrPartition, $"topic '{name}' does not exist");
+            // Locally first, so waiting producers hear UNKNOWN_TOPIC_OR_PARTITION rather than
+            // NOT_LEADER_OR_FOLLOWER from the leader key going away.
+            RemoveTopic(topic, "deleted");
+            try
+            {
+                await _meta.TxnAsync(new TxnRequest([], [TxnOp.DeletePrefix(MetadataKeys.Topic(name)), TxnOp.DeletePrefix(ClusterKeys.LeadersOf(name))], []), ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                try { await LearnTopicAsync(name, CancellationToken.None).ConfigureAwait(false); } catch { }
+                throw;
+            }
             await _storage.DeleteTopicAsync(name, ct).ConfigureAwait(false);
-            _runtime.SegmentCache?.RemoveTopic(name);
-            _log.LogInformation("deleted topic {Topic}", name);
             return AdminResult.Ok;
         }
         finally { _adminLock.Release(); }
     }
 
+    /// <summary>Changes the stored topic record with a compare on its revision, retrying when another broker got in between.</summary>
+    private async Task<(AdminResult Result, TopicState? Topic, int OldPartitions)> UpdateRecordAsync(string name, Func<TopicRecord, AdminResult?> change, CancellationToken ct)
+    {
+        string configKey = MetadataKeys.TopicConfig(name);
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            var kv = await _meta.GetAsync(configKey, ct).ConfigureAwait(false);
+            if (kv is null) return (new AdminResult(ErrorCodes.UnknownTopicOrPartition, $"topic '{name}' does not exist"), null, 0);
+            var record = JsonSerializer.Deserialize(kv.Value, BrokerJsonContext.Default.TopicRecord)!;
+            int old = record.Partitions;
+            if (change(record) is { } refused) return (refused, null, old);
+            var result = await _meta.TxnAsync(new TxnRequest(
+                [Compare.ModRevisionEquals(configKey, kv.ModRevision)],
+                [TxnOp.Put(configKey, JsonSerializer.SerializeToUtf8Bytes(record, BrokerJsonContext.Default.TopicRecord)), TxnOp.Get(configKey)],
+                []), ct).ConfigureAwait(false);
+            if (!result.Succeeded) continue;
+            return (AdminResult.Ok, ApplyTopic(name, result.Gets[0][0]), old);
+        }
+        return (new AdminResult(ErrorCodes.RequestTimedOut, $"topic '{name}' kept changing; try again"), null, 0);
+    }
+
     public async Task<AdminResult> CreatePartitionsAsync(string name, int count, bool validateOnly, CancellationToken ct)
     {
+        (AdminResult Result, TopicState? Topic, int OldPartitions) outcome;
         await _adminLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (!_topics.TryGetValue(name, out var topic)) return new AdminResult(ErrorCodes.UnknownTopicOrPartition, $"topic '{name}' does not exist");
-            int current = topic.Partitions.Length;
-            if (count <= current) return new AdminResult(ErrorCodes.InvalidPartitions, $"topic '{name}' has {current} partitions; the new count must be larger, got {count}");
-            if (count > 100_000) return new AdminResult(ErrorCodes.InvalidPartitions, "too many partitions");
-            if (validateOnly) return AdminResult.Ok;
-            var record = ToRecord(topic, count);
-            await _meta.PutAsync(MetadataKeys.TopicConfig(name), JsonSerializer.SerializeToUtf8Bytes(record, BrokerJsonContext.Default.TopicRecord), 0, ct).ConfigureAwait(false);
-            var logs = new PartitionLog[count];
-            Array.Copy(topic.Partitions, logs, current);
-            for (int p = current; p < count; p++) logs[p] = await OpenPartitionAsync(topic, p, 0, 0, 0, ct).ConfigureAwait(false);
-            topic.Partitions = logs;
-            return AdminResult.Ok;
+            outcome = await UpdateRecordAsync(name, record =>
+            {
+                int current = record.Partitions;
+                if (count <= current) return new AdminResult(ErrorCodes.InvalidPartitions, $"topic '{name}' has {current} partitions; the new count must be larger, got {count}");
+                if (count > 100_000) return new AdminResult(ErrorCodes.InvalidPartitions, "too many partitions");
+                if (validateOnly) return AdminResult.Ok;
+                record.Partitions = count;
+                return null;
+            }, ct).ConfigureAwait(false);
         }
         finally { _adminLock.Release(); }
+        if (outcome.Topic is not null && WaitForLeaders is { } wait) await wait(outcome.Topic, outcome.OldPartitions).ConfigureAwait(false);
+        return outcome.Result;
     }
 
     /// <summary>Replaces the topic's overrides with the given set (callers compute incremental changes).</summary>
@@ -236,26 +431,18 @@ internal sealed class LogManager : IAsyncDisposable
         await _adminLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (!_topics.TryGetValue(name, out var topic)) return new AdminResult(ErrorCodes.UnknownTopicOrPartition, $"topic '{name}' does not exist");
-            if (validateOnly) return AdminResult.Ok;
             var clean = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (k, v) in overrides) if (v is not null) clean[k] = v;
-            var config = TopicConfig.From(clean);
-            topic.Config = config;
-            var record = ToRecord(topic, topic.Partitions.Length);
-            await _meta.PutAsync(MetadataKeys.TopicConfig(name), JsonSerializer.SerializeToUtf8Bytes(record, BrokerJsonContext.Default.TopicRecord), 0, ct).ConfigureAwait(false);
-            return AdminResult.Ok;
+            var outcome = await UpdateRecordAsync(name, record =>
+            {
+                if (validateOnly) return AdminResult.Ok;
+                record.Configs = clean;
+                return null;
+            }, ct).ConfigureAwait(false);
+            return outcome.Result;
         }
         finally { _adminLock.Release(); }
     }
-
-    private static TopicRecord ToRecord(TopicState topic, int partitions) => new()
-    {
-        Id = topic.Id.ToString(),
-        Partitions = partitions,
-        Configs = new Dictionary<string, string>(topic.Config.Overrides),
-        CreatedMs = topic.CreatedMs,
-    };
 
     /// <summary>DeleteRecords: moves the log start offset and deletes whole segments below it.</summary>
     public async Task<(short ErrorCode, long LowWatermark)> DeleteRecordsAsync(PartitionLog log, long offset, CancellationToken ct)
@@ -263,21 +450,26 @@ internal sealed class LogManager : IAsyncDisposable
         long hw = log.HighWatermark;
         if (offset == -1) offset = hw;
         if (offset < 0 || offset > hw) return (ErrorCodes.OffsetOutOfRange, -1);
-        await MoveLogStartAsync(log, offset, ct).ConfigureAwait(false);
+        if (!await MoveLogStartAsync(log, offset, ct).ConfigureAwait(false)) return (ErrorCodes.NotLeaderOrFollower, -1);
         return (0, log.LogStartOffset);
     }
 
-    private async Task MoveLogStartAsync(PartitionLog log, long offset, CancellationToken ct)
+    /// <summary>False when this broker no longer leads the partition (or the topic is gone).</summary>
+    private async Task<bool> MoveLogStartAsync(PartitionLog log, long offset, CancellationToken ct)
     {
-        // A topic deleted meanwhile must not get its keys written back.
-        if (!_topics.TryGetValue(log.Topic, out var live) || !live.Partitions.Contains(log)) return;
+        if (log.IsClosed || !_topics.TryGetValue(log.Topic, out var live) || live != log.TopicState) return false;
         var removed = log.AdvanceLogStart(offset);
-        await _meta.PutAsync(MetadataKeys.LogStartOffset(log.Topic, log.Partition), Ascii(log.LogStartOffset), 0, ct).ConfigureAwait(false);
+        // Tied to the topic's incarnation: a deleted topic must not get its keys written back.
+        var txn = await _meta.TxnAsync(new TxnRequest(
+            [new Compare(MetadataKeys.TopicConfig(log.Topic), CompareTarget.CreateRevision, CompareResult.Equal, log.TopicState.CreateRevision)],
+            [TxnOp.Put(MetadataKeys.LogStartOffset(log.Topic, log.Partition), Ascii(log.LogStartOffset))], []), ct).ConfigureAwait(false);
+        if (!txn.Succeeded) return false;
         foreach (var segment in removed)
         {
             _runtime.SegmentCache?.Remove(new KafScale.Storage.SegmentCacheKey(log.Topic, log.Partition, segment.BaseOffset));
             await _storage.DeleteSegmentAsync(log.Topic, log.Partition, segment.BaseOffset, ct).ConfigureAwait(false);
         }
+        return true;
     }
 
     /// <summary>
@@ -289,26 +481,35 @@ internal sealed class LogManager : IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             try { await Task.Delay(1000, ct).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
-            await WriteHintsAsync(CancellationToken.None).ConfigureAwait(false);
+            await WriteHintsAsync(_runtime.TakeDirtyHints(), CancellationToken.None).ConfigureAwait(false);
         }
     }
 
-    private async Task WriteHintsAsync(CancellationToken ct)
+    /// <summary>
+    /// One transaction for every hint, guarded by each topic's incarnation (a topic deleted
+    /// meanwhile must not get keys back); if that fails, one transaction per topic.
+    /// </summary>
+    private async Task WriteHintsAsync(List<PartitionLog> dirty, CancellationToken ct)
     {
-        var dirty = _runtime.TakeDirtyHints();
-        if (dirty.Count == 0) return;
-        var ops = new List<TxnOp>(dirty.Count);
+        var byTopic = new Dictionary<TopicState, List<TxnOp>>();
         foreach (var log in dirty)
         {
-            if (!_topics.TryGetValue(log.Topic, out var t) || !t.Partitions.Contains(log)) continue;
+            if (!_topics.TryGetValue(log.Topic, out var t) || t != log.TopicState) continue;
+            if (!byTopic.TryGetValue(t, out var ops)) byTopic[t] = ops = [];
             ops.Add(TxnOp.Put(MetadataKeys.NextOffset(log.Topic, log.Partition), Ascii(log.HighWatermark)));
         }
-        if (ops.Count == 0) return;
-        try { await _meta.TxnAsync(new TxnRequest([], ops, []), ct).ConfigureAwait(false); }
+        if (byTopic.Count == 0) return;
+        static Compare Guard(TopicState t) => new(MetadataKeys.TopicConfig(t.Name), CompareTarget.CreateRevision, CompareResult.Equal, t.CreateRevision);
+        try
+        {
+            var all = await _meta.TxnAsync(new TxnRequest([.. byTopic.Keys.Select(Guard)], [.. byTopic.Values.SelectMany(o => o)], []), ct).ConfigureAwait(false);
+            if (all.Succeeded || byTopic.Count == 1) return;
+            foreach (var (t, ops) in byTopic) await _meta.TxnAsync(new TxnRequest([Guard(t)], ops, []), ct).ConfigureAwait(false);
+        }
         catch (Exception ex)
         {
             _log.LogWarning("could not write next_offset hints to the metadata store ({Error}); will retry", ex.Message);
-            foreach (var log in dirty) _runtime.ScheduleHintUpdate(log);
+            foreach (var log in dirty) if (!log.IsClosed) _runtime.ScheduleHintUpdate(log);
         }
     }
 
@@ -327,60 +528,51 @@ internal sealed class LogManager : IAsyncDisposable
     /// <summary>Seconds between retention passes (KAFSCALE_RETENTION_CHECK_SECONDS for tests).</summary>
     public static int RetentionCheckSeconds { get; set; } = 30;
 
+    /// <summary>Retention of the partitions this broker leads (each leader enforces its own).</summary>
     public async Task EnforceRetentionAsync(CancellationToken ct)
     {
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var topic in _topics.Values)
+        foreach (var log in OpenLogs().ToList())
         {
-            var config = topic.Config;
-            foreach (var log in topic.Partitions)
+            var config = log.TopicState.Config;
+            var segments = log.SegmentsSnapshot();
+            long newStart = log.LogStartOffset;
+            if (config.RetentionMsValue >= 0)
             {
-                var segments = log.SegmentsSnapshot();
-                long newStart = log.LogStartOffset;
-                if (config.RetentionMsValue >= 0)
+                foreach (var s in segments)
                 {
-                    foreach (var s in segments)
-                    {
-                        long ts = s.MaxTimestamp >= 0 ? s.MaxTimestamp : await _storage.ReadMaxTimestampAsync(log, s, ct).ConfigureAwait(false);
-                        if (ts >= 0 && now - ts > config.RetentionMsValue) newStart = Math.Max(newStart, s.LastOffset + 1);
-                        else break;
-                    }
+                    long ts = s.MaxTimestamp >= 0 ? s.MaxTimestamp : await _storage.ReadMaxTimestampAsync(log, s, ct).ConfigureAwait(false);
+                    if (ts >= 0 && now - ts > config.RetentionMsValue) newStart = Math.Max(newStart, s.LastOffset + 1);
+                    else break;
                 }
-                if (config.RetentionBytesValue >= 0)
+            }
+            if (config.RetentionBytesValue >= 0)
+            {
+                long total = 0;
+                foreach (var s in segments) if (s.LastOffset >= newStart) total += s.Size;
+                foreach (var s in segments)
                 {
-                    long total = 0;
-                    foreach (var s in segments) if (s.LastOffset >= newStart) total += s.Size;
-                    foreach (var s in segments)
-                    {
-                        if (s.LastOffset < newStart) continue;
-                        if (total <= config.RetentionBytesValue) break;
-                        total -= s.Size;
-                        newStart = s.LastOffset + 1;
-                    }
+                    if (s.LastOffset < newStart) continue;
+                    if (total <= config.RetentionBytesValue) break;
+                    total -= s.Size;
+                    newStart = s.LastOffset + 1;
                 }
-                if (newStart > log.LogStartOffset)
-                {
-                    _log.LogInformation("retention: {Topic}-{Partition} log start offset {Old} -> {New}", log.Topic, log.Partition, log.LogStartOffset, newStart);
-                    await MoveLogStartAsync(log, newStart, ct).ConfigureAwait(false);
-                }
+            }
+            if (newStart > log.LogStartOffset)
+            {
+                _log.LogInformation("retention: {Topic}-{Partition} log start offset {Old} -> {New}", log.Topic, log.Partition, log.LogStartOffset, newStart);
+                await MoveLogStartAsync(log, newStart, ct).ConfigureAwait(false);
             }
         }
     }
 
-    /// <summary>Flushes everything pending and writes the final hints (graceful shutdown).</summary>
+    /// <summary>Flushes everything pending in the open logs and writes their hints (tests and tools; brokers hand off through the leadership layer).</summary>
     public async Task FlushAllAsync(TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        var all = _topics.Values.SelectMany(t => t.Partitions).ToList();
-        foreach (var log in all) await log.FlushAsync(force: true).ConfigureAwait(false);
-        while (DateTime.UtcNow < deadline && all.Exists(l => l.HasPending))
-        {
-            foreach (var log in all) if (log.HasPending) await log.FlushAsync(force: true).ConfigureAwait(false);
-            await Task.Delay(10).ConfigureAwait(false);
-        }
+        var all = OpenLogs().ToList();
+        await Task.WhenAll(all.Select(l => l.FlushUntilDurableAsync(timeout))).ConfigureAwait(false);
         foreach (var log in all) if (log.HasPending) log.Abandon(ErrorCodes.NotLeaderOrFollower);
-        foreach (var log in all) _runtime.ScheduleHintUpdate(log);
-        await WriteHintsAsync(CancellationToken.None).ConfigureAwait(false);
+        await WriteHintsAsync(all, CancellationToken.None).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

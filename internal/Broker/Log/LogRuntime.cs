@@ -25,6 +25,14 @@ internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILo
     public ILogger Log { get; } = log;
     public KafScale.Storage.SegmentCache? SegmentCache { get; set; }
 
+    /// <summary>This broker's lease as far as writes are concerned (never lapses without a cluster).</summary>
+    public KafScale.Broker.Clustering.LeaseGuard Lease { get; set; } = KafScale.Broker.Clustering.LeaseGuard.Unbounded();
+
+    /// <summary>Called (on the thread pool) when a partition log's term ends, whoever ended it.</summary>
+    public Action<PartitionLog>? Closed { get; set; }
+
+    public void OnClosed(PartitionLog log) => Closed?.Invoke(log);
+
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
     public void AddPending(long bytes) => Interlocked.Add(ref _pendingBytes, bytes);
 

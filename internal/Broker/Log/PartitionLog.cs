@@ -19,33 +19,61 @@ internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, lo
 
 /// <summary>
 /// Batches appended since the last flush started, answered together when they are durable
-/// (group commit: one task per flush, not one per request).
+/// (group commit: one task per flush, not one per request). When a segment of another writer
+/// is adopted the group's batches move to new offsets (DESIGN.md section 6); their producers
+/// are answered with the new ones.
 /// </summary>
 internal sealed class FlushGroup
 {
     private readonly TaskCompletionSource<short> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Dictionary<long, long>? _rebased;
+
+    /// <summary>A group that is already durable (a retried batch whose first write is below the high watermark).</summary>
+    public static readonly FlushGroup Completed = CreateCompleted();
+
     public long EndOffset { get; set; }
     public Task<short> Durable => _done.Task;
     public void Complete(short errorCode) => _done.TrySetResult(errorCode);
+
+    /// <summary>Where a batch appended at baseOffset ended up (read after <see cref="Durable"/> completes).</summary>
+    public long Rebase(long baseOffset) => _rebased is { } map && map.TryGetValue(baseOffset, out long moved) ? moved : baseOffset;
+
+    internal void MapBase(long oldBase, long newBase)
+    {
+        if (oldBase != newBase) (_rebased ??= [])[oldBase] = newBase;
+    }
+
+    private static FlushGroup CreateCompleted()
+    {
+        var g = new FlushGroup();
+        g.Complete(0);
+        return g;
+    }
 }
 
 /// <summary>Outcome of an append: where the batches went and what to wait for.</summary>
-internal readonly record struct AppendResult(short ErrorCode, long BaseOffset, long LogAppendTime, Task<short>? Durable);
+internal readonly record struct AppendResult(short ErrorCode, long BaseOffset, long LogAppendTime, FlushGroup? Group)
+{
+    public Task<short>? Durable => Group?.Durable;
+}
 
 /// <summary>
-/// One partition's log: offsets are assigned on append, batches wait in memory until a flush
-/// uploads them as one segment object, and the high watermark advances only over contiguous
-/// durable segments (DESIGN.md section 5).
+/// One partition's log for one leadership term: offsets are assigned on append, batches wait
+/// in memory until a flush uploads them as one segment object, and the high watermark advances
+/// only over contiguous durable segments (DESIGN.md section 5), and only while this broker's
+/// lease holds (section 6). A term ends with <see cref="Abandon"/>; the next leader opens a new
+/// log from the store.
 /// </summary>
-internal sealed class PartitionLog
+internal sealed partial class PartitionLog
 {
     private readonly Lock _lock = new();
     private readonly List<SegmentRef> _segments = [];
-    private readonly List<PendingBlob> _pending = [];
+    private List<PendingBlob> _pending = [];
     private readonly Queue<FlushGroup> _groupsAwaitingDurability = new();
     private readonly SortedDictionary<long, (SegmentRef Segment, ReadOnlyMemory<byte> Kfs)> _uploadedOutOfOrder = [];
     private readonly PartitionStorage _storage;
     private readonly LogRuntime _runtime;
+    private readonly CancellationTokenSource _term;
     private FlushGroup _currentGroup = new();
     private long _nextOffset;
     private long _highWatermark;
@@ -56,8 +84,10 @@ internal sealed class PartitionLog
     private int _uploadsInFlight;
     private bool _timerArmed;
     private bool _failed;
-    private readonly ProducerStateTable _producers = new();
+    private ProducerStateTable _producers = new();
     private bool _deleted;
+    private bool _closed;
+    private bool _handingOff;
     private long _nextUploadBase;
 
     public PartitionLog(string topic, int partition, TopicState topicState, PartitionStorage storage, LogRuntime runtime)
@@ -67,6 +97,7 @@ internal sealed class PartitionLog
         TopicState = topicState;
         _storage = storage;
         _runtime = runtime;
+        _term = CancellationTokenSource.CreateLinkedTokenSource(runtime.Lease.Term);
     }
 
     public string Topic { get; }
@@ -74,13 +105,19 @@ internal sealed class PartitionLog
     public TopicState TopicState { get; }
     public int LeaderEpoch { get; set; }
 
+    /// <summary>Cancelled when this leadership term ends (handoff, lost lease, deleted topic).</summary>
+    public CancellationToken Term => _term.Token;
+
     public long HighWatermark { get { lock (_lock) return _highWatermark; } }
     public long LogStartOffset { get { lock (_lock) return _logStartOffset; } }
     public long NextOffset { get { lock (_lock) return _nextOffset; } }
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
-    public bool HasPending { get { lock (_lock) return _pending.Count > 0 || _uploadsInFlight > 0; } }
+    public bool HasPending { get { lock (_lock) return _pending.Count > 0 || _uploadsInFlight > 0 || _adopting; } }
 
-    /// <summary>Adopts the durable segments found in the store at startup.</summary>
+    /// <summary>True once the term has ended: nothing more is appended or acknowledged here.</summary>
+    public bool IsClosed => Volatile.Read(ref _closed);
+
+    /// <summary>Adopts the durable segments found in the store when the partition is opened.</summary>
     public void Load(IReadOnlyList<SegmentRef> segments, long logStartOffset)
     {
         lock (_lock)
@@ -100,7 +137,9 @@ internal sealed class PartitionLog
     /// </summary>
     public AppendResult Append(ReadOnlySpan<byte> blob, int recordCount)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(blob.Length);
+        // Past the lease deadline another broker may be taking the partition over.
+        if (!_runtime.Lease.MayWrite) return new AppendResult(ErrorCodes.NotLeaderOrFollower, -1, -1, null);
+        byte[] buffer = BufferPools.Produce.Rent(blob.Length);
         blob.CopyTo(buffer);
         var span = buffer.AsSpan(0, blob.Length);
         long logAppendTime = -1;
@@ -109,14 +148,14 @@ internal sealed class PartitionLog
         long baseOffset;
         lock (_lock)
         {
-            if (_failed)
+            if (_closed || _handingOff || _failed)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
-                return new AppendResult(ErrorCodes.KafkaStorageError, -1, -1, null);
+                BufferPools.Produce.Return(buffer);
+                return new AppendResult(_failed && !_closed ? ErrorCodes.KafkaStorageError : ErrorCodes.NotLeaderOrFollower, -1, -1, null);
             }
             if (CheckProducers(blob, out var duplicate) is { } refusal)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                BufferPools.Produce.Return(buffer);
                 return refusal.ErrorCode != 0 ? refusal : DuplicateLocked(duplicate);
             }
             baseOffset = _nextOffset;
@@ -152,7 +191,7 @@ internal sealed class PartitionLog
         }
         _runtime.AddPending(blob.Length);
         if (flushNow) _runtime.ScheduleFlush(this);
-        return new AppendResult(0, baseOffset, logAppendTime, group.Durable);
+        return new AppendResult(0, baseOffset, logAppendTime, group);
     }
 
     /// <summary>
@@ -194,22 +233,24 @@ internal sealed class PartitionLog
     /// </summary>
     private AppendResult DuplicateLocked(long originalOffset)
     {
-        if (originalOffset < _highWatermark) return new AppendResult(0, originalOffset, -1, Task.FromResult((short)0));
+        if (originalOffset < _highWatermark) return new AppendResult(0, originalOffset, -1, FlushGroup.Completed);
         foreach (var g in _groupsAwaitingDurability)
-            if (g.EndOffset > originalOffset) return new AppendResult(0, originalOffset, -1, g.Durable);
-        return new AppendResult(0, originalOffset, -1, _currentGroup.Durable);
+            if (g.EndOffset > originalOffset) return new AppendResult(0, originalOffset, -1, g);
+        return new AppendResult(0, originalOffset, -1, _currentGroup);
     }
 
-    /// <summary>Replays batches of durable segments (in log order) into the producer state after a restart.</summary>
+    /// <summary>Replays batches of durable segments (in log order) into the producer state when a partition is opened.</summary>
     public void ReplayProducers(ReadOnlySpan<byte> segmentBody)
     {
-        lock (_lock)
+        lock (_lock) ReplayInto(_producers, segmentBody);
+    }
+
+    private static void ReplayInto(ProducerStateTable table, ReadOnlySpan<byte> segmentBody)
+    {
+        foreach (var batch in RecordBatch.EnumerateBatches(segmentBody))
         {
-            foreach (var batch in RecordBatch.EnumerateBatches(segmentBody))
-            {
-                var h = new RecordBatchHeader(batch);
-                if (h.HasProducerId) _producers.Record(h.ProducerId, h.ProducerEpoch, h.BaseSequence, LastSequence(h), h.BaseOffset, h.LastOffset);
-            }
+            var h = new RecordBatchHeader(batch);
+            if (h.HasProducerId) table.Record(h.ProducerId, h.ProducerEpoch, h.BaseSequence, LastSequence(h), h.BaseOffset, h.LastOffset);
         }
     }
 
@@ -217,15 +258,15 @@ internal sealed class PartitionLog
 
     private bool ShouldFlushLocked()
     {
-        if (_pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition) return false;
-        if (_pendingBytes >= SegmentBytes) return true;
+        if (_pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition || _adopting || _closed) return false;
+        if (_pendingBytes >= SegmentBytes || _handingOff) return true;
         if (_runtime.FlushIntervalMs == 0) return true;
         return Environment.TickCount64 - _oldestPendingTicks >= _runtime.FlushIntervalMs;
     }
 
     private void ArmTimerLocked()
     {
-        if (_timerArmed || _pending.Count == 0 || _runtime.FlushIntervalMs == 0) return;
+        if (_timerArmed || _pending.Count == 0 || _runtime.FlushIntervalMs == 0 || _closed) return;
         _timerArmed = true;
         long due = Math.Max(0, _runtime.FlushIntervalMs - (Environment.TickCount64 - _oldestPendingTicks));
         _ = FlushLaterAsync(due);
@@ -250,7 +291,7 @@ internal sealed class PartitionLog
             long baseOffset;
             lock (_lock)
             {
-                if (_pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition) return;
+                if (_closed || _adopting || _pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition) return;
                 if (!force && !ShouldFlushLocked()) { ArmTimerLocked(); return; }
                 take = [];
                 long bytes = 0;
@@ -279,19 +320,39 @@ internal sealed class PartitionLog
             {
                 _runtime.Log.LogError(ex, "could not build a segment of {Topic}-{Partition} at offset {Base}; refusing further writes", Topic, Partition, baseOffset);
             }
-            foreach (var t in take) ArrayPool<byte>.Shared.Return(t.Buffer);
+            foreach (var t in take) BufferPools.Produce.Return(t.Buffer);
             _runtime.AddPending(-takenBytes);
 
-            bool ok = built is not null && await _storage.UploadAsync(this, built).ConfigureAwait(false);
+            var outcome = built is null ? UploadOutcome.Cancelled : await _storage.UploadAsync(this, built, Term).ConfigureAwait(false);
+            bool adopt = false, deleted;
             lock (_lock)
             {
                 _uploadsInFlight--;
-                if (ok) OnDurableLocked(built!.Segment, built.Kfs);
-                else FailLocked(baseOffset);
+                deleted = _deleted;
+                // A closed term acknowledges nothing; fetches waiting on it look again.
+                if (_closed) _runtime.SignalData();
+                else if (built is null) FailLocked(baseOffset);
+                else if (outcome != UploadOutcome.Cancelled && !_runtime.Lease.MayWrite)
+                {
+                    // The upload ended after the lease deadline: a new leader may already have
+                    // listed the store, so nothing of it may be acknowledged.
+                    AbandonLocked(ErrorCodes.NotLeaderOrFollower);
+                }
+                else if (outcome == UploadOutcome.Durable) OnDurableLocked(built.Segment, built.Kfs);
+                else if (outcome == UploadOutcome.Conflict)
+                {
+                    _conflicts[built.Segment.BaseOffset] = built;
+                    _adopting = true;
+                }
+                else AbandonLocked(ErrorCodes.NotLeaderOrFollower);
+                if (_adopting && !_adoptionRunning && _uploadsInFlight == 0 && !_closed) adopt = _adoptionRunning = true;
             }
-            if (!ok) return;
-            bool deleted;
-            lock (_lock) deleted = _deleted;
+            if (adopt)
+            {
+                await AdoptAsync().ConfigureAwait(false);
+                continue;
+            }
+            if (outcome != UploadOutcome.Durable) return;
             if (deleted)
             {
                 // The topic was deleted while this upload was under way: take the late segment back.
@@ -318,18 +379,23 @@ internal sealed class PartitionLog
             _runtime.Cache(this, next.Segment, next.Kfs);
             _highWatermark = next.Segment.LastOffset + 1;
         }
+        CompleteDurableGroupsLocked();
+        _runtime.SignalData();
+    }
+
+    private void CompleteDurableGroupsLocked()
+    {
         while (_groupsAwaitingDurability.TryPeek(out var g) && g.EndOffset <= _highWatermark)
         {
             _groupsAwaitingDurability.Dequeue();
             g.Complete(0);
         }
-        _runtime.SignalData();
     }
 
     /// <summary>
-    /// The segment at failedBase could not be made durable: nothing at or above it may be
-    /// acknowledged (that would leave a hole), so the partition refuses writes and fails those
-    /// waiters. Groups wholly below it wait on: their own uploads may still land.
+    /// A segment could not be built: nothing at or above it may be acknowledged (that would
+    /// leave a hole), so the partition refuses writes and fails those waiters. Groups wholly
+    /// below it wait on: their own uploads may still land.
     /// </summary>
     private void FailLocked(long failedBase)
     {
@@ -351,7 +417,7 @@ internal sealed class PartitionLog
     /// <summary>Discards batches that will never be uploaded, and their bytes from the pending counts.</summary>
     private void DropPendingLocked()
     {
-        foreach (var p in _pending) ArrayPool<byte>.Shared.Return(p.Buffer);
+        foreach (var p in _pending) BufferPools.Produce.Return(p.Buffer);
         _pending.Clear();
         _runtime.AddPending(-_pendingBytes);
         _pendingBytes = 0;
@@ -392,7 +458,7 @@ internal sealed class PartitionLog
         var removed = new List<SegmentRef>();
         lock (_lock)
         {
-            if (newStart <= _logStartOffset) return removed;
+            if (newStart <= _logStartOffset || _closed) return removed;
             _logStartOffset = Math.Min(newStart, _highWatermark);
             while (_segments.Count > 0 && _segments[0].LastOffset < _logStartOffset)
             {
@@ -403,16 +469,61 @@ internal sealed class PartitionLog
         return removed;
     }
 
-    /// <summary>Fails waiting producers on shutdown when their data could not be flushed.</summary>
+    /// <summary>Graceful handoff, first step: new appends are refused, what is pending flushes at once.</summary>
+    public void BeginHandoff()
+    {
+        lock (_lock) _handingOff = true;
+        _runtime.ScheduleFlush(this);
+    }
+
+    /// <summary>
+    /// Flushes until everything appended is durable (or the term ends). Returns false when the
+    /// timeout passed first.
+    /// </summary>
+    public async Task<bool> FlushUntilDurableAsync(TimeSpan timeout)
+    {
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (true)
+        {
+            lock (_lock)
+            {
+                if (_closed) return _groupsAwaitingDurability.Count == 0 && _pending.Count == 0;
+                if (_pending.Count == 0 && _uploadsInFlight == 0 && !_adopting && _groupsAwaitingDurability.Count == 0
+                    && (_currentGroupBytes == 0 || _currentGroup.Durable.IsCompleted)) return true;
+            }
+            if (Environment.TickCount64 >= deadline) return false;
+            await FlushAsync(force: true).ConfigureAwait(false);
+            await Task.Delay(5).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Ends the term: waiting producers get errorCode, pending batches are dropped, uploads in
+    /// flight are cancelled and whatever they do is no longer acknowledged.
+    /// </summary>
     public void Abandon(short errorCode, bool deleted = false)
     {
         lock (_lock)
         {
             _deleted |= deleted;
-            while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(errorCode);
-            _currentGroup.Complete(errorCode);
-            DropPendingLocked();
-            _failed = true;
+            AbandonLocked(errorCode);
         }
+    }
+
+    private void AbandonLocked(short errorCode)
+    {
+        bool wasClosed = _closed;
+        Volatile.Write(ref _closed, true);
+        while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(errorCode);
+        _currentGroup.Complete(errorCode);
+        DropPendingLocked();
+        _uploadedOutOfOrder.Clear();
+        _conflicts.Clear();
+        _adopting = false;
+        if (wasClosed) return;
+        // Callbacks run elsewhere: an upload's continuation must not re-enter this lock mid-abandon.
+        _ = _term.CancelAsync();
+        _runtime.SignalData();
+        ThreadPool.UnsafeQueueUserWorkItem(static s => s.Runtime.OnClosed(s.Log), (Runtime: _runtime, Log: this), preferLocal: false);
     }
 }

@@ -6,6 +6,9 @@ using Microsoft.Extensions.Logging;
 
 namespace KafScale.Broker.Log;
 
+/// <summary>How an upload ended.</summary>
+internal enum UploadOutcome { Durable, Conflict, Cancelled }
+
 /// <summary>
 /// The broker's use of the object store: segment upload with retries and the storage-level
 /// fence (conditional create), recovery of a partition's chain of segments, reads for Fetch
@@ -41,52 +44,85 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// <summary>
     /// Makes a segment durable: .kfs by conditional create, then .index. A failed attempt is
     /// retried with the same key and bytes; a create that finds identical content already
-    /// there (an earlier attempt that did land) counts as success. Returns false only when the
-    /// key holds different data (another writer owns this offset range) or when stopping.
+    /// there (an earlier attempt that did land) counts as success. Conflict when the key holds
+    /// different data (another writer got there first); Cancelled when the term ends (the
+    /// lease may have lapsed, the partition was handed over) or the broker stops. Each attempt
+    /// is cut off at the lease deadline, so none of ours can land much later than that.
     /// </summary>
-    public async Task<bool> UploadAsync(PartitionLog partition, BuiltSegment built)
+    public async Task<UploadOutcome> UploadAsync(PartitionLog partition, BuiltSegment built, CancellationToken term)
     {
         string kfsKey = SegmentKeys.Segment(ns, partition.Topic, partition.Partition, built.Segment.BaseOffset);
         string indexKey = SegmentKeys.Index(ns, partition.Topic, partition.Partition, built.Segment.BaseOffset);
         long start = Stopwatch.GetTimestamp();
         int attempt = 0;
-        await _uploadSlots.WaitAsync().ConfigureAwait(false);
+        try { await _uploadSlots.WaitAsync(term).ConfigureAwait(false); }
+        catch (OperationCanceledException) { return UploadOutcome.Cancelled; }
         try
         {
             while (true)
             {
+                if (term.IsCancellationRequested) return UploadOutcome.Cancelled;
+                using var cut = CancellationTokenSource.CreateLinkedTokenSource(term, _stopping.Token);
+                var remaining = runtime.Lease.Remaining;
+                if (remaining != Timeout.InfiniteTimeSpan) cut.CancelAfter(remaining);
+                var ct = cut.Token;
                 try
                 {
-                    bool created = await Measure("put", () => store.CreateIfAbsentAsync(kfsKey, built.Kfs, CancellationToken.None)).ConfigureAwait(false);
+                    bool created = await Measure("put", () => store.CreateIfAbsentAsync(kfsKey, built.Kfs, ct)).ConfigureAwait(false);
                     if (!created)
                     {
-                        var existing = await Measure("get", () => store.GetAsync(kfsKey, CancellationToken.None)).ConfigureAwait(false);
+                        var existing = await Measure("get", () => store.GetAsync(kfsKey, ct)).ConfigureAwait(false);
                         // Taken, then gone: whatever held the key was deleted meanwhile; try again.
                         if (existing is null) throw new IOException($"{kfsKey} was reported taken but could not be read");
                         if (!existing.AsSpan().SequenceEqual(built.Kfs.Span))
                         {
-                            log.LogError("segment {Key} already exists with other content: another writer holds this offset range; refusing writes to {Topic}-{Partition}",
-                                kfsKey, partition.Topic, partition.Partition);
-                            return false;
+                            log.LogWarning("segment {Key} already exists with other content: another writer holds this offset range", kfsKey);
+                            return UploadOutcome.Conflict;
                         }
                     }
-                    await Measure("put", async () => { await store.PutAsync(indexKey, built.Index, CancellationToken.None).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+                    await Measure("put", async () => { await store.PutRebuildableAsync(indexKey, built.Index, ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
                     runtime.Metrics.SegmentsWritten.Increment();
                     runtime.Metrics.SegmentBytesWritten.Add(built.Kfs.Length);
                     runtime.Metrics.FlushLatency.Observe(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-                    return true;
+                    return UploadOutcome.Durable;
                 }
                 catch (Exception ex)
                 {
+                    if (term.IsCancellationRequested || runtime.Lease.Remaining == TimeSpan.Zero) return UploadOutcome.Cancelled;
                     attempt++;
-                    if (_stopping.IsCancellationRequested && attempt > 3) return false;
+                    if (_stopping.IsCancellationRequested && attempt > 3) return UploadOutcome.Cancelled;
                     int delay = Math.Min(5000, 50 * (1 << Math.Min(attempt, 7))) + Random.Shared.Next(50);
                     log.LogWarning("upload of {Key} failed (attempt {Attempt}): {Error}; retrying in {Delay} ms", kfsKey, attempt, ex.Message, delay);
-                    await Task.Delay(delay).ConfigureAwait(false);
+                    try { await Task.Delay(delay, term).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { return UploadOutcome.Cancelled; }
                 }
             }
         }
         finally { _uploadSlots.Release(); }
+    }
+
+    /// <summary>
+    /// Reads the segment stored at baseOffset for adoption: null when there is none; throws
+    /// <see cref="SegmentCorruptException"/> when it is not a whole, valid segment. A missing
+    /// .index is written (its writer stopped between the two puts).
+    /// </summary>
+    public async Task<(SegmentRef Segment, ReadOnlyMemory<byte> Kfs)?> ReadSegmentForAdoptionAsync(PartitionLog partition, long baseOffset, CancellationToken ct)
+    {
+        string key = SegmentKeys.Segment(ns, partition.Topic, partition.Partition, baseOffset);
+        var bytes = await Measure("get", () => store.GetAsync(key, ct)).ConfigureAwait(false);
+        if (bytes is null) return null;
+        var reader = SegmentReader.Open(bytes);
+        if (reader.BaseOffset != baseOffset)
+            throw new SegmentCorruptException(SegmentProblem.BaseOffsetMismatch, $"{key} starts at offset {reader.BaseOffset}");
+        string indexKey = SegmentKeys.Index(ns, partition.Topic, partition.Partition, baseOffset);
+        if (await store.GetSizeAsync(indexKey, ct).ConfigureAwait(false) is null)
+        {
+            var rebuilt = SegmentWriter.Build([reader.Body], reader.Header.CreatedAtMs, SegmentFormat.DefaultIndexInterval);
+            await Measure("put", async () => { await store.PutAsync(indexKey, rebuilt.Index, ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+        }
+        long maxTimestamp = -1;
+        foreach (var batch in RecordBatch.EnumerateBatches(reader.Body.Span)) maxTimestamp = Math.Max(maxTimestamp, new RecordBatchHeader(batch).MaxTimestamp);
+        return (new SegmentRef(baseOffset, reader.LastOffset, bytes.Length, maxTimestamp), bytes);
     }
 
     /// <summary>
@@ -103,16 +139,27 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         {
             if (!SegmentKeys.TryParse(obj.Key, out var key)) continue;
             if (key.Kind == SegmentObjectKind.Segment) kfs[key.BaseOffset] = obj.Size;
-            else indexes.Add(key.BaseOffset);
+            // An index is written without fsync (it can be rebuilt), so after a crash it may be
+            // empty or cut short: only a size of a header plus whole entries counts as present.
+            else if (obj.Size >= SegmentFormat.IndexSize(1) && (obj.Size - SegmentFormat.IndexHeaderSize) % SegmentFormat.IndexEntrySize == 0)
+                indexes.Add(key.BaseOffset);
         }
         var chain = new List<SegmentRef>();
         long expected = -1;
         var doomed = new List<long>();
+        var orphans = new List<long>();
         foreach (var (baseOffset, size) in kfs)
         {
             if (doomed.Count > 0) { doomed.Add(baseOffset); continue; }
             string key = SegmentKeys.Segment(ns, topic, partition, baseOffset);
             SegmentFooter footer;
+            if (expected >= 0 && baseOffset < expected)
+            {
+                // Inside a segment already in the chain: a deposed leader's late upload that the
+                // next leader wrote over with its own segmentation. Never part of the log.
+                orphans.Add(baseOffset);
+                continue;
+            }
             if (size < SegmentFormat.MinimumSegmentSize || (expected >= 0 && baseOffset != expected))
             {
                 doomed.Add(baseOffset);
@@ -130,8 +177,9 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             {
                 var bytes = await store.GetAsync(key, ct).ConfigureAwait(false);
                 if (bytes is null) { doomed.Add(baseOffset); continue; }
-                // Without its index the segment was never acknowledged: a body that fails its
-                // checksum is dropped like a torn one instead of failing the whole startup.
+                // A .kfs is complete when it appears (written, synced, then linked), so a body that
+                // fails its checksum was damaged later: it is dropped like a torn one instead of
+                // failing the whole startup.
                 SegmentReader reader;
                 try { reader = SegmentReader.Open(bytes); }
                 catch (SegmentCorruptException) { doomed.Add(baseOffset); continue; }
@@ -142,6 +190,12 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             }
             chain.Add(new SegmentRef(baseOffset, footer.LastOffset, size, -1));
             expected = footer.LastOffset + 1;
+        }
+        foreach (var baseOffset in orphans)
+        {
+            log.LogWarning("deleting {Topic}-{Partition} segment at {Base}: it overlaps the chain of segments, so it was never acknowledged", topic, partition, baseOffset);
+            await store.DeleteAsync(SegmentKeys.Segment(ns, topic, partition, baseOffset), ct).ConfigureAwait(false);
+            await store.DeleteAsync(SegmentKeys.Index(ns, topic, partition, baseOffset), ct).ConfigureAwait(false);
         }
         foreach (var baseOffset in doomed)
         {

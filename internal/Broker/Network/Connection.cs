@@ -90,7 +90,7 @@ internal sealed class Connection
                     return;
                 }
                 int length = (int)frame.Length;
-                byte[] request = ArrayPool<byte>.Shared.Rent(length);
+                byte[] request = BufferPools.Requests.Rent(length);
                 frame.CopyTo(request);
                 ValueTask<ResponseFrame?> response;
                 try
@@ -99,14 +99,14 @@ internal sealed class Connection
                 }
                 catch (Exception ex)
                 {
-                    ArrayPool<byte>.Shared.Return(request);
+                    BufferPools.Requests.Return(request);
                     _log.LogWarning("closing connection from {Remote}: unreadable request ({Error})", Remote, ex.Message);
                     _dispatcher.Metrics.BadFrame();
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     return;
                 }
                 try { await _inFlight.Writer.WriteAsync(new InFlight(response, request), ct).ConfigureAwait(false); }
-                catch (Exception) { ArrayPool<byte>.Shared.Return(request); reader.AdvanceTo(buffer.Start, buffer.End); return; }
+                catch (Exception) { BufferPools.Requests.Return(request); reader.AdvanceTo(buffer.Start, buffer.End); return; }
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted || result.IsCanceled) return;
@@ -130,7 +130,7 @@ internal sealed class Connection
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(item.Request);
+                BufferPools.Requests.Return(item.Request);
             }
             if (response is null || broken) { response?.Dispose(); if (broken) break; continue; }
             try
@@ -157,7 +157,7 @@ internal sealed class Connection
             while (_inFlight.Reader.TryRead(out var rest))
             {
                 try { (await rest.Response.ConfigureAwait(false))?.Dispose(); } catch { }
-                ArrayPool<byte>.Shared.Return(rest.Request);
+                BufferPools.Requests.Return(rest.Request);
             }
         }
         else

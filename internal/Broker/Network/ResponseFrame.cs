@@ -12,12 +12,12 @@ namespace KafScale.Broker.Network;
 /// </summary>
 internal sealed class ResponseFrame : IDisposable
 {
-    private const int MaxPooled = 256;
-    /// <summary>Larger buffers are dropped, so one huge fetch does not pin memory forever.</summary>
-    private const int MaxPooledCapacity = 8 * 1024 * 1024;
+    private const int MaxPooled = 64;
+    /// <summary>Frames that grew larger give their buffer back, so one huge fetch does not pin memory.</summary>
+    private const int MaxPooledCapacity = 1024 * 1024;
     private static readonly ConcurrentBag<ResponseFrame> Pool = [];
 
-    private readonly KafkaWriter _writer = new();
+    private KafkaWriter _writer = new(4096, BufferPools.Responses);
     private ProduceResponseWriter? _produce;
     private FetchResponseWriter? _fetch;
     private int _rented;
@@ -53,7 +53,18 @@ internal sealed class ResponseFrame : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _rented, 0) == 0) return;
-        if (_writer.Capacity <= MaxPooledCapacity && Pool.Count < MaxPooled) Pool.Add(this);
-        else _writer.Dispose();
+        if (Pool.Count >= MaxPooled)
+        {
+            _writer.Dispose();
+            return;
+        }
+        if (_writer.Capacity > MaxPooledCapacity)
+        {
+            _writer.Dispose();
+            _writer = new KafkaWriter(4096, BufferPools.Responses);
+            _produce = null;
+            _fetch = null;
+        }
+        Pool.Add(this);
     }
 }

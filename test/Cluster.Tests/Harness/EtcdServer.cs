@@ -1,0 +1,124 @@
+namespace KafScale.Cluster.Tests.Harness;
+
+/// <summary>A single-member etcd 3.4 on free loopback ports with its own data directory; it can be stopped and started again on the same data.</summary>
+public sealed class EtcdServer : IAsyncDisposable
+{
+    private readonly ServerProcess _process;
+
+    private EtcdServer(string root)
+    {
+        Root = root;
+        ClientPort = ServerProcess.FreePort();
+        PeerPort = ServerProcess.FreePort();
+        string data = Path.Combine(root, "etcd");
+        _process = new ServerProcess("etcd", "etcd", () =>
+        [
+            "--name", "t", "--data-dir", data,
+            "--listen-client-urls", Endpoint, "--advertise-client-urls", Endpoint,
+            "--listen-peer-urls", $"http://127.0.0.1:{PeerPort}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{PeerPort}",
+            "--initial-cluster", $"t=http://127.0.0.1:{PeerPort}",
+        ], Path.Combine(root, "etcd.log"));
+    }
+
+    public string Root { get; }
+    public int ClientPort { get; }
+    public int PeerPort { get; }
+    public string Endpoint => $"http://127.0.0.1:{ClientPort}";
+    public ServerProcess Process => _process;
+
+    public static async Task<EtcdServer> StartAsync(string root)
+    {
+        var server = new EtcdServer(root);
+        try
+        {
+            await server.StartAgainAsync().ConfigureAwait(false);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Starts etcd (again, on the same data) and waits until /health says it is.</summary>
+    public async Task StartAgainAsync()
+    {
+        await _process.StartAsync(ClientPort).ConfigureAwait(false);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                string body = await http.GetStringAsync($"{Endpoint}/health").ConfigureAwait(false);
+                if (body.Contains("\"true\"", StringComparison.Ordinal)) return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+        throw new TimeoutException($"etcd is not healthy.\n{_process.Log()}");
+    }
+
+    /// <summary>Stops etcd as an outage would (SIGKILL: no goodbye to its clients).</summary>
+    public Task StopAsync() => _process.KillAsync();
+
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
+}
+
+/// <summary>
+/// s3rver on a free loopback port and its own data directory, with one bucket; it can be stopped
+/// and started again on the same data (an S3 outage). s3rver ignores If-None-Match, so brokers on
+/// it are fenced by their lease deadline only.
+/// </summary>
+public sealed class S3rverServer : IAsyncDisposable
+{
+    public const string AccessKey = "S3RVER";
+    public const string SecretKey = "S3RVER";
+
+    private readonly ServerProcess _process;
+
+    private S3rverServer(string root, string bucket)
+    {
+        Bucket = bucket;
+        Port = ServerProcess.FreePort();
+        string data = Path.Combine(root, "s3rver");
+        Directory.CreateDirectory(data);
+        _process = new ServerProcess("s3rver", FindExecutable(), () =>
+            ["-d", data, "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow-mismatched-signatures", "--silent", "--configure-bucket", bucket],
+            Path.Combine(root, "s3rver.log"), new Dictionary<string, string> { ["NODE_OPTIONS"] = "--openssl-legacy-provider" });
+    }
+
+    public string Bucket { get; }
+    public int Port { get; }
+    public string Endpoint => $"http://127.0.0.1:{Port}";
+
+    public static async Task<S3rverServer> StartAsync(string root, string bucket)
+    {
+        var server = new S3rverServer(root, bucket);
+        try
+        {
+            await server.StartAgainAsync().ConfigureAwait(false);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public Task StartAgainAsync() => _process.StartAsync(Port);
+
+    public Task StopAsync() => _process.KillAsync();
+
+    private static string FindExecutable()
+    {
+        string executable = Path.Combine(RepoPaths.Root, "test", "servers", "node_modules", ".bin", "s3rver");
+        if (!File.Exists(executable))
+            throw new InvalidOperationException($"s3rver is not installed at {executable}: run scripts/install-deps.sh (it runs npm ci in test/servers).");
+        return executable;
+    }
+
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
+}

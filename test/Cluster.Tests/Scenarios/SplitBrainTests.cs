@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using KafScale.Cluster.Tests.Harness;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace KafScale.Cluster.Tests.Scenarios;
+
+/// <summary>
+/// DESIGN.md section 6, the fences: a leader paused past its lease (SIGSTOP) while another broker
+/// takes its partitions over and accepts writes, then resumed (SIGCONT). Whatever the paused
+/// broker still had in flight must neither overwrite nor lose an acknowledged record.
+/// </summary>
+public sealed class SplitBrainTests(ITestOutputHelper output) : ClusterTest(output)
+{
+    private const int Partitions = 4;
+
+    [Fact]
+    public async Task A_leader_paused_past_its_lease_and_resumed_overwrites_and_loses_nothing_on_a_shared_directory_store()
+    {
+        await WithClusterAsync(3, async cluster =>
+        {
+            string topic = NewTopic("split");
+            await cluster.CreateTopicAsync(topic, Partitions);
+            var before = await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(20));
+            await using var producer = ChaosProducer.Start(cluster.Bootstrap, topic, Partitions, rate: 300);
+            await producer.WaitForAcksAsync(600, TimeSpan.FromSeconds(60));
+
+            int pausedId = before[0].Leader;
+            var paused = (await cluster.NodeOfAsync(pausedId, cluster.Brokers[0]))!;
+            var survivor = cluster.Running(skip: paused.Index);
+            int[] taken = [.. before.Where(kv => kv.Value.Leader == pausedId).Select(kv => kv.Key)];
+            long pausedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            paused.Process.Pause();
+            try
+            {
+                await TestCluster.WaitUntilAsync(() => Task.FromResult(taken.All(producer.FirstAcksAfter(pausedAt + 1000).ContainsKey)),
+                    TimeSpan.FromSeconds(30), "writes acknowledged by the new leaders");
+                var duringPause = await Ledger.ReadAllAsync(survivor.Address, topic, Partitions);
+                await Task.Delay(1000);
+                paused.Process.Resume();
+                long resumedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                await TestCluster.WaitUntilAsync(() => Task.FromResult(producer.FirstAcksAfter(resumedAt + 2000).Count == Partitions),
+                    TimeSpan.FromSeconds(30), "writes to every partition after the resume");
+                await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(30));
+                await producer.StopAsync();
+                Assert.True(producer.Errors.Length == 0, $"delivery failures:\n{string.Join('\n', producer.Errors.Take(10))}");
+
+                var final = await Ledger.ReadAllAsync(survivor.Address, topic, Partitions);
+                Output.WriteLine(Ledger.Verify(producer.Acks, final));
+                Ledger.SameWhereBothRead(duringPause, final);
+                Assert.Contains("may have lapsed", paused.Process.Log());
+            }
+            finally
+            {
+                if (paused.Process.IsRunning) try { paused.Process.Resume(); } catch (InvalidOperationException) { }
+            }
+        }, new ClusterOptions { FlushIntervalMs = 100 });
+    }
+
+    /// <summary>Holds the first PUT of each segment key of one partition until released; later PUTs of the same key pass.</summary>
+    private sealed class PutHold(string prefix)
+    {
+        private readonly ConcurrentDictionary<string, TaskCompletionSource> _held = new();
+        public volatile bool Armed = true;
+        public readonly TaskCompletionSource<string> Arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public readonly TaskCompletionSource<string> SecondArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task BeforePut(ConditionalS3TestDouble.PutRequest put)
+        {
+            if (!put.Key.StartsWith(prefix, StringComparison.Ordinal) || !put.Key.EndsWith(".kfs", StringComparison.Ordinal)) return Task.CompletedTask;
+            if (_held.TryGetValue(put.Key, out _))
+            {
+                SecondArrived.TrySetResult(put.Key);
+                return Task.CompletedTask;
+            }
+            if (!Armed) return Task.CompletedTask;
+            Armed = false;
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _held[put.Key] = gate;
+            Arrived.TrySetResult(put.Key);
+            return gate.Task;
+        }
+
+        public void Release()
+        {
+            foreach (var g in _held.Values) g.TrySetResult();
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task On_S3_with_conditional_create_a_deposed_leaders_late_segment_is_refused_or_adopted_never_overwritten(bool landsFirst)
+    {
+        await WithClusterAsync(2, async cluster =>
+        {
+            string topic = NewTopic(landsFirst ? "adopt" : "refuse");
+            await cluster.CreateTopicAsync(topic, 1);
+            var before = await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(20));
+            var old = (await cluster.NodeOfAsync(before[0].Leader, cluster.Brokers[0]))!;
+            var next = cluster.Running(skip: old.Index);
+            var acked = await RawProduce.ProduceAsync(old, topic, 0, "acked-0", "acked-1");
+            Assert.Equal(0, acked.Error);
+
+            var hold = new PutHold($"default/{topic}/0/");
+            cluster.S3Double!.BeforePut = hold.BeforePut;
+            // The old leader takes a record and starts its upload, which the store holds.
+            var late = RawProduce.ProduceAsync(old, topic, 0, "late-from-the-old-leader");
+            string key = await hold.Arrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            old.Process.Pause();
+            try
+            {
+                await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(30), l => l[0].Leader != before[0].Leader);
+                (short Error, long BaseOffset) fresh;
+                if (landsFirst)
+                {
+                    // The old leader's PUT completes before the new leader writes that offset: the new leader adopts it.
+                    hold.Release();
+                    fresh = await RawProduce.ProduceAsync(next, topic, 0, "new-leader-0", "new-leader-1");
+                }
+                else
+                {
+                    // The new leader writes that offset first; the old leader's create then finds it taken.
+                    fresh = await RawProduce.ProduceAsync(next, topic, 0, "new-leader-0", "new-leader-1");
+                    await hold.SecondArrived.Task.WaitAsync(TimeSpan.FromSeconds(5));
+                    hold.Release();
+                }
+                Assert.Equal(0, fresh.Error);
+                await Task.Delay(500);
+                old.Process.Resume();
+                var lateResult = await late.WaitAsync(TimeSpan.FromSeconds(60));
+                Output.WriteLine($"segment {key}; the old leader answered its producer with error {lateResult.Error}; the new leader acknowledged at offset {fresh.BaseOffset}");
+                Assert.Equal(6, lateResult.Error); // NOT_LEADER_OR_FOLLOWER: the client retries on the new leader
+
+                var stored = await Ledger.ReadAllAsync(next.Address, topic, 1);
+                var values = stored.OrderBy(r => r.Offset).Select(r => r.Value).ToList();
+                Output.WriteLine(string.Join(", ", stored.OrderBy(r => r.Offset).Select(r => $"{r.Offset}:{r.Value}")));
+                Assert.Equal(["acked-0", "acked-1"], values.Take(2));
+                Assert.Equal("new-leader-0", stored.Single(r => r.Offset == fresh.BaseOffset).Value);
+                Assert.Equal("new-leader-1", stored.Single(r => r.Offset == fresh.BaseOffset + 1).Value);
+                if (landsFirst)
+                {
+                    Assert.Equal("late-from-the-old-leader", stored.Single(r => r.Offset == 2).Value);
+                    Assert.Equal(3, fresh.BaseOffset);
+                    Assert.Contains("adopting it", cluster.Brokers[next.Index].Process.Log());
+                }
+                else
+                {
+                    Assert.DoesNotContain(stored, r => r.Value == "late-from-the-old-leader");
+                    Assert.Equal(2, fresh.BaseOffset);
+                }
+            }
+            finally
+            {
+                hold.Release();
+                if (old.Process.IsRunning) try { old.Process.Resume(); } catch (InvalidOperationException) { }
+            }
+        }, new ClusterOptions { Storage = StorageKind.ConditionalS3, FlushIntervalMs = 10 });
+    }
+}
