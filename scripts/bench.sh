@@ -198,7 +198,7 @@ log "(g) durable small writes on the data directory's disk"
 DISK=$(run_json disk 60 disk-probe --dir "$WORK" --count 200 --size 16k)
 
 # ---- (d) RSS after the load ----------------------------------------------------------------------
-sleep 3
+sleep 12  # idle: the broker returns memory a few seconds after traffic stops
 RSS_AFTER=$(rss_mb)
 kill "$BROKER_PID" 2>/dev/null || true
 wait "$BROKER_PID" 2>/dev/null || true

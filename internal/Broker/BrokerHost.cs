@@ -161,9 +161,9 @@ public sealed class BrokerHost : IAsyncDisposable
             host._trimmer = new IdleMemoryTrimmer(metrics, TimeSpan.FromSeconds(5));
             server.Start();
             http.Start();
-            log.LogInformation("kafscale broker {BrokerId} of cluster {ClusterId} listening on {Kafka} (advertised {Host}:{Port}), http on {Http}, metadata in the {Meta} store, segments in the {Store} store, lease {Lease} ms, flush interval {Flush} ms, leading {Led} partitions, ready in {Ms} ms",
+            log.LogInformation("kafscale broker {BrokerId} of cluster {ClusterId} listening on {Kafka} (advertised {Host}:{Port}), http on {Http}, metadata in the {Meta} store, segments in the {Store} store, lease {Lease} ms, flush interval {Flush} ms, leading {Led} partitions and {Shards} coordinator shards, ready in {Ms} ms",
                 node.BrokerId, clusterId, server.LocalEndPoint, config.AdvertisedHost, config.AdvertisedPort, http.LocalEndPoint, meta.Kind, store.Kind, config.LeaseTtlMs, config.FlushIntervalMs,
-                logs.OpenLogs().Count(), started.ElapsedMilliseconds);
+                logs.OpenLogs().Count(), node.Leadership.ShardsLed, started.ElapsedMilliseconds);
             return host;
         }
         catch

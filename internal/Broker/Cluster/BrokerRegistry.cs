@@ -29,6 +29,8 @@ internal sealed class BrokerRegistry : IAsyncDisposable
     private volatile int[] _liveIds = [];
     private long _leaseId;
     private bool _lapsed;
+    private volatile bool _registered;
+    private bool _allocated;
     private Task _loops = Task.CompletedTask;
     private int _disposed;
 
@@ -78,7 +80,9 @@ internal sealed class BrokerRegistry : IAsyncDisposable
         try
         {
             await registry.GrantAsync(ct).ConfigureAwait(false);
-            registry.BrokerId = await registry.RegisterAsync(requestedId, ct).ConfigureAwait(false);
+            registry._allocated = requestedId < 0;
+            registry.BrokerId = await registry.RegisterAsync(requestedId, again: false, ct).ConfigureAwait(false);
+            registry._registered = true;
             var mirror = new PrefixMirror(meta, ClusterKeys.BrokersPrefix, log, registry.ResetBrokers, registry.ApplyBroker);
             var token = registry._stop.Token;
             registry._loops = Task.WhenAll(mirror.RunAsync(token), registry.KeepAliveLoopAsync(token), registry.DeadlineLoopAsync(token));
@@ -106,7 +110,7 @@ internal sealed class BrokerRegistry : IAsyncDisposable
         return JsonSerializer.SerializeToUtf8Bytes(_record, ClusterJsonContext.Default.BrokerRecord);
     }
 
-    private async Task<int> RegisterAsync(int requestedId, CancellationToken ct)
+    private async Task<int> RegisterAsync(int requestedId, bool again, CancellationToken ct)
     {
         if (requestedId < 0)
         {
@@ -132,6 +136,12 @@ internal sealed class BrokerRegistry : IAsyncDisposable
             if (txn.Succeeded) return requestedId;
             var holder = txn.Gets[0].Count > 0 ? txn.Gets[0][0] : null;
             if (holder is not null && holder.Lease == LeaseId) return requestedId;
+            if (again && _allocated && holder is not null)
+            {
+                // Re-registering after the lease expired, and a newcomer took the id meanwhile.
+                _log.LogWarning("broker id {BrokerId} was taken while this broker's lease had expired; taking another", requestedId);
+                return await RegisterAsync(-1, again: false, ct).ConfigureAwait(false);
+            }
             if (Stopwatch.GetTimestamp() > giveUp)
                 throw new StartupException($"broker id {requestedId} is registered by a live broker (key {mine}): give each broker its own --broker-id / KAFSCALE_BROKER_ID, or leave it unset to allocate one");
             if (!told)
@@ -209,6 +219,11 @@ internal sealed class BrokerRegistry : IAsyncDisposable
                     await RenewAfterLossAsync(ct).ConfigureAwait(false);
                     continue;
                 }
+                if (!_registered)
+                {
+                    BrokerId = await RegisterAsync(BrokerId, again: true, ct).ConfigureAwait(false);
+                    _registered = true;
+                }
                 Confirmed(sent, left.Value < _ttl ? left.Value : _ttl);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
@@ -245,8 +260,10 @@ internal sealed class BrokerRegistry : IAsyncDisposable
         Lapse("the metadata store says the lease has expired");
         _log.LogWarning("registering broker {BrokerId} again under a new lease", BrokerId);
         await GrantAsync(ct).ConfigureAwait(false);
-        await RegisterAsync(BrokerId, ct).ConfigureAwait(false);
-        lock (_lock) _lapsed = false;
+        _registered = false;
+        BrokerId = await RegisterAsync(BrokerId, again: true, ct).ConfigureAwait(false);
+        _registered = true;
+        lock (_lock) _lapsed = !Guard.MayWrite;
         Changed?.Invoke();
     }
 

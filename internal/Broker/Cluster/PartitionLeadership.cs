@@ -107,6 +107,12 @@ internal sealed class PartitionLeadership : IAsyncDisposable
         _leaders.TryGetValue(new PartitionId(topic, partition), out var e) && e.Info.BrokerId >= 0 ? e.Info : null;
 
     /// <summary>The broker leading a coordinator shard, or -1.</summary>
+    /// <summary>How many coordinator shards this broker leads now.</summary>
+    public int ShardsLed
+    {
+        get { lock (_lock) return _shardSlots.Count(s => s is { State: SlotState.Leading }); }
+    }
+
     public int CoordinatorOf(int shard) => shard >= 0 && shard < _coordinators.Length ? Volatile.Read(ref _coordinators[shard]).Info.BrokerId : -1;
 
     private static LeaderInfo Parse(KeyValue kv)
@@ -531,7 +537,7 @@ internal sealed class PartitionLeadership : IAsyncDisposable
             }
         }
         foreach (int shard in dropped) await _groups.UnloadShardAsync(shard).ConfigureAwait(false);
-        _log.LogInformation("coordinating {Count} consumer-group shards", load.Count - dropped.Count);
+        _log.LogDebug("loaded {Count} consumer-group coordinator shards", load.Count - dropped.Count);
     }
 
     /// <summary>Every write of a shard's coordinator requires its key to still be bound to our lease.</summary>

@@ -494,7 +494,8 @@ internal sealed class LogManager : IAsyncDisposable
         var byTopic = new Dictionary<TopicState, List<TxnOp>>();
         foreach (var log in dirty)
         {
-            if (!_topics.TryGetValue(log.Topic, out var t) || t != log.TopicState) continue;
+            // A handed-over log wrote its last hint before it closed; the new leader's are newer.
+            if (log.IsClosed || !_topics.TryGetValue(log.Topic, out var t) || t != log.TopicState) continue;
             if (!byTopic.TryGetValue(t, out var ops)) byTopic[t] = ops = [];
             ops.Add(TxnOp.Put(MetadataKeys.NextOffset(log.Topic, log.Partition), Ascii(log.HighWatermark)));
         }

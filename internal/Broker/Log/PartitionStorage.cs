@@ -115,7 +115,9 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         if (reader.BaseOffset != baseOffset)
             throw new SegmentCorruptException(SegmentProblem.BaseOffsetMismatch, $"{key} starts at offset {reader.BaseOffset}");
         string indexKey = SegmentKeys.Index(ns, partition.Topic, partition.Partition, baseOffset);
-        if (await store.GetSizeAsync(indexKey, ct).ConfigureAwait(false) is null)
+        long? indexSize = await store.GetSizeAsync(indexKey, ct).ConfigureAwait(false);
+        // Missing, or cut short by a crash of its writer (an index is written without fsync).
+        if (indexSize is not { } size || size < SegmentFormat.IndexSize(1) || (size - SegmentFormat.IndexHeaderSize) % SegmentFormat.IndexEntrySize != 0)
         {
             var rebuilt = SegmentWriter.Build([reader.Body], reader.Header.CreatedAtMs, SegmentFormat.DefaultIndexInterval);
             await Measure("put", async () => { await store.PutAsync(indexKey, rebuilt.Index, ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, OFFSET_BEGINNING, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, OFFSET_BEGINNING, Producer, TopicPartition
 
 
 def emit(obj):
@@ -100,9 +100,19 @@ def consume(args):
         "topic.metadata.refresh.interval.ms": 2000,
     })
     timeout = args.timeout_ms / 1000
+    give_up = time.monotonic() + timeout
     end = {}
     for p in range(args.partitions):
-        end[p] = consumer.get_watermark_offsets(TopicPartition(args.topic, p), timeout=timeout, cached=False)[1]
+        # A partition may be moving between brokers right now: its leader answers again in a moment.
+        while True:
+            try:
+                end[p] = consumer.get_watermark_offsets(TopicPartition(args.topic, p), timeout=timeout, cached=False)[1]
+                break
+            except KafkaException as err:
+                if time.monotonic() > give_up:
+                    raise
+                sys.stderr.write("watermarks of partition %d: %s; retrying\n" % (p, err))
+                time.sleep(0.2)
     position = {p: 0 for p in end}
     consumer.assign([TopicPartition(args.topic, p, OFFSET_BEGINNING) for p in end])
     deadline = time.monotonic() + timeout

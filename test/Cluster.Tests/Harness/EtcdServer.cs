@@ -60,6 +60,15 @@ public sealed class EtcdServer : IAsyncDisposable
         throw new TimeoutException($"etcd is not healthy.\n{_process.Log()}");
     }
 
+    /// <summary>A key's value through etcdctl (v3 API), or null when it is missing.</summary>
+    public async Task<string?> GetAsync(string key)
+    {
+        var result = await ClientRunner.RunAsync("etcdctl", ["--endpoints", Endpoint, "get", key, "--print-value-only"], timeout: TimeSpan.FromSeconds(10));
+        if (result.ExitCode != 0) throw new IOException($"etcdctl get {key} failed: {result.Stderr}");
+        string value = result.Stdout.TrimEnd('\n');
+        return value.Length == 0 ? null : value;
+    }
+
     /// <summary>Stops etcd as an outage would (SIGKILL: no goodbye to its clients).</summary>
     public Task StopAsync() => _process.KillAsync();
 

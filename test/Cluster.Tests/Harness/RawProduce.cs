@@ -15,6 +15,21 @@ public static class RawProduce
         return builder.Build();
     }
 
+    /// <summary>
+    /// Produces like a client would to a broker that metadata names the leader: retries while it
+    /// answers NOT_LEADER_OR_FOLLOWER or LEADER_NOT_AVAILABLE (it may still be opening the partition).
+    /// </summary>
+    public static async Task<(short Error, long BaseOffset)> ProduceToLeaderAsync(BrokerNode broker, string topic, int partition, params string[] values)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            var result = await ProduceAsync(broker, topic, partition, values);
+            if (result.Error is not (5 or 6) || DateTime.UtcNow > deadline) return result;
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>One acks=all produce request to one broker: the partition's error code and base offset.</summary>
     public static async Task<(short Error, long BaseOffset)> ProduceAsync(BrokerNode broker, string topic, int partition, params string[] values)
     {

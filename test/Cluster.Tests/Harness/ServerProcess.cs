@@ -37,6 +37,11 @@ public partial class ServerProcess : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>Running and not paused: it answers requests.</summary>
+    public bool IsServing => IsRunning && !IsPaused;
+
+    public bool IsPaused { get; private set; }
+
     /// <summary>Starts the process (again) and waits until its port accepts connections.</summary>
     public async Task StartAsync(int port, TimeSpan? timeout = null)
     {
@@ -120,6 +125,7 @@ public partial class ServerProcess : IAsyncDisposable
     {
         var p = _process ?? throw new InvalidOperationException($"{Name} is not running");
         Signal(p.Id, Sigstop);
+        IsPaused = true;
         Append($"=== {DateTime.UtcNow:HH:mm:ss.fff} paused with SIGSTOP");
     }
 
@@ -128,6 +134,7 @@ public partial class ServerProcess : IAsyncDisposable
         var p = _process ?? throw new InvalidOperationException($"{Name} is not running");
         Append($"=== {DateTime.UtcNow:HH:mm:ss.fff} resumed with SIGCONT");
         Signal(p.Id, Sigcont);
+        IsPaused = false;
     }
 
     private static void Signal(int pid, int signal)

@@ -65,7 +65,7 @@ public sealed class TestCluster : IAsyncDisposable
     public string ObjectsDir => Path.Combine(Root, "objects");
 
     /// <summary>Every running broker, comma-separated (a client's bootstrap list).</summary>
-    public string Bootstrap => string.Join(',', _brokers.Where(b => b.Process.IsRunning).Select(b => b.Address));
+    public string Bootstrap => string.Join(',', _brokers.Where(b => b.Process.IsServing).Select(b => b.Address));
 
     public static async Task<TestCluster> StartAsync(int brokers, ClusterOptions? options = null)
     {
@@ -139,7 +139,7 @@ public sealed class TestCluster : IAsyncDisposable
         return args;
     }
 
-    public BrokerNode Running(int skip = -1) => _brokers.First(b => b.Process.IsRunning && b.Index != skip);
+    public BrokerNode Running(int skip = -1) => _brokers.First(b => b.Process.IsServing && b.Index != skip);
 
     // ---- the cluster as Kafka clients see it ----
 
@@ -196,7 +196,7 @@ public sealed class TestCluster : IAsyncDisposable
             try
             {
                 var views = new List<Dictionary<int, (int Leader, int Epoch)>>();
-                foreach (var b in _brokers.Where(b => b.Process.IsRunning)) views.Add(await LeadersAsync(b, topic));
+                foreach (var b in _brokers.Where(b => b.Process.IsServing)) views.Add(await LeadersAsync(b, topic));
                 var liveIds = new HashSet<int>((await MetadataAsync(Running())).Brokers.Select(b => b.NodeId));
                 var first = views[0];
                 bool ok = first.Values.All(v => v.Leader >= 0 && liveIds.Contains(v.Leader))

@@ -32,6 +32,12 @@ public sealed class OutageTests(ITestOutputHelper output) : ClusterTest(output)
             Output.WriteLine($"every partition writable again {firstAcks.Values.Max(a => a.TimeMs) - back} ms after etcd came back");
             var after = await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(20));
             Assert.All(cluster.Brokers, b => Assert.True(b.Process.IsRunning, $"{b} exited"));
+            // The outage outlasted the leases' deadlines: the brokers stopped writing, then took their partitions up again.
+            int lapsed = cluster.Brokers.Count(b => b.Process.Log().Contains("may have lapsed", StringComparison.Ordinal));
+            int confirmed = cluster.Brokers.Count(b => b.Process.Log().Contains("confirmed again", StringComparison.Ordinal) || b.Process.Log().Contains("under a new lease", StringComparison.Ordinal));
+            Output.WriteLine($"{lapsed} brokers stopped writing when their lease deadline passed; {confirmed} took leadership up again");
+            Assert.Equal(3, lapsed);
+            Assert.Equal(3, confirmed);
             Output.WriteLine($"leaders before: {string.Join(',', before.OrderBy(k => k.Key).Select(k => k.Value.Leader))}, after: {string.Join(',', after.OrderBy(k => k.Key).Select(k => k.Value.Leader))}");
 
             await producer.StopAsync();

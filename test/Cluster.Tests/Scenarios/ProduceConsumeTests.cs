@@ -1,4 +1,7 @@
+using System.Text.Json;
 using KafScale.Cluster.Tests.Harness;
+using KafScale.Protocol;
+using KafScale.Protocol.Messages;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -29,6 +32,34 @@ public sealed class ProduceConsumeTests(ITestOutputHelper output) : ClusterTest(
             // Rendezvous spreads 12 partitions over 3 brokers: each leads some.
             Assert.Equal(3, leaders.Values.Select(l => l.Leader).Distinct().Count());
             Output.WriteLine(string.Join(", ", leaders.OrderBy(kv => kv.Key).Select(kv => $"p{kv.Key}->{kv.Value.Leader}@{kv.Value.Epoch}")));
+
+            // Every broker names the same coordinator for a group: the leader of its shard.
+            var coordinators = new List<(int Node, int Port)>();
+            foreach (var b in cluster.Brokers)
+            {
+                await using var connection = await RawKafkaConnection.ConnectAsync(b.KafkaPort);
+                var found = await connection.SendAsync<FindCoordinatorResponse>(ApiKeys.FindCoordinator, 3, new FindCoordinatorRequest { Key = "orders-app", KeyType = 0 });
+                Assert.Equal(0, found.ErrorCode);
+                coordinators.Add((found.NodeId, found.Port));
+            }
+            Assert.Single(coordinators.Distinct());
+            Assert.Contains(metadata.Brokers, b => b.NodeId == coordinators[0].Node && b.Port == coordinators[0].Port);
+
+            // Upstream KafScale's cluster view is kept in etcd for its processors.
+            string snapshot = "";
+            await TestCluster.WaitUntilAsync(async () =>
+            {
+                snapshot = await cluster.Etcd.GetAsync("/kafscale/metadata/snapshot") ?? "";
+                return snapshot.Contains(topic, StringComparison.Ordinal);
+            }, TimeSpan.FromSeconds(10), "the metadata snapshot to name the topic");
+            using var doc = JsonDocument.Parse(snapshot);
+            var root = doc.RootElement;
+            Assert.Equal(3, root.GetProperty("Brokers").GetArrayLength());
+            Assert.Equal(metadata.ControllerId, root.GetProperty("ControllerID").GetInt32());
+            var snapTopic = root.GetProperty("Topics").EnumerateArray().Single(t => t.GetProperty("Name").GetString() == topic);
+            Assert.Equal(16, snapTopic.GetProperty("TopicID").GetArrayLength());
+            foreach (var p in snapTopic.GetProperty("Partitions").EnumerateArray())
+                Assert.Equal(leaders[p.GetProperty("PartitionIndex").GetInt32()].Leader, p.GetProperty("LeaderID").GetInt32());
         }, new ClusterOptions { ExplicitBrokerIds = false });
     }
 

@@ -99,7 +99,7 @@ public sealed class SplitBrainTests(ITestOutputHelper output) : ClusterTest(outp
             var before = await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(20));
             var old = (await cluster.NodeOfAsync(before[0].Leader, cluster.Brokers[0]))!;
             var next = cluster.Running(skip: old.Index);
-            var acked = await RawProduce.ProduceAsync(old, topic, 0, "acked-0", "acked-1");
+            var acked = await RawProduce.ProduceToLeaderAsync(old, topic, 0, "acked-0", "acked-1");
             Assert.Equal(0, acked.Error);
 
             var hold = new PutHold($"default/{topic}/0/");
@@ -116,12 +116,12 @@ public sealed class SplitBrainTests(ITestOutputHelper output) : ClusterTest(outp
                 {
                     // The old leader's PUT completes before the new leader writes that offset: the new leader adopts it.
                     hold.Release();
-                    fresh = await RawProduce.ProduceAsync(next, topic, 0, "new-leader-0", "new-leader-1");
+                    fresh = await RawProduce.ProduceToLeaderAsync(next, topic, 0, "new-leader-0", "new-leader-1");
                 }
                 else
                 {
                     // The new leader writes that offset first; the old leader's create then finds it taken.
-                    fresh = await RawProduce.ProduceAsync(next, topic, 0, "new-leader-0", "new-leader-1");
+                    fresh = await RawProduce.ProduceToLeaderAsync(next, topic, 0, "new-leader-0", "new-leader-1");
                     await hold.SecondArrived.Task.WaitAsync(TimeSpan.FromSeconds(5));
                     hold.Release();
                 }
@@ -132,7 +132,8 @@ public sealed class SplitBrainTests(ITestOutputHelper output) : ClusterTest(outp
                 Output.WriteLine($"segment {key}; the old leader answered its producer with error {lateResult.Error}; the new leader acknowledged at offset {fresh.BaseOffset}");
                 Assert.Equal(6, lateResult.Error); // NOT_LEADER_OR_FOLLOWER: the client retries on the new leader
 
-                var stored = await Ledger.ReadAllAsync(next.Address, topic, 1);
+                await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(30));
+                var stored = await Ledger.ReadAllAsync(cluster.Bootstrap, topic, 1);
                 var values = stored.OrderBy(r => r.Offset).Select(r => r.Value).ToList();
                 Output.WriteLine(string.Join(", ", stored.OrderBy(r => r.Offset).Select(r => $"{r.Offset}:{r.Value}")));
                 Assert.Equal(["acked-0", "acked-1"], values.Take(2));
