@@ -21,7 +21,7 @@ internal static class BrokerCommand
     private static readonly Option<string> FlushInterval = new("--flush-interval-ms") { Description = "Longest wait of a pending byte before its partition flushes; 0 = flush when idle [env KAFSCALE_FLUSH_INTERVAL_MS, default 0 on the directory store, 100 on S3]" };
     private static readonly Option<string> SegmentBytes = new("--segment-bytes") { Description = "Pending bytes of one partition that force a flush, and the largest segment [env KAFSCALE_SEGMENT_BYTES, default 16777216]" };
     private static readonly Option<string> CacheBytes = new("--cache-bytes") { Description = "Memory for recent segments served to consumers [env KAFSCALE_CACHE_BYTES, default 67108864]" };
-    private static readonly Option<string> AutoCreate = new("--auto-create-topics") { Description = "Create unknown topics on Metadata/Produce when the client allows it [env KAFSCALE_AUTO_CREATE_TOPICS, default true]" };
+    private static readonly Option<string> AutoCreate = new("--auto-create-topics") { Description = "Create unknown topics named in Metadata requests when the client allows it [env KAFSCALE_AUTO_CREATE_TOPICS, default true]" };
     private static readonly Option<string> DefaultPartitions = new("--default-partitions") { Description = "Partitions of auto-created topics and of CreateTopics with -1 [env KAFSCALE_AUTO_CREATE_PARTITIONS, default 1]" };
     private static readonly Option<string> MaxRequest = new("--max-request-bytes") { Description = "Largest request frame accepted [env KAFSCALE_MAX_REQUEST_BYTES, default 104857600]" };
     private static readonly Option<string> S3Bucket = new("--s3-bucket") { Description = "Keep segments in this S3 bucket instead of --data-dir/objects [env KAFSCALE_S3_BUCKET]" };
