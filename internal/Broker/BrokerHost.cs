@@ -149,7 +149,7 @@ public sealed class BrokerHost : IAsyncDisposable
             }
 
             RegisterGauges(registry, runtime, cache, node, server);
-            groups.RegisterLagMetrics(registry, (topic, partition) => cluster.TryGetPartition(topic, partition, out var p) == ErrorCodes.None ? p.HighWatermark : null);
+            groups.RegisterLagMetrics(registry, (topic, partition) => cluster.HighWatermarkOf(topic, partition));
             http.Map("/metrics", () => new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8", registry.Render()));
             http.Map("/healthz", () => new HttpReply(200, "text/plain", "ok\n"));
             http.Map("/readyz", () => health.State == StoreHealthState.Unavailable

@@ -49,6 +49,20 @@ internal sealed class Cluster(BrokerConfig config, ClusterNode node)
     public int CoordinatorOf(string groupId) => Node.Leadership.CoordinatorOf(Groups.ShardOf(groupId));
 
     /// <summary>
+    /// Whether a partition exists, wherever it is led: the group coordinator accepts commits for
+    /// every partition of a topic, not only for those its own broker leads.
+    /// </summary>
+    public short PartitionExists(string topic, int partition)
+    {
+        if (!Logs.TryGetTopic(topic, out var t)) return ErrorCodes.UnknownTopicOrPartition;
+        return partition < 0 || partition >= t.Logs.Length ? ErrorCodes.UnknownTopicOrPartition : ErrorCodes.None;
+    }
+
+    /// <summary>A partition's high watermark: exact where this broker leads it, else the metadata hint (about a second old).</summary>
+    public long? HighWatermarkOf(string topic, int partition) =>
+        TryGetPartition(topic, partition, out var log) == ErrorCodes.None ? log.HighWatermark : Logs.HintedHighWatermark(topic, partition);
+
+    /// <summary>
     /// Finds a partition this broker leads, or the error a client gets: UNKNOWN_TOPIC_OR_PARTITION
     /// when it does not exist, NOT_LEADER_OR_FOLLOWER when another broker (or none yet) leads it.
     /// </summary>

@@ -31,7 +31,7 @@ internal sealed class OffsetCommitHandler(Cluster cluster) : ApiHandler<OffsetCo
             {
                 var result = new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex };
                 t.Partitions.Add(result);
-                short exists = cluster.TryGetPartition(topic.Name, p.PartitionIndex, out _);
+                short exists = cluster.PartitionExists(topic.Name, p.PartitionIndex);
                 if (exists != ErrorCodes.None)
                 {
                     result.ErrorCode = exists;

@@ -27,7 +27,7 @@ internal sealed class OffsetDeleteHandler(Cluster cluster) : ApiHandler<OffsetDe
             foreach (var p in t.Partitions)
             {
                 var tp = new TopicPartition(t.Name, p.PartitionIndex);
-                if (cluster.TryGetPartition(t.Name, p.PartitionIndex, out _) == ErrorCodes.None) partitions.Add(tp);
+                if (cluster.PartitionExists(t.Name, p.PartitionIndex) == ErrorCodes.None) partitions.Add(tp);
                 else unknown.Add(tp);
             }
         }

@@ -117,15 +117,43 @@ internal sealed class LogManager : IAsyncDisposable
     private void ResetTopics(IReadOnlyList<KeyValue> all, long revision)
     {
         var present = new Dictionary<string, KeyValue>(StringComparer.Ordinal);
+        _hints.Clear();
         foreach (var kv in all)
+        {
+            TrackHint(new WatchEvent(WatchEventType.Put, kv));
             if (TryParseConfigKey(kv.Key, out var name)) present[name] = kv;
+        }
         foreach (var t in _topics.Values)
             if (!present.TryGetValue(t.Name, out var kv) || kv.CreateRevision != t.CreateRevision) RemoveTopic(t, "gone from the metadata store");
         foreach (var (name, kv) in present) ApplyTopic(name, kv);
     }
 
+    /// <summary>
+    /// The next_offset hints of every partition, as the watch sees them: the high watermark of a
+    /// partition another broker leads, at most about a second old (consumer lag on the coordinator).
+    /// </summary>
+    private readonly ConcurrentDictionary<(string Topic, int Partition), long> _hints = new();
+
+    public long? HintedHighWatermark(string topic, int partition) =>
+        _hints.TryGetValue((topic, partition), out long v) ? v : null;
+
+    private void TrackHint(WatchEvent e)
+    {
+        const string suffix = "/next_offset";
+        string key = e.Kv.Key;
+        if (!key.StartsWith(MetadataKeys.TopicsPrefix, StringComparison.Ordinal) || !key.EndsWith(suffix, StringComparison.Ordinal)) return;
+        // /kafscale/topics/<topic>/partitions/<p>/next_offset
+        var middle = key.AsSpan(MetadataKeys.TopicsPrefix.Length, key.Length - MetadataKeys.TopicsPrefix.Length - suffix.Length);
+        int marker = middle.LastIndexOf("/partitions/");
+        if (marker <= 0 || !int.TryParse(middle[(marker + "/partitions/".Length)..], NumberStyles.None, CultureInfo.InvariantCulture, out int partition)) return;
+        var id = (middle[..marker].ToString(), partition);
+        if (e.Type == WatchEventType.Delete) _hints.TryRemove(id, out _);
+        else if (long.TryParse(Encoding.ASCII.GetString(e.Kv.Value), NumberStyles.None, CultureInfo.InvariantCulture, out long hint)) _hints[id] = hint;
+    }
+
     private void ApplyTopicEvent(WatchEvent e)
     {
+        TrackHint(e);
         if (!TryParseConfigKey(e.Kv.Key, out var name)) return;
         if (e.Type == WatchEventType.Put) ApplyTopic(name, e.Kv);
         // A namesake created after this deletion has a higher create revision: it stays.
