@@ -14,7 +14,7 @@ rm -rf "$results"; mkdir -p "$results"
 status=0
 for project in test/*/*.csproj; do
   name=$(basename "$(dirname "$project")")
-  case "$name" in Benchmarks) continue ;; esac
+  case "$name" in Benchmarks|TestSupport) continue ;; esac
   echo "=== $name"
   dotnet test "$project" -c Release --no-build -nologo \
     --logger "trx;LogFileName=$name.trx" --results-directory "$results" \

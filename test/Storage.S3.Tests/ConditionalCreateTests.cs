@@ -1,3 +1,4 @@
+using KafScale.TestSupport;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;

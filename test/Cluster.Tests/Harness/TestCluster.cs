@@ -1,3 +1,4 @@
+using KafScale.TestSupport;
 using System.Globalization;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;

@@ -1,3 +1,4 @@
+using KafScale.TestSupport;
 using System.Collections.Concurrent;
 using KafScale.Cluster.Tests.Harness;
 using Xunit;

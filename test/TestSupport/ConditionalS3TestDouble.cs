@@ -6,7 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using KafScale.Storage.S3;
 
-namespace KafScale.Storage.S3.Tests;
+namespace KafScale.TestSupport;
 
 /// <summary>
 /// An in-process S3 stand-in on a loopback port that, unlike s3rver, honours
