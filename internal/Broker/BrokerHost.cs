@@ -35,6 +35,7 @@ public sealed class BrokerHost : IAsyncDisposable
     private readonly GroupCoordinatorService _groups;
     private int _disposed;
     private IdleMemoryTrimmer? _trimmer;
+    private StoreHealthProbe? _probe;
 
     private BrokerHost(ILogger log, IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer server, HttpEndpoint http, GroupCoordinatorService groups)
     {
@@ -159,6 +160,7 @@ public sealed class BrokerHost : IAsyncDisposable
 
             var host = new BrokerHost(log, meta, store, node, storage, server, http, groups);
             host._trimmer = new IdleMemoryTrimmer(metrics, TimeSpan.FromSeconds(5));
+            host._probe = new StoreHealthProbe(store, config.Namespace, metrics);
             server.Start();
             http.Start();
             log.LogInformation("kafscale broker {BrokerId} of cluster {ClusterId} listening on {Kafka} (advertised {Host}:{Port}), http on {Http}, metadata in the {Meta} store, segments in the {Store} store, lease {Lease} ms, flush interval {Flush} ms, leading {Led} partitions and {Shards} coordinator shards, ready in {Ms} ms",
@@ -237,6 +239,7 @@ public sealed class BrokerHost : IAsyncDisposable
         _storage.Stop();
         await _node.DisposeAsync().ConfigureAwait(false);
         if (_trimmer is not null) await _trimmer.DisposeAsync().ConfigureAwait(false);
+        if (_probe is not null) await _probe.DisposeAsync().ConfigureAwait(false);
         await _http.DisposeAsync().ConfigureAwait(false);
         await _store.DisposeAsync().ConfigureAwait(false);
         await _meta.DisposeAsync().ConfigureAwait(false);

@@ -57,6 +57,20 @@ public sealed class StoreHealth
         Interlocked.Increment(ref _count[i]);
         if (!ok) Interlocked.Increment(ref _errors[i]);
         Interlocked.Add(ref _latencyMicros[i], (long)(latencyMs * 1000));
+        // A store that is back answers several requests in a row quickly: start a fresh window
+        // then, rather than waiting for the outage's errors to age out of it (while unavailable,
+        // produce is refused, so few requests would come to dilute them).
+        long run = ok && latencyMs < _thresholds.LatencyWarnMs ? Interlocked.Increment(ref _consecutiveOk) : Interlocked.Exchange(ref _consecutiveOk, 0);
+        if (ok && run >= RecoveryRun && Volatile.Read(ref _unhealthy) != 0)
+        {
+            lock (_lock)
+            {
+                Array.Clear(_count);
+                Array.Clear(_errors);
+                Array.Clear(_latencyMicros);
+            }
+            Interlocked.Exchange(ref _consecutiveOk, 0);
+        }
         Evaluate();
     }
 
@@ -77,6 +91,11 @@ public sealed class StoreHealth
     /// <summary>The state as of the last request or read, without re-evaluating the window (hot paths).</summary>
     public bool LastKnownUnavailable => Volatile.Read(ref _unavailable) != 0;
     private int _unavailable;
+    private int _unhealthy;
+    private long _consecutiveOk;
+
+    /// <summary>Consecutive fast successes after which an unhealthy store counts as recovered.</summary>
+    public const int RecoveryRun = 5;
 
     public StoreHealthState State
     {
@@ -102,6 +121,7 @@ public sealed class StoreHealth
             _state = next;
             _stateSince = Stopwatch.GetTimestamp();
             Volatile.Write(ref _unavailable, next == StoreHealthState.Unavailable ? 1 : 0);
+            Volatile.Write(ref _unhealthy, next == StoreHealthState.Healthy ? 0 : 1);
         }
     }
 

@@ -148,3 +148,30 @@ public class StoreHealthTests
         Assert.Contains("kafscale_s3_state_duration_seconds ", text);
     }
 }
+
+public class StoreHealthRecoveryTests
+{
+    [Fact]
+    public void A_run_of_fast_successes_after_an_outage_makes_the_store_healthy_again()
+    {
+        var h = new StoreHealth(new StoreHealthThresholds());
+        for (int i = 0; i < 40; i++) h.Record(1, ok: false);
+        Assert.Equal(StoreHealthState.Unavailable, h.State);
+        for (int i = 0; i < StoreHealth.RecoveryRun - 1; i++) h.Record(1, ok: true);
+        Assert.Equal(StoreHealthState.Unavailable, h.State);
+        h.Record(1, ok: true);
+        Assert.Equal(StoreHealthState.Healthy, h.State);
+        Assert.False(h.LastKnownUnavailable);
+    }
+
+    [Fact]
+    public void Successes_interrupted_by_a_failure_do_not_reset_the_window()
+    {
+        var h = new StoreHealth(new StoreHealthThresholds());
+        for (int i = 0; i < 40; i++) h.Record(1, ok: false);
+        for (int i = 0; i < StoreHealth.RecoveryRun - 1; i++) h.Record(1, ok: true);
+        h.Record(1, ok: false);
+        for (int i = 0; i < StoreHealth.RecoveryRun - 1; i++) h.Record(1, ok: true);
+        Assert.Equal(StoreHealthState.Unavailable, h.State);
+    }
+}
