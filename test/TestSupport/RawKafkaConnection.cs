@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
-namespace KafScale.Cluster.Tests.Harness;
+namespace KafScale.TestSupport;
 
 /// <summary>
 /// A Kafka connection with nothing between the test and the bytes: frames are written and read
