@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, idempotently: Debian packages (compiler and
-# linker for native AOT, etcd, Kafka clients, compression libraries) and the node packages
+# linker for native AOT, etcd, Kafka clients, compression libraries, an Avro reader, and the
+# validators of the packaging: docker-compose, shellcheck, systemd-analyze) and the node packages
 # of the test clients. Safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(clang lld etcd-server etcd-client kcat python3-kafka python3-confluent-kafka python3-snappy python3-lz4 python3-zstandard python3-xxhash liblz4-1 libzstd1 nodejs npm)
+packages=(clang lld etcd-server etcd-client kcat python3-kafka python3-confluent-kafka python3-snappy python3-lz4 python3-zstandard python3-xxhash python3-avro docker-compose shellcheck systemd liblz4-1 libzstd1 nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,6 +25,8 @@ fi
 for dir in test/clients test/servers; do
   [ -f "$dir/package.json" ] || continue
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    # 'npm install' rather than 'npm ci': the lock file holds only this platform's DuckDB
+    # binding (the registry here serves no others), which 'npm ci' calls out of sync.
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error && touch node_modules)
   fi
 done

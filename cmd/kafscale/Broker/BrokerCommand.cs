@@ -14,9 +14,6 @@ internal static class BrokerCommand
     private static readonly Option<string> AdvertisedPort = new("--advertised-port") { Description = "Port clients are told to connect to [env KAFSCALE_BROKER_PORT, default: the listen port]" };
     private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
     private static readonly Option<string> BrokerId = new("--broker-id") { Description = "Broker id [env KAFSCALE_BROKER_ID, default: allocated from the metadata store]" };
-    private static readonly Option<string> DataDir = new("--data-dir") { Description = "Directory for the local object store and embedded metadata [env KAFSCALE_DATA_DIR, default ./kafscale-data]" };
-    private static readonly Option<string> ObjectsDir = new("--objects-dir") { Description = "Directory of the local object store; brokers sharing one must share etcd too [env KAFSCALE_OBJECTS_DIR, default --data-dir/objects]" };
-    private static readonly Option<string> EtcdEndpoints = new("--etcd-endpoints") { Description = "etcd endpoints, host:port or http(s)://host:port, comma-separated; credentials from KAFSCALE_ETCD_USERNAME / KAFSCALE_ETCD_PASSWORD [env KAFSCALE_ETCD_ENDPOINTS, default: embedded metadata under --data-dir]" };
     private static readonly Option<string> LeaseTtl = new("--lease-ttl-ms") { Description = "TTL of the broker's lease: how soon a crashed broker's partitions move [env KAFSCALE_LEASE_TTL_MS, default 5000 with etcd, 30000 embedded]" };
     private static readonly Option<string> FlushInterval = new("--flush-interval-ms") { Description = "Longest wait of a pending byte before its partition flushes; 0 = flush when idle [env KAFSCALE_FLUSH_INTERVAL_MS, default 0 on the directory store, 100 on S3]" };
     private static readonly Option<string> SegmentBytes = new("--segment-bytes") { Description = "Pending bytes of one partition that force a flush, and the largest segment [env KAFSCALE_SEGMENT_BYTES, default 16777216]" };
@@ -24,19 +21,18 @@ internal static class BrokerCommand
     private static readonly Option<string> AutoCreate = new("--auto-create-topics") { Description = "Create unknown topics named in Metadata requests when the client allows it [env KAFSCALE_AUTO_CREATE_TOPICS, default true]" };
     private static readonly Option<string> DefaultPartitions = new("--default-partitions") { Description = "Partitions of auto-created topics and of CreateTopics with -1 [env KAFSCALE_AUTO_CREATE_PARTITIONS, default 1]" };
     private static readonly Option<string> MaxRequest = new("--max-request-bytes") { Description = "Largest request frame accepted [env KAFSCALE_MAX_REQUEST_BYTES, default 104857600]" };
-    private static readonly Option<string> S3Bucket = new("--s3-bucket") { Description = "Keep segments in this S3 bucket instead of --data-dir/objects [env KAFSCALE_S3_BUCKET]" };
-    private static readonly Option<string> S3Endpoint = new("--s3-endpoint") { Description = "S3-compatible endpoint URL, e.g. http://minio:9000 [env KAFSCALE_S3_ENDPOINT, default AWS]" };
-    private static readonly Option<string> S3Region = new("--s3-region") { Description = "S3 region [env KAFSCALE_S3_REGION, default us-east-1]" };
-    private static readonly Option<string> S3PathStyle = new("--s3-path-style") { Description = "Path-style bucket addressing (MinIO, s3rver) [env KAFSCALE_S3_PATH_STYLE, default false]" };
-    private static readonly Option<string> S3Namespace = new("--s3-namespace") { Description = "First part of every segment key [env KAFSCALE_S3_NAMESPACE, default default]" };
-    private static readonly Option<string> S3CreateBucket = new("--s3-create-bucket") { Description = "Create the bucket when it does not exist [env KAFSCALE_S3_CREATE_BUCKET, default false]" };
     private static readonly Option<string> LogLevel = new("--log-level") { Description = "trace|debug|info|warn|error [env KAFSCALE_LOG_LEVEL, default info]" };
     private static readonly Option<string> LogFormat = new("--log-format") { Description = "text|json [env KAFSCALE_LOG_FORMAT, default text]" };
+
+    private static readonly StorageOptions Storage = new();
 
     public static Command Create()
     {
         var command = new Command("broker", "Run a Kafka-protocol broker. With no storage options it runs self-contained under --data-dir.");
-        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId, DataDir, ObjectsDir, EtcdEndpoints, LeaseTtl, S3Bucket, S3Endpoint, S3Region, S3PathStyle, S3Namespace, S3CreateBucket, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, MaxRequest, LogLevel, LogFormat })
+        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId })
+            command.Options.Add(o);
+        Storage.AddTo(command);
+        foreach (var o in new[] { LeaseTtl, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, MaxRequest, LogLevel, LogFormat })
             command.Options.Add(o);
         command.SetAction(RunAsync);
         return command;
@@ -51,8 +47,9 @@ internal static class BrokerCommand
         try
         {
             var s = new Settings(parse);
-            s3 = ResolveS3(s);
-            config = Resolve(s, s3 is not null);
+            var storage = Storage.Resolve(s);
+            s3 = storage.S3;
+            config = Resolve(s, storage);
             level = Logging.ParseLevel(s.String(LogLevel, "KAFSCALE_LOG_LEVEL", "info"), LogLevel.Name);
             json = Logging.ParseFormat(s.String(LogFormat, "KAFSCALE_LOG_FORMAT", "text"), LogFormat.Name);
         }
@@ -99,36 +96,13 @@ internal static class BrokerCommand
         return 0;
     }
 
-    /// <summary>S3 settings; null when no bucket is given (the directory store is used).</summary>
-    private static S3StoreOptions? ResolveS3(Settings s)
-    {
-        string? bucket = s.Raw(S3Bucket, "KAFSCALE_S3_BUCKET");
-        if (bucket is null) return null;
-        static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
-        return new S3StoreOptions
-        {
-            Bucket = bucket,
-            Endpoint = s.Raw(S3Endpoint, "KAFSCALE_S3_ENDPOINT"),
-            Region = s.String(S3Region, "KAFSCALE_S3_REGION", "us-east-1"),
-            PathStyle = s.Bool(S3PathStyle, "KAFSCALE_S3_PATH_STYLE", false),
-            CreateBucketIfMissing = s.Bool(S3CreateBucket, "KAFSCALE_S3_CREATE_BUCKET", false),
-            AccessKey = Env("KAFSCALE_S3_ACCESS_KEY"),
-            SecretKey = Env("KAFSCALE_S3_SECRET_KEY"),
-            SessionToken = Env("KAFSCALE_S3_SESSION_TOKEN"),
-            KmsKeyArn = Env("KAFSCALE_S3_KMS_ARN"),
-            ReadBucket = Env("KAFSCALE_S3_READ_BUCKET"),
-            ReadRegion = Env("KAFSCALE_S3_READ_REGION"),
-            ReadEndpoint = Env("KAFSCALE_S3_READ_ENDPOINT"),
-        };
-    }
-
     /// <summary>
     /// Default flush interval on S3: every flush is a paid PUT per partition, so the interval is
     /// the cost bound (at most 10 PUTs per partition per second at 100 ms).
     /// </summary>
     public const int DefaultS3FlushIntervalMs = 100;
 
-    private static BrokerConfig Resolve(Settings s, bool onS3)
+    private static BrokerConfig Resolve(Settings s, StorageSettings storage)
     {
         var listen = s.Endpoint(Listen, "KAFSCALE_BROKER_ADDR", "0.0.0.0:9092");
         string defaultHost = IPAddress.IsLoopback(listen.Address) ? "127.0.0.1"
@@ -140,17 +114,17 @@ internal static class BrokerCommand
             AdvertisedPort = s.Int(AdvertisedPort, "KAFSCALE_BROKER_PORT", listen.Port, 1, 65535),
             Http = s.Endpoint(Http, "KAFSCALE_METRICS_ADDR", "0.0.0.0:9093"),
             BrokerId = s.Int(BrokerId, "KAFSCALE_BROKER_ID", -1, -1, int.MaxValue),
-            DataDir = s.String(DataDir, "KAFSCALE_DATA_DIR", "./kafscale-data"),
-            ObjectsDir = s.Raw(ObjectsDir, "KAFSCALE_OBJECTS_DIR"),
-            EtcdEndpoints = SplitEndpoints(s.Raw(EtcdEndpoints, "KAFSCALE_ETCD_ENDPOINTS")),
-            EtcdUsername = Environment.GetEnvironmentVariable("KAFSCALE_ETCD_USERNAME") is { Length: > 0 } user ? user : null,
-            EtcdPassword = Environment.GetEnvironmentVariable("KAFSCALE_ETCD_PASSWORD") is { Length: > 0 } password ? password : null,
+            DataDir = storage.DataDir,
+            ObjectsDir = storage.ObjectsDir,
+            EtcdEndpoints = storage.EtcdEndpoints,
+            EtcdUsername = storage.EtcdUsername,
+            EtcdPassword = storage.EtcdPassword,
             // etcd counts whole seconds and will not go below about 2 s.
             LeaseTtlMs = s.Int(LeaseTtl, "KAFSCALE_LEASE_TTL_MS", 0, 1000, 300_000),
-            FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", onS3 ? DefaultS3FlushIntervalMs : 0, 0, 60_000),
+            FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", storage.S3 is not null ? DefaultS3FlushIntervalMs : 0, 0, 60_000),
             // A hot partition on S3 needs several uploads in flight to keep up (DESIGN.md section 5).
-            MaxUploadsPerPartition = onS3 ? 4 : 1,
-            Namespace = s.String(S3Namespace, "KAFSCALE_S3_NAMESPACE", "default"),
+            MaxUploadsPerPartition = storage.S3 is not null ? 4 : 1,
+            Namespace = storage.Namespace,
             SegmentBytes = s.Int(SegmentBytes, "KAFSCALE_SEGMENT_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
             CacheBytes = s.Long(CacheBytes, "KAFSCALE_CACHE_BYTES", 64L * 1024 * 1024, 0, long.MaxValue),
             AutoCreateTopics = s.Bool(AutoCreate, "KAFSCALE_AUTO_CREATE_TOPICS", true),
@@ -165,9 +139,6 @@ internal static class BrokerCommand
             WindowSeconds: (int)EnvDouble("KAFSCALE_S3_HEALTH_WINDOW_SEC", 60));
         return config;
     }
-
-    private static string[] SplitEndpoints(string? raw) =>
-        raw is null ? [] : raw.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>Object-store health thresholds are environment-only, with upstream KafScale's names.</summary>
     private static double EnvDouble(string name, double fallback)
