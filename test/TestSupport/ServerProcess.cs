@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace KafScale.Cluster.Tests.Harness;
+namespace KafScale.TestSupport;
 
 /// <summary>
 /// A child process the tests start, signal, stop and start again with the same command line

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace KafScale.Integration.Harness;
+namespace KafScale.TestSupport;
 
 /// <summary>Command-line settings of one broker under test.</summary>
 public sealed record BrokerOptions

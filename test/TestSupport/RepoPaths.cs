@@ -1,4 +1,4 @@
-namespace KafScale.Integration.Harness;
+namespace KafScale.TestSupport;
 
 /// <summary>Where the binary under test and the client scripts are.</summary>
 public static class RepoPaths

@@ -1,4 +1,4 @@
-namespace KafScale.Cluster.Tests.Harness;
+namespace KafScale.TestSupport;
 
 /// <summary>A single-member etcd 3.4 on free loopback ports with its own data directory; it can be stopped and started again on the same data.</summary>
 public sealed class EtcdServer : IAsyncDisposable

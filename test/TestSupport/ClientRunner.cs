@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Xunit.Sdk;
 
-namespace KafScale.Cluster.Tests.Harness;
+namespace KafScale.TestSupport;
 
 /// <summary>What a client process did: exit code, output, and whether it was killed for time.</summary>
 public sealed record ClientResult(string CommandLine, int ExitCode, string Stdout, string Stderr, bool TimedOut)
@@ -127,7 +127,7 @@ public static class ClientRunner
     public static RunningClient StartPython(string script, IEnumerable<string> args) =>
         RunningClient.Start(StartInfo(Python, [Path.Combine(RepoPaths.Clients, script), .. args]));
 
-    internal static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> args)
+    public static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> args)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -152,7 +152,7 @@ public static class ClientRunner
         return info;
     }
 
-    internal static string CommandLine(ProcessStartInfo info) =>
+    public static string CommandLine(ProcessStartInfo info) =>
         info.FileName + " " + string.Join(' ', info.ArgumentList.Select(a => a.Contains(' ') ? $"'{a}'" : a));
 }
 
@@ -170,7 +170,7 @@ public sealed class RunningClient : IAsyncDisposable
 
     public string CommandLine => ClientRunner.CommandLine(_process.StartInfo);
 
-    internal static RunningClient Start(ProcessStartInfo info)
+    public static RunningClient Start(ProcessStartInfo info)
     {
         var process = new Process { StartInfo = info };
         var client = new RunningClient(process);
