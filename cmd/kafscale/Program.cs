@@ -3,6 +3,9 @@ using KafScale.Cli;
 
 var root = new RootCommand("KafScale: a Kafka-protocol streaming platform with stateless brokers on object storage.");
 root.Subcommands.Add(BrokerCommand.Create());
+root.Subcommands.Add(ProcessorCommand.Create());
+root.Subcommands.Add(AdminCommand.Create());
+root.Subcommands.Add(SnapshotCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 
 var parse = root.Parse(args);
