@@ -169,13 +169,18 @@ public sealed class PartitionWorker : IRecordSink
         if (!json) _result.NotJson++;
         JsonFields? fields = json ? _fields : null;
 
-        var file = FileFor(r, fields);
-        if (json && file.Encoder.NeedsNewerSchema(_fields, r.Value, _tracker))
+        int? day = _dayColumn is null ? null : RowEncoder.DayOf(_dayColumn, r, fields);
+        if (!_open.TryGetValue(day ?? NoDay, out var file))
+        {
+            // Resolve the value's new fields first, so the new file has their columns from the start.
+            if (json) Probe().NeedsNewerSchema(_fields, r.Value, _tracker);
+            file = Open(day, r.Offset);
+        }
+        else if (json && file.Encoder.NeedsNewerSchema(_fields, r.Value, _tracker))
         {
             // A new column: this file ends with the old columns, the next one has them all.
             Finish(file);
-            _open.Remove(file.Day ?? NoDay);
-            file = FileFor(r, fields);
+            file = Open(day, r.Offset);
         }
         if (file.Encoder.Write(file.Writer, r, fields)) _result.Conflicts++;
         file.Bytes += 48 + r.Key.Length + r.Value.Length + r.HeaderBytes.Length;
@@ -187,14 +192,21 @@ public sealed class PartitionWorker : IRecordSink
         }
     }
 
-    private OpenFile FileFor(in RecordView r, JsonFields? fields)
+    private OpenFile Open(int? day, long firstOffset)
     {
-        int? day = _dayColumn is null ? null : RowEncoder.DayOf(_dayColumn, r, fields);
-        if (_open.TryGetValue(day ?? NoDay, out var f)) return f;
         var snapshot = _tracker.Snapshot;
-        f = new OpenFile(_format.Create(snapshot.Columns), NewEncoder(snapshot), day, r.Offset);
+        var f = new OpenFile(_format.Create(snapshot.Columns), NewEncoder(snapshot), day, firstOffset);
         _open[day ?? NoDay] = f;
         return f;
+    }
+
+    private RowEncoder? _probe;
+
+    private RowEncoder Probe()
+    {
+        var snapshot = _tracker.Snapshot;
+        if (_probe is null || _probe.Schema.Version != snapshot.Version) _probe = NewEncoder(snapshot);
+        return _probe;
     }
 
     private RowEncoder NewEncoder(SchemaSnapshot snapshot) => new(snapshot, _tp) { OnFieldRejected = _onRejected };
