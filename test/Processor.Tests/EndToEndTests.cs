@@ -175,8 +175,8 @@ public sealed class EndToEndTests
                 "SELECT count(*) AS n FROM {src} WHERE extra IS NULL",
                 "SELECT count(*) AS n FROM {src} WHERE extra",
                 "SELECT count(*) AS n FROM {src} WHERE n IS NULL",
-                "SELECT count(*) AS n FROM {src} WHERE at = TIMESTAMPTZ '2024-01-02 10:00:00+00'",
-                "SELECT count(DISTINCT CAST(at AS DATE)) AS n FROM {src}");
+                "SELECT count(*) AS n FROM {src} WHERE \"at\" = TIMESTAMPTZ '2024-01-02 10:00:00+00'",
+                "SELECT count(DISTINCT CAST(\"at\" AS DATE)) AS n FROM {src}");
             Assert.Equal(90, after.Long("rows"));
             Assert.Equal(90, after.Long("distinct_offsets"));
             Assert.Equal((12L, "extra", "boolean"), after.GetProperty("schema").EnumerateArray().Select(f => (f.Long("id"), f.GetProperty("name").GetString(), f.GetProperty("type").GetString())).Last());
@@ -189,11 +189,11 @@ public sealed class EndToEndTests
 
             // JSON mapping: no inference, one declared column, default table name in another namespace.
             string json = Path.Combine(root, "mapping.json");
-            File.WriteAllText(json, """{"defaults": {"infer_columns": false}, "topics": {"gauges": {"table": "metrics.g", "columns": [{"name": "value", "type": "double", "field": "v"}]}}}""");
+            File.WriteAllText(json, """{"defaults": {"infer_columns": false}, "topics": {"gauges": {"table": "metrics.g", "columns": [{"name": "reading", "type": "double", "field": "v"}]}}}""");
             await RunOnceOkAsync(["--data-dir", broker.DataDir, "--warehouse", wh, "--config", json]);
-            var g = await ReadTableAsync(Path.Combine(wh, "metrics", "g"), null, "SELECT sum(value) AS s FROM {src}");
+            var g = await ReadTableAsync(Path.Combine(wh, "metrics", "g"), null, "SELECT sum(reading) AS s FROM {src}");
             Assert.Equal(20, g.Long("rows"));
-            Assert.Equal(["value"], g.GetProperty("schema").EnumerateArray().Skip(8).Select(f => f.GetProperty("name").GetString()));
+            Assert.Equal(["reading"], g.GetProperty("schema").EnumerateArray().Skip(8).Select(f => f.GetProperty("name").GetString()));
             Assert.Equal(Enumerable.Range(0, 20).Sum(i => i + 0.5), g.Query(0).GetDouble(), 6);
         }
         finally
@@ -314,9 +314,8 @@ public sealed class EndToEndTests
             r = await RunAsync(["--topics", "t", "--data-dir", dir, "--warehouse", Path.Combine(dir, "wh"), "--catalog", "rest",
                 "--catalog-uri", $"http://127.0.0.1:{closed}/api/catalog", "--once", "--http", "off"]);
             Assert.Equal(1, r.ExitCode);
-            var last = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
-            Assert.StartsWith("kafscale processor iceberg:", last);
-            Assert.Contains($"127.0.0.1:{closed}", last);
+            var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("kafscale processor iceberg:", StringComparison.Ordinal));
+            Assert.Contains($"127.0.0.1:{closed}", line);
         }
         finally
         {
