@@ -71,12 +71,12 @@ echo "produced in $(echo "$t1 - $t0" | bc) s; segments: $((segment_bytes / 10485
 
 echo "processing with kafscale processor iceberg --once (Parquet $PARQUET)..."
 t2=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$work/rss" "$BIN" processor iceberg --topics bench --data-dir "$work/data" --warehouse "$work/wh" \
+/usr/bin/time -f "%M %U %S" -o "$work/rss" "$BIN" processor iceberg --topics bench --data-dir "$work/data" --warehouse "$work/wh" \
   --compression "$PARQUET" --once --http off --log-level warn 2>"$work/processor.log"
 t3=$(date +%s.%N)
 secs=$(echo "$t3 - $t2" | bc -l)
 parquet_bytes=$(du -sb "$work/wh/kafscale/bench/data" | cut -f1)
-rss_kb=$(cat "$work/rss")
+read -r rss_kb user_s sys_s <"$work/rss"
 
 rows=$(node "$root/test/clients/processor-table.mjs" --table "$work/wh/kafscale/bench" | python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["rows"], t["distinct_offsets"])')
 read -r n distinct <<<"$rows"
@@ -85,15 +85,17 @@ if [ "$n" != "$RECORDS" ] || [ "$distinct" != "$RECORDS" ]; then
   exit 1
 fi
 
-python3 - "$RECORDS" "$RECORD_BYTES" "$segment_bytes" "$parquet_bytes" "$secs" "$rss_kb" <<'PY'
+python3 - "$RECORDS" "$RECORD_BYTES" "$segment_bytes" "$parquet_bytes" "$secs" "$rss_kb" "$user_s" "$sys_s" <<'PY'
 import sys
 n, size, seg, pq, secs, rss = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+cpu = float(sys.argv[7]) + float(sys.argv[8])
 print(f"records:            {n:,} x ~{size} B JSON")
 print(f"time (--once):      {secs:.2f} s (process start to exit, commit included)")
 print(f"records/s:          {n / secs:,.0f}")
 print(f"record MB/s:        {n * size / secs / 1e6:,.1f} (JSON values)")
 print(f"segment MB/s:       {seg / secs / 1e6:,.1f} (bucket bytes read)")
 print(f"parquet written:    {pq / 1048576:,.1f} MiB ({pq / max(1, n * size):.2f} of the JSON bytes)")
+print(f"CPU time:           {cpu:.2f} s user+sys = {n / cpu:,.0f} records per CPU-second (load-independent)")
 print(f"peak RSS:           {rss / 1024:,.0f} MiB")
 PY
 echo "table verified with DuckDB: $n rows, $distinct distinct offsets"

@@ -261,6 +261,37 @@ public sealed class EndToEndTests
         }
     }
 
+    [Fact]
+    public async Task An_s3_warehouse_on_s3rver_gets_the_table()
+    {
+        string root = NewTempDir("s3wh");
+        await using var s3 = await S3rverServer.StartAsync(root, "lake");
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info" });
+        await ProduceAsync(broker.Bootstrap, "s3t", 0, Json(0, 250, i => $"{{\"i\":{i}}}"), "snappy");
+        Environment.SetEnvironmentVariable("KAFSCALE_S3_ACCESS_KEY", S3rverServer.AccessKey);
+        Environment.SetEnvironmentVariable("KAFSCALE_S3_SECRET_KEY", S3rverServer.SecretKey);
+        try
+        {
+            string[] args = ["--topics", "s3t", "--data-dir", broker.DataDir, "--warehouse", "s3://lake/warehouse",
+                "--s3-endpoint", s3.Endpoint, "--s3-path-style", "true"];
+            await RunOnceOkAsync(args);
+            await ProduceAsync(broker.Bootstrap, "s3t", 0, Json(250, 50, i => $"{{\"i\":{i}}}"));
+            await RunOnceOkAsync(args);
+            var t = await ReadTableAsync("s3://lake/warehouse/kafscale/s3t", Path.Combine(root, "s3rver"), "SELECT sum(i) AS s FROM {src}");
+            Assert.Equal(300, t.Long("rows"));
+            Assert.Equal(300, t.Long("distinct_offsets"));
+            Assert.Equal(Enumerable.Range(0, 300).Sum(), t.Query(0).GetInt64());
+            Assert.Equal(2, t.Long("snapshots"));
+            Assert.StartsWith("s3://lake/warehouse/kafscale/s3t/data/", t.GetProperty("files")[0].GetString());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("KAFSCALE_S3_ACCESS_KEY", null);
+            Environment.SetEnvironmentVariable("KAFSCALE_S3_SECRET_KEY", null);
+            try { Directory.Delete(root, true); } catch (IOException) { }
+        }
+    }
+
     private static (bool Claimed, bool Committed) ClaimedAndCommitted(string log) =>
         (log.Contains("claimed partition"), log.Contains("committed kafscale.shared"));
 
