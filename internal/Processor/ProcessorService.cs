@@ -41,8 +41,13 @@ public sealed class ProcessorService
 
     public IReadOnlyList<TableProcessor> Tables => _processors;
 
-    /// <summary>Runs until cancelled (or, with --once, until done). Returns the exit code.</summary>
-    public async Task<int> RunAsync(CancellationToken ct)
+    /// <summary>
+    /// Runs until cancelled (or, with --once, until done). Returns the exit code.
+    /// <paramref name="stopAfterRound"/> asks for a graceful stop: the round in progress finishes
+    /// and commits, then the loop ends (<paramref name="ct"/> stops at once, leaving only
+    /// uncommitted files behind).
+    /// </summary>
+    public async Task<int> RunAsync(CancellationToken ct, CancellationToken stopAfterRound = default)
     {
         if (_processors.Count == 0) throw new ProcessorException("no topics to process: give --topics or name topics in the --config file");
         foreach (var p in _processors)
@@ -57,6 +62,11 @@ public sealed class ProcessorService
         while (true)
         {
             ct.ThrowIfCancellationRequested();
+            if (stopAfterRound.IsCancellationRequested)
+            {
+                _log.LogInformation("stopping: the last round was committed");
+                return 0;
+            }
             var errors = new List<string>();
             var listings = new Dictionary<TableProcessor, SortedDictionary<int, List<SegmentEntry>>>();
             try
@@ -107,8 +117,9 @@ public sealed class ProcessorService
                 }
                 _log.LogInformation("{Pending} partitions are still being processed by other instances; waiting", pending);
             }
-            try { await Task.Delay(_options.PollInterval, ct).ConfigureAwait(false); }
-            catch (OperationCanceledException) { return 0; }
+            using var pause = CancellationTokenSource.CreateLinkedTokenSource(ct, stopAfterRound);
+            try { await Task.Delay(_options.PollInterval, pause.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
         }
     }
 

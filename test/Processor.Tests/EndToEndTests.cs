@@ -242,7 +242,9 @@ public sealed class EndToEndTests
                         }
                         await Task.Delay(300);
                     }
-                    await a.KillAsync();
+                    // A graceful stop: the round in progress commits, the lease is revoked, exit code 0.
+                    Assert.Equal(0, await a.TerminateAsync(TimeSpan.FromSeconds(30)));
+                    Assert.Contains("stopping: the last round was committed", a.Log());
                     await b.KillAsync();
                     var sa = ClaimedAndCommitted(a.Log());
                     var sb = ClaimedAndCommitted(b.Log());
