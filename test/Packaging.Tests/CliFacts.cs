@@ -9,11 +9,11 @@ public sealed record HelpOption(string Name, string Description)
     public string? Env => Regex.Match(Description, @"\benv (KAFSCALE_[A-Z0-9_]+)") is { Success: true } m ? m.Groups[1].Value : null;
 
     /// <summary>
-    /// The default value when the description states one as a value ("default 9092"), not as a
-    /// phrase ("default: allocated ..."); its first word.
+    /// The default value when the description's closing brackets state one as a value
+    /// ("[env X, default 9092]"), not as a phrase ("default: allocated ..."); its first word.
     /// </summary>
     public string? DefaultValue =>
-        Regex.Match(Description, @"\bdefault ([^\s,\]]+)") is { Success: true } m ? m.Groups[1].Value : null;
+        Regex.Match(Description, @"\[[^\[\]]*\bdefault ([^\s,\]]+)[^\[\]]*\]\s*$") is { Success: true } m ? m.Groups[1].Value : null;
 }
 
 /// <summary>One command of the binary: its path (e.g. "snapshot create"), options and subcommands.</summary>

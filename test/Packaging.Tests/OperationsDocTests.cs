@@ -22,8 +22,18 @@ public sealed class OperationsDocTests
 
     private sealed record Documented(string Path, List<TableRow> Rows, bool LinksStorage);
 
-    private static string? CommandOf(string heading) =>
-        Regex.Match(heading, @"`kafscale ([a-z][a-z0-9\- ]*?)\s*(?:[-<\[`|])") is { Success: true } m ? m.Groups[1].Value.Trim() : null;
+    /// <summary>The command a heading names: the words after `kafscale up to the first argument or flag.</summary>
+    private static string? CommandOf(string heading)
+    {
+        Match m = Regex.Match(heading, "`kafscale ([^`]+)`");
+        if (!m.Success)
+        {
+            return null;
+        }
+
+        string[] words = [.. m.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).TakeWhile(w => Regex.IsMatch(w, "^[a-z][a-z0-9-]*$"))];
+        return words.Length == 0 ? null : string.Join(' ', words);
+    }
 
     /// <summary>The documented commands with their rows (subsections without a command of their own included).</summary>
     private static IReadOnlyDictionary<string, Documented> Commands()
