@@ -73,6 +73,17 @@ public sealed class ComposeTests
     }
 
     [Fact]
+    public void Third_party_images_are_pinned_to_a_release()
+    {
+        foreach (var (name, service) in All().Where(s => !IsKafscale(s.Service)))
+        {
+            string image = service.GetProperty("image").GetString()!;
+            string tag = image.Contains(':') ? image[(image.LastIndexOf(':') + 1)..] : "";
+            Assert.True(tag.Length > 0 && tag != "latest", $"{name}: image {image} is not pinned to a release");
+        }
+    }
+
+    [Fact]
     public void Every_kafscale_environment_variable_in_the_compose_file_is_read_by_the_product()
     {
         IReadOnlySet<string> known = CodeFacts.AllEnv();

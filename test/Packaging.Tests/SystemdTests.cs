@@ -116,6 +116,17 @@ public sealed class SystemdTests : IClassFixture<SystemdTests.InstalledTree>
         Assert.True(r.ExitCode == 0 && (r.Stdout + r.Stderr).Trim().Length == 0, r.Describe("systemd-analyze verify " + unit));
     }
 
+    /// <summary>systemd's own exposure score of each service (0 = locked down, 10 = exposed) stays "OK": at most 3.0.</summary>
+    [Theory]
+    [MemberData(nameof(Services))]
+    public void Systemd_analyze_security_rates_each_service_ok(string unit)
+    {
+        Assert.True(_tree.Install.ExitCode == 0, _tree.Install.Describe("install.sh"));
+        ToolResult r = Tool.Run("systemd-analyze", ["security", "--offline=true", "--threshold=30", "--root=" + _tree.Root, unit]);
+        Assert.True(r.ExitCode == 0, r.Describe("systemd-analyze security " + unit));
+        Assert.Matches(@"Overall exposure level for \S+: [0-2]\.\d|Overall exposure level for \S+: 3\.0", r.Stdout);
+    }
+
     [Fact]
     public void Verify_fails_on_a_broken_unit_so_the_check_above_means_something()
     {
