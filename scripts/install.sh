@@ -4,7 +4,7 @@
 #
 #   sudo scripts/install.sh                      # out/kafscale (build it with scripts/build.sh)
 #   sudo scripts/install.sh --binary ./kafscale  # a binary from elsewhere
-#   scripts/install.sh --root /tmp/image         # lay the files out under a directory (no user,
+#   scripts/install.sh --root ./image-root       # lay the files out under a directory (no user,
 #                                                # no systemctl): for images and for checking
 # Then edit /etc/kafscale/broker.env and: systemctl enable --now kafscale-broker
 set -euo pipefail
