@@ -307,6 +307,7 @@ internal sealed class ColumnWriter : IDisposable
         }
 
         int encoding;
+        ReadOnlySpan<byte> body;
         if (_dictionaryMode)
         {
             int bitWidth = RleHybridEncoder.BitWidth(_dictionary!.Count - 1);
@@ -315,6 +316,7 @@ internal sealed class ColumnWriter : IDisposable
             RleHybridEncoder.Encode(_indices.AsSpan(0, _indexCount), bitWidth, _body);
             encoding = EncodingRleDictionary;
             _dictionaryDataPages++;
+            body = _body.WrittenSpan;
         }
         else
         {
@@ -323,12 +325,20 @@ internal sealed class ColumnWriter : IDisposable
                 _plain.GetSpan(1)[0] = (byte)_boolByte;
                 _plain.Advance(1);
             }
-            _body.Write(_plain.WrittenSpan);
             encoding = EncodingPlain;
             _plainDataPages++;
+            if (_optional)
+            {
+                _body.Write(_plain.WrittenSpan);
+                body = _body.WrittenSpan;
+            }
+            else
+            {
+                body = _plain.WrittenSpan;   // no levels: the values are the whole body
+            }
         }
 
-        WritePage(_chunk, PageTypeData, values, encoding, _body.WrittenSpan, out int total, out int uncompressedTotal);
+        WritePage(_chunk, PageTypeData, values, encoding, body, out int total, out int uncompressedTotal);
         _chunkCompressed += total;
         _chunkUncompressed += uncompressedTotal;
 

@@ -413,6 +413,35 @@ public class IndependentReaderTests
         }
     }
 
+    [Fact]
+    public async Task WideSchemaWithLargeFieldIdsAndUnicodeNames()
+    {
+        // More than 14 columns: the footer's lists take the long header form.
+        ParquetColumn[] schema = Enumerable.Range(0, 40)
+            .Select(i => i % 2 == 0
+                ? new ParquetColumn(i == 0 ? "Größe ✓" : $"c{i}", 1000 + i * 37, ParquetPhysicalType.Int32, Required: i % 4 == 0)
+                : new ParquetColumn($"s{i}", 1000 + i * 37, ParquetPhysicalType.ByteArray, ParquetLogicalType.String))
+            .ToArray();
+        var rows = Enumerable.Range(0, 50)
+            .Select(r => schema.Select((c, i) => c.Type == ParquetPhysicalType.Int32 ? (object?)(r * i) : r % 5 == 0 ? null : $"{r}-{i}").ToArray())
+            .ToList();
+        var (path, result) = ParquetFiles.Write(schema, rows, new ParquetWriterOptions { RowGroupBytes = 2048 });
+        try
+        {
+            ReaderView view = await ParquetFiles.ReadAsync(path);
+            ParquetFiles.AssertRows(rows, view.Hyparquet.GetProperty("rows"), "hyparquet");
+            ParquetFiles.AssertRows(rows, view.DuckDb.GetProperty("rows"), "duckdb");
+            AssertSchema(view, schema);
+            AssertStatistics(view, schema, rows, "ZSTD");
+            AssertResult(view, schema, rows, result);
+            Assert.True(view.Hyparquet.GetProperty("row_groups").GetArrayLength() > 1);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     // ---- helpers -----------------------------------------------------------------------------------
 
     private static JsonElement Column(JsonElement group, int index) => group.GetProperty("columns")[index];
