@@ -53,7 +53,7 @@ internal sealed class ColumnWriter : IDisposable
     private int _boolByte, _boolBits;
 
     // The current column chunk.
-    private readonly PooledBufferWriter _chunk = new(64 * 1024);
+    private readonly SegmentedBuffer _chunk = new();
     private readonly ValueDictionary? _dictionary;
     private bool _dictionaryMode;
     private int _dictionaryDataPages, _plainDataPages;
@@ -368,9 +368,9 @@ internal sealed class ColumnWriter : IDisposable
         return dictionary.PlainBytes + indices < _pagePlainBytes;
     }
 
-    /// <summary>Header (thrift) then the compressed body, into <paramref name="destination"/>.</summary>
-    private void WritePage(PooledBufferWriter destination, int pageType, int values, int encoding, ReadOnlySpan<byte> body,
-        out int total, out int uncompressedTotal)
+    /// <summary>Header (thrift) then the compressed body, into <paramref name="destination"/> (or straight to <paramref name="output"/>).</summary>
+    private void WritePage(SegmentedBuffer? destination, int pageType, int values, int encoding, ReadOnlySpan<byte> body,
+        out int total, out int uncompressedTotal, Stream? output = null)
     {
         ReadOnlySpan<byte> compressed = _compressor.Compress(body);
         _header.Clear();
@@ -396,8 +396,16 @@ internal sealed class ColumnWriter : IDisposable
             w.EndStruct();
         }
         w.EndStruct();
-        destination.Write(_header.WrittenSpan);
-        destination.Write(compressed);
+        if (destination is not null)
+        {
+            destination.Write(_header.WrittenSpan);
+            destination.Write(compressed);
+        }
+        else
+        {
+            output!.Write(_header.WrittenSpan);
+            output.Write(compressed);
+        }
         total = _header.WrittenCount + compressed.Length;
         uncompressedTotal = _header.WrittenCount + body.Length;
     }
@@ -422,17 +430,15 @@ internal sealed class ColumnWriter : IDisposable
         if (_dictionaryDataPages > 0)
         {
             // The dictionary page is written straight to the output, so _chunk's bytes stay as they are.
-            using var page = new PooledBufferWriter(_dictionary!.PlainBytes + 64);
-            WritePage(page, PageTypeDictionary, _dictionary.Count, EncodingPlain, _dictionary.PlainSpan, out int total, out int uncompressedTotal);
-            output.Write(page.WrittenSpan);
+            WritePage(null, PageTypeDictionary, _dictionary!.Count, EncodingPlain, _dictionary.PlainSpan, out int total, out int uncompressedTotal, output);
             meta.DictionaryPageOffset = position;
             position += total;
             compressed += total;
             uncompressed += uncompressedTotal;
         }
         meta.DataPageOffset = position;
-        output.Write(_chunk.WrittenSpan);
-        position += _chunk.WrittenCount;
+        _chunk.WriteTo(output);
+        position += _chunk.Length;
         meta.TotalCompressed = compressed;
         meta.TotalUncompressed = uncompressed;
         meta.Min = _stats.EncodeMin();
