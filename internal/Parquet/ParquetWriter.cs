@@ -377,7 +377,9 @@ public sealed class ParquetWriter : IDisposable
     {
         bool hasDictionary = m.DictionaryPageOffset >= 0;
         w.BeginStruct();
-        w.I64Field(2, m.FileOffset);
+        // Deprecated: "writers should set this field to 0 if no ColumnMetaData has been written
+        // outside the footer". The chunk's place is in data_page_offset / dictionary_page_offset.
+        w.I64Field(2, 0);
         w.BeginStructField(3);                 // ColumnMetaData
         w.I32Field(1, PhysicalTypeCode(column.Type));
         bool plain = m.PlainDataPages > 0 || hasDictionary;

@@ -401,6 +401,7 @@ public class IndependentReaderTests
                 long start = long.Parse((m.GetProperty("dictionary_page_offset").ValueKind == JsonValueKind.Null
                     ? m.GetProperty("data_page_offset") : m.GetProperty("dictionary_page_offset")).GetString()!, CultureInfo.InvariantCulture);
                 Assert.Equal(expectedOffset, start);
+                Assert.Equal("0", m.GetProperty("file_offset").GetString());
                 expectedOffset += long.Parse(m.GetProperty("total_compressed_size").GetString()!, CultureInfo.InvariantCulture);
             }
             Assert.Equal(20_000, result.Columns[0].ValueCount);
