@@ -36,10 +36,25 @@ function floatOut (v, width) {
 const json = (o) => JSON.stringify(o, (_, v) => (typeof v === 'bigint' ? v.toString() : v))
 
 // ---- hyparquet -----------------------------------------------------------------------------------
-// hyparquet decodes SNAPPY itself; ZSTD pages go to the reference zstd command-line tool.
+// hyparquet decodes SNAPPY itself; ZSTD pages go to the reference zstd command-line tool, or,
+// where that is not installed, to python3's zstandard module (both independent of our writer).
+const PY_ZSTD = 'import sys, zstandard; sys.stdout.buffer.write(zstandard.ZstdDecompressor().decompress(sys.stdin.buffer.read(), max_output_size=int(sys.argv[1])))'
+let zstdCli = true
+function unzstd (input, outputLength) {
+  const options = { input: Buffer.from(input), maxBuffer: outputLength + 1024 * 1024 }
+  if (zstdCli) {
+    try {
+      return execFileSync('zstd', ['-d', '-c', '-q'], options)
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e
+      zstdCli = false
+    }
+  }
+  return execFileSync('/usr/bin/python3', ['-c', PY_ZSTD, String(outputLength)], options)
+}
 const compressors = {
   ZSTD: (input, outputLength) => {
-    const out = execFileSync('zstd', ['-d', '-c', '-q'], { input: Buffer.from(input), maxBuffer: outputLength + 1024 * 1024 })
+    const out = unzstd(input, outputLength)
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
   },
 }
