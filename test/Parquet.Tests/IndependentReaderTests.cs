@@ -142,6 +142,7 @@ public class IndependentReaderTests
             new("low_optional", 6, ParquetPhysicalType.Int32),
             new("low_double", 7, ParquetPhysicalType.Double, Required: true),
             new("partition", 8, ParquetPhysicalType.Int32, Required: true),
+            new("mixed_optional", 9, ParquetPhysicalType.ByteArray, ParquetLogicalType.String),
         ];
         var rows = new List<object?[]>();
         for (int i = 0; i < 1500; i++)
@@ -156,6 +157,7 @@ public class IndependentReaderTests
                 i % 3 == 0 ? null : i % 2,
                 (i % 3) * 0.5,
                 7,
+                i % 7 == 0 ? null : i < 600 ? "m" + (i % 3) : $"distinct value number {i} with some padding to make it long",
             ]);
         }
         var options = new ParquetWriterOptions { PageRowLimit = 200, DictionaryPageBytes = 4096, Compression = ParquetCompression.Snappy };
@@ -184,15 +186,16 @@ public class IndependentReaderTests
                 Assert.Equal(JsonValueKind.Null, Column(group, c).GetProperty("dictionary_page_offset").ValueKind);
                 Assert.DoesNotContain("RLE_DICTIONARY", Column(group, c).GetProperty("encodings").EnumerateArray().Select(e => e.GetString()));
             }
+            foreach (int c in new[] { 2, 8 })
             {
                 // Three values for 600 rows (three dictionary pages), then distinct values fill the
                 // dictionary cap: one more dictionary page ends early, the rest of the chunk is PLAIN.
-                var stats = EncodingStats(Column(group, 2));
+                var stats = EncodingStats(Column(group, c));
                 Assert.Equal(1, stats["DICTIONARY_PAGE/PLAIN"]);
                 Assert.Equal(4, stats["DATA_PAGE/RLE_DICTIONARY"]);
                 Assert.True(stats["DATA_PAGE/PLAIN"] >= 4, string.Join(", ", stats));
-                JsonElement duck = view.DuckDb.GetProperty("metadata")[2];
-                Assert.Equal("PLAIN, RLE_DICTIONARY", duck.GetProperty("encodings").GetString());
+                JsonElement duck = view.DuckDb.GetProperty("metadata")[c];
+                Assert.Equal(c == 2 ? "PLAIN, RLE_DICTIONARY" : "PLAIN, RLE, RLE_DICTIONARY", duck.GetProperty("encodings").GetString());
                 Assert.Equal("SNAPPY", duck.GetProperty("compression").GetString());
             }
             Assert.Equal("PLAIN, RLE, RLE_DICTIONARY", view.DuckDb.GetProperty("metadata")[5].GetProperty("encodings").GetString());
