@@ -403,10 +403,16 @@ public sealed class ParquetWriter : IDisposable
 
         w.BeginStructField(12);                // Statistics
         w.I64Field(3, m.NullCount);
-        if (m.Max is { } max && (column.Type != ParquetPhysicalType.ByteArray || max.Length <= _options.MaxStatisticsBytes))
-            w.BinaryField(5, max);
-        if (m.Min is { } min && (column.Type != ParquetPhysicalType.ByteArray || min.Length <= _options.MaxStatisticsBytes))
-            w.BinaryField(6, min);
+        bool writeMax = m.Max is { } max && (column.Type != ParquetPhysicalType.ByteArray || max.Length <= _options.MaxStatisticsBytes);
+        bool writeMin = m.Min is { } min && (column.Type != ParquetPhysicalType.ByteArray || min.Length <= _options.MaxStatisticsBytes);
+        if (writeMax)
+            w.BinaryField(5, m.Max!);
+        if (writeMin)
+            w.BinaryField(6, m.Min!);
+        if (writeMax)
+            w.BoolField(7, true);              // is_max_value_exact: never truncated
+        if (writeMin)
+            w.BoolField(8, true);              // is_min_value_exact
         w.EndStruct();
 
         int stats = (hasDictionary ? 1 : 0) + (m.DictionaryDataPages > 0 ? 1 : 0) + (m.PlainDataPages > 0 ? 1 : 0);

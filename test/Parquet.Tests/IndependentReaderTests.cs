@@ -266,6 +266,11 @@ public class IndependentReaderTests
             Assert.Equal("", text.GetProperty("stats_min_value").GetString());
             Assert.Equal(JsonValueKind.Null, text.GetProperty("stats_max_value").ValueKind);
             Assert.Equal("1", text.GetProperty("stats_null_count").GetString());
+            Assert.True(text.GetProperty("min_is_exact").GetBoolean());
+            Assert.Equal(JsonValueKind.Null, text.GetProperty("max_is_exact").ValueKind);
+            JsonElement n = view.DuckDb.GetProperty("metadata")[2];
+            Assert.True(n.GetProperty("min_is_exact").GetBoolean());
+            Assert.True(n.GetProperty("max_is_exact").GetBoolean());
             // The result keeps the exact bounds for the table's metadata.
             Assert.Equal(Encoding.UTF8.GetBytes(bigText), result.Columns[1].Max);
             Assert.Equal(Array.Empty<byte>(), result.Columns[1].Min);

@@ -140,7 +140,7 @@ const out = { type: 'duckdb' }
 const toJson = async (sql) => (await conn.runAndReadAll(sql)).getRowObjectsJson()
 out.metadata = await toJson(`SELECT row_group_id, row_group_num_rows, column_id, path_in_schema, type, num_values,
   file_offset, stats_min_value, stats_max_value, stats_null_count, compression, encodings, dictionary_page_offset, data_page_offset,
-  total_compressed_size, total_uncompressed_size FROM parquet_metadata('${path}') ORDER BY row_group_id, column_id`)
+  min_is_exact, max_is_exact, total_compressed_size, total_uncompressed_size FROM parquet_metadata('${path}') ORDER BY row_group_id, column_id`)
 out.schema = await toJson(`SELECT name, type, repetition_type, converted_type, logical_type, field_id FROM parquet_schema('${path}')`)
 out.file = (await toJson(`SELECT created_by, num_rows, num_row_groups, format_version FROM parquet_file_metadata('${path}')`))[0]
 console.log(json(out))
