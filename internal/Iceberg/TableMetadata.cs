@@ -120,7 +120,7 @@ public sealed class TableMetadata
                         lastAddedSchema = same.SchemaId;
                         break;
                     }
-                    int id = Math.Max(add.Schema.SchemaId, m.Schemas.Count == 0 ? 0 : m.Schemas.Max(s => s.SchemaId) + 1);
+                    int id = m.Schemas.Count == 0 ? 0 : m.Schemas.Max(s => s.SchemaId) + 1;
                     m.Schemas = [.. m.Schemas, add.Schema.WithSchemaId(id)];
                     m.LastColumnId = Math.Max(m.LastColumnId, Math.Max(add.LastColumnId ?? 0, add.Schema.HighestFieldId));
                     lastAddedSchema = id;

@@ -1,6 +1,7 @@
 """Reads Avro object container files with the python avro library (an independent Avro
 implementation) and prints one JSON line per file: {"type":"file","path","codec","meta",
 "schema","records"}. Bytes and fixed are printed as hex."""
+import datetime
 import json
 import sys
 
@@ -8,7 +9,18 @@ from avro.datafile import DataFileReader
 from avro.io import DatumReader
 
 
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
 def plain(value):
+    # Logical types come back converted: print them as Avro's underlying numbers again.
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        delta = value - EPOCH
+        return (delta.days * 86400 + delta.seconds) * 1000000 + delta.microseconds
+    if isinstance(value, datetime.date):
+        return (value - EPOCH.date()).days
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
     if isinstance(value, list):
