@@ -128,15 +128,7 @@ public sealed class FilesystemCatalog : ICatalog
         int version = (@base.MetadataLocation is { } loc && loc.StartsWith(TableLocation(id) + "/metadata/", StringComparison.Ordinal) ? ParseVersion(loc) : null)
             ?? throw new ArgumentException($"the base metadata of {id} was not loaded from this catalog (metadata location '{@base.MetadataLocation}')", nameof(@base));
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        TableMetadata next;
-        try
-        {
-            next = @base.WithPreviousFileLogged(now).Apply(updates, now);
-        }
-        catch (CommitConflictException)
-        {
-            throw;
-        }
+        TableMetadata next = @base.WithPreviousFileLogged(now).Apply(updates, now);
         string path = MetadataFile(id, version + 1);
         if (!await FileIO.CreateIfAbsentAsync(path, next.ToJson(), ct).ConfigureAwait(false))
             throw new CommitConflictException($"table {id}: version {version + 1} was committed by another writer; reload and retry");

@@ -36,7 +36,7 @@ public sealed class ObjectStoreFileIO : IFileIO
         _root = rootUri.TrimEnd('/');
         if (_root.StartsWith("file://", StringComparison.Ordinal))
         {
-            if (!_root.StartsWith("file:///", StringComparison.Ordinal) && _root != "file://")
+            if (!_root.StartsWith("file:///", StringComparison.Ordinal))
                 throw new ArgumentException($"file URI '{rootUri}' must be absolute (file:///path)", nameof(rootUri));
             _keyBase = "";
         }
@@ -44,7 +44,7 @@ public sealed class ObjectStoreFileIO : IFileIO
         {
             string afterScheme = _root[(_root.IndexOf("://", StringComparison.Ordinal) + 3)..];
             int slash = afterScheme.IndexOf('/');
-            if (slash <= 0 && afterScheme.Length == 0)
+            if ((slash < 0 ? afterScheme.Length : slash) == 0)
                 throw new ArgumentException($"'{rootUri}' names no bucket", nameof(rootUri));
             _keyBase = slash < 0 ? "" : afterScheme[(slash + 1)..] + "/";
         }
@@ -82,9 +82,13 @@ public sealed class ObjectStoreFileIO : IFileIO
 
     public async IAsyncEnumerable<string> ListAsync(string prefixUri, [EnumeratorCancellation] CancellationToken ct)
     {
-        string prefix = prefixUri == _root || prefixUri == _root + "/" ? _keyBase : KeyOf(prefixUri.EndsWith('/') ? prefixUri + "x" : prefixUri);
-        if (prefixUri.EndsWith('/') && prefix.EndsWith('x'))
-            prefix = prefix[..^1];
+        string prefix;
+        if (prefixUri == _root || prefixUri == _root + "/")
+            prefix = _keyBase;
+        else if (prefixUri.StartsWith(_root + "/", StringComparison.Ordinal))
+            prefix = _keyBase + prefixUri[(_root.Length + 1)..];
+        else
+            throw new IcebergException($"'{prefixUri}' is outside this file IO's root {_root}");
         await foreach (ObjectInfo o in _store.ListAsync(prefix, ct).ConfigureAwait(false))
             yield return UriOf(o.Key);
     }

@@ -39,6 +39,9 @@ public sealed record RestCatalogOptions
         $"RestCatalogOptions {{ Uri = {Uri}, Warehouse = {Warehouse}, Token = {(Token is null ? "none" : "set")}, Credential = {(Credential is null ? "none" : "set")}, OAuth2ServerUri = {OAuth2ServerUri}, Scope = {Scope}, Prefix = {Prefix}, SigV4 = {SigV4} }}";
 }
 
+/// <summary>The REST catalog could not be reached or did not answer in time.</summary>
+public sealed class RestTransportException(string message, Exception inner) : IcebergException(message, inner);
+
 /// <summary>A REST catalog answered with an error (the server's message included).</summary>
 public sealed class RestCatalogException(string message, HttpStatusCode status, string? errorType) : IcebergException(message)
 {
@@ -229,13 +232,9 @@ public sealed class RestCatalog : ICatalog
         {
             (status, body) = await SendAsync(HttpMethod.Post, TablePath(id), request, ct).ConfigureAwait(false);
         }
-        catch (HttpRequestException e)
+        catch (RestTransportException e)
         {
-            throw new CommitStateUnknownException($"commit to {id}: the request failed before an answer arrived ({e.Message}); the commit may or may not have been applied", e);
-        }
-        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
-        {
-            throw new CommitStateUnknownException($"commit to {id}: no answer within {_options.RequestTimeout}; the commit may or may not have been applied", e);
+            throw new CommitStateUnknownException($"commit to {id}: {e.Message}; the commit may or may not have been applied", e);
         }
         switch ((int)status)
         {
@@ -281,14 +280,28 @@ public sealed class RestCatalog : ICatalog
         {
             string? tokenUsed = _token;
             using HttpRequestMessage request = BuildRequest(method, _baseUri + path, body, tokenUsed);
-            using HttpResponseMessage response = await _http.SendAsync(request, ct).ConfigureAwait(false);
-            byte[] responseBody = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
-            if (response.StatusCode == HttpStatusCode.Unauthorized && attempt == 0 && _options.Credential is not null)
+            HttpStatusCode status;
+            byte[] responseBody;
+            try
+            {
+                using HttpResponseMessage response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+                status = response.StatusCode;
+                responseBody = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e)
+            {
+                throw new RestTransportException($"REST catalog: {method} {_baseUri + path} failed: {e.Message} (check the catalog uri and that it is reachable)", e);
+            }
+            catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+            {
+                throw new RestTransportException($"REST catalog: {method} {_baseUri + path}: no answer within {_options.RequestTimeout}", e);
+            }
+            if (status == HttpStatusCode.Unauthorized && attempt == 0 && _options.Credential is not null)
             {
                 await RefreshTokenAsync(force: true, ct, staleToken: tokenUsed).ConfigureAwait(false);
                 continue;
             }
-            return (response.StatusCode, responseBody);
+            return (status, responseBody);
         }
     }
 
@@ -301,7 +314,6 @@ public sealed class RestCatalog : ICatalog
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        request.Headers.TryAddWithoutValidation("X-Client-Version", "0.14.1");
         if (_options.Headers is not null)
             foreach (var kv in _options.Headers)
                 request.Headers.TryAddWithoutValidation(kv.Key, kv.Value);
@@ -335,7 +347,20 @@ public sealed class RestCatalog : ICatalog
             string endpoint = _options.OAuth2ServerUri ?? _options.Uri.TrimEnd('/') + "/v1/oauth/tokens";
             using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new FormUrlEncodedContent(form) };
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-            using HttpResponseMessage response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e)
+            {
+                throw new RestTransportException($"REST catalog: the OAuth2 token request to {endpoint} failed: {e.Message} (check the oauth2 server uri)", e);
+            }
+            catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+            {
+                throw new RestTransportException($"REST catalog: the OAuth2 token request to {endpoint} got no answer within {_options.RequestTimeout}", e);
+            }
+            using var responseScope = response;
             byte[] body = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
                 throw new RestCatalogException($"REST catalog: the OAuth2 token request to {endpoint} failed with {(int)response.StatusCode}: {OAuthMessage(body)} (check the credential and scope)",

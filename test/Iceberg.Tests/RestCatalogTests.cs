@@ -227,6 +227,13 @@ public sealed class RestCatalogTests : IAsyncLifetime
         Assert.Single(after.Snapshots);
 
         await Assert.ThrowsAsync<IcebergException>(() => RestCatalog.ConnectAsync(new RestCatalogOptions { Uri = "not a uri" }, _io, Ct));
+        int closedPort = KafScale.TestSupport.ServerProcess.FreePort();
+        var unreachable = await Assert.ThrowsAsync<RestTransportException>(() => RestCatalog.ConnectAsync(new RestCatalogOptions { Uri = $"http://127.0.0.1:{closedPort}/cat" }, _io, Ct));
+        Assert.Contains($"GET http://127.0.0.1:{closedPort}/cat/v1/config failed", unreachable.Message);
+        Assert.Contains("check the catalog uri", unreachable.Message);
+        unreachable = await Assert.ThrowsAsync<RestTransportException>(() => RestCatalog.ConnectAsync(
+            new RestCatalogOptions { Uri = _server.Uri, Credential = "a:b", OAuth2ServerUri = $"http://127.0.0.1:{closedPort}/token" }, _io, Ct));
+        Assert.Contains("check the oauth2 server uri", unreachable.Message);
         await Assert.ThrowsAsync<IcebergException>(() => RestCatalog.ConnectAsync(new RestCatalogOptions { Uri = _server.Uri, Token = "t", Credential = "c" }, _io, Ct));
     }
 }
