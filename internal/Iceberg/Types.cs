@@ -182,9 +182,9 @@ public sealed record SnapshotRef(string Name, long SnapshotId, string Type = "br
 public class IcebergException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>The commit's base is no longer the table's current metadata; reload and try again.</summary>
-public sealed class CommitConflictException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class CommitConflictException(string message = "the table changed since it was loaded; reload and retry", Exception? inner = null) : Exception(message, inner);
 
-public sealed class TableAlreadyExistsException(string message) : Exception(message);
+public sealed class TableAlreadyExistsException(string message = "the table already exists") : Exception(message);
 
 /// <summary>The catalog may or may not have applied the commit (a 5xx or lost answer): do not retry blindly.</summary>
 public sealed class CommitStateUnknownException(string message, Exception? inner = null) : Exception(message, inner);

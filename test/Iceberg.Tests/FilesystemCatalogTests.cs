@@ -372,3 +372,60 @@ public sealed class FilesystemCatalogTests : IDisposable
         await Assert.ThrowsAsync<IcebergException>(() => catalog.CreateTableAsync(new TableIdentifier("db", "other"), Schema, badSpec, new Dictionary<string, string>(), Ct));
     }
 }
+
+public sealed class PartitionTypesTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("iceberg-parts-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [InlineData("avsc")]
+    [InlineData("python")]
+    public async Task Identity_and_hour_partitions_with_nulls_are_read_back(string reader)
+    {
+        var io = new ObjectStoreFileIO(new LocalDirectoryObjectStore(_dir), "file://" + _dir);
+        var catalog = new FilesystemCatalog(io, $"file://{_dir}/wh");
+        var id = new TableIdentifier("db", "p");
+        var spec = new PartitionSpec(0,
+        [
+            new PartitionField(2, 1000, "name", "identity"),
+            new PartitionField(3, 1001, "ts_hour", "hour"),
+            new PartitionField(3, 1002, "ts", "identity"),
+        ]);
+        TableMetadata table = await catalog.CreateTableAsync(id, Schema, spec, new Dictionary<string, string>(), CancellationToken.None);
+        Assert.Equal(1002, table.LastPartitionId);
+        long micros = new DateTimeOffset(2024, 3, 15, 13, 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1000;
+        int hour = Transforms.ApplyTime("hour", IcebergPrimitive.Timestamptz, micros);
+        var files = new List<DataFile>();
+        foreach (object?[] values in new[] { new object?[] { "zeta", hour, micros }, new object?[] { null, hour + 1, micros + 3_600_000_000L }, new object?[] { "alpha", hour, micros } })
+        {
+            string path = $"{table.Location}/data/{Guid.NewGuid():N}.parquet";
+            await io.WriteAsync(path, new byte[] { 1, 2, 3 }, CancellationToken.None);
+            files.Add(new DataFile { FilePath = path, RecordCount = 1, FileSizeInBytes = 3, PartitionValues = values });
+        }
+        table = await AppendAsync(catalog, id, table, files);
+        Assert.Equal(3, table.CurrentSnapshot!.SummaryLong("changed-partition-count"));
+
+        var list = Manifests.ReadManifestList((await io.ReadAsync(table.CurrentSnapshot.ManifestList, CancellationToken.None))!);
+        Dictionary<string, JsonElement> read = await ReadAvroAsync(reader, [table.CurrentSnapshot.ManifestList, list[0].ManifestPath]);
+
+        JsonElement summaries = read[table.CurrentSnapshot.ManifestList].GetProperty("records")[0].GetProperty("partitions");
+        Assert.True(summaries[0].GetProperty("contains_null").GetBoolean());
+        Assert.Equal(Convert.ToHexStringLower("alpha"u8.ToArray()), summaries[0].GetProperty("lower_bound").GetString());
+        Assert.Equal(Convert.ToHexStringLower("zeta"u8.ToArray()), summaries[0].GetProperty("upper_bound").GetString());
+        Assert.False(summaries[1].GetProperty("contains_null").GetBoolean());
+        Assert.Equal(Convert.ToHexStringLower(Conversions.ToBytes(IcebergPrimitive.Int, hour + 1)), summaries[1].GetProperty("upper_bound").GetString());
+
+        JsonElement manifest = read[list[0].ManifestPath];
+        JsonElement partitionSchema = Field(Field(manifest.GetProperty("schema"), "data_file").GetProperty("type"), "partition").GetProperty("type");
+        Assert.Equal(1001, Field(partitionSchema, "ts_hour").GetProperty("field-id").GetInt32());
+        Assert.Equal("string", NonNull(Field(partitionSchema, "name").GetProperty("type")).GetString());
+        Assert.Equal("timestamp-micros", NonNull(Field(partitionSchema, "ts").GetProperty("type")).GetProperty("logicalType").GetString());
+        JsonElement entries = manifest.GetProperty("records");
+        Assert.Equal("zeta", entries[0].GetProperty("data_file").GetProperty("partition").GetProperty("name").GetString());
+        Assert.Equal(JsonValueKind.Null, entries[1].GetProperty("data_file").GetProperty("partition").GetProperty("name").ValueKind);
+        Assert.Equal(hour + 1, entries[1].GetProperty("data_file").GetProperty("partition").GetProperty("ts_hour").GetInt32());
+        Assert.Equal(micros, Long(entries[0].GetProperty("data_file").GetProperty("partition").GetProperty("ts")));
+    }
+}
