@@ -134,7 +134,7 @@ public sealed class RestCatalog : ICatalog
         if (merged.TryGetValue("uri", out string? uri) && uri.Length > 0)
             _baseUri = uri.TrimEnd('/');
         Prefix = _options.Prefix ?? (merged.TryGetValue("prefix", out string? p) ? p : "");
-        _prefixPath = Prefix.Length == 0 ? "" : "/" + string.Join('/', Prefix.Split('/').Select(System.Uri.EscapeDataString));
+        _prefixPath = Prefix.Trim('/').Length == 0 ? "" : "/" + Prefix.Trim('/'); // used as the server gives it, like the reference client
     }
 
     private static string NamespacePath(string ns) => System.Uri.EscapeDataString(string.Join('\u001f', ns.Split('.')));
