@@ -102,40 +102,60 @@ public sealed class AvroEncoder
     }
 
     /// <summary>Encodes a value by its schema (see <see cref="AvroRecord"/> for the value shapes).</summary>
-    public void Write(AvroSchema schema, object? value, string path = "$")
+    public void Write(AvroSchema schema, object? value)
+    {
+        try
+        {
+            WriteValue(schema, value);
+        }
+        catch (AvroPathException e)
+        {
+            throw new AvroException("$" + e.PathSuffix + ": " + e.Problem);
+        }
+    }
+
+    /// <summary>A mismatch deep in a value: the path is built on the way out, so the hot path builds no strings.</summary>
+    private sealed class AvroPathException(string problem, string pathSuffix = "") : Exception(problem)
+    {
+        public string Problem { get; } = problem;
+        public string PathSuffix { get; } = pathSuffix;
+        public AvroPathException Under(string segment) => new(Problem, segment + PathSuffix);
+    }
+
+    private void WriteValue(AvroSchema schema, object? value)
     {
         switch (schema.Type)
         {
             case AvroType.Null:
                 if (value is not null)
-                    throw new AvroException($"{path}: expected null, got {value.GetType().Name}");
+                    throw new AvroPathException($"expected null, got {value.GetType().Name}");
                 return;
             case AvroType.Boolean:
-                WriteBoolean(value is bool b ? b : throw Mismatch(path, "boolean", value));
+                WriteBoolean(value is bool b ? b : throw Mismatch("boolean", value));
                 return;
             case AvroType.Int:
-                WriteInt(value is int i ? i : throw Mismatch(path, "int", value));
+                WriteInt(value is int i ? i : throw Mismatch("int", value));
                 return;
             case AvroType.Long:
-                WriteLong(value switch { long l => l, int i2 => i2, _ => throw Mismatch(path, "long", value) });
+                WriteLong(value switch { long l => l, int i2 => i2, _ => throw Mismatch("long", value) });
                 return;
             case AvroType.Float:
-                WriteFloat(value is float f ? f : throw Mismatch(path, "float", value));
+                WriteFloat(value is float f ? f : throw Mismatch("float", value));
                 return;
             case AvroType.Double:
-                WriteDouble(value switch { double d => d, float f2 => f2, _ => throw Mismatch(path, "double", value) });
+                WriteDouble(value switch { double d => d, float f2 => f2, _ => throw Mismatch("double", value) });
                 return;
             case AvroType.Bytes:
-                WriteBytes(value is byte[] bytes ? bytes : throw Mismatch(path, "bytes", value));
+                WriteBytes(value is byte[] bytes ? bytes : throw Mismatch("bytes", value));
                 return;
             case AvroType.String:
-                WriteString(value is string s ? s : throw Mismatch(path, "string", value));
+                WriteString(value is string s ? s : throw Mismatch("string", value));
                 return;
             case AvroType.Fixed:
             {
-                byte[] fixedBytes = value as byte[] ?? throw Mismatch(path, "fixed", value);
+                byte[] fixedBytes = value as byte[] ?? throw Mismatch("fixed", value);
                 if (fixedBytes.Length != schema.Size)
-                    throw new AvroException($"{path}: fixed '{schema.Name}' takes {schema.Size} bytes, got {fixedBytes.Length}");
+                    throw new AvroPathException($"fixed '{schema.Name}' takes {schema.Size} bytes, got {fixedBytes.Length}");
                 WriteFixed(fixedBytes);
                 return;
             }
@@ -145,10 +165,10 @@ public sealed class AvroEncoder
                 {
                     int n => n,
                     string sym => IndexOf(schema.Symbols, sym),
-                    _ => throw Mismatch(path, "enum", value),
+                    _ => throw Mismatch("enum", value),
                 };
                 if (index < 0 || index >= schema.Symbols.Count)
-                    throw new AvroException($"{path}: '{value}' is not a symbol of enum '{schema.Name}'");
+                    throw new AvroPathException($"'{value}' is not a symbol of enum '{schema.Name}'");
                 WriteInt(index);
                 return;
             }
@@ -158,23 +178,41 @@ public sealed class AvroEncoder
                 {
                     AvroRecord r => r.Values,
                     object?[] arr => arr,
-                    _ => throw Mismatch(path, $"record {schema.Name}", value),
+                    _ => throw Mismatch($"record {schema.Name}", value),
                 };
                 if (values.Length != schema.Fields.Count)
-                    throw new AvroException($"{path}: record '{schema.Name}' has {schema.Fields.Count} fields, got {values.Length} values");
+                    throw new AvroPathException($"record '{schema.Name}' has {schema.Fields.Count} fields, got {values.Length} values");
                 for (int k = 0; k < values.Length; k++)
-                    Write(schema.Fields[k].Schema, values[k], path + "." + schema.Fields[k].Name);
+                {
+                    try
+                    {
+                        WriteValue(schema.Fields[k].Schema, values[k]);
+                    }
+                    catch (AvroPathException e)
+                    {
+                        throw e.Under("." + schema.Fields[k].Name);
+                    }
+                }
                 return;
             }
             case AvroType.Array:
             {
                 if (value is not IList list)
-                    throw Mismatch(path, "array", value);
+                    throw Mismatch("array", value);
                 if (list.Count > 0)
                 {
                     WriteLong(list.Count);
                     for (int k = 0; k < list.Count; k++)
-                        Write(schema.Items!, list[k], path + "[" + k + "]");
+                    {
+                        try
+                        {
+                            WriteValue(schema.Items!, list[k]);
+                        }
+                        catch (AvroPathException e)
+                        {
+                            throw e.Under("[" + k.ToString(System.Globalization.CultureInfo.InvariantCulture) + "]");
+                        }
+                    }
                 }
                 WriteLong(0);
                 return;
@@ -182,7 +220,7 @@ public sealed class AvroEncoder
             case AvroType.Map:
             {
                 if (value is not IEnumerable<KeyValuePair<string, object?>> map)
-                    throw Mismatch(path, "map", value);
+                    throw Mismatch("map", value);
                 var entries = map as ICollection<KeyValuePair<string, object?>> ?? map.ToList();
                 if (entries.Count > 0)
                 {
@@ -190,7 +228,14 @@ public sealed class AvroEncoder
                     foreach (var kv in entries)
                     {
                         WriteString(kv.Key);
-                        Write(schema.Items!, kv.Value, path + "[" + kv.Key + "]");
+                        try
+                        {
+                            WriteValue(schema.Items!, kv.Value);
+                        }
+                        catch (AvroPathException e)
+                        {
+                            throw e.Under("[" + kv.Key + "]");
+                        }
                     }
                 }
                 WriteLong(0);
@@ -200,9 +245,9 @@ public sealed class AvroEncoder
             {
                 int branch = PickBranch(schema, value);
                 if (branch < 0)
-                    throw new AvroException($"{path}: no branch of the union {schema.ToJson()} takes {(value is null ? "null" : value.GetType().Name)}");
+                    throw new AvroPathException($"no branch of the union {schema.ToJson()} takes {(value is null ? "null" : value.GetType().Name)}");
                 WriteLong(branch);
-                Write(schema.Branches[branch], value, path);
+                WriteValue(schema.Branches[branch], value);
                 return;
             }
         }
@@ -243,8 +288,8 @@ public sealed class AvroEncoder
         return -1;
     }
 
-    private static AvroException Mismatch(string path, string expected, object? value) =>
-        new($"{path}: expected {expected}, got {(value is null ? "null" : value.GetType().Name)}");
+    private static AvroPathException Mismatch(string expected, object? value) =>
+        new($"expected {expected}, got {(value is null ? "null" : value.GetType().Name)}");
 }
 
 /// <summary>Avro binary decoding over a byte span.</summary>
