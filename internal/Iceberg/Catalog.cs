@@ -65,12 +65,18 @@ public sealed class FilesystemCatalog : ICatalog
 
     public async Task<TableMetadata?> LoadTableAsync(TableIdentifier id, CancellationToken ct)
     {
-        int? version = await CurrentVersionAsync(id, ct).ConfigureAwait(false);
+        int? version = await CurrentVersionAsync(id, listOnly: false, ct).ConfigureAwait(false);
         if (version is null)
             return null;
-        // Probe past the hint: a committer may have died between the create and the hint update.
         int v = version.Value;
         byte[]? data = await FileIO.ReadAsync(MetadataFile(id, v), ct).ConfigureAwait(false);
+        if (data is null && await CurrentVersionAsync(id, listOnly: true, ct).ConfigureAwait(false) is int listed)
+        {
+            // The hint names a version that is not there (a hand-edited or restored directory): trust the listing.
+            v = listed;
+            data = await FileIO.ReadAsync(MetadataFile(id, v), ct).ConfigureAwait(false);
+        }
+        // Probe past the hint: a committer may have died between the create and the hint update.
         while (true)
         {
             byte[]? next = await FileIO.ReadAsync(MetadataFile(id, v + 1), ct).ConfigureAwait(false);
@@ -80,14 +86,14 @@ public sealed class FilesystemCatalog : ICatalog
             data = next;
         }
         if (data is null)
-            throw new IcebergException($"table {id}: {MetadataFile(id, v)} named by {VersionHintFile} is missing");
+            throw new IcebergException($"table {id}: {VersionHintFile} names version {v}, but no vN.metadata.json is readable under {TableLocation(id)}/metadata");
         return TableMetadata.Parse(data).WithMetadataLocation(MetadataFile(id, v));
     }
 
-    private async Task<int?> CurrentVersionAsync(TableIdentifier id, CancellationToken ct)
+    private async Task<int?> CurrentVersionAsync(TableIdentifier id, bool listOnly, CancellationToken ct)
     {
         string metadataDir = TableLocation(id) + "/metadata";
-        byte[]? hint = await FileIO.ReadAsync(metadataDir + "/" + VersionHintFile, ct).ConfigureAwait(false);
+        byte[]? hint = listOnly ? null : await FileIO.ReadAsync(metadataDir + "/" + VersionHintFile, ct).ConfigureAwait(false);
         if (hint is not null && int.TryParse(Encoding.UTF8.GetString(hint).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int hinted) && hinted > 0)
             return hinted;
         // No (readable) hint: the highest vN.metadata.json wins.

@@ -340,6 +340,8 @@ public sealed class FilesystemCatalogTests : IDisposable
         Assert.EndsWith("v4.metadata.json", (await catalog.LoadTableAsync(Id, Ct))!.MetadataLocation);
         File.Delete(hint);
         Assert.EndsWith("v4.metadata.json", (await catalog.LoadTableAsync(Id, Ct))!.MetadataLocation);
+        File.WriteAllText(hint, "9");
+        Assert.EndsWith("v4.metadata.json", (await catalog.LoadTableAsync(Id, Ct))!.MetadataLocation);
         File.WriteAllText(hint, "garbage");
         TableMetadata loaded = (await catalog.LoadTableAsync(Id, Ct))!;
         Assert.Equal(3, loaded.Snapshots.Count);
