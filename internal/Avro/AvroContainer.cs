@@ -5,7 +5,8 @@ using System.Text;
 
 namespace KafScale.Avro;
 
-public enum AvroCodec { Null, Deflate }
+/// <summary>Block codecs: null, deflate (raw RFC 1951) and snappy (a snappy block followed by the big-endian CRC-32 of the uncompressed data).</summary>
+public enum AvroCodec { Null, Deflate, Snappy }
 
 /// <summary>
 /// Writes an Avro object container file: magic "Obj\x01", the header map (avro.schema,
@@ -46,7 +47,7 @@ public sealed class AvroContainerWriter
         var entries = new List<KeyValuePair<string, byte[]>>
         {
             new("avro.schema", Encoding.UTF8.GetBytes(schema.ToJson())),
-            new("avro.codec", Encoding.UTF8.GetBytes(codec == AvroCodec.Deflate ? "deflate" : "null")),
+            new("avro.codec", Encoding.UTF8.GetBytes(codec switch { AvroCodec.Deflate => "deflate", AvroCodec.Snappy => "snappy", _ => "null" })),
         };
         foreach (var kv in metadata ?? [])
         {
@@ -114,6 +115,14 @@ public sealed class AvroContainerWriter
             compressed = ms.ToArray();
             payload = compressed;
         }
+        else if (_codec == AvroCodec.Snappy)
+        {
+            byte[] block = IronSnappy.Snappy.Encode(payload);
+            compressed = new byte[block.Length + 4];
+            block.CopyTo(compressed, 0);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(compressed.AsSpan(block.Length), Crc32.Compute(payload));
+            payload = compressed;
+        }
         var prefix = new ArrayBufferWriter<byte>(20);
         var p = new AvroEncoder(prefix);
         p.WriteLong(_blockCount);
@@ -157,7 +166,7 @@ public sealed class AvroContainerFile
     /// <summary>A header entry as UTF-8 text, or null.</summary>
     public string? GetMetadata(string key) => Metadata.TryGetValue(key, out byte[]? v) ? Encoding.UTF8.GetString(v) : null;
 
-    /// <summary>Reads a whole container file (codecs null and deflate), decoding every record by the writer's schema.</summary>
+    /// <summary>Reads a whole container file (codecs null, deflate and snappy), decoding every record by the writer's schema.</summary>
     public static AvroContainerFile Read(ReadOnlySpan<byte> data)
     {
         if (data.Length < 4 || !data[..4].SequenceEqual(s_magic))
@@ -185,8 +194,8 @@ public sealed class AvroContainerFile
             throw new AvroException("the Avro header has no avro.schema");
         AvroSchema schema = AvroSchema.Parse(Encoding.UTF8.GetString(schemaBytes));
         string codec = metadata.TryGetValue("avro.codec", out byte[]? c) ? Encoding.UTF8.GetString(c) : "null";
-        if (codec is not ("null" or "deflate"))
-            throw new AvroException($"unsupported Avro codec '{codec}' (null and deflate are supported)");
+        if (codec is not ("null" or "deflate" or "snappy"))
+            throw new AvroException($"unsupported Avro codec '{codec}' (null, deflate and snappy are supported)");
 
         var records = new List<object?>();
         int offset = 4 + d.Position;
@@ -210,10 +219,52 @@ public sealed class AvroContainerFile
                 deflate.CopyTo(output);
                 inflated = output.ToArray();
             }
+            else if (codec == "snappy")
+            {
+                if (payload.Length < 4)
+                    throw new AvroException("snappy Avro block is shorter than its checksum");
+                try
+                {
+                    inflated = IronSnappy.Snappy.Decode(payload[..^4]);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    throw new AvroException("corrupt snappy Avro block: " + e.Message);
+                }
+                if (Crc32.Compute(inflated) != System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(payload[^4..]))
+                    throw new AvroException("snappy Avro block fails its CRC-32 check");
+            }
             var rd = new AvroDecoder(inflated ?? payload);
             for (long i = 0; i < count; i++)
                 records.Add(rd.Read(schema));
         }
         return new AvroContainerFile(schema, metadata, records);
+    }
+}
+
+/// <summary>CRC-32 (IEEE 802.3, reflected), as Avro's snappy codec appends it.</summary>
+internal static class Crc32
+{
+    private static readonly uint[] s_table = BuildTable();
+
+    private static uint[] BuildTable()
+    {
+        var table = new uint[256];
+        for (uint i = 0; i < 256; i++)
+        {
+            uint c = i;
+            for (int k = 0; k < 8; k++)
+                c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+        return table;
+    }
+
+    public static uint Compute(ReadOnlySpan<byte> data)
+    {
+        uint crc = 0xFFFFFFFFu;
+        foreach (byte b in data)
+            crc = s_table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+        return crc ^ 0xFFFFFFFFu;
     }
 }

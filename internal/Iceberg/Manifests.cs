@@ -20,10 +20,10 @@ public static class Manifests
 {
     public const int StatusExisting = 0, StatusAdded = 1, StatusDeleted = 2;
 
-    /// <summary>The Avro codec a table asks for (write.avro.compression-codec; gzip/deflate by default, "uncompressed" for none).</summary>
+    /// <summary>The Avro codec a table asks for (write.avro.compression-codec): "uncompressed" writes null, "snappy" snappy, anything else (gzip by default) deflate.</summary>
     public static AvroCodec CodecFor(TableMetadata table) =>
-        table.Properties.TryGetValue("write.avro.compression-codec", out string? c) && c.Equals("uncompressed", StringComparison.OrdinalIgnoreCase)
-            ? AvroCodec.Null
+        table.Properties.TryGetValue("write.avro.compression-codec", out string? c)
+            ? c.ToLowerInvariant() switch { "uncompressed" => AvroCodec.Null, "snappy" => AvroCodec.Snappy, _ => AvroCodec.Deflate }
             : AvroCodec.Deflate;
 
     /// <summary>

@@ -68,6 +68,7 @@ public sealed class AvroEncodingTests
     [Theory]
     [InlineData(AvroCodec.Null)]
     [InlineData(AvroCodec.Deflate)]
+    [InlineData(AvroCodec.Snappy)]
     public void Own_reader_reads_back_every_type(AvroCodec codec)
     {
         byte[] file = Samples.Write(codec);
@@ -101,6 +102,15 @@ public sealed class AvroEncodingTests
     }
 
     [Fact]
+    public void Crc32_is_the_ieee_checksum_and_a_corrupt_snappy_block_is_caught()
+    {
+        Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8));
+        byte[] file = Samples.Write(AvroCodec.Snappy);
+        file[^20] ^= 0x55; // inside the last block's payload or checksum
+        Assert.Throws<AvroException>(() => AvroContainerFile.Read(file));
+    }
+
+    [Fact]
     public void A_truncated_file_is_reported_not_misread()
     {
         byte[] file = Samples.Write(AvroCodec.Null);
@@ -115,7 +125,7 @@ public sealed class AvroIndependentReaderTests
     public static TheoryData<string, AvroCodec> Readers => new()
     {
         { "avsc", AvroCodec.Null }, { "avsc", AvroCodec.Deflate },
-        { "python", AvroCodec.Null }, { "python", AvroCodec.Deflate },
+        { "python", AvroCodec.Null }, { "python", AvroCodec.Deflate }, { "python", AvroCodec.Snappy },
     };
 
     [Theory]
@@ -132,7 +142,7 @@ public sealed class AvroIndependentReaderTests
                 : await ClientRunner.PythonAsync("avro-read.py", [path]);
             result.EnsureSuccess();
             JsonElement file = Assert.Single(result.Lines("file"));
-            Assert.Equal(codec == AvroCodec.Deflate ? "deflate" : "null", file.GetProperty("codec").GetString());
+            Assert.Equal(codec.ToString().ToLowerInvariant(), file.GetProperty("codec").GetString());
             Assert.Equal("v1", file.GetProperty("meta").GetProperty("custom").GetString());
 
             JsonElement fields = file.GetProperty("schema").GetProperty("fields");

@@ -27,7 +27,7 @@ public sealed class FilesystemCatalogTests : IDisposable
 
     public static TheoryData<string, string> ReadersAndCodecs => new()
     {
-        { "avsc", "uncompressed" }, { "avsc", "deflate" }, { "python", "uncompressed" }, { "python", "deflate" },
+        { "avsc", "uncompressed" }, { "avsc", "deflate" }, { "python", "uncompressed" }, { "python", "deflate" }, { "python", "snappy" },
     };
 
     [Theory]
@@ -98,7 +98,7 @@ public sealed class FilesystemCatalogTests : IDisposable
         var uris = lists.Concat(manifestsOfLast.Select(m => m.ManifestPath)).ToList();
         Dictionary<string, JsonElement> read = await ReadAvroAsync(reader, uris);
 
-        string expectedCodec = codec == "uncompressed" ? "null" : "deflate";
+        string expectedCodec = codec == "uncompressed" ? "null" : codec;
         for (int s = 0; s < 3; s++)
         {
             JsonElement list = read[lists[s]];
