@@ -161,7 +161,35 @@ public static class Commits
             catch (CommitConflictException) when (attempt < maxAttempts)
             {
                 // Someone else committed first: reload and prepare again on top of their snapshot.
+                await DeleteUncommittedAsync(catalog.FileIO, updates, ct).ConfigureAwait(false);
                 await Task.Delay(Math.Min(1000, 20 * attempt * attempt) + Random.Shared.Next(20), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Best effort: removes the manifest list and the new manifests of snapshots whose commit was
+    /// refused (a conflict means the catalog did not take them, so nothing refers to them).
+    /// </summary>
+    public static async Task DeleteUncommittedAsync(IFileIO io, IReadOnlyList<TableUpdate> refused, CancellationToken ct)
+    {
+        foreach (TableUpdate u in refused)
+        {
+            if (u is not AddSnapshotUpdate add)
+                continue;
+            try
+            {
+                byte[]? list = await io.ReadAsync(add.Snapshot.ManifestList, ct).ConfigureAwait(false);
+                if (list is null)
+                    continue;
+                foreach (ManifestFile m in Manifests.ReadManifestList(list))
+                    if (m.AddedSnapshotId == add.Snapshot.SnapshotId)
+                        await io.DeleteAsync(m.ManifestPath, ct).ConfigureAwait(false);
+                await io.DeleteAsync(add.Snapshot.ManifestList, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Leftovers are harmless: orphan-file cleanup removes them.
             }
         }
     }

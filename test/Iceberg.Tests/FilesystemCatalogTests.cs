@@ -319,6 +319,14 @@ public sealed class FilesystemCatalogTests : IDisposable
         Assert.All(results, Assert.NotNull);
         Assert.Equal(3, totalAttempts);
         TableMetadata final = (await NewCatalog().LoadTableAsync(Id, Ct))!;
+        // The losing attempt's manifest and manifest list were removed: every Avro file left is referenced.
+        string[] avro = Directory.GetFiles($"{_dir}/warehouse/db/events/clicks/metadata", "*.avro");
+        var referenced = new HashSet<string>(final.Snapshots.Select(s => LocalPath(s.ManifestList)));
+        foreach (Snapshot s in final.Snapshots)
+            foreach (ManifestFile m in Manifests.ReadManifestList((await _io.ReadAsync(s.ManifestList, Ct))!))
+                referenced.Add(LocalPath(m.ManifestPath));
+        Assert.Equal(referenced.Order(), avro.Order());
+        Assert.Equal(4, avro.Length);
         Assert.Equal(2, final.Snapshots.Count);
         Assert.Equal(7, final.CurrentSnapshot!.SummaryLong("total-records"));
         Assert.Equal(["x", "y"], final.Snapshots.Select(s => s.Summary["writer"]).Order());
