@@ -158,10 +158,12 @@ public static class Commits
             {
                 return await catalog.CommitAsync(id, current, updates, ct).ConfigureAwait(false);
             }
-            catch (CommitConflictException) when (attempt < maxAttempts)
+            catch (CommitConflictException)
             {
                 // Someone else committed first: reload and prepare again on top of their snapshot.
                 await DeleteUncommittedAsync(catalog.FileIO, updates, ct).ConfigureAwait(false);
+                if (attempt >= maxAttempts)
+                    throw;
                 await Task.Delay(Math.Min(1000, 20 * attempt * attempt) + Random.Shared.Next(20), ct).ConfigureAwait(false);
             }
         }
