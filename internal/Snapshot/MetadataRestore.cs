@@ -1,0 +1,73 @@
+using KafScale.Metadata;
+
+namespace KafScale.Snapshot;
+
+/// <summary>The target holds KafScale keys (or live brokers) and the restore was not allowed to replace them.</summary>
+public sealed class RestoreRefusedException(string message) : Exception(message);
+
+/// <summary>What a restore did.</summary>
+public sealed record RestoreResult(long KeysWritten, long KeysReplaced, long Revision);
+
+/// <summary>
+/// Writes a snapshot's keys into a metadata store. The target must hold no key under
+/// /kafscale/ unless force is given; even with force it refuses while brokers are registered
+/// (a running broker would keep writing its own view). Keys go in transactions of at most
+/// <see cref="MaxOpsPerTxn"/> puts and about <see cref="MaxBytesPerTxn"/> bytes, inside etcd's
+/// default limits (128 operations, 1.5 MiB per request). An interrupted restore leaves a partial
+/// copy: run it again with force.
+/// </summary>
+public static class MetadataRestore
+{
+    public const int MaxOpsPerTxn = 100;
+    public const int MaxBytesPerTxn = 1 << 20;
+
+    public const string BrokersPrefix = "/kafscale/brokers/";
+
+    public static async Task<RestoreResult> RestoreAsync(IMetadataStore target, SnapshotContent content, bool force, CancellationToken ct)
+    {
+        RangeResult existing = await target.GetPrefixAsync(SnapshotFormat.Prefix, ct).ConfigureAwait(false);
+        long replaced = 0;
+        if (existing.Kvs.Count > 0)
+        {
+            int brokers = existing.Kvs.Count(kv => kv.Key.StartsWith(BrokersPrefix, StringComparison.Ordinal));
+            if (brokers > 0)
+                throw new RestoreRefusedException($"{brokers} broker(s) are registered in the target {target.Kind} store (keys under {BrokersPrefix}): stop every broker before restoring");
+            if (!force)
+                throw new RestoreRefusedException($"the target {target.Kind} store is not empty: it holds {existing.Kvs.Count} key(s) under {SnapshotFormat.Prefix}; "
+                    + "restore into an empty store, or pass --force to delete them and restore over them");
+            replaced = await target.DeletePrefixAsync(SnapshotFormat.Prefix, ct).ConfigureAwait(false);
+        }
+
+        var ops = new List<TxnOp>();
+        int bytes = 0;
+        long written = 0;
+        long revision = existing.Revision;
+        foreach (KeyValuePair<string, byte[]> entry in content.Entries)
+        {
+            if (!entry.Key.StartsWith(SnapshotFormat.Prefix, StringComparison.Ordinal))
+                throw new SnapshotFormatException($"the snapshot holds key '{entry.Key}', outside {SnapshotFormat.Prefix}");
+            int size = entry.Key.Length * 3 + entry.Value.Length + 16;
+            if (ops.Count > 0 && (ops.Count >= MaxOpsPerTxn || bytes + size > MaxBytesPerTxn))
+            {
+                revision = await CommitAsync(target, ops, ct).ConfigureAwait(false);
+                written += ops.Count;
+                ops.Clear();
+                bytes = 0;
+            }
+            ops.Add(TxnOp.Put(entry.Key, entry.Value));
+            bytes += size;
+        }
+        if (ops.Count > 0)
+        {
+            revision = await CommitAsync(target, ops, ct).ConfigureAwait(false);
+            written += ops.Count;
+        }
+        return new RestoreResult(written, replaced, revision);
+    }
+
+    private static async Task<long> CommitAsync(IMetadataStore target, List<TxnOp> ops, CancellationToken ct)
+    {
+        TxnResult r = await target.TxnAsync(new TxnRequest([], [.. ops], []), ct).ConfigureAwait(false);
+        return r.Revision;
+    }
+}
