@@ -4,7 +4,7 @@
   setup --bootstrap B --topic T --partitions N --records R --group G
       creates T with N partitions and retention.ms=3600000, produces R records per partition
       (key "k-<p>-<i>", value "v-<p>-<i>"), and commits offset 10*(p+1) for group G on each
-      partition, with metadata "m-<p>".
+      partition, with metadata "m-<p>" (the commits with kafka-python: confluent-kafka 1.7 sets no metadata).
   check --bootstrap B --topic T --group G
       prints the topic's partition count and retention.ms, the group's committed offsets and
       metadata, and every record of the topic read from the beginning.
@@ -17,6 +17,9 @@ import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from kafka import KafkaConsumer
+from kafka import TopicPartition as KafkaTopicPartition
+from kafka.structs import OffsetAndMetadata
 
 TIMEOUT = 30
 
@@ -41,15 +44,10 @@ def setup(args):
     producer.flush(TIMEOUT)
     if errors:
         raise SystemExit("produce failed: %s" % errors[:3])
-    consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group, "enable.auto.commit": False})
-    offsets = [TopicPartition(args.topic, p, 10 * (p + 1)) for p in range(args.partitions)]
-    for tp in offsets:
-        tp.metadata = "m-%d" % tp.partition
-    result = consumer.commit(offsets=offsets, asynchronous=False)
-    bad = [tp for tp in result if tp.error is not None]
+    # kafka-python commits with metadata (confluent-kafka 1.7 cannot set it).
+    consumer = KafkaConsumer(bootstrap_servers=[args.bootstrap], group_id=args.group, enable_auto_commit=False)
+    consumer.commit({KafkaTopicPartition(args.topic, p): OffsetAndMetadata(10 * (p + 1), "m-%d" % p) for p in range(args.partitions)})
     consumer.close()
-    if bad:
-        raise SystemExit("commit failed: %s" % bad)
     print(json.dumps({"type": "setup", "produced": args.records * args.partitions}))
 
 
@@ -65,10 +63,9 @@ def check(args):
     configs = admin.describe_configs([resource])[resource].result(TIMEOUT)
     retention = configs["retention.ms"].value if "retention.ms" in configs else None
 
-    consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group, "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest"})
-    committed = consumer.committed([TopicPartition(args.topic, p) for p in range(partitions)], timeout=TIMEOUT)
-    commits = {str(tp.partition): {"offset": tp.offset, "metadata": tp.metadata} for tp in committed}
+    consumer = KafkaConsumer(bootstrap_servers=[args.bootstrap], group_id=args.group, enable_auto_commit=False)
+    fetched = consumer._coordinator.fetch_committed_offsets([KafkaTopicPartition(args.topic, p) for p in range(partitions)])
+    commits = {str(tp.partition): {"offset": om.offset, "metadata": om.metadata} for tp, om in fetched.items()}
     consumer.close()
 
     reader = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group + "-reader", "enable.auto.commit": False})
