@@ -241,6 +241,10 @@ public sealed class SegmentsCommandTests(ProducedPartition produced) : IClassFix
         Assert.Contains("--output", output.Stderr);
         ClientResult topic = await Cli.RunAsync("admin", "segments", "list", "--topic", "a/b", "--partition", "0");
         Assert.Equal(2, topic.ExitCode);
+        // The bucket is read directly: the object-store options, not the metadata ones.
+        ClientResult help = await Cli.OkAsync("admin", "segments", "verify", "--help");
+        Assert.Contains("--s3-bucket", help.Stdout);
+        Assert.DoesNotContain("--etcd-endpoints", help.Stdout);
     }
 
     private static void Flip(string path, int position)

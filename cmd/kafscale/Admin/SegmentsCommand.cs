@@ -38,10 +38,10 @@ internal static class SegmentsCommand
         public readonly Option<string> Topic = new("--topic") { Description = "Topic name", Required = true };
         public readonly Option<int> Partition = new("--partition") { Description = "Partition number", Required = true };
         public readonly Option<string> Output = new("--output") { Description = "text (aligned table) or json [default text]" };
-        public readonly Option<long> FromOffset = new("--from-offset") { Description = "dump: start at this offset [default: the first]" };
-        public readonly Option<long> MaxRecords = new("--max-records") { Description = "dump: stop after this many records [default: all]" };
-        public readonly Option<int> PreviewBytes = new("--preview-bytes") { Description = "dump: bytes of each key and value shown [default 64]" };
-        public readonly Option<bool> BatchesOnly = new("--batches-only") { Description = "dump: batches only, no records" };
+        public readonly Option<long> FromOffset = new("--from-offset") { Description = "start at this offset [default: the first]" };
+        public readonly Option<long> MaxRecords = new("--max-records") { Description = "stop after this many records [default: all]" };
+        public readonly Option<int> PreviewBytes = new("--preview-bytes") { Description = "bytes of each key and value shown [default 64]" };
+        public readonly Option<bool> BatchesOnly = new("--batches-only") { Description = "batches only, no records" };
     }
 
     private static Command Sub(string name, string description, Kind kind)
@@ -58,9 +58,11 @@ internal static class SegmentsCommand
             command.Options.Add(o.PreviewBytes);
             command.Options.Add(o.BatchesOnly);
         }
-        // Only the object-store options matter here; the metadata ones are accepted so the same
-        // environment and flags as the broker's can be passed unchanged.
-        o.Storage.AddTo(command);
+        // The broker's object-store options (the metadata is not read: no --etcd-endpoints).
+        foreach (Option option in o.Storage.All)
+        {
+            if (option != o.Storage.EtcdEndpoints) command.Options.Add(option);
+        }
         command.SetAction((parse, ct) => RunAsync(parse, o, kind, ct));
         return command;
     }
