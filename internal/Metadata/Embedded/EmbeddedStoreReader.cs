@@ -3,15 +3,15 @@ namespace KafScale.Metadata.Embedded;
 /// <summary>What <see cref="EmbeddedStoreReader.ReadAsync"/> read: every key at one revision.</summary>
 /// <param name="Revision">The store revision the keys are a consistent view of.</param>
 /// <param name="Kvs">Every key, ascending (lease ids as stored; leases themselves are not on disk).</param>
-/// <param name="WhileOpen">True when another process held the store open (a running broker) and the files were read without its lock.</param>
+/// <param name="WhileOpen">True when another process held the store open (a running broker) as the read began.</param>
 /// <param name="Attempts">Reads it took to get a consistent view (more than one when a compaction ran during a read).</param>
 public sealed record EmbeddedImage(long Revision, IReadOnlyList<KeyValue> Kvs, bool WhileOpen, int Attempts);
 
 /// <summary>
 /// Reads the embedded store's files without opening the store (which would write: opening
-/// deletes the previous incarnation's leased keys). When no process holds the directory, the
-/// LOCK is taken for the duration of the read, so nothing changes underneath. When a broker holds
-/// it, the files are read lock-free, and the read is still consistent: the <c>snapshot</c> file is
+/// deletes the previous incarnation's leased keys) and without holding its LOCK (a broker
+/// starting meanwhile must not be kept out). The read is consistent whether or not a broker is
+/// writing: the <c>snapshot</c> file is
 /// replaced only by an atomic rename and <c>wal</c> is append-only between compactions, with every
 /// record framed and CRC-checked, one record per revision, revisions consecutive. The reader takes
 /// the snapshot, then the log, and accepts the log's intact records only while their revisions
@@ -35,49 +35,45 @@ public static class EmbeddedStoreReader
         if (!File.Exists(logPath) && !File.Exists(snapshotPath))
             throw new FileNotFoundException($"'{full}' holds no embedded metadata store (no wal or snapshot file; check --data-dir / KAFSCALE_DATA_DIR).");
 
-        FileStream? lockFile = TryLock(full);
-        try
+        // Whether a process holds the store: probed by taking and at once releasing the LOCK, so a
+        // broker starting meanwhile is never kept out for longer than the probe.
+        bool whileOpen = IsLockedByAnother(full);
+        for (int attempt = 1; attempt <= MaxAttempts; attempt++)
         {
-            for (int attempt = 1; attempt <= MaxAttempts; attempt++)
+            byte[]? snapshot = await ReadAllOrNullAsync(snapshotPath, cancellationToken).ConfigureAwait(false);
+            byte[] log = await ReadAllOrNullAsync(logPath, cancellationToken).ConfigureAwait(false) ?? [];
+            byte[]? snapshotAfter = await ReadAllOrNullAsync(snapshotPath, cancellationToken).ConfigureAwait(false);
+            if (!SameBytes(snapshot, snapshotAfter))
             {
-                byte[]? snapshot = await ReadAllOrNullAsync(snapshotPath, cancellationToken).ConfigureAwait(false);
-                byte[] log = await ReadAllOrNullAsync(logPath, cancellationToken).ConfigureAwait(false) ?? [];
-                byte[]? snapshotAfter = lockFile is null ? await ReadAllOrNullAsync(snapshotPath, cancellationToken).ConfigureAwait(false) : snapshot;
-                if (!SameBytes(snapshot, snapshotAfter))
-                {
-                    await Task.Delay(10 * attempt, cancellationToken).ConfigureAwait(false);
-                    continue; // a compaction replaced the snapshot while the log was read
-                }
-                if (TryBuild(snapshot, snapshotPath, log, logPath, out long revision, out List<KeyValue>? kvs))
-                    return new EmbeddedImage(revision, kvs!, WhileOpen: lockFile is null, attempt);
                 await Task.Delay(10 * attempt, cancellationToken).ConfigureAwait(false);
+                continue; // a compaction replaced the snapshot while the log was read
             }
-            throw new IOException($"Could not read a consistent view of the embedded metadata store in '{full}' in {MaxAttempts} attempts "
-                + "(it compacts faster than it can be read). Stop the broker, or retry.");
+            if (TryBuild(snapshot, snapshotPath, log, logPath, out long revision, out List<KeyValue>? kvs))
+                return new EmbeddedImage(revision, kvs!, whileOpen, attempt);
+            await Task.Delay(10 * attempt, cancellationToken).ConfigureAwait(false);
         }
-        finally
-        {
-            lockFile?.Dispose();
-        }
+        throw new IOException($"Could not read a consistent view of the embedded metadata store in '{full}' in {MaxAttempts} attempts "
+            + "(it compacts faster than it can be read). Retry, or stop the broker.");
     }
 
-    private static FileStream? TryLock(string directory)
+    private static bool IsLockedByAnother(string directory)
     {
         try
         {
-            return new FileStream(Path.Combine(directory, LogFormat.LockFileName), FileMode.Open, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
+            using var probe = new FileStream(Path.Combine(directory, LogFormat.LockFileName), FileMode.Open, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
+            return false;
         }
         catch (FileNotFoundException)
         {
-            return null;
-        }
-        catch (IOException)
-        {
-            return null; // held by a running broker: read lock-free
+            return false;
         }
         catch (UnauthorizedAccessException)
         {
-            return null; // read-only access to the directory: read lock-free
+            return false; // read-only access to the directory: cannot tell
+        }
+        catch (IOException)
+        {
+            return true;
         }
     }
 
