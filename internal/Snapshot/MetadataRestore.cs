@@ -31,7 +31,7 @@ public static class MetadataRestore
         {
             int brokers = existing.Kvs.Count(kv => kv.Key.StartsWith(BrokersPrefix, StringComparison.Ordinal));
             if (brokers > 0)
-                throw new RestoreRefusedException($"{brokers} broker(s) are registered in the target {target.Kind} store (keys under {BrokersPrefix}): stop every broker before restoring");
+                throw new RestoreRefusedException($"{brokers} broker(s) are registered in the target {target.Kind} store (keys under {BrokersPrefix}): stop every broker before restoring (a broker that was killed rather than stopped disappears when its lease expires, within seconds)");
             if (!force)
                 throw new RestoreRefusedException($"the target {target.Kind} store is not empty: it holds {existing.Kvs.Count} key(s) under {SnapshotFormat.Prefix}; "
                     + "restore into an empty store, or pass --force to delete them and restore over them");

@@ -87,6 +87,13 @@ public sealed class SnapshotRoundTripTests
             ClientResult etcdRestore = await ClientRunner.RunAsync("etcdctl", ["snapshot", "restore", db, "--data-dir", Path.Combine(root, "restored-etcd")]);
             Assert.True(etcdRestore.ExitCode == 0, etcdRestore.ToString());
 
+            // Never over a running cluster, not even with --force.
+            ClientResult running = await Cli.RunAsync(["snapshot", "restore", id, "--force", .. storage]);
+            Assert.Equal(1, running.ExitCode);
+            Assert.Contains("stop every broker", running.Stderr);
+            ClientResult brokers = await ClientRunner.RunAsync("etcdctl", ["--endpoints", etcd.Endpoint, "get", "--prefix", "--keys-only", "/kafscale/brokers/"]);
+            Assert.Contains("/kafscale/brokers/", brokers.Stdout); // untouched
+
             Assert.Equal(0, await broker.TerminateAsync());
             ClientResult refused = await Cli.RunAsync(["snapshot", "restore", id, .. storage]);
             Assert.Equal(1, refused.ExitCode);
