@@ -6,7 +6,9 @@ namespace KafScale.Snapshot;
 public sealed class RestoreRefusedException(string message) : Exception(message);
 
 /// <summary>What a restore did.</summary>
-public sealed record RestoreResult(long KeysWritten, long KeysReplaced, long Revision);
+/// <param name="ProducerIdsFrom">The snapshot's next producer-id block, when it had one (raised on restore).</param>
+/// <param name="ProducerIdsTo">What it was restored as.</param>
+public sealed record RestoreResult(long KeysWritten, long KeysReplaced, long Revision, long? ProducerIdsFrom = null, long? ProducerIdsTo = null);
 
 /// <summary>
 /// Writes a snapshot's keys into a metadata store. The target must hold no key under
@@ -14,7 +16,8 @@ public sealed record RestoreResult(long KeysWritten, long KeysReplaced, long Rev
 /// (a running broker would keep writing its own view). Keys go in transactions of at most
 /// <see cref="MaxOpsPerTxn"/> puts and about <see cref="MaxBytesPerTxn"/> bytes, inside etcd's
 /// default limits (128 operations, 1.5 MiB per request). An interrupted restore leaves a partial
-/// copy: run it again with force.
+/// copy: run it again with force. Every value is restored as it was, except the producer-id
+/// allocator's next block, which moves on by <see cref="ProducerIdMargin"/>.
 /// </summary>
 public static class MetadataRestore
 {
@@ -22,6 +25,17 @@ public static class MetadataRestore
     public const int MaxBytesPerTxn = 1 << 20;
 
     public const string BrokersPrefix = "/kafscale/brokers/";
+
+    /// <summary>The producer-id allocator's key: the start of the next block of ids (ASCII decimal).</summary>
+    public const string ProducerIdsKey = "/kafscale/producer_ids/next_block";
+
+    /// <summary>
+    /// How far the next producer-id block is moved on at restore: ids handed out after the
+    /// snapshot was taken must not be handed out again (their batches are in the log, and a
+    /// reused id would meet its predecessor's sequence numbers). A million ids is a thousand
+    /// blocks of the broker's 1000.
+    /// </summary>
+    public const long ProducerIdMargin = 1_000_000;
 
     public static async Task<RestoreResult> RestoreAsync(IMetadataStore target, SnapshotContent content, bool force, CancellationToken ct)
     {
@@ -42,10 +56,20 @@ public static class MetadataRestore
         int bytes = 0;
         long written = 0;
         long revision = existing.Revision;
-        foreach (KeyValuePair<string, byte[]> entry in content.Entries)
+        long? idsFrom = null, idsTo = null;
+        foreach (KeyValuePair<string, byte[]> original in content.Entries)
         {
+            KeyValuePair<string, byte[]> entry = original;
             if (!entry.Key.StartsWith(SnapshotFormat.Prefix, StringComparison.Ordinal))
                 throw new SnapshotFormatException($"the snapshot holds key '{entry.Key}', outside {SnapshotFormat.Prefix}");
+            if (entry.Key == ProducerIdsKey
+                && long.TryParse(System.Text.Encoding.ASCII.GetString(entry.Value), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long next)
+                && next <= long.MaxValue - ProducerIdMargin)
+            {
+                idsFrom = next;
+                idsTo = next + ProducerIdMargin;
+                entry = new(entry.Key, System.Text.Encoding.ASCII.GetBytes(idsTo.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
             int size = entry.Key.Length * 3 + entry.Value.Length + 16;
             if (ops.Count > 0 && (ops.Count >= MaxOpsPerTxn || bytes + size > MaxBytesPerTxn))
             {
@@ -62,7 +86,7 @@ public static class MetadataRestore
             revision = await CommitAsync(target, ops, ct).ConfigureAwait(false);
             written += ops.Count;
         }
-        return new RestoreResult(written, replaced, revision);
+        return new RestoreResult(written, replaced, revision, idsFrom, idsTo);
     }
 
     private static async Task<long> CommitAsync(IMetadataStore target, List<TxnOp> ops, CancellationToken ct)

@@ -71,6 +71,35 @@ public sealed class SnapshotLibraryTests
         Assert.Single(SnapshotRepository.SelectForPrune(entries, 4, TimeSpan.FromDays(5), now));
     }
 
+    [Fact]
+    public async Task RestoreWritesEveryKeyInBatchesAndMovesTheProducerIdBlockOn()
+    {
+        string dir = Cli.TempDir("snap-restore");
+        try
+        {
+            var entries = Enumerable.Range(0, 250).Select(i => new KeyValuePair<string, byte[]>($"/kafscale/consumers/g/offsets/t/{i}", Encoding.UTF8.GetBytes($"{{\"offset\":{i}}}")))
+                .Append(new KeyValuePair<string, byte[]>(MetadataRestore.ProducerIdsKey, Encoding.ASCII.GetBytes("5000")))
+                .ToList();
+            var header = new SnapshotHeader("20260101T000000000Z", DateTimeOffset.UnixEpoch, "embedded", "x", 9, SnapshotFormat.Prefix, entries.Count, 0, 0, false);
+            var content = new SnapshotContent(header, entries);
+            await using (EmbeddedMetadataStore store = await EmbeddedMetadataStore.OpenAsync(dir, CancellationToken.None))
+            {
+                RestoreResult result = await MetadataRestore.RestoreAsync(store, content, force: false, CancellationToken.None);
+                Assert.Equal(251, result.KeysWritten);
+                Assert.Equal(5000, result.ProducerIdsFrom);
+                RangeResult all = await store.GetPrefixAsync("/kafscale/", CancellationToken.None);
+                Assert.Equal(251, all.Kvs.Count);
+                Assert.Equal("1005000", Encoding.ASCII.GetString((await store.GetAsync(MetadataRestore.ProducerIdsKey, CancellationToken.None))!.Value));
+                Assert.Equal("{\"offset\":7}", Encoding.UTF8.GetString((await store.GetAsync("/kafscale/consumers/g/offsets/t/7", CancellationToken.None))!.Value));
+
+                await Assert.ThrowsAsync<RestoreRefusedException>(() => MetadataRestore.RestoreAsync(store, content, force: false, CancellationToken.None));
+                RestoreResult forced = await MetadataRestore.RestoreAsync(store, content, force: true, CancellationToken.None);
+                Assert.Equal(251, forced.KeysReplaced);
+            }
+        }
+        finally { Cli.TryDelete(dir); }
+    }
+
     /// <summary>
     /// A writer keeps two keys equal in every transaction while the log compacts often; reads of
     /// the files without the lock (the store is open) always see them equal and never go back.

@@ -185,6 +185,8 @@ internal static class SnapshotCommand
                 text.Append(CultureInfo.InvariantCulture, $"taken from   {content.Header.Source} {content.Header.SourceDetail} at revision {content.Header.Revision}, {Time(content.Header.Created)}\n");
                 text.Append(CultureInfo.InvariantCulture, $"restored to  {where}\n");
                 if (result.KeysReplaced > 0) text.Append(CultureInfo.InvariantCulture, $"deleted      {result.KeysReplaced} existing key(s) (--force)\n");
+                if (result.ProducerIdsFrom is long from)
+                    text.Append(CultureInfo.InvariantCulture, $"producer ids next block moved on from {from} to {result.ProducerIdsTo} (ids handed out after the snapshot are not reused)\n");
                 text.Append(CultureInfo.InvariantCulture, $"keys         {result.KeysWritten}\n");
                 Console.Out.Write(text.ToString());
                 return 0;
