@@ -8,7 +8,8 @@ public sealed class RestoreRefusedException(string message) : Exception(message)
 /// <summary>What a restore did.</summary>
 /// <param name="ProducerIdsFrom">The snapshot's next producer-id block, when it had one (raised on restore).</param>
 /// <param name="ProducerIdsTo">What it was restored as.</param>
-public sealed record RestoreResult(long KeysWritten, long KeysReplaced, long Revision, long? ProducerIdsFrom = null, long? ProducerIdsTo = null);
+/// <param name="LeaderEpochsMoved">Partitions whose leader epoch was moved on by <see cref="MetadataRestore.LeaderEpochMargin"/>.</param>
+public sealed record RestoreResult(long KeysWritten, long KeysReplaced, long Revision, long? ProducerIdsFrom = null, long? ProducerIdsTo = null, long LeaderEpochsMoved = 0);
 
 /// <summary>
 /// Writes a snapshot's keys into a metadata store. The target must hold no key under
@@ -17,7 +18,8 @@ public sealed record RestoreResult(long KeysWritten, long KeysReplaced, long Rev
 /// <see cref="MaxOpsPerTxn"/> puts and about <see cref="MaxBytesPerTxn"/> bytes, inside etcd's
 /// default limits (128 operations, 1.5 MiB per request). An interrupted restore leaves a partial
 /// copy: run it again with force. Every value is restored as it was, except the producer-id
-/// allocator's next block, which moves on by <see cref="ProducerIdMargin"/>.
+/// allocator's next block, which moves on by <see cref="ProducerIdMargin"/>, and the partitions'
+/// leader epochs, which move on by <see cref="LeaderEpochMargin"/>.
 /// </summary>
 public static class MetadataRestore
 {
@@ -36,6 +38,16 @@ public static class MetadataRestore
     /// blocks of the broker's 1000.
     /// </summary>
     public const long ProducerIdMargin = 1_000_000;
+
+    /// <summary>
+    /// How far each partition's leader epoch is moved on at restore. Epochs only grow; clients
+    /// that kept running remember the epochs they saw after the snapshot and ignore metadata
+    /// with older ones, so the restored epochs must be ahead of anything handed out since.
+    /// </summary>
+    public const int LeaderEpochMargin = 1000;
+
+    private const string TopicsPrefix = "/kafscale/topics/";
+    private const string LeaderEpochSuffix = "/leader_epoch";
 
     public static async Task<RestoreResult> RestoreAsync(IMetadataStore target, SnapshotContent content, bool force, CancellationToken ct)
     {
@@ -57,6 +69,7 @@ public static class MetadataRestore
         long written = 0;
         long revision = existing.Revision;
         long? idsFrom = null, idsTo = null;
+        long epochsMoved = 0;
         foreach (KeyValuePair<string, byte[]> original in content.Entries)
         {
             KeyValuePair<string, byte[]> entry = original;
@@ -69,6 +82,13 @@ public static class MetadataRestore
                 idsFrom = next;
                 idsTo = next + ProducerIdMargin;
                 entry = new(entry.Key, System.Text.Encoding.ASCII.GetBytes(idsTo.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+            else if (entry.Key.StartsWith(TopicsPrefix, StringComparison.Ordinal) && entry.Key.EndsWith(LeaderEpochSuffix, StringComparison.Ordinal)
+                && int.TryParse(System.Text.Encoding.ASCII.GetString(entry.Value), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int epoch)
+                && epoch <= int.MaxValue - LeaderEpochMargin)
+            {
+                epochsMoved++;
+                entry = new(entry.Key, System.Text.Encoding.ASCII.GetBytes((epoch + LeaderEpochMargin).ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
             int size = entry.Key.Length * 3 + entry.Value.Length + 16;
             if (ops.Count > 0 && (ops.Count >= MaxOpsPerTxn || bytes + size > MaxBytesPerTxn))
@@ -86,7 +106,7 @@ public static class MetadataRestore
             revision = await CommitAsync(target, ops, ct).ConfigureAwait(false);
             written += ops.Count;
         }
-        return new RestoreResult(written, replaced, revision, idsFrom, idsTo);
+        return new RestoreResult(written, replaced, revision, idsFrom, idsTo, epochsMoved);
     }
 
     private static async Task<long> CommitAsync(IMetadataStore target, List<TxnOp> ops, CancellationToken ct)

@@ -79,22 +79,25 @@ public sealed class SnapshotLibraryTests
         {
             var entries = Enumerable.Range(0, 250).Select(i => new KeyValuePair<string, byte[]>($"/kafscale/consumers/g/offsets/t/{i}", Encoding.UTF8.GetBytes($"{{\"offset\":{i}}}")))
                 .Append(new KeyValuePair<string, byte[]>(MetadataRestore.ProducerIdsKey, Encoding.ASCII.GetBytes("5000")))
+                .Append(new KeyValuePair<string, byte[]>("/kafscale/topics/t/partitions/0/leader_epoch", Encoding.ASCII.GetBytes("7")))
                 .ToList();
             var header = new SnapshotHeader("20260101T000000000Z", DateTimeOffset.UnixEpoch, "embedded", "x", 9, SnapshotFormat.Prefix, entries.Count, 0, 0, false);
             var content = new SnapshotContent(header, entries);
             await using (EmbeddedMetadataStore store = await EmbeddedMetadataStore.OpenAsync(dir, CancellationToken.None))
             {
                 RestoreResult result = await MetadataRestore.RestoreAsync(store, content, force: false, CancellationToken.None);
-                Assert.Equal(251, result.KeysWritten);
+                Assert.Equal(252, result.KeysWritten);
                 Assert.Equal(5000, result.ProducerIdsFrom);
+                Assert.Equal(1, result.LeaderEpochsMoved);
                 RangeResult all = await store.GetPrefixAsync("/kafscale/", CancellationToken.None);
-                Assert.Equal(251, all.Kvs.Count);
+                Assert.Equal(252, all.Kvs.Count);
+                Assert.Equal("1007", Encoding.ASCII.GetString((await store.GetAsync("/kafscale/topics/t/partitions/0/leader_epoch", CancellationToken.None))!.Value));
                 Assert.Equal("1005000", Encoding.ASCII.GetString((await store.GetAsync(MetadataRestore.ProducerIdsKey, CancellationToken.None))!.Value));
                 Assert.Equal("{\"offset\":7}", Encoding.UTF8.GetString((await store.GetAsync("/kafscale/consumers/g/offsets/t/7", CancellationToken.None))!.Value));
 
                 await Assert.ThrowsAsync<RestoreRefusedException>(() => MetadataRestore.RestoreAsync(store, content, force: false, CancellationToken.None));
                 RestoreResult forced = await MetadataRestore.RestoreAsync(store, content, force: true, CancellationToken.None);
-                Assert.Equal(251, forced.KeysReplaced);
+                Assert.Equal(252, forced.KeysReplaced);
             }
         }
         finally { Cli.TryDelete(dir); }

@@ -187,6 +187,8 @@ internal static class SnapshotCommand
                 if (result.KeysReplaced > 0) text.Append(CultureInfo.InvariantCulture, $"deleted      {result.KeysReplaced} existing key(s) (--force)\n");
                 if (result.ProducerIdsFrom is long from)
                     text.Append(CultureInfo.InvariantCulture, $"producer ids next block moved on from {from} to {result.ProducerIdsTo} (ids handed out after the snapshot are not reused)\n");
+                if (result.LeaderEpochsMoved > 0)
+                    text.Append(CultureInfo.InvariantCulture, $"leader epochs of {result.LeaderEpochsMoved} partition(s) moved on by {MetadataRestore.LeaderEpochMargin}\n");
                 text.Append(CultureInfo.InvariantCulture, $"keys         {result.KeysWritten}\n");
                 Console.Out.Write(text.ToString());
                 return 0;
