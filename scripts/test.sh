@@ -2,7 +2,7 @@
 # Installs everything the tests need, builds the AOT binary and runs every test project.
 # Ends with one summary line: "N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 ./scripts/install-deps.sh || { echo "test.sh: installing dependencies failed"; exit 1; }
 ./scripts/build.sh || { echo "test.sh: build failed"; exit 1; }

@@ -50,7 +50,7 @@ internal static class SnapshotFile
         return Parse(data, path);
     }
 
-    private static SnapshotImage Parse(ReadOnlySpan<byte> data, string path)
+    internal static SnapshotImage Parse(ReadOnlySpan<byte> data, string path)
     {
         // The rename makes a snapshot appear whole or not at all, so a bad one is real damage.
         if (data.Length < HeaderSize || !data[..8].SequenceEqual(LogFormat.SnapshotMagic))

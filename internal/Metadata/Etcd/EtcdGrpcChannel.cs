@@ -140,6 +140,75 @@ internal sealed class EtcdGrpcChannel : IDisposable
         }
     }
 
+    /// <summary>
+    /// A server-streaming call: one request, then every message the server sends, handed to
+    /// onMessage in order, until it ends the stream with OK. No deadline for the whole call (a
+    /// large stream takes as long as it takes); each message must arrive within the request
+    /// timeout of the previous one. Moves to the next endpoint only if the call never left this
+    /// process.
+    /// </summary>
+    public async Task ServerStreamAsync(string method, Pb.IProtoMessage request, Func<byte[], CancellationToken, ValueTask> onMessage,
+        CancellationToken cancellationToken)
+    {
+        byte[] frame = GrpcFraming.Frame(request);
+        Exception? last = null;
+        for (int attempt = 0; attempt < _endpoints.Length; attempt++)
+        {
+            Uri endpoint = Preferred;
+            string authority = endpoint.GetLeftPart(UriPartial.Authority);
+            string? token = await EnsureTokenAsync(cancellationToken).ConfigureAwait(false);
+            HttpResponseMessage response;
+            var content = new ByteArrayContent(frame);
+            content.Headers.ContentType = GrpcContentType;
+            using HttpRequestMessage message = NewRequest(endpoint, method, token, timeout: null);
+            message.Content = content;
+            using (var headers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                headers.CancelAfter(_requestTimeout);
+                try
+                {
+                    response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, headers.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (IsNotSent(ex))
+                {
+                    last = ex;
+                    ReportFailure(endpoint);
+                    continue;
+                }
+                catch (OperationCanceledException) when (headers.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"etcd at {authority} did not answer {method} within {_requestTimeout.TotalSeconds:0.#} s.");
+                }
+            }
+            using (response)
+            {
+                EnsureGrpcResponse(response, authority);
+                var reader = new GrpcFrameReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+                while (true)
+                {
+                    byte[]? next;
+                    using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                    {
+                        idle.CancelAfter(_requestTimeout);
+                        try
+                        {
+                            next = await reader.ReadMessageAsync(idle.Token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException) when (idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                        {
+                            throw new TimeoutException($"etcd at {authority} stopped sending {method} for {_requestTimeout.TotalSeconds:0.#} s.");
+                        }
+                    }
+                    if (next is null) break;
+                    await onMessage(next, cancellationToken).ConfigureAwait(false);
+                }
+                ThrowIfNotOk(response, authority);
+                return;
+            }
+        }
+        throw Unreachable(last);
+    }
+
     public GrpcDuplexCall StartDuplex(Uri endpoint, string method, string? token, CancellationToken cancellationToken)
     {
         HttpRequestMessage request = NewRequest(endpoint, method, token, timeout: null);
