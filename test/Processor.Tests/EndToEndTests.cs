@@ -295,6 +295,44 @@ public sealed class EndToEndTests
         }
     }
 
+    [Fact]
+    public async Task A_rest_catalog_gets_the_table_through_oauth2_client_credentials()
+    {
+        string root = NewTempDir("rest");
+        string wh = Path.Combine(root, "wh");
+        Directory.CreateDirectory(wh);
+        await using var catalog = RestCatalogStandIn.Start(wh);
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info" });
+        await ProduceAsync(broker.Bootstrap, "r", 0, Json(0, 100, i => $"{{\"i\":{i}}}"), "zstd");
+        try
+        {
+            string[] args = ["--topics", "r", "--data-dir", broker.DataDir, "--warehouse", wh, "--namespace", "lake", "--catalog", "rest",
+                "--catalog-uri", catalog.Uri, "--catalog-credential", $"{catalog.ClientId}:{catalog.ClientSecret}"];
+            await RunOnceOkAsync(args);
+            await ProduceAsync(broker.Bootstrap, "r", 0, Json(100, 50, i => $"{{\"i\":{i}}}"));
+            await RunOnceOkAsync(args);
+            await RunOnceOkAsync(args);
+            Assert.Equal(2, catalog.Commits);
+            var read = (await ClientRunner.NodeAsync("processor-table.mjs",
+                ["--table", Path.Combine(wh, "lake", "r"), "--metadata", catalog.MetadataFile("lake", "r"), "--query", "SELECT sum(i) AS s FROM {src}"])).EnsureSuccess();
+            var t = read.Lines("table").Single();
+            Assert.Equal(150, t.Long("rows"));
+            Assert.Equal(150, t.Long("distinct_offsets"));
+            Assert.Equal(2, t.Long("snapshots"));
+            Assert.Equal(Enumerable.Range(0, 150).Sum(), t.Query(0).GetInt64());
+            Assert.Equal("150", t.GetProperty("summary").GetProperty("kafscale.next-offset.r.0").GetString());
+
+            var bad = await RunAsync([.. args[..^1], "proc:wrong", "--once", "--http", "off"]);
+            Assert.Equal(1, bad.ExitCode);
+            var line = Assert.Single(bad.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("kafscale processor iceberg:", StringComparison.Ordinal));
+            Assert.Contains("REST catalog", line);
+        }
+        finally
+        {
+            try { Directory.Delete(root, true); } catch (IOException) { }
+        }
+    }
+
     private static (bool Claimed, bool Committed) ClaimedAndCommitted(string log) =>
         (log.Contains("claimed partition"), log.Contains("committed kafscale.shared"));
 

@@ -2,7 +2,8 @@
 //   metadata/version-hint.text -> metadata/vN.metadata.json -> the current snapshot's manifest
 //   list (Avro, via avsc) -> its manifests (Avro) -> the live data files -> DuckDB read_parquet over
 //   exactly those files (and hyparquet over each of them).
-// Usage: node processor-table.mjs --table LOCATION [--s3rver-dir DIR] [--query SQL]...
+// Usage: node processor-table.mjs --table LOCATION [--metadata FILE] [--s3rver-dir DIR] [--query SQL]...
+//   --metadata: the current metadata file a catalog names (else the table's version-hint.text).
 //   LOCATION: the table directory (or file:///...), or s3://bucket/prefix/ns/table read from the
 //   s3rver data directory given with --s3rver-dir. In --query, {files} is the list of live files.
 // Prints one JSON line {"type":"table", ...}: counts, sums, distinct offsets, columns, field ids.
@@ -15,11 +16,13 @@ import { parquetMetadataAsync, parquetReadObjects, asyncBufferFromFile } from 'h
 const args = process.argv.slice(2);
 let table = null;
 let s3rverDir = null;
+let metadataFile = null;
 const queries = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--table') table = args[++i];
   else if (args[i] === '--s3rver-dir') s3rverDir = args[++i];
   else if (args[i] === '--query') queries.push(args[++i]);
+  else if (args[i] === '--metadata') metadataFile = args[++i];
   else throw new Error(`unknown argument ${args[i]}`);
 }
 if (!table) throw new Error('--table is required');
@@ -63,8 +66,9 @@ function readAvro(uri) {
   });
 }
 
-const hint = read(`${tableUri}/metadata/version-hint.text`).toString('utf8').trim();
-const metadata = JSON.parse(read(`${tableUri}/metadata/v${hint}.metadata.json`).toString('utf8'));
+// A catalog (REST) names the current metadata file; the Hadoop layout points at it with version-hint.text.
+const hint = metadataFile ? '0' : read(`${tableUri}/metadata/version-hint.text`).toString('utf8').trim();
+const metadata = JSON.parse(read(metadataFile ?? `${tableUri}/metadata/v${hint}.metadata.json`).toString('utf8'));
 const out = {
   type: 'table',
   version: Number(hint),
