@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using KafScale.Processor.Config;
 using KafScale.Processor.Json;
@@ -88,7 +89,7 @@ public sealed class PartitionWorker : IRecordSink
         _result.Waiting = plan.WaitingFor;
         try
         {
-            Task<byte[]?>? fetch = plan.Segments.Count > 0 ? _segments.GetAsync(plan.Segments[0].Key, ct) : null;
+            Task<byte[]?>? fetch = plan.Segments.Count > 0 ? FetchAsync(plan.Segments[0], ct) : null;
             for (int i = 0; i < plan.Segments.Count; i++)
             {
                 var seg = plan.Segments[i];
@@ -98,7 +99,7 @@ public sealed class PartitionWorker : IRecordSink
                 {
                     return Fail("read", $"cannot read {seg.Key}: {ex.Message}");
                 }
-                fetch = i + 1 < plan.Segments.Count ? _segments.GetAsync(plan.Segments[i + 1].Key, ct) : null;
+                fetch = i + 1 < plan.Segments.Count ? FetchAsync(plan.Segments[i + 1], ct) : null;
                 if (bytes is null)
                 {
                     // Deleted since the listing (retention): the next round lists again.
@@ -106,10 +107,14 @@ public sealed class PartitionWorker : IRecordSink
                     break;
                 }
                 DecodeResult decoded;
-                try { decoded = SegmentDecoder.Decode(bytes, next, this); }
+                try { decoded = SegmentDecoder.Decode(bytes.AsMemory(0, (int)seg.Size), next, this); }
                 catch (Exception ex) when (ex is SegmentCorruptException or InvalidDataException)
                 {
                     return Fail("decode", $"segment {seg.Key} is damaged: {ex.Message}");
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(bytes);
                 }
                 footerSeen(seg.Key, decoded.LastOffset);
                 next = Math.Max(next, decoded.LastOffset + 1);
@@ -137,6 +142,32 @@ public sealed class PartitionWorker : IRecordSink
         {
             foreach (var f in _open.Values) f.Writer.Dispose();
             _open.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Reads a whole segment into a pooled buffer (segments are immutable, so the listed size is
+    /// its size); null when it is gone. Pooling keeps large segment reads off the garbage collector.
+    /// </summary>
+    private async Task<byte[]?> FetchAsync(SegmentEntry seg, CancellationToken ct)
+    {
+        if (seg.Size > int.MaxValue) throw new InvalidDataException($"segment {seg.Key} is {seg.Size} bytes, larger than this processor reads");
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, seg.Size));
+        try
+        {
+            int n = await _segments.ReadRangeAsync(seg.Key, 0, buffer.AsMemory(0, (int)seg.Size), ct).ConfigureAwait(false);
+            if (n != seg.Size) throw new InvalidDataException($"segment {seg.Key} has {n} bytes, but was listed with {seg.Size}");
+            return buffer;
+        }
+        catch (ObjectNotFoundException)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return null;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
         }
     }
 

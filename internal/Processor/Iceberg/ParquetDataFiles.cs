@@ -27,7 +27,7 @@ public sealed class ParquetDataFileFormat(ParquetCompression compression) : IDat
 /// <summary>One Parquet file written into memory; the caller uploads the finished bytes.</summary>
 public sealed class ParquetDataFileWriter : IDataFileWriter
 {
-    private readonly MemoryStream _output = new(1 << 20);
+    private readonly MemoryStream _output = new(4 << 20);
     private readonly ParquetWriter _writer;
 
     public ParquetDataFileWriter(IReadOnlyList<TableColumn> columns, ParquetCompression compression)
