@@ -26,7 +26,7 @@ public sealed partial class KafkaClient
             ?? throw new KafkaException(ErrorCode.UnknownServerError, $"DescribeConfigs '{topic}': the response left the topic out");
         KafkaException.ThrowIfError(result.ErrorCode, $"DescribeConfigs '{topic}'", result.ErrorMessage);
         return [.. result.Configs
-            .Select(c => new ConfigEntry(c.Name, c.Value, c.IsDefault, c.ReadOnly, c.IsSensitive, SourceName(c.ConfigSource)))
+            .Select(c => new ConfigEntry(c.Name, c.Value, c.IsDefault || c.ConfigSource == 5, c.ReadOnly, c.IsSensitive, SourceName(c.ConfigSource)))
             .OrderBy(c => c.Name, StringComparer.Ordinal)];
     }
 

@@ -119,4 +119,42 @@ public sealed class GroupCommandTests(BrokerFixture fixture)
         Assert.Equal(1, gone.ExitCode);
         Assert.Equal($"kafscale admin groups describe: group '{group}' does not exist", gone.Stderr.Trim());
     }
+
+    [Fact]
+    public async Task Describe_shows_a_live_members_assignment_and_resets_and_deletes_are_refused_while_it_is_there()
+    {
+        string topic = await TopicWithRecordsAsync("live", 2, 3);
+        string group = BrokerFixture.Unique("py");
+        await using RunningClient member = ClientRunner.StartPython(Script, ["member", B, topic, group, "60"]);
+        await member.WaitForLinesAsync("assignment", 1, TimeSpan.FromSeconds(45));
+        Assert.Equal([0, 1], member.Lines("assignment")[0].GetProperty("partitions").EnumerateArray().Select(p => p.GetInt32()));
+
+        JsonElement json = await AdminCli.JsonAsync(B, "groups", "describe", group);
+        Assert.Equal("Stable", json.GetProperty("state").GetString());
+        JsonElement m = Assert.Single(json.GetProperty("members").EnumerateArray());
+        Assert.Equal("kafscale-admin-test", m.GetProperty("client_id").GetString());
+        Assert.Equal([(topic, 0), (topic, 1)], m.GetProperty("assignment").EnumerateArray().Select(a => (a.GetProperty("topic").GetString()!, a.GetProperty("partition").GetInt32())));
+        // No commits yet: the assigned partitions show up with their end offsets and no lag.
+        var offsets = json.GetProperty("offsets").EnumerateArray().ToList();
+        Assert.Equal([3L, 4L], offsets.Select(o => o.GetProperty("end_offset").GetInt64()));
+        Assert.All(offsets, o =>
+        {
+            Assert.Equal(JsonValueKind.Null, o.GetProperty("committed_offset").ValueKind);
+            Assert.Equal(JsonValueKind.Null, o.GetProperty("lag").ValueKind);
+            Assert.Equal(m.GetProperty("member_id").GetString(), o.GetProperty("member_id").GetString());
+        });
+
+        string text = await AdminCli.TextAsync(B, "groups", "describe", group);
+        Assert.Equal("1", AdminCli.Field(text, "members"));
+        string[] memberRow = Assert.Single(AdminCli.Table(text, "MEMBER"));
+        Assert.Equal([m.GetProperty("member_id").GetString()!, "kafscale-admin-test"], memberRow[..2]);
+        Assert.Equal($"{topic}-0,{topic}-1", memberRow[^1]);
+
+        ClientResult reset = await AdminCli.RunAsync(["admin", "groups", "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute", "--bootstrap", B]);
+        Assert.Equal(1, reset.ExitCode);
+        Assert.Contains("has 1 active member(s)", reset.Stderr);
+        ClientResult delete = await AdminCli.RunAsync(["admin", "groups", "delete", group, "--bootstrap", B]);
+        Assert.Equal(1, delete.ExitCode);
+        Assert.Contains("NON_EMPTY_GROUP (68)", delete.Stderr);
+    }
 }

@@ -11,6 +11,9 @@ Modes (each prints one JSON line with "type": "result"):
       A group member with auto_offset_reset=latest (so it starts only where the group has
       committed offsets) that reads until it has one record of every partition, or idles.
       Result: {"first": {"<partition>": offset, ...}}
+  member BOOTSTRAP TOPIC GROUP SECONDS
+      A group member that stays SECONDS and commits nothing; prints {"type": "assignment",
+      "partitions": [...]} once it has its partitions.
 """
 
 import sys
@@ -91,6 +94,21 @@ def first(bootstrap, topic, group, partitions):
     return 0
 
 
+def member(bootstrap, topic, group, seconds):
+    consumer = consumer_for(bootstrap, group, "earliest")
+    consumer.subscribe([topic])
+    deadline = time.time() + seconds
+    announced = False
+    while time.time() < deadline:
+        consumer.poll(timeout_ms=200)
+        if consumer.assignment() and not announced:
+            clientio.emit({"type": "assignment", "partitions": sorted(tp.partition for tp in consumer.assignment())})
+            announced = True
+    consumer.close()
+    clientio.emit({"type": "done"})
+    return 0
+
+
 def main():
     mode = sys.argv[1]
     if mode == "consume":
@@ -99,6 +117,8 @@ def main():
         return lag(sys.argv[2], sys.argv[3])
     if mode == "first":
         return first(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    if mode == "member":
+        return member(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
     clientio.log("unknown mode " + mode)
     return 2
 

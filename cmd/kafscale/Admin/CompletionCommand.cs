@@ -25,7 +25,14 @@ internal static class CompletionCommand
     {
         var command = new Command("completion", "Print a shell completion script: bash, zsh or fish (e.g. 'source <(kafscale completion bash)').");
         var shell = new Argument<string>("shell") { Description = "bash, zsh or fish" };
-        shell.AcceptOnlyFromAmong("bash", "zsh", "fish");
+        shell.Validators.Add(result =>
+        {
+            string value = result.GetValueOrDefault<string>() ?? "";
+            if (value is not ("bash" or "zsh" or "fish"))
+            {
+                result.AddError($"unsupported shell '{value}': expected bash, zsh or fish");
+            }
+        });
         command.Arguments.Add(shell);
         command.SetAction(parse =>
         {
