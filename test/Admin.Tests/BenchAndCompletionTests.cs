@@ -68,6 +68,7 @@ public sealed class BenchAndCompletionTests(BrokerFixture fixture)
         Assert.Contains("--bootstrap", options);
         Assert.Contains("--output", options);
         Assert.DoesNotContain("--http-port", options);
+        Assert.DoesNotContain("-?", options);
         Assert.Equal(["text", "json"], await BashCompleteAsync(script, "kafscale", "admin", "topics", "list", "--output", ""));
         Assert.Equal(["lz4"], await BashCompleteAsync(script, "kafscale", "admin", "produce", "t", "--compression", "l"));
         Assert.Equal(["--listen"], await BashCompleteAsync(script, "kafscale", "broker", "--lis"));

@@ -79,7 +79,9 @@ internal static class CompletionCommand
         return nodes;
     }
 
-    private static IEnumerable<string> Names(Option o) => new[] { o.Name }.Concat(o.Aliases).Distinct();
+    /// <summary>The option's name and aliases that a shell can complete (not "-?" or "/?", which are globs).</summary>
+    private static IEnumerable<string> Names(Option o) => new[] { o.Name }.Concat(o.Aliases).Distinct().Where(n =>
+        n.Length >= 2 && n[0] == '-' && n.TrimStart('-').Length > 0 && n.TrimStart('-').All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
 
     private static string Bash(List<Node> nodes, bool zsh)
     {
@@ -115,6 +117,8 @@ internal static class CompletionCommand
         s.Append("  esac\n}\n");
         s.Append("""
 _kafscale() {
+  # Under zsh's bashcompinit, index the arrays from 0 as bash does.
+  [[ -n "${ZSH_VERSION-}" ]] && setopt localoptions ksharrays
   local cur prev path="" i w subs values
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
@@ -212,7 +216,10 @@ complete -c kafscale -f
             return "";
         }
 
-        int cut = text.IndexOfAny(['[', '.', ':']);
-        return (cut > 0 ? text[..cut] : text).Trim();
+        // The part before the "[env ..., default ...]" note, up to the end of the first sentence.
+        int cut = text.IndexOf(" [", StringComparison.Ordinal);
+        string head = cut > 0 ? text[..cut] : text;
+        int stop = head.IndexOf(". ", StringComparison.Ordinal);
+        return (stop > 0 ? head[..stop] : head).Trim().TrimEnd('.');
     }
 }
