@@ -389,7 +389,7 @@ internal static partial class AdminCommand
     {
         var consume = new Command("consume", "Print records of a topic (JSON output: one object per record per line).");
         var topic = NameArgument("topic", "The topic");
-        var from = new Option<string>("--from") { Description = "beginning|end|OFFSET|@TIME (ISO 8601 or ms) [default: the group's committed offsets with --group, else end]" };
+        var from = new Option<string>("--from") { Description = "beginning|end|OFFSET|@TIME, TIME in ISO 8601 or ms; write --from=@TIME [default: the group's committed offsets with --group, else end]" };
         var count = new Option<string>("--count") { Description = "Stop after N records" };
         var group = new Option<string>("--group") { Description = "Start from this group's committed offsets and commit after printing each fetch (does not join the group)" };
         var partition = new Option<string>("--partition") { Description = "Only this partition" };
