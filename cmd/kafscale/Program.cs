@@ -7,6 +7,7 @@ root.Subcommands.Add(ProcessorCommand.Create());
 root.Subcommands.Add(AdminCommand.Create());
 root.Subcommands.Add(SnapshotCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
+root.Subcommands.Add(CompletionCommand.Create(root));
 
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
