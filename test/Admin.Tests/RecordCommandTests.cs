@@ -82,7 +82,7 @@ public sealed class RecordCommandTests(BrokerFixture fixture)
 
         Assert.Equal("0:1:k:b 0:2:k:c 0:3::d 0:4::e", await Consume("--from", "1", "--partition", "0"));
         Assert.Equal("0:3::d 0:4::e 1:0::x", await Consume("--from=@" + between));
-        Assert.Equal("0:3::d 0:4::e 1:0::x", await Consume("--from=@" + DateTimeOffset.FromUnixTimeMilliseconds(between).UtcDateTime.ToString("O")));
+        Assert.Equal("0:3::d 0:4::e 1:0::x", await Consume("--from", "@" + DateTimeOffset.FromUnixTimeMilliseconds(between).UtcDateTime.ToString("O")));
         Assert.Equal("", await Consume("--from", "end"));
         Assert.Equal("0:0:k:a 0:1:k:b", await Consume("--from", "beginning", "--partition", "0", "--count", "2"));
     }

@@ -26,15 +26,14 @@ internal static partial class AdminCommand
     public static Command Create()
     {
         var command = new Command("admin", "Operate a cluster: topics, groups, records, offsets, segments, benchmarks.");
-        command.Options.Add(Bootstrap);
-        command.Options.Add(Output);
-        command.Subcommands.Add(ClusterCommand());
-        command.Subcommands.Add(TopicsCommand());
-        command.Subcommands.Add(GroupsCommand());
-        command.Subcommands.Add(ProduceCommand());
-        command.Subcommands.Add(ConsumeCommand());
-        command.Subcommands.Add(OffsetsCommand());
-        command.Subcommands.Add(BenchCommand());
+        // The commands that talk to a cluster take --bootstrap and --output; `segments` reads the
+        // bucket instead, so it has the storage options and its own --output, not --bootstrap.
+        foreach (var cluster in new[] { ClusterCommand(), TopicsCommand(), GroupsCommand(), ProduceCommand(), ConsumeCommand(), OffsetsCommand(), BenchCommand() })
+        {
+            cluster.Options.Add(Bootstrap);
+            cluster.Options.Add(Output);
+            command.Subcommands.Add(cluster);
+        }
         AddSegments(command);
         RequireSubcommand(command);
         return command;
@@ -389,7 +388,7 @@ internal static partial class AdminCommand
     {
         var consume = new Command("consume", "Print records of a topic (JSON output: one object per record per line).");
         var topic = NameArgument("topic", "The topic");
-        var from = new Option<string>("--from") { Description = "beginning|end|OFFSET|@TIME, TIME in ISO 8601 or ms; write --from=@TIME [default: the group's committed offsets with --group, else end]" };
+        var from = new Option<string>("--from") { Description = "beginning|end|OFFSET|@TIME, TIME in ISO 8601 or ms [default: the group's committed offsets with --group, else end]" };
         var count = new Option<string>("--count") { Description = "Stop after N records" };
         var group = new Option<string>("--group") { Description = "Start from this group's committed offsets and commit after printing each fetch (does not join the group)" };
         var partition = new Option<string>("--partition") { Description = "Only this partition" };
