@@ -7,8 +7,10 @@ root.Subcommands.Add(ProcessorCommand.Create());
 root.Subcommands.Add(AdminCommand.Create());
 root.Subcommands.Add(SnapshotCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
+root.Subcommands.Add(CompletionCommand.Create(root));
 
-var parse = root.Parse(args);
+// No response files: a word starting with '@' is a value (consume --from @TIME), not a file to read.
+var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 if (parse.Errors.Count > 0)
 {
     // One line for the first problem: later ones are usually echoes of it (an unknown option's

@@ -16,6 +16,21 @@ public sealed partial class KafkaClient
     }
 
     /// <summary>
+    /// A topic's metadata for producing: a Metadata request that may create the topic when
+    /// <see cref="KafkaClientOptions.AllowAutoTopicCreation"/> is set and the broker allows it,
+    /// then <see cref="GetTopicAsync"/> (which waits for every partition's leader).
+    /// </summary>
+    public async Task<TopicMetadata> LookupOrCreateTopicAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        await LookupTopicAsync(topic, refresh: true, _options.AllowAutoTopicCreation, cancellationToken).ConfigureAwait(false);
+        return await GetTopicAsync(topic, refresh: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every topic the cluster has now (Metadata for all topics), without what the cache remembers of deleted ones.</summary>
+    public async Task<IReadOnlyDictionary<string, TopicMetadata>> ListTopicsAsync(CancellationToken cancellationToken = default) =>
+        await RequestMetadataAsync(null, allowAutoCreate: false, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
     /// A topic's metadata: from the cache, or asked for when absent or when
     /// <paramref name="refresh"/> is set. Retries while the topic is unknown or has partitions
     /// without a leader (a topic just created); then throws with the broker's error code.

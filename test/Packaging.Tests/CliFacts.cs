@@ -118,7 +118,7 @@ public static class CliFacts
 
             if (section == "Options")
             {
-                var m = Regex.Match(line, @"^\s{2}(-\S+(?:,\s*-\S+)*)(?:\s+<[^>]+>)?(?:\s{2,}(.*))?$");
+                var m = Regex.Match(line, @"^\s{2}(-\S+(?:,\s*-\S+)*)(?:\s+<[^>]+>)?(?:\s+\(REQUIRED\))?(?:\s{2,}(.*))?$");
                 if (m.Success)
                 {
                     string description = m.Groups[2].Value.Trim();

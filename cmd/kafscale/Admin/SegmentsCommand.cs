@@ -37,7 +37,7 @@ internal static class SegmentsCommand
         public readonly StorageOptions Storage = new();
         public readonly Option<string> Topic = new("--topic") { Description = "Topic name", Required = true };
         public readonly Option<int> Partition = new("--partition") { Description = "Partition number", Required = true };
-        public readonly Option<string> Output = new("--output") { Description = "text (aligned table) or json [default text]" };
+        public readonly Option<string> Output = new("--output") { Description = "text (aligned table) or json [env KAFSCALE_OUTPUT, default text]" };
         public readonly Option<long> FromOffset = new("--from-offset") { Description = "start at this offset [default: the first]" };
         public readonly Option<long> MaxRecords = new("--max-records") { Description = "stop after this many records [default: all]" };
         public readonly Option<int> PreviewBytes = new("--preview-bytes") { Description = "bytes of each key and value shown [default 64]" };
@@ -83,7 +83,7 @@ internal static class SegmentsCommand
             storage = o.Storage.Resolve(s);
             topic = parse.GetValue(o.Topic)!;
             partition = parse.GetValue(o.Partition);
-            json = OutputOption.Parse(parse.GetValue(o.Output));
+            json = OutputOption.Parse(s.String(o.Output, "KAFSCALE_OUTPUT", "text"));
             if (topic.Length == 0 || topic.Contains('/') || topic is "." or "..")
                 throw new SettingException($"invalid value '{topic}' for --topic: not a topic name");
             if (partition < 0) throw new SettingException($"invalid value '{partition}' for --partition: expected 0 or more");

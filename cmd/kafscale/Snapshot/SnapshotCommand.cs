@@ -85,7 +85,7 @@ internal static class SnapshotCommand
     private static Command ListCommand()
     {
         var storage = new StorageOptions();
-        var output = new Option<string>("--output") { Description = "text (aligned table) or json [default text]" };
+        var output = new Option<string>("--output") { Description = "text (aligned table) or json [env KAFSCALE_OUTPUT, default text]" };
         var command = new Command("list", "List the snapshots in the object store, oldest first.");
         storage.AddTo(command);
         command.Options.Add(output);
@@ -94,7 +94,7 @@ internal static class SnapshotCommand
             const string name = "kafscale snapshot list";
             if (!TryResolve(parse, storage, name, out StorageSettings? settings)) return 2;
             bool json;
-            try { json = OutputOption.Parse(parse.GetValue(output)); }
+            try { json = OutputOption.Parse(new Settings(parse).String(output, "KAFSCALE_OUTPUT", "text")); }
             catch (SettingException ex) { return Usage(name, ex.Message); }
             using var loggers = Logging.Create(LogLevel.Warning, json: false);
             return await GuardAsync(name, async () =>
