@@ -219,7 +219,7 @@ public sealed class EndToEndTests
             var (a, _) = await StartAsync(root, "proc-a", [.. args, "--instance-id", "a"]);
             await using (a)
             {
-                var (b, _) = await StartAsync(root, "proc-b", [.. args, "--instance-id", "b"]);
+                var (b, bPort) = await StartAsync(root, "proc-b", [.. args, "--instance-id", "b"]);
                 await using (b)
                 {
                     var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -241,6 +241,11 @@ public sealed class EndToEndTests
                             if (t.TryGetProperty("rows", out var rows) && rows.GetInt64() >= 8 * perPartition) break;
                         }
                         await Task.Delay(300);
+                    }
+                    using (var http = new HttpClient())
+                    {
+                        var ready = await http.GetAsync($"http://127.0.0.1:{bPort}/readyz");
+                        Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
                     }
                     // A graceful stop: the round in progress commits and the lease is revoked (the command-line
                     // host reports the signal as 143 when it answers it before the action returns).
