@@ -83,36 +83,30 @@ public sealed class EndToEndTests
     [Fact]
     public async Task Killed_mid_run_and_run_again_the_table_holds_each_record_once()
     {
-        const int perPartition = 15_000;
-        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 4, LogLevel = "info" });
-        string pad = new('p', 300);
+        const int perPartition = 10_000;
+        // Small segments (64 KiB) of incompressible values and a 1 MiB commit budget: the run is many commits long.
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 4, LogLevel = "info", ExtraArguments = ["--segment-bytes", "65536"] });
         for (int p = 0; p < 4; p++)
-            await ProduceAsync(broker.Bootstrap, "big", p, Json(p * perPartition, perPartition, i => $"{{\"i\":{i},\"pad\":\"{pad}\"}}"), p % 2 == 0 ? "zstd" : "lz4");
+            await ProduceAsync(broker.Bootstrap, "big", p, Json(p * perPartition, perPartition, i => $"{{\"i\":{i},\"pad\":\"{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(150))}\"}}"), p % 2 == 0 ? "zstd" : "lz4", [], ["batch.num.messages=100"]);
         string root = NewTempDir("kill");
         string wh = Path.Combine(root, "wh");
         try
         {
             string[] args = ["--topics", "big", "--data-dir", broker.DataDir, "--warehouse", wh, "--max-commit-bytes", "1048576",
                 "--target-file-bytes", "1048576", "--parallelism", "1", "--poll-interval", "200ms"];
-            var (proc, port) = await StartAsync(root, "processor-1", args);
+            var (proc, _) = await StartAsync(root, "processor-1", args);
             await using (proc)
             {
                 var deadline = DateTime.UtcNow.AddSeconds(60);
                 while (!proc.Log().Contains("committed kafscale.big", StringComparison.Ordinal))
                 {
                     Assert.True(DateTime.UtcNow < deadline, "no commit within 60 s\n" + proc.Log());
-                    await Task.Delay(20);
+                    await Task.Delay(5);
                 }
-                using var http = new HttpClient();
-                string metrics = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
-                Assert.Contains("kafscale_processor_records_total{topic=\"big\",result=\"written\"}", metrics);
-                Assert.Contains("kafscale_processor_last_offset{topic=\"big\",partition=", metrics);
-                Assert.Contains("# TYPE kafscale_processor_errors_total counter", metrics);
-                Assert.Equal("ok\n", await http.GetStringAsync($"http://127.0.0.1:{port}/healthz"));
                 await proc.KillAsync();
             }
             var partial = await ReadTableAsync(Path.Combine(wh, "kafscale", "big"));
-            Assert.True(partial.Long("rows") > 0);
+            Assert.InRange(partial.Long("rows"), 1, 4 * perPartition - 1);
             Assert.Equal(partial.Long("rows"), partial.Long("distinct_offsets"));
 
             // Run again to the end: exactly the produced records, each once.
@@ -246,6 +240,11 @@ public sealed class EndToEndTests
                     {
                         var ready = await http.GetAsync($"http://127.0.0.1:{bPort}/readyz");
                         Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+                        Assert.Equal("ok\n", await http.GetStringAsync($"http://127.0.0.1:{bPort}/healthz"));
+                        string metrics = await http.GetStringAsync($"http://127.0.0.1:{bPort}/metrics");
+                        Assert.Contains("kafscale_processor_records_total{topic=\"shared\",result=\"written\"}", metrics);
+                        Assert.Contains("kafscale_processor_last_offset{topic=\"shared\",partition=", metrics);
+                        Assert.Contains("# TYPE kafscale_processor_errors_total counter", metrics);
                     }
                     // A graceful stop: the round in progress commits and the lease is revoked (the command-line
                     // host reports the signal as 143 when it answers it before the action returns).

@@ -58,8 +58,12 @@ public static class ProcessorHarness
     }
 
     /// <summary>Produces "key\tvalue" lines to one partition with kcat (acks=all), with a codec and optional headers.</summary>
+    public static Task ProduceAsync(string bootstrap, string topic, int partition, IEnumerable<(string? Key, string Value)> records,
+        string codec = "none", params string[] headers) => ProduceAsync(bootstrap, topic, partition, records, codec, headers, []);
+
+    /// <summary>As above, with extra librdkafka properties (e.g. batch.num.messages=100).</summary>
     public static async Task ProduceAsync(string bootstrap, string topic, int partition, IEnumerable<(string? Key, string Value)> records,
-        string codec = "none", params string[] headers)
+        string codec, string[] headers, string[] properties)
     {
         var args = new List<string>
         {
@@ -67,6 +71,7 @@ public static class ProcessorHarness
             "-K", "\t", "-X", "acks=-1", "-X", $"compression.codec={codec}", "-X", "linger.ms=5",
         };
         foreach (var h in headers) { args.Add("-H"); args.Add(h); }
+        foreach (var p in properties) { args.Add("-X"); args.Add(p); }
         var input = new StringBuilder();
         foreach (var (k, v) in records) input.Append(k is null ? "" : k + "\t").Append(v).Append('\n');
         var r = await ClientRunner.KcatAsync(args, input.ToString(), TimeSpan.FromSeconds(120));
