@@ -18,4 +18,7 @@ if (parse.Errors.Count > 0)
     Console.Error.WriteLine($"kafscale: {parse.Errors[0].Message} (see 'kafscale {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')))} --help')".Replace("  ", " "));
     return 2;
 }
-return await parse.InvokeAsync().ConfigureAwait(false);
+// SIGTERM/SIGINT cancel the command's token; a command then has this long to finish (a broker's
+// final flush, a processor's round in progress) before the process exits anyway. Below the
+// systemd units' TimeoutStopSec (120 s), so the process ends on its own terms first.
+return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(110) }).ConfigureAwait(false);

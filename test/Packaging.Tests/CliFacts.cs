@@ -19,11 +19,6 @@ public sealed record HelpOption(string Name, string Description)
 /// <summary>One command of the binary: its path (e.g. "snapshot create"), options and subcommands.</summary>
 public sealed record HelpCommand(string Path, IReadOnlyList<HelpOption> Options, IReadOnlyList<string> Subcommands)
 {
-    /// <summary>
-    /// A command with nothing in it (no options beyond --help, no subcommands): a command
-    /// registered with an empty body whose owner has not filled it in yet in this tree.
-    /// </summary>
-    public bool IsPlaceholder { get; init; }
 
     public HelpOption? Option(string name) => Options.FirstOrDefault(o => o.Name == name);
 }
@@ -49,22 +44,6 @@ public static class CliFacts
         }
 
         return Commands[path];
-    }
-
-    /// <summary>
-    /// True when path is not in the binary only because its top-level command is still an empty
-    /// placeholder in this tree (another engineer's command not merged yet). Once the command has
-    /// options or subcommands, everything about it is checked strictly.
-    /// </summary>
-    public static bool PendingInThisTree(string path)
-    {
-        if (Commands.ContainsKey(path) && !Commands[path].IsPlaceholder)
-        {
-            return false;
-        }
-
-        string top = path.Split(' ')[0];
-        return Commands.TryGetValue(top, out var command) && command.IsPlaceholder;
     }
 
     /// <summary>Options of a command and of all commands below it.</summary>
@@ -150,7 +129,6 @@ public static class CliFacts
             }
         }
 
-        bool placeholder = path.Length > 0 && options.Count == 0 && subcommands.Count == 0;
-        return new HelpCommand(path, options, subcommands) { IsPlaceholder = placeholder };
+        return new HelpCommand(path, options, subcommands);
     }
 }
