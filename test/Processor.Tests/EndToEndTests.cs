@@ -115,6 +115,8 @@ public sealed class EndToEndTests
             Assert.Equal(4 * perPartition, t.Long("rows"));
             Assert.Equal(4 * perPartition, t.Long("distinct_offsets"));
             Assert.Equal(4 * perPartition, t.Long("distinct_record_ids"));
+            // The default zstd data files, read by hyparquet too.
+            Assert.Equal(4 * perPartition, t.Long("hyparquet_rows"));
             foreach (var p in t.GetProperty("per_partition").EnumerateArray())
             {
                 Assert.Equal(perPartition, p.Long("rows"));

@@ -7,9 +7,9 @@
 //   strings and binaries longer than 1000 bytes as "sha256:<hex>:<length in bytes>". Null is null.
 // Usage: node parquet-read.mjs FILE [--no-rows]
 import { createHash } from 'node:crypto'
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { parquetMetadata, parquetReadObjects } from 'hyparquet'
+import { compressors } from 'hyparquet-compressors'
 import { DuckDBInstance } from '@duckdb/node-api'
 
 const file = process.argv[2]
@@ -36,28 +36,8 @@ function floatOut (v, width) {
 const json = (o) => JSON.stringify(o, (_, v) => (typeof v === 'bigint' ? v.toString() : v))
 
 // ---- hyparquet -----------------------------------------------------------------------------------
-// hyparquet decodes SNAPPY itself; ZSTD pages go to the reference zstd command-line tool, or,
-// where that is not installed, to python3's zstandard module (both independent of our writer).
-const PY_ZSTD = 'import sys, zstandard; sys.stdout.buffer.write(zstandard.ZstdDecompressor().decompress(sys.stdin.buffer.read(), max_output_size=int(sys.argv[1])))'
-let zstdCli = true
-function unzstd (input, outputLength) {
-  const options = { input: Buffer.from(input), maxBuffer: outputLength + 1024 * 1024 }
-  if (zstdCli) {
-    try {
-      return execFileSync('zstd', ['-d', '-c', '-q'], options)
-    } catch (e) {
-      if (e.code !== 'ENOENT') throw e
-      zstdCli = false
-    }
-  }
-  return execFileSync('/usr/bin/python3', ['-c', PY_ZSTD, String(outputLength)], options)
-}
-const compressors = {
-  ZSTD: (input, outputLength) => {
-    const out = unzstd(input, outputLength)
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
-  },
-}
+// hyparquet with the hyparquet-compressors package for ZSTD (and every other Parquet codec):
+// both are independent of our writer.
 const parsers = {
   timestampFromMicroseconds: (v) => ({ micros: BigInt(v).toString() }),
   dateFromDays: (v) => ({ days: Number(v) }),
