@@ -2,6 +2,8 @@ using System.Text.Json;
 using KafScale.Storage;
 using static KafScale.Iceberg.Tests.TableFixture;
 
+using KafScale.TestSupport;
+
 namespace KafScale.Iceberg.Tests;
 
 public sealed class RestCatalogTests : IAsyncLifetime

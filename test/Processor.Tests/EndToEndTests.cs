@@ -308,6 +308,9 @@ public sealed class EndToEndTests
         string wh = Path.Combine(root, "wh");
         Directory.CreateDirectory(wh);
         await using var catalog = RestCatalogStandIn.Start(wh);
+        catalog.Warehouse = null;
+        catalog.ClientId = "proc";
+        catalog.ClientSecret = "s3cret";
         await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info" });
         await ProduceAsync(broker.Bootstrap, "r", 0, Json(0, 100, i => $"{{\"i\":{i}}}"), "zstd");
         try

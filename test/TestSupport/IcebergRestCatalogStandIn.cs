@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using KafScale.TestSupport;
+using KafScale.Iceberg;
 
-namespace KafScale.Iceberg.Tests;
+namespace KafScale.TestSupport;
 
 /// <summary>
 /// A stand-in for an Iceberg REST catalog (no real one runs here), following the REST OpenAPI:
@@ -13,7 +13,7 @@ namespace KafScale.Iceberg.Tests;
 /// metadata file is written. Errors use the REST error model. Served under /api/catalog on a
 /// loopback port.
 /// </summary>
-internal sealed class RestCatalogStandIn : IAsyncDisposable
+public sealed class RestCatalogStandIn : IAsyncDisposable
 {
     public const string BasePath = "/api/catalog";
 
@@ -40,7 +40,8 @@ internal sealed class RestCatalogStandIn : IAsyncDisposable
     public string WarehouseDir { get; }
     public string WarehouseUri => "file://" + WarehouseDir;
 
-    public string Warehouse { get; set; } = "wh";
+    /// <summary>The warehouse name /v1/config expects (null: no warehouse parameter).</summary>
+    public string? Warehouse { get; set; } = "wh";
     public string Prefix { get; set; } = "wh1-prefix";
     public string? StaticToken { get; set; }
     public string? ClientId { get; set; }
@@ -50,6 +51,8 @@ internal sealed class RestCatalogStandIn : IAsyncDisposable
     public string ExternalTokenPath { get; set; } = "/idp/token";
 
     public int TokensIssued { get; private set; }
+    /// <summary>Commits accepted (requirements held, updates applied).</summary>
+    public int Commits { get; private set; }
     public int Unauthorized { get; private set; }
     public string? LastScope { get; private set; }
     public string? LastCommitBody { get; private set; }
@@ -82,6 +85,12 @@ internal sealed class RestCatalogStandIn : IAsyncDisposable
     public void RevokeTokens()
     {
         lock (_lock) _tokens.Clear();
+    }
+
+    /// <summary>The local path of a table's current metadata file.</summary>
+    public string MetadataFile(string ns, string table)
+    {
+        lock (_lock) return new System.Uri(_tables[Key(ns, table)].Location).LocalPath;
     }
 
     public void FailNextCommit(int status, string type, string message)
@@ -339,6 +348,7 @@ internal sealed class RestCatalogStandIn : IAsyncDisposable
             return Error(400, "BadRequestException", e.Message);
         }
         int version = int.Parse(Path.GetFileName(current.Location)[..5]) + 1;
+        Commits++;
         return Store(ns, table, next, version);
     }
 
@@ -392,7 +402,13 @@ internal sealed class RestCatalogStandIn : IAsyncDisposable
         w.WriteEndObject();
     });
 
-    private static (int, byte[]) Json(int status, Action<Utf8JsonWriter> write) => (status, MetadataTests.Write(write));
+    private static (int, byte[]) Json(int status, Action<Utf8JsonWriter> write)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+            write(w);
+        return (status, ms.ToArray());
+    }
 
     public async ValueTask DisposeAsync()
     {
