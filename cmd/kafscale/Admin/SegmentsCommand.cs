@@ -594,7 +594,10 @@ internal static class OutputOption
     };
 }
 
-/// <summary>An aligned text table: columns padded to their widest cell, the last one left ragged.</summary>
+/// <summary>
+/// An aligned text table built row by row: rendered by the admin commands' own table writer, so
+/// every admin and snapshot table has the same layout.
+/// </summary>
 internal sealed class AlignedTable(params string[] headers)
 {
     private readonly List<string[]> _rows = [];
@@ -605,23 +608,7 @@ internal sealed class AlignedTable(params string[] headers)
 
     public void Render(StringBuilder output)
     {
-        var widths = new int[headers.Length];
-        for (int c = 0; c < headers.Length; c++)
-        {
-            widths[c] = headers[c].Length;
-            foreach (string[] row in _rows) widths[c] = Math.Max(widths[c], row[c].Length);
-        }
-        Line(output, headers, widths);
-        foreach (string[] row in _rows) Line(output, row, widths);
-    }
-
-    private static void Line(StringBuilder output, string[] cells, int[] widths)
-    {
-        for (int c = 0; c < cells.Length; c++)
-        {
-            if (c == cells.Length - 1) output.Append(cells[c]);
-            else output.Append(cells[c].PadRight(widths[c] + 2));
-        }
-        output.Append('\n');
+        using var writer = new StringWriter(output, System.Globalization.CultureInfo.InvariantCulture);
+        new KafScale.Admin.AdminOutput(json: false, writer).WriteTable(headers, _rows);
     }
 }
