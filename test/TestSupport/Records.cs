@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace KafScale.Cluster.Tests.Harness;
+namespace KafScale.TestSupport;
 
 public sealed record Header(string Name, string? Value)
 {

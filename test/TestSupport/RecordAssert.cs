@@ -1,7 +1,7 @@
 using System.Text;
 using Xunit.Sdk;
 
-namespace KafScale.Integration.Harness;
+namespace KafScale.TestSupport;
 
 public static class RecordAssert
 {

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Xunit.Sdk;
 
-namespace KafScale.Cluster.Tests.Harness;
+namespace KafScale.TestSupport;
 
 /// <summary>
 /// One real Kafka client, driven through its script in test/clients (or kcat's command line).
