@@ -9,25 +9,8 @@ namespace KafScale.TestSupport;
 public sealed record ClientResult(string CommandLine, int ExitCode, string Stdout, string Stderr, bool TimedOut)
 {
     /// <summary>The stdout lines that are JSON objects with this "type" (see test/clients/clientio.py).</summary>
-    public IReadOnlyList<JsonElement> Lines(string type)
-    {
-        var lines = new List<JsonElement>();
-        foreach (string line in Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!line.StartsWith('{'))
-            {
-                continue;
-            }
-
-            JsonElement element = JsonDocument.Parse(line).RootElement;
-            if (element.TryGetProperty("type", out JsonElement t) && t.GetString() == type)
-            {
-                lines.Add(element);
-            }
-        }
-
-        return lines;
-    }
+    public IReadOnlyList<JsonElement> Lines(string type) =>
+        ClientLines.OfType(Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), type);
 
     public ClientResult EnsureSuccess()
     {
@@ -199,20 +182,7 @@ public sealed class RunningClient : IAsyncDisposable
             snapshot = _lines.ToArray();
         }
 
-        var result = new List<JsonElement>();
-        foreach (string line in snapshot)
-        {
-            if (line.StartsWith('{'))
-            {
-                JsonElement e = JsonDocument.Parse(line).RootElement;
-                if (e.TryGetProperty("type", out JsonElement t) && t.GetString() == type)
-                {
-                    result.Add(e);
-                }
-            }
-        }
-
-        return result;
+        return ClientLines.OfType(snapshot, type);
     }
 
     /// <summary>Waits until at least <paramref name="count"/> lines of the type have arrived.</summary>
@@ -250,5 +220,29 @@ public sealed class RunningClient : IAsyncDisposable
     {
         await KillAsync().ConfigureAwait(false);
         _process.Dispose();
+    }
+}
+
+/// <summary>The client scripts' protocol: stdout lines that are JSON objects with a "type" (test/clients/clientio.py).</summary>
+public static class ClientLines
+{
+    public static IReadOnlyList<JsonElement> OfType(IEnumerable<string> lines, string type)
+    {
+        var result = new List<JsonElement>();
+        foreach (string line in lines)
+        {
+            if (!line.StartsWith('{'))
+            {
+                continue;
+            }
+
+            JsonElement element = JsonDocument.Parse(line).RootElement;
+            if (element.TryGetProperty("type", out JsonElement t) && t.GetString() == type)
+            {
+                result.Add(element);
+            }
+        }
+
+        return result;
     }
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using System.Runtime.InteropServices;
 using KafScale.Broker;
 using KafScale.Storage.S3;
 using Microsoft.Extensions.Logging;
@@ -61,21 +60,13 @@ internal static class BrokerCommand
 
         using var loggerFactory = Logging.Create(level, json);
         var log = loggerFactory.CreateLogger("kafscale.broker");
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        void RequestStop(PosixSignalContext ctx)
-        {
-            ctx.Cancel = true;
-            // A signal can race with the end of shutdown, after the source is disposed.
-            try { stop.Cancel(); } catch (ObjectDisposedException) { }
-        }
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, RequestStop);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, RequestStop);
+        // SIGTERM and SIGINT cancel cancellationToken (Program.cs gives the command time to finish).
 
         BrokerHost host;
         try
         {
             var storeLog = loggerFactory.CreateLogger("kafscale.s3");
-            host = await BrokerHost.StartAsync(config, loggerFactory, stop.Token,
+            host = await BrokerHost.StartAsync(config, loggerFactory, cancellationToken,
                 s3 is null ? null : async ct => await S3ObjectStore.OpenAsync(s3, storeLog, ct).ConfigureAwait(false)).ConfigureAwait(false);
         }
         catch (StartupException ex)
@@ -88,7 +79,7 @@ internal static class BrokerCommand
             return 0;
         }
 
-        try { await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false); }
+        try { await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false); }
         catch (OperationCanceledException) { }
         log.LogInformation("shutting down: flushing pending data");
         await host.DisposeAsync().ConfigureAwait(false);

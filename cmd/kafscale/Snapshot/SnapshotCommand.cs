@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using KafScale.Metadata;
@@ -320,19 +319,12 @@ internal static class SnapshotCommand
     {
         using var loggers = Logging.Create(level, jsonLogs);
         ILogger log = loggers.CreateLogger("kafscale.snapshot");
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        void RequestStop(PosixSignalContext ctx)
-        {
-            ctx.Cancel = true;
-            try { stop.Cancel(); } catch (ObjectDisposedException) { }
-        }
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, RequestStop);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, RequestStop);
+        // SIGTERM and SIGINT cancel cancellationToken (Program.cs gives the command time to finish).
 
         IObjectStore store;
         try
         {
-            store = await settings.OpenObjectStoreAsync(loggers.CreateLogger("kafscale.s3"), stop.Token).ConfigureAwait(false);
+            store = await settings.OpenObjectStoreAsync(loggers.CreateLogger("kafscale.s3"), cancellationToken).ConfigureAwait(false);
         }
         catch (StorageOpenException ex)
         {
@@ -349,7 +341,7 @@ internal static class SnapshotCommand
         string lastError = "";
         try
         {
-            List<SnapshotEntry> existing = await repo.ListAsync(readHeaders: false, stop.Token).ConfigureAwait(false);
+            List<SnapshotEntry> existing = await repo.ListAsync(readHeaders: false, cancellationToken).ConfigureAwait(false);
             if (existing.LastOrDefault(e => e.IsComplete) is { } newest) lastSuccessTicks = newest.Time.UtcTicks;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -396,12 +388,12 @@ internal static class SnapshotCommand
         MetadataSource? source = null;
         try
         {
-            while (!stop.IsCancellationRequested)
+            while (!cancellationToken.IsCancellationRequested)
             {
                 try
                 {
-                    source ??= await MetadataSource.OpenAsync(settings, stop.Token).ConfigureAwait(false);
-                    CreatedSnapshot created = await source.CreateSnapshotAsync(repo, etcdNative, stop.Token).ConfigureAwait(false);
+                    source ??= await MetadataSource.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
+                    CreatedSnapshot created = await source.CreateSnapshotAsync(repo, etcdNative, cancellationToken).ConfigureAwait(false);
                     SnapshotRepository.TryParseId(created.Id, out DateTimeOffset taken);
                     Interlocked.Exchange(ref lastSuccessTicks, taken.UtcTicks);
                     Volatile.Write(ref lastFailed, 0);
@@ -411,15 +403,15 @@ internal static class SnapshotCommand
                     log.LogInformation("snapshot {Id}: {Keys} keys at revision {Revision}, {Bytes} bytes, sha256 {Sha}", created.Id, created.Keys, created.Revision, created.Bytes, created.Sha256);
                     if (keep is not null || olderThan is not null)
                     {
-                        List<SnapshotEntry> entries = await repo.ListAsync(readHeaders: false, stop.Token).ConfigureAwait(false);
+                        List<SnapshotEntry> entries = await repo.ListAsync(readHeaders: false, cancellationToken).ConfigureAwait(false);
                         foreach (SnapshotEntry e in SnapshotRepository.SelectForPrune(entries, keep, olderThan, DateTimeOffset.UtcNow))
                         {
-                            await repo.DeleteAsync(e.Id, stop.Token).ConfigureAwait(false);
+                            await repo.DeleteAsync(e.Id, cancellationToken).ConfigureAwait(false);
                             log.LogInformation("pruned snapshot {Id}", e.Id);
                         }
                     }
                 }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
                     break;
                 }
@@ -435,7 +427,7 @@ internal static class SnapshotCommand
                         source = null; // reconnect next time
                     }
                 }
-                try { await Task.Delay(every, stop.Token).ConfigureAwait(false); }
+                try { await Task.Delay(every, cancellationToken).ConfigureAwait(false); }
                 catch (OperationCanceledException) { break; }
             }
         }

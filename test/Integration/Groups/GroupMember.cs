@@ -76,20 +76,7 @@ public sealed class GroupMember : IAsyncDisposable
             snapshot = _lines.ToArray();
         }
 
-        var result = new List<JsonElement>();
-        foreach (string line in snapshot)
-        {
-            if (line.StartsWith('{'))
-            {
-                JsonElement e = JsonDocument.Parse(line).RootElement;
-                if (e.TryGetProperty("type", out JsonElement t) && t.GetString() == type)
-                {
-                    result.Add(e);
-                }
-            }
-        }
-
-        return result;
+        return ClientLines.OfType(snapshot, type);
     }
 
     /// <summary>The partitions of the latest "assignment" line; empty before the first.</summary>
