@@ -55,7 +55,7 @@ command -v "$ETCD" >/dev/null 2>&1 || die "etcd is not installed (or set ETCD_BI
 command -v curl >/dev/null 2>&1 || die "curl is needed to read /metrics"
 log "building tools/LoadGen (Release)"
 dotnet build tools/LoadGen/LoadGen.csproj -c Release -nologo -v q -clp:ErrorsOnly >&2
-LOADGEN_DLL=tools/LoadGen/bin/Release/net9.0/KafScale.LoadGen.dll
+LOADGEN_DLL=tools/LoadGen/bin/Release/net10.0/KafScale.LoadGen.dll
 
 # ---- work directory and the processes this script starts ----------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kafscale-bench-cluster.XXXXXX")

@@ -56,7 +56,7 @@ if [[ ! -x "$SOURCE_BINARY" ]]; then
 fi
 log "building tools/LoadGen (Release)"
 dotnet build tools/LoadGen/LoadGen.csproj -c Release -nologo -v q -clp:ErrorsOnly >&2
-LOADGEN_DLL=tools/LoadGen/bin/Release/net9.0/KafScale.LoadGen.dll
+LOADGEN_DLL=tools/LoadGen/bin/Release/net10.0/KafScale.LoadGen.dll
 loadgen() { dotnet "$LOADGEN_DLL" "$@"; }
 
 # ---- work directory and broker ------------------------------------------------------------------
