@@ -6,18 +6,21 @@ using KafScale.Client;
 namespace KafScale.Cli;
 
 /// <summary>
-/// <c>kafscale admin</c>: operates any Kafka-protocol cluster through our own client. Every
-/// command takes --bootstrap and --output; the work itself lives in internal/Admin.
+/// <c>kafscale admin</c>: operates any Kafka-protocol cluster through our own client. --bootstrap
+/// and --output are options of <c>admin</c> itself, passed down to every command, so they go
+/// anywhere after <c>admin</c> (as Kafka's and Redpanda's tools take them); the work itself
+/// lives in internal/Admin.
 /// </summary>
 internal static partial class AdminCommand
 {
     private static readonly Option<string> Bootstrap = new("--bootstrap")
     {
-        Description = "Brokers to contact first, HOST:PORT[,HOST:PORT...] [env KAFSCALE_BOOTSTRAP, default 127.0.0.1:9092]",
+        Description = "Brokers to contact first, HOST:PORT[,HOST:PORT...]; not used by admin segments, which reads the object store [env KAFSCALE_BOOTSTRAP, default 127.0.0.1:9092]",
         Recursive = true,
     };
 
-    private static readonly Option<string> Output = new("--output")
+    /// <summary>Shared with <c>admin segments</c>, which reads it the same way.</summary>
+    internal static readonly Option<string> Output = new("--output")
     {
         Description = "text (aligned tables) or json (for scripts) [env KAFSCALE_OUTPUT, default text]",
         Recursive = true,
@@ -26,12 +29,14 @@ internal static partial class AdminCommand
     public static Command Create()
     {
         var command = new Command("admin", "Operate a cluster: topics, groups, records, offsets, segments, benchmarks.");
-        // The commands that talk to a cluster take --bootstrap and --output; `segments` reads the
-        // bucket instead, so it has the storage options and its own --output, not --bootstrap.
+        // Recursive options of admin: `kafscale admin --bootstrap H topics list` and `kafscale
+        // admin topics list --bootstrap H` mean the same. `segments` reads the bucket, not a
+        // broker: it takes --output and ignores --bootstrap, so an alias carrying --bootstrap
+        // still works for it.
+        command.Options.Add(Bootstrap);
+        command.Options.Add(Output);
         foreach (var cluster in new[] { ClusterCommand(), TopicsCommand(), GroupsCommand(), ProduceCommand(), ConsumeCommand(), OffsetsCommand(), BenchCommand() })
         {
-            cluster.Options.Add(Bootstrap);
-            cluster.Options.Add(Output);
             command.Subcommands.Add(cluster);
         }
         AddSegments(command);

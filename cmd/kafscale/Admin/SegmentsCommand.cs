@@ -11,7 +11,7 @@ namespace KafScale.Cli;
 
 internal static partial class AdminCommand
 {
-    static partial void AddSegments(Command admin) => admin.Subcommands.Add(SegmentsCommand.Create());
+    static partial void AddSegments(Command admin) => admin.Subcommands.Add(SegmentsCommand.Create(Output));
 }
 
 /// <summary>
@@ -21,47 +21,51 @@ internal static partial class AdminCommand
 /// </summary>
 internal static class SegmentsCommand
 {
-    public static Command Create()
+    /// <param name="output">admin's recursive --output, which these commands read too.</param>
+    public static Command Create(Option<string> output)
     {
         var segments = new Command("segments", "Inspect a partition's segment objects straight from the object store (no broker needed).");
-        segments.Subcommands.Add(Sub("list", "One line per segment: offsets, records, size, index entries, creation time.", Kind.List));
-        segments.Subcommands.Add(Sub("dump", "Print the batches and records of a partition: offsets, timestamps, codec, key and value previews.", Kind.Dump));
-        segments.Subcommands.Add(Sub("verify", "Check magic, CRC-32C, offset chain and index entries of every segment; exit 1 on any fault.", Kind.Verify));
+        // The broker's object-store options (the metadata is not read: no --etcd-endpoints),
+        // recursive like admin's own, so they may come before or after list/dump/verify.
+        var storage = new StorageOptions();
+        foreach (Option option in storage.All)
+        {
+            if (option == storage.EtcdEndpoints) continue;
+            option.Recursive = true;
+            segments.Options.Add(option);
+        }
+        segments.Subcommands.Add(Sub("list", "One line per segment: offsets, records, size, index entries, creation time.", Kind.List, storage, output));
+        segments.Subcommands.Add(Sub("dump", "Print the batches and records of a partition: offsets, timestamps, codec, key and value previews.", Kind.Dump, storage, output));
+        segments.Subcommands.Add(Sub("verify", "Check magic, CRC-32C, offset chain and index entries of every segment; exit 1 on any fault.", Kind.Verify, storage, output));
         return segments;
     }
 
     private enum Kind { List, Dump, Verify }
 
-    private sealed class Options
+    private sealed class Options(StorageOptions storage, Option<string> output)
     {
-        public readonly StorageOptions Storage = new();
+        public readonly StorageOptions Storage = storage;
+        public readonly Option<string> Output = output;
         public readonly Option<string> Topic = new("--topic") { Description = "Topic name", Required = true };
         public readonly Option<int> Partition = new("--partition") { Description = "Partition number", Required = true };
-        public readonly Option<string> Output = new("--output") { Description = "text (aligned table) or json [env KAFSCALE_OUTPUT, default text]" };
         public readonly Option<long> FromOffset = new("--from-offset") { Description = "start at this offset [default: the first]" };
         public readonly Option<long> MaxRecords = new("--max-records") { Description = "stop after this many records [default: all]" };
         public readonly Option<int> PreviewBytes = new("--preview-bytes") { Description = "bytes of each key and value shown [default 64]" };
         public readonly Option<bool> BatchesOnly = new("--batches-only") { Description = "batches only, no records" };
     }
 
-    private static Command Sub(string name, string description, Kind kind)
+    private static Command Sub(string name, string description, Kind kind, StorageOptions storage, Option<string> output)
     {
-        var o = new Options();
+        var o = new Options(storage, output);
         var command = new Command(name, description);
         command.Options.Add(o.Topic);
         command.Options.Add(o.Partition);
-        command.Options.Add(o.Output);
         if (kind == Kind.Dump)
         {
             command.Options.Add(o.FromOffset);
             command.Options.Add(o.MaxRecords);
             command.Options.Add(o.PreviewBytes);
             command.Options.Add(o.BatchesOnly);
-        }
-        // The broker's object-store options (the metadata is not read: no --etcd-endpoints).
-        foreach (Option option in o.Storage.All)
-        {
-            if (option != o.Storage.EtcdEndpoints) command.Options.Add(option);
         }
         command.SetAction((parse, ct) => RunAsync(parse, o, kind, ct));
         return command;
