@@ -8,7 +8,7 @@ namespace KafScale.Cli;
 internal sealed class SettingException(string message) : Exception(message);
 
 /// <summary>
-/// Resolves a setting as DESIGN.md section 9 says: the flag if given, else the environment
+/// Resolves a setting as docs/operations.md says: the flag if given, else the environment
 /// variable, else the default. Values are parsed here so that every bad value produces the
 /// same kind of message naming both the flag and the variable.
 /// </summary>

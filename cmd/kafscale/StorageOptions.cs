@@ -10,7 +10,7 @@ namespace KafScale.Cli;
 
 /// <summary>
 /// The storage and metadata options every subcommand that touches the bucket or the metadata
-/// shares with the broker (DESIGN.md section 9): same flags, same environment variables, same
+/// shares with the broker (docs/operations.md): same flags, same environment variables, same
 /// defaults. Each command gets its own option instances; <see cref="Resolve"/> reads them.
 /// </summary>
 internal sealed class StorageOptions

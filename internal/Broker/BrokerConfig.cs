@@ -2,7 +2,7 @@ using System.Net;
 
 namespace KafScale.Broker;
 
-/// <summary>Everything a broker process is started with (DESIGN.md section 9).</summary>
+/// <summary>Everything a broker process is started with (docs/operations.md).</summary>
 public sealed class BrokerConfig
 {
     public IPEndPoint Listen { get; set; } = new(IPAddress.Any, 9092);

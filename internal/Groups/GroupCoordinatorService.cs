@@ -10,7 +10,7 @@ namespace KafScale.Groups;
 /// The group coordinator of a broker: routes each group to its shard
 /// (<see cref="ShardOf(string, int)"/>) and the shard to its <see cref="GroupCoordinator"/>
 /// when this broker leads it. Shards are loaded and unloaded whole, so a leadership layer can
-/// hand them between brokers (DESIGN.md section 6); a single broker loads them all.
+/// hand them between brokers (docs/architecture.md, "Leadership and fencing"); a single broker loads them all.
 /// </summary>
 public sealed class GroupCoordinatorService : IAsyncDisposable
 {

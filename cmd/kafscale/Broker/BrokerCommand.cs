@@ -113,7 +113,7 @@ internal static class BrokerCommand
             // etcd counts whole seconds and will not go below about 2 s.
             LeaseTtlMs = s.Int(LeaseTtl, "KAFSCALE_LEASE_TTL_MS", 0, 1000, 300_000),
             FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", storage.S3 is not null ? DefaultS3FlushIntervalMs : 0, 0, 60_000),
-            // A hot partition on S3 needs several uploads in flight to keep up (DESIGN.md section 5).
+            // A hot partition on S3 needs several uploads in flight to keep up (docs/architecture.md, "The write path").
             MaxUploadsPerPartition = storage.S3 is not null ? 4 : 1,
             Namespace = storage.Namespace,
             SegmentBytes = s.Int(SegmentBytes, "KAFSCALE_SEGMENT_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
