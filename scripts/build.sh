@@ -3,10 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v clang >/dev/null 2>&1 || ! command -v ld.lld >/dev/null 2>&1; then
-  echo "build.sh: the native-AOT link needs clang and lld (Debian: apt-get install clang lld)" >&2
-  exit 1
-fi
+command -v dotnet >/dev/null 2>&1 || { echo "build.sh: the .NET SDK is missing: install the version global.json names" >&2; exit 1; }
+# The native-AOT link needs clang and lld: installed here when missing (one line on stderr when
+# they cannot be), so a fresh machine builds with this script alone.
+./scripts/install-build-deps.sh
 
 dotnet publish cmd/kafscale/kafscale.csproj -c Release -r linux-x64 -o out/publish -p:TreatWarningsAsErrors=true -nologo -clp:ErrorsOnly
 mkdir -p out

@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The build's own prerequisites first (clang, lld), as scripts/build.sh installs them.
+./scripts/install-build-deps.sh
+
 packages=(clang lld etcd-server etcd-client kcat python3-kafka python3-confluent-kafka python3-snappy python3-lz4 python3-zstandard python3-xxhash python3-avro docker-compose shellcheck systemd liblz4-1 libzstd1 nodejs npm)
 missing=()
 for p in "${packages[@]}"; do

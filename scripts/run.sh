@@ -3,7 +3,10 @@
 # building the binary first if needed. Extra arguments go to `kafscale broker`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x out/kafscale ] || [ -n "$(find cmd internal -newer out/kafscale -name '*.cs' -print -quit)" ]; then
+# Rebuild when a source, a project file or a package version changed since the last build.
+if [ ! -x out/kafscale ] || [ -n "$(find cmd internal Directory.Build.props Directory.Packages.props global.json \
+    -newer out/kafscale \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) \
+    -not -path '*/bin/*' -not -path '*/obj/*' -print -quit)" ]; then
   ./scripts/build.sh
 fi
 exec out/kafscale broker --listen "${KAFSCALE_BROKER_ADDR:-127.0.0.1:9092}" --http "${KAFSCALE_METRICS_ADDR:-127.0.0.1:9093}" "$@"
