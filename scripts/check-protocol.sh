@@ -14,9 +14,9 @@ mkdir -p "$tmp/internal/Protocol"
 cp -R internal/Protocol/Schemas "$tmp/internal/Protocol/Schemas"
 
 gen=(dotnet run --project tools/ProtocolGen -c Release --)
-if [ -f tools/ProtocolGen/bin/Release/net10.0/ProtocolGen.dll ] \
-   && [ -z "$(find tools/ProtocolGen -name '*.cs' -not -path '*/obj/*' -newer tools/ProtocolGen/bin/Release/net10.0/ProtocolGen.dll -print -quit)" ]; then
-  gen=(dotnet tools/ProtocolGen/bin/Release/net10.0/ProtocolGen.dll)
+if [ -f tools/ProtocolGen/bin/Release/net10.0/KafScale.ProtocolGen.dll ] \
+   && [ -z "$(find tools/ProtocolGen -name '*.cs' -not -path '*/obj/*' -newer tools/ProtocolGen/bin/Release/net10.0/KafScale.ProtocolGen.dll -print -quit)" ]; then
+  gen=(dotnet tools/ProtocolGen/bin/Release/net10.0/KafScale.ProtocolGen.dll)
 fi
 if ! log="$("${gen[@]}" "$tmp" 2>&1)"; then
   echo "check-protocol: the generator failed: $log" >&2

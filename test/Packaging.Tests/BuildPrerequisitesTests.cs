@@ -7,6 +7,7 @@ namespace KafScale.Packaging.Tests;
 /// scripts/install-build-deps.sh) instead of refusing to build. The install script is run for real
 /// against a made-up PATH whose apt-get only records how it was called.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class BuildPrerequisitesTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"kafscale-build-deps-{Guid.NewGuid():N}");
