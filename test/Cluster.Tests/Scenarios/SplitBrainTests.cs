@@ -8,8 +8,9 @@ namespace KafScale.Cluster.Tests.Scenarios;
 
 /// <summary>
 /// docs/architecture.md, "Leadership and fencing", the fences: a leader paused past its lease
-/// (SIGSTOP) while another broker takes its partitions over and accepts writes, then resumed (SIGCONT). Whatever the paused
-/// broker still had in flight must neither overwrite nor lose an acknowledged record.
+/// (SIGSTOP) while another broker takes its partitions over and accepts writes, then resumed
+/// (SIGCONT). Whatever the paused broker still had in flight must neither overwrite nor lose an
+/// acknowledged record.
 /// </summary>
 public sealed class SplitBrainTests(ITestOutputHelper output) : ClusterTest(output)
 {
