@@ -66,4 +66,27 @@ internal static class ErrorCodes
     public const short FencedInstanceId = (short)ErrorCode.FencedInstanceId;
     public const short GroupSubscribedToTopic = (short)ErrorCode.GroupSubscribedToTopic;
     public const short UnstableOffsetCommit = (short)ErrorCode.UnstableOffsetCommit;
+
+    /// <summary>
+    /// The error a request of this API gets, for every entity it names, when the metadata store
+    /// cannot serve it (etcd unreachable, the embedded log failed). The one table for all
+    /// handlers; docs/protocol.md, "Errors when the metadata store is unavailable", lists it and
+    /// docs/decisions.md says why. Every code is retriable, and none claims a write did not happen
+    /// where it may have (a store write can fail after it was applied).
+    /// </summary>
+    public static short WhenMetadataStoreUnavailable(short apiKey) => apiKey switch
+    {
+        // Group APIs: the coordinator cannot reach its state; clients look the coordinator up again and retry.
+        8 or 9 or 10 or 11 or 12 or 13 or 14 or 15 or 16 or 42 or 47 => CoordinatorNotAvailable,
+        // Reads of partition data: refresh metadata and retry, as after a leadership change.
+        1 or 2 or 23 => NotLeaderOrFollower,
+        // Metadata: only auto-creation touches the store; Kafka answers a topic being created with this.
+        3 => LeaderNotAvailable,
+        // InitProducerId: Kafka's answer while a broker has no block of producer ids from the controller.
+        22 => CoordinatorLoadInProgress,
+        // Produce and the admin APIs (CreateTopics, DeleteTopics, DeleteRecords, CreatePartitions, the
+        // config APIs, DescribeCluster): Kafka's answer when the controller did not confirm in time,
+        // which leaves the outcome open; the client retries and learns what happened.
+        _ => RequestTimedOut,
+    };
 }

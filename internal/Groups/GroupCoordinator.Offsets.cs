@@ -160,6 +160,9 @@ public sealed partial class GroupCoordinator
             foreach (var tp in deletable)
                 if (group.Offsets.ContainsKey(tp)) ops.Add(TxnOp.Delete(GroupKeys.Offset(group.GroupId, tp.Topic, tp.Partition)));
             var stored = ops.Count == 0 ? ErrorCode.None : await WriteAsync(ops).ConfigureAwait(false);
+            // A coordinator that cannot write is the group's error: clients retry that one after
+            // finding the coordinator again, while partition errors are reported as final.
+            if (stored is ErrorCode.CoordinatorNotAvailable or ErrorCode.NotCoordinator) return new OffsetDeleteResult(stored, []);
             foreach (var tp in deletable)
             {
                 if (stored == ErrorCode.None) group.Offsets.TryRemove(tp, out _);

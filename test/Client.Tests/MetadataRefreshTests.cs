@@ -59,6 +59,7 @@ public sealed class BrokerRestartTests
         await client.ProduceAsync(topic, 0, [new ProducerRecord(null, [1])]);
         KafkaConnection before = await client.GetLeaderConnectionAsync(topic, 0);
 
+        await broker.Kill9Async();
         await broker.RestartAsync();
         ProduceResult result = await client.ProduceAsync(topic, 0, [new ProducerRecord(null, [2])]);
 
@@ -89,7 +90,7 @@ public sealed class BrokerRestartTests
         };
         ValueTask<FetchResponseHandle> pending = connection.FetchAsync(fetch, 12);
         await Task.Delay(100);
-        await broker.StopAsync();
+        await broker.Kill9Async();
 
         var error = await Assert.ThrowsAsync<KafkaConnectionException>(async () => (await pending).Dispose());
         Assert.Equal(ErrorCode.NetworkException, error.ErrorCode);

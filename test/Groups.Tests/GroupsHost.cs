@@ -16,11 +16,13 @@ internal sealed class GroupsHost : IAsyncDisposable
 
     private readonly string _dir;
     private readonly GroupCoordinatorOptions _options;
+    private readonly TimeProvider? _time;
 
-    private GroupsHost(string dir, GroupCoordinatorOptions options, EmbeddedMetadataStore store, GroupCoordinatorService groups)
+    private GroupsHost(string dir, GroupCoordinatorOptions options, TimeProvider? time, EmbeddedMetadataStore store, GroupCoordinatorService groups)
     {
         _dir = dir;
         _options = options;
+        _time = time;
         Store = store;
         Groups = groups;
     }
@@ -28,15 +30,16 @@ internal sealed class GroupsHost : IAsyncDisposable
     public EmbeddedMetadataStore Store { get; private set; }
     public GroupCoordinatorService Groups { get; private set; }
 
-    public static async Task<GroupsHost> StartAsync(GroupCoordinatorOptions? options = null)
+    /// <param name="time">The coordinator's clock: a FakeTimeProvider lets a test move session and rebalance deadlines instead of sleeping through them.</param>
+    public static async Task<GroupsHost> StartAsync(GroupCoordinatorOptions? options = null, TimeProvider? time = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "kafscale-groups-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         options ??= FastOptions;
         var store = await EmbeddedMetadataStore.OpenAsync(Path.Combine(dir, "metadata"), CancellationToken.None);
-        var groups = new GroupCoordinatorService(store, options);
+        var groups = new GroupCoordinatorService(store, options, time: time);
         await groups.LoadAllShardsAsync(CancellationToken.None);
-        return new GroupsHost(dir, options, store, groups);
+        return new GroupsHost(dir, options, time, store, groups);
     }
 
     /// <summary>
@@ -51,7 +54,7 @@ internal sealed class GroupsHost : IAsyncDisposable
             await Store.DisposeAsync();
             Store = await EmbeddedMetadataStore.OpenAsync(Path.Combine(_dir, "metadata"), CancellationToken.None);
         }
-        Groups = new GroupCoordinatorService(Store, _options);
+        Groups = new GroupCoordinatorService(Store, _options, time: _time);
         await Groups.LoadAllShardsAsync(CancellationToken.None);
     }
 

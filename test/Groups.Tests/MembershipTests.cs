@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 
 namespace KafScale.Groups.Tests;
 
@@ -143,40 +144,51 @@ public sealed class MembershipTests : IAsyncLifetime
     [Fact]
     public async Task A_member_that_stops_heartbeating_is_removed_after_its_session_timeout_and_the_group_rebalances()
     {
-        await using var a = new TestConsumer(Groups, "g", sessionMs: 400);
-        await using var b = new TestConsumer(Groups, "g", sessionMs: 400);
+        // The coordinator's clock is a fake one: the session timeout passes when the test says so,
+        // not after a sleep that a slow machine could stretch past a live member's heartbeats.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await GroupsHost.StartAsync(time: time);
+        await using var a = new TestConsumer(host.Groups, "g", sessionMs: 10_000);
+        await using var b = new TestConsumer(host.Groups, "g", sessionMs: 10_000);
         await GroupsHost.EventuallyAsync(() => a.State.Generation > 0 && a.State.Generation == b.State.Generation && a.State.LeaderSaw.Count + b.State.LeaderSaw.Count == 2, "two members in one generation");
         int before = a.State.Generation;
 
         await b.CrashAsync();
+        // A second at a time, each step only after a has heartbeated, so a's session stays alive and b's runs out.
+        for (int second = 0; second < 11 && a.State.Generation == before; second++)
+        {
+            int beats = a.Heartbeats;
+            time.Advance(TimeSpan.FromSeconds(1));
+            await GroupsHost.EventuallyAsync(() => a.Heartbeats > beats || a.State.Generation > before, "a heartbeat from the live member");
+        }
         await GroupsHost.EventuallyAsync(() => a.State.Generation > before && a.State.LeaderSaw.Count == 1, "the survivor alone in a new generation");
-        var description = await Groups.DescribeGroupAsync("g");
+        var description = await host.Groups.DescribeGroupAsync("g");
         Assert.Equal(a.State.MemberId, Assert.Single(description.Members).MemberId);
     }
 
     [Fact]
     public async Task A_member_that_does_not_rejoin_within_the_rebalance_timeout_is_left_out_of_the_new_generation()
     {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await GroupsHost.StartAsync(time: time);
+        var groups = host.Groups;
         // A misbehaving member: it keeps its session alive but never rejoins.
-        string stuck = await MemberIdAsync("g", "stuck");
-        var first = await Groups.JoinGroupAsync(GroupsHost.Join("g", stuck, rebalanceMs: 400));
+        var first = await groups.JoinGroupAsync(GroupsHost.Join("g", clientId: "stuck"));
+        string stuck = first.MemberId;
+        first = await groups.JoinGroupAsync(GroupsHost.Join("g", stuck, rebalanceMs: 10_000));
         Assert.Equal(ErrorCode.None, first.Error);
-        Assert.Equal(ErrorCode.None, (await Groups.SyncGroupAsync(new SyncGroupInput("g", first.GenerationId, stuck, null, null, null, []))).Error);
-        using var stop = new CancellationTokenSource();
-        var heartbeats = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                await Groups.HeartbeatAsync("g", stuck, null, first.GenerationId);
-                await Task.Delay(30);
-            }
-        });
+        Assert.Equal(ErrorCode.None, (await groups.SyncGroupAsync(new SyncGroupInput("g", first.GenerationId, stuck, null, null, null, []))).Error);
 
-        await using var newcomer = new TestConsumer(Groups, "g", rebalanceMs: 400);
+        await using var newcomer = new TestConsumer(groups, "g", rebalanceMs: 10_000);
+        await GroupsHost.EventuallyAsync(async () => await groups.HeartbeatAsync("g", stuck, null, first.GenerationId) == ErrorCode.RebalanceInProgress, "the newcomer's join to start a rebalance");
+        // The join phase waits up to the rebalance timeout (10 s) for the stuck member, whose heartbeats keep its session.
+        for (int second = 0; second < 11 && newcomer.State.Generation <= first.GenerationId; second++)
+        {
+            await groups.HeartbeatAsync("g", stuck, null, first.GenerationId);
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
         await GroupsHost.EventuallyAsync(() => newcomer.State.Generation > first.GenerationId && newcomer.State.LeaderSaw.Count == 1, "the newcomer alone in the next generation");
-        Assert.Equal(ErrorCode.UnknownMemberId, await Groups.HeartbeatAsync("g", stuck, null, first.GenerationId));
-        stop.Cancel();
-        await heartbeats;
+        Assert.Equal(ErrorCode.UnknownMemberId, await groups.HeartbeatAsync("g", stuck, null, first.GenerationId));
     }
 
     [Fact]

@@ -40,6 +40,10 @@ internal sealed class TestConsumer : IAsyncDisposable
     public int HeartbeatMs { get; }
     public bool SupportsSkipAssignment { get; }
     public Snapshot State => _state;
+
+    /// <summary>Heartbeats answered so far (a test driving a fake clock waits for the next one before moving it again).</summary>
+    public int Heartbeats => Volatile.Read(ref _heartbeats);
+    private int _heartbeats;
     public ErrorCode LastError { get; private set; }
 
     private async Task RunAsync(CancellationToken ct)
@@ -90,6 +94,7 @@ internal sealed class TestConsumer : IAsyncDisposable
                     await Task.Delay(HeartbeatMs, ct);
                     var hb = await _groups.HeartbeatAsync(GroupId, memberId, InstanceId, join.GenerationId, ct);
                     LastError = hb;
+                    Interlocked.Increment(ref _heartbeats);
                     if (hb == ErrorCode.None) continue;
                     if (hb is ErrorCode.UnknownMemberId or ErrorCode.IllegalGeneration) memberId = "";
                     if (hb == ErrorCode.FencedInstanceId) return;

@@ -78,7 +78,7 @@ public sealed class S3ObjectStoreStartupTests(S3rverFixture fixture) : IClassFix
     [Fact]
     public async Task An_unreachable_endpoint_fails_quickly_with_one_message_naming_the_endpoint_and_setting()
     {
-        string endpoint = $"http://127.0.0.1:{S3rverServer.FreePort()}";
+        string endpoint = $"http://127.0.0.1:{ServerProcess.FreePort()}";
         var clock = Stopwatch.StartNew();
 
         var e = await Assert.ThrowsAsync<S3StoreStartupException>(

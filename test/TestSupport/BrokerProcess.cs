@@ -37,9 +37,10 @@ public sealed partial class BrokerProcess : IAsyncDisposable
     private Process? _process;
     private int _generation;
 
-    private BrokerProcess(BrokerOptions options, string dataDir, int kafkaPort, int httpPort)
+    private BrokerProcess(BrokerOptions options, string binary, string dataDir, int kafkaPort, int httpPort)
     {
         _options = options;
+        Binary = binary;
         DataDir = dataDir;
         KafkaPort = kafkaPort;
         HttpPort = httpPort;
@@ -47,6 +48,9 @@ public sealed partial class BrokerProcess : IAsyncDisposable
     }
 
     public string DataDir { get; }
+
+    /// <summary>The copy of the binary under test that this broker runs.</summary>
+    public string Binary { get; }
 
     public int KafkaPort { get; }
 
@@ -77,8 +81,16 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         Directory.CreateDirectory(root);
         string dataDir = Path.Combine(root, "data");
         Directory.CreateDirectory(dataDir);
+        // A private copy: rebuilding out/kafscale while tests run would otherwise fail with "text file busy".
+        string copy = Path.Combine(root, "kafscale");
+        File.Copy(binary, copy);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         (int kafkaPort, int httpPort) = FreePorts();
-        var broker = new BrokerProcess(options ?? new BrokerOptions(), dataDir, kafkaPort, httpPort);
+        var broker = new BrokerProcess(options ?? new BrokerOptions(), copy, dataDir, kafkaPort, httpPort);
         try
         {
             await broker.LaunchAsync().ConfigureAwait(false);
@@ -137,10 +149,10 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         lock (_logLock)
         {
             _log ??= new StreamWriter(new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-            _log.WriteLine($"=== start #{_generation}: {RepoPaths.Binary} {string.Join(' ', Arguments())}");
+            _log.WriteLine($"=== start #{_generation}: {Binary} {string.Join(' ', Arguments())}");
         }
 
-        var info = new ProcessStartInfo(RepoPaths.Binary)
+        var info = new ProcessStartInfo(Binary)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,

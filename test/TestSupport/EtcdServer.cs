@@ -76,8 +76,9 @@ public sealed class EtcdServer : IAsyncDisposable
 }
 
 /// <summary>
-/// s3rver on a free loopback port and its own data directory, with one bucket; it can be stopped
-/// and started again on the same data (an S3 outage). s3rver ignores If-None-Match, so brokers on
+/// s3rver on a free loopback port and its own data directory, with its buckets created; it can be
+/// stopped and started again on the same data (an S3 outage). s3rver accepts any SigV4 signature
+/// (--allow-mismatched-signatures) but only its own access key. s3rver ignores If-None-Match, so brokers on
 /// it are fenced by their lease deadline only.
 /// </summary>
 public sealed class S3rverServer : IAsyncDisposable
@@ -87,24 +88,34 @@ public sealed class S3rverServer : IAsyncDisposable
 
     private readonly ServerProcess _process;
 
-    private S3rverServer(string root, string bucket)
+    private S3rverServer(string root, string bucket, string[] moreBuckets)
     {
         Bucket = bucket;
         Port = ServerProcess.FreePort();
         string data = Path.Combine(root, "s3rver");
         Directory.CreateDirectory(data);
         _process = new ServerProcess("s3rver", FindExecutable(), () =>
-            ["-d", data, "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow-mismatched-signatures", "--silent", "--configure-bucket", bucket],
-            Path.Combine(root, "s3rver.log"), new Dictionary<string, string> { ["NODE_OPTIONS"] = "--openssl-legacy-provider" });
+        {
+            List<string> args = ["-d", data, "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow-mismatched-signatures", "--silent"];
+            foreach (string b in (string[])[bucket, .. moreBuckets])
+            {
+                args.Add("--configure-bucket");
+                args.Add(b);
+            }
+
+            return args;
+        }, Path.Combine(root, "s3rver.log"), new Dictionary<string, string> { ["NODE_OPTIONS"] = "--openssl-legacy-provider" });
     }
 
+    /// <summary>The first bucket created.</summary>
     public string Bucket { get; }
     public int Port { get; }
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
-    public static async Task<S3rverServer> StartAsync(string root, string bucket)
+    /// <summary>Starts s3rver with its data and log under <paramref name="root"/> and the buckets created.</summary>
+    public static async Task<S3rverServer> StartAsync(string root, string bucket, params string[] moreBuckets)
     {
-        var server = new S3rverServer(root, bucket);
+        var server = new S3rverServer(root, bucket, moreBuckets);
         try
         {
             await server.StartAgainAsync().ConfigureAwait(false);
@@ -116,6 +127,19 @@ public sealed class S3rverServer : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Options for a store on one of this server's buckets, with fast retries for tests.</summary>
+    public KafScale.Storage.S3.S3StoreOptions OptionsFor(string bucket) => new()
+    {
+        Bucket = bucket,
+        Endpoint = Endpoint,
+        PathStyle = true,
+        AccessKey = AccessKey,
+        SecretKey = SecretKey,
+        RetryBaseDelay = TimeSpan.FromMilliseconds(10),
+        RetryMaxDelay = TimeSpan.FromMilliseconds(100),
+        RequestTimeout = TimeSpan.FromSeconds(10),
+    };
 
     public Task StartAgainAsync() => _process.StartAsync(Port);
 

@@ -1,5 +1,6 @@
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
+using KafScale.Metadata;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -55,7 +56,14 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
                 }
                 if (allowCreate)
                 {
-                    var created = await cluster.Logs.CreateTopicAsync(name, -1, new Dictionary<string, string?>(), false, CancellationToken.None).ConfigureAwait(false);
+                    AdminResult created;
+                    // Only this topic's answer depends on the store; the rest of the response does not.
+                    try { created = await cluster.Logs.CreateTopicAsync(name, -1, new Dictionary<string, string?>(), false, CancellationToken.None).ConfigureAwait(false); }
+                    catch (MetadataStoreUnavailableException)
+                    {
+                        response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = ErrorCodes.WhenMetadataStoreUnavailable(ApiKey), Name = name });
+                        continue;
+                    }
                     if (created.ErrorCode is 0 or ErrorCodes.TopicAlreadyExists) cluster.Logs.TryGetTopic(name, out topic!);
                 }
                 if (topic is null)

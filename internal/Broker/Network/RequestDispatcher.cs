@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using KafScale.Metadata;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 using Microsoft.Extensions.Logging;
@@ -112,7 +113,9 @@ internal abstract class ApiHandler
 /// A handler over the generated request/response classes: decodes the body, rejects versions
 /// outside the served range with UNSUPPORTED_VERSION in a well-formed response, and frames the
 /// answer. Bodies that do not decode get the API's error response with CORRUPT_MESSAGE or
-/// INVALID_REQUEST rather than a dropped connection.
+/// INVALID_REQUEST rather than a dropped connection. A metadata-store outage becomes the API's
+/// retriable error (ErrorCodes.WhenMetadataStoreUnavailable) for every entity of the request;
+/// any other failure UNKNOWN_SERVER_ERROR.
 /// </summary>
 internal abstract class ApiHandler<TRequest, TResponse> : ApiHandler
     where TRequest : IKafkaMessage, new()
@@ -147,6 +150,15 @@ internal abstract class ApiHandler<TRequest, TResponse> : ApiHandler
         try
         {
             response = ok ? await HandleAsync(context, request, version).ConfigureAwait(false) : ErrorResponse(request, error);
+        }
+        catch (MetadataStoreUnavailableException ex)
+        {
+            // An outage, not a bug: a retriable per-entity error the client knows how to wait out.
+            short storeError = ErrorCodes.WhenMetadataStoreUnavailable(ApiKey);
+            Log(context).LogWarning("{Api} v{Version} from {Remote} answered {Error}: the metadata store is unavailable ({Reason})",
+                Name, version, context.Client.Remote, (ErrorCode)storeError, ex.Message);
+            response = ErrorResponse(request, storeError);
+            ok = false;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
