@@ -88,10 +88,10 @@ internal sealed class PartitionLeadership : IAsyncDisposable
         _coordinatorMirror = new PrefixMirror(_meta, ClusterKeys.CoordinatorsPrefix, _log, ResetCoordinators, ApplyCoordinator);
         _registry.Changed += Poke;
         _registry.LeaseLost += DropAll;
-        _logs.TopicsChanged += Poke;
-        _logs.TopicRemoved += OnTopicRemoved;
+        _logs.Registry.TopicsChanged += Poke;
+        _logs.Registry.TopicRemoved += OnTopicRemoved;
         _logs.Runtime.Closed += _ => Poke();
-        _logs.WaitForLeaders = WaitForLeadersAsync;
+        _logs.Admin.WaitForLeaders = WaitForLeadersAsync;
         var token = _stop.Token;
         _loops = Task.WhenAll(_leaderMirror.RunAsync(token), _coordinatorMirror.RunAsync(token), ReconcileLoopAsync(token));
         await Task.WhenAll(_leaderMirror.Synced, _coordinatorMirror.Synced).WaitAsync(ct).ConfigureAwait(false);
@@ -406,7 +406,7 @@ internal sealed class PartitionLeadership : IAsyncDisposable
         }
         long started = Stopwatch.GetTimestamp();
         PartitionLog log;
-        try { log = await _logs.OpenPartitionAsync(topic, id.Partition, epoch, _stop.Token).ConfigureAwait(false); }
+        try { log = await _logs.Partitions.OpenAsync(topic, id.Partition, epoch, _stop.Token).ConfigureAwait(false); }
         catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
         {
             _log.LogWarning("could not open {Topic}-{Partition} (epoch {Epoch}): {Error}; will retry", id.Topic, id.Partition, epoch, ex.Message);
@@ -416,7 +416,7 @@ internal sealed class PartitionLeadership : IAsyncDisposable
         bool keep;
         lock (_lock)
         {
-            keep = _slots.TryGetValue(id, out var now) && now == slot && slot.Generation == _generation && _registry.Guard.MayWrite && !_stopping && _logs.Publish(log);
+            keep = _slots.TryGetValue(id, out var now) && now == slot && slot.Generation == _generation && _registry.Guard.MayWrite && !_stopping && _logs.Registry.Publish(log);
             if (keep)
             {
                 slot.Log = log;
@@ -436,11 +436,11 @@ internal sealed class PartitionLeadership : IAsyncDisposable
 
     private async Task HandOffAsync(PartitionId id, PartitionLog log, long lease)
     {
-        try { await _logs.ClosePartitionAsync(log, HandoffFlushTimeout).ConfigureAwait(false); }
+        try { await _logs.Partitions.CloseAsync(log, HandoffFlushTimeout).ConfigureAwait(false); }
         catch (Exception ex)
         {
             _log.LogWarning("handoff of {Topic}-{Partition} failed while flushing: {Error}", id.Topic, id.Partition, ex.Message);
-            _logs.DropPartition(log);
+            _logs.Partitions.Drop(log);
         }
         await ReleaseAsync(ClusterKeys.Leader(id.Topic, id.Partition), lease, id).ConfigureAwait(false);
         _log.LogInformation("handed {Topic}-{Partition} over at offset {End}", id.Topic, id.Partition, log.HighWatermark);
@@ -467,7 +467,7 @@ internal sealed class PartitionLeadership : IAsyncDisposable
         lock (_lock) if (_slots.GetValueOrDefault(id) == slot) _slots.Remove(id);
         if (slot.Log is { } log)
         {
-            _logs.DropPartition(log);
+            _logs.Partitions.Drop(log);
             _log.LogInformation("stopped leading {Topic}-{Partition}: {Why}", id.Topic, id.Partition, why);
         }
         Poke();
@@ -607,7 +607,7 @@ internal sealed class PartitionLeadership : IAsyncDisposable
                 _shardSlots[s] = null;
             }
         }
-        foreach (var log in logs) _logs.DropPartition(log);
+        foreach (var log in logs) _logs.Partitions.Drop(log);
         foreach (int s in shards) _ = _groups.UnloadShardAsync(s);
         if (logs.Count > 0 || shards.Count > 0)
             _log.LogWarning("dropped {Partitions} partitions and {Shards} coordinator shards after losing the lease", logs.Count, shards.Count);
@@ -669,7 +669,7 @@ internal sealed class PartitionLeadership : IAsyncDisposable
         using var cut = new CancellationTokenSource(timeout);
         var work = leading.Select(async l =>
         {
-            await _logs.ClosePartitionAsync(l.Log, timeout).ConfigureAwait(false);
+            await _logs.Partitions.CloseAsync(l.Log, timeout).ConfigureAwait(false);
             await ReleaseAsync(ClusterKeys.Leader(l.Id.Topic, l.Id.Partition), lease, l.Id).ConfigureAwait(false);
         }).Concat(shards.Select(s => HandOffShardAsync(s, lease)));
         try { await Task.WhenAll(work).WaitAsync(cut.Token).ConfigureAwait(false); }
@@ -688,6 +688,6 @@ internal sealed class PartitionLeadership : IAsyncDisposable
             logs = [.. _slots.Values.Where(s => s.Log is not null).Select(s => s.Log!)];
             _slots.Clear();
         }
-        foreach (var log in logs) _logs.DropPartition(log);
+        foreach (var log in logs) _logs.Partitions.Drop(log);
     }
 }

@@ -180,7 +180,7 @@ internal sealed partial class PartitionLog
         var chain = SegmentsSnapshot();
         int first = chain.Count;
         long bytes = 0;
-        while (first > 0 && bytes < LogManager.ProducerStateReplayBytes) bytes += chain[--first].Size;
+        while (first > 0 && bytes < PartitionLifecycle.ProducerStateReplayBytes) bytes += chain[--first].Size;
         for (int i = first; i < chain.Count; i++)
         {
             ct.ThrowIfCancellationRequested();
