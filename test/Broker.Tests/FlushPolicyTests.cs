@@ -2,7 +2,7 @@ using KafScale.Storage;
 
 namespace KafScale.Broker.Tests;
 
-/// <summary>DESIGN.md section 5: flush when idle, group commit, flush.interval.ms as the PUT bound, segment.bytes as the cap.</summary>
+/// <summary>docs/architecture.md, "The write path": flush when idle, group commit, flush.interval.ms as the PUT bound, segment.bytes as the cap.</summary>
 public class FlushPolicyTests
 {
     [Fact]

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace KafScale.Broker.Log;
 
 /// <summary>
-/// The storage-level fence, leader side (DESIGN.md section 6). A conditional create that finds
+/// The storage-level fence, leader side (docs/architecture.md, "Leadership and fencing"). A conditional create that finds
 /// its key taken by different bytes means a deposed leader's delayed upload landed there. Its
 /// segment is adopted instead of overwritten: added to the chain and to the producer state, and
 /// every batch of ours from that offset on (none was ever acknowledged: the high watermark

@@ -20,7 +20,7 @@ internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, lo
 /// <summary>
 /// Batches appended since the last flush started, answered together when they are durable
 /// (group commit: one task per flush, not one per request). When a segment of another writer
-/// is adopted the group's batches move to new offsets (DESIGN.md section 6); their producers
+/// is adopted the group's batches move to new offsets (docs/architecture.md, "Leadership and fencing"); their producers
 /// are answered with the new ones.
 /// </summary>
 internal sealed class FlushGroup
@@ -60,7 +60,7 @@ internal readonly record struct AppendResult(short ErrorCode, long BaseOffset, l
 /// <summary>
 /// One partition's log for one leadership term: offsets are assigned on append, batches wait
 /// in memory until a flush uploads them as one segment object, and the high watermark advances
-/// only over contiguous durable segments (DESIGN.md section 5), and only while this broker's
+/// only over contiguous durable segments (docs/architecture.md, "The write path"), and only while this broker's
 /// lease holds (section 6). A term ends with <see cref="Abandon"/>; the next leader opens a new
 /// log from the store.
 /// </summary>

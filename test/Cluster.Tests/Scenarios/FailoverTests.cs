@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace KafScale.Cluster.Tests.Scenarios;
 
-/// <summary>DESIGN.md section 6: a broker dies, its partitions move to the survivors, nothing acknowledged is lost.</summary>
+/// <summary>docs/architecture.md, "Leadership and fencing": a broker dies, its partitions move to the survivors, nothing acknowledged is lost.</summary>
 public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output)
 {
     private const int Partitions = 6;

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace KafScale.Cluster.Tests.Scenarios;
 
 /// <summary>
-/// DESIGN.md section 6, the fences: a leader paused past its lease (SIGSTOP) while another broker
+/// docs/architecture.md, "Leadership and fencing", the fences: a leader paused past its lease (SIGSTOP) while another broker
 /// takes its partitions over and accepts writes, then resumed (SIGCONT). Whatever the paused
 /// broker still had in flight must neither overwrite nor lose an acknowledged record.
 /// </summary>
