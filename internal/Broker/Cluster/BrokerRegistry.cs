@@ -278,7 +278,8 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
         catch (OperationCanceledException) { }
     }
 
-    private void Lapse(string why)
+    /// <summary>The lease may have lapsed (deadline passed, or the store says it expired): stop writing, drop everything.</summary>
+    internal void Lapse(string why)
     {
         lock (_lock)
         {

@@ -39,7 +39,7 @@ internal sealed class LogManager : IAsyncDisposable
     /// <summary>Loads the topics and starts following them, the hint writer and retention; opens no partition.</summary>
     public static async Task<LogManager> OpenAsync(IMetadataStore meta, PartitionStorage storage, LogRuntime runtime, BrokerConfig config, ILogger log, CancellationToken ct, TimeProvider? time = null)
     {
-        var manager = new LogManager(meta, storage, runtime, config, log, time ?? TimeProvider.System);
+        var manager = new LogManager(meta, storage, runtime, config, log, time ?? runtime.Time);
         var registry = manager.Registry;
         var hints = manager.Hints;
         var mirror = new PrefixMirror(meta, MetadataKeys.TopicsPrefix, log,

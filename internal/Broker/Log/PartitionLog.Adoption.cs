@@ -138,7 +138,7 @@ internal sealed partial class PartitionLog
         var newEnds = new long[groups.Count];
 
         var pending = new List<PendingBlob>(ours.Count);
-        long next = cursor, maxEnd = cursor, bytes = 0, now = Environment.TickCount64;
+        long next = cursor, maxEnd = cursor, bytes = 0, now = _runtime.NowMs;
         int gi = 0;
         foreach (var batch in ours)
         {
