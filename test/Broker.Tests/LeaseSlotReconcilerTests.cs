@@ -66,6 +66,7 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         public bool TryParseKey(string key, out int slot) => int.TryParse(key.AsSpan(KeyPrefix.Length), out slot);
         public string KeyOf(int slot) => KeyPrefix + slot;
         public string Describe(int slot) => $"slot {slot}";
+        public string Describe(int slot, string handle) => handle;
         public int OpenBatch => 4;
 
         public IEnumerable<(int Slot, int Desired)> Slots(int[] live)

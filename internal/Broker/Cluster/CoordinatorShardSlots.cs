@@ -20,6 +20,8 @@ internal sealed class CoordinatorShardSlots(IMetadataStore meta, GroupCoordinato
 
     public string Describe(int slot) => $"coordinator shard {slot}";
 
+    public string Describe(int slot, int handle) => Describe(slot);
+
     public int OpenBatch => int.MaxValue;
 
     public IEnumerable<(int Slot, int Desired)> Slots(int[] live)

@@ -47,6 +47,9 @@ internal interface ILeaseSlotKind<TKey, THandle> where TKey : notnull
     /// <summary>For logs: "orders-3", "coordinator shard 7".</summary>
     string Describe(TKey slot);
 
+    /// <summary>For logs, an open slot: what an operator wants to see when it starts being led.</summary>
+    string Describe(TKey slot, THandle handle);
+
     /// <summary>How many claimed slots one open takes at most (shards read the stored groups once for many).</summary>
     int OpenBatch { get; }
 
@@ -394,7 +397,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
                 continue;
             }
             _log.Log(_leadingLevel, "leading {Slot} at epoch {Epoch}, opened in {Ms} ms",
-                _kind.Describe(key), holder.Epoch, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                _kind.Describe(key, handle), holder.Epoch, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
@@ -475,6 +478,9 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         foreach (var key in _holders.Keys.Where(gone).ToList())
             if (_holders.TryGetValue(key, out var e) && e.Info.BrokerId < 0) _holders.TryRemove(key, out _);
     }
+
+    /// <summary>Graceful shutdown, first step: nothing new is claimed, opened or handed over by the reconcile passes.</summary>
+    public void StopTakingNew() => _stopping = true;
 
     /// <summary>
     /// Graceful shutdown: takes nothing new, hands every open slot over and releases its key.

@@ -108,6 +108,8 @@ internal sealed class PartitionLeadership : IAsyncDisposable
     /// </summary>
     public async Task StopAsync(TimeSpan timeout)
     {
+        _partitions.StopTakingNew();
+        _shards.StopTakingNew();
         await _registry.DeregisterAsync(CancellationToken.None).ConfigureAwait(false);
         _partitionSlots.HandoffFlushTimeout = timeout;
         var (partitions, count) = _partitions.HandOverAll();

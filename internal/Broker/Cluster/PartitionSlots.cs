@@ -33,6 +33,8 @@ internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogg
 
     public string Describe(PartitionId slot) => $"{slot.Topic}-{slot.Partition}";
 
+    public string Describe(PartitionId slot, PartitionLog handle) => $"{slot.Topic}-{slot.Partition} (offsets {handle.LogStartOffset}-{handle.HighWatermark})";
+
     public int OpenBatch => 1;
 
     public IEnumerable<(PartitionId Slot, int Desired)> Slots(int[] live)
