@@ -1,8 +1,9 @@
 using KafScale.Storage;
+using Microsoft.Extensions.Time.Testing;
 
 namespace KafScale.Broker.Tests;
 
-/// <summary>DESIGN.md section 5: flush when idle, group commit, flush.interval.ms as the PUT bound, segment.bytes as the cap.</summary>
+/// <summary>docs/architecture.md, "The write path": flush when idle, group commit, flush.interval.ms as the PUT bound, segment.bytes as the cap.</summary>
 public class FlushPolicyTests
 {
     [Fact]
@@ -45,12 +46,15 @@ public class FlushPolicyTests
     [Fact]
     public async Task With_a_flush_interval_nothing_is_uploaded_before_it_elapses()
     {
-        await using var host = await LogHost.StartAsync(c => c.FlushIntervalMs = 600_000);
+        var time = new FakeTimeProvider();
+        await using var host = await LogHost.StartAsync(c => c.FlushIntervalMs = 600_000, time: time);
         var log = (await host.CreateTopicAsync("batched"))[0];
 
         var appends = Enumerable.Range(0, 3).Select(i => log.AppendBlob(Batches.Make(2, $"b{i}"))).ToList();
-        // Give a wrongly scheduled flush every chance to run; absence cannot be proven sooner.
-        await Task.Delay(200);
+        // A millisecond short of the interval: the timer has not fired and a flush finds nothing due.
+        time.Advance(TimeSpan.FromMilliseconds(600_000 - 1));
+        Assert.True(log.FlushTimerArmed);
+        await log.FlushAsync();
 
         Assert.Empty(host.Store.Attempts);
         Assert.Empty(await host.SegmentBasesAsync("batched"));
@@ -58,9 +62,9 @@ public class FlushPolicyTests
         Assert.Equal(0, log.HighWatermark);
         Assert.True(log.PendingBytes > 0);
 
-        await log.FlushAsync(force: true);
-
-        Assert.All(appends, a => Assert.True(a.Durable!.IsCompletedSuccessfully && a.Durable.Result == 0));
+        // The interval elapses: the timer flushes everything pending as one segment.
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        foreach (var a in appends) Assert.Equal(0, await a.DurableAsync());
         Assert.Equal([0L], await host.SegmentBasesAsync("batched"));
         Assert.Equal(3, (await host.StoredBatchesAsync("batched", 0, 0)).Count);
         Assert.Equal(6, log.HighWatermark);
@@ -72,12 +76,13 @@ public class FlushPolicyTests
     public async Task Reaching_segment_bytes_flushes_before_the_interval_without_exceeding_segment_bytes()
     {
         const int segmentBytes = 1000;
-        await using var host = await LogHost.StartAsync(c => { c.FlushIntervalMs = 600_000; c.SegmentBytes = segmentBytes; });
+        // The clock never moves: only segment.bytes can trigger a flush here.
+        await using var host = await LogHost.StartAsync(c => { c.FlushIntervalMs = 600_000; c.SegmentBytes = segmentBytes; }, time: new FakeTimeProvider());
         var log = (await host.CreateTopicAsync("sized"))[0];
         var blobs = Enumerable.Range(0, 4).Select(i => Batches.OfSize(300, $"b{i}")).ToList();
 
         var early = blobs.Take(3).Select(log.AppendBlob).ToList();
-        await Task.Delay(100);
+        await log.FlushAsync(); // 900 bytes: below segment.bytes, nothing is due
         Assert.Empty(host.Store.Attempts);
         var fourth = log.AppendBlob(blobs[3]); // 1200 pending bytes: over segment.bytes
 

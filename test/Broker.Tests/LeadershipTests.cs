@@ -10,7 +10,7 @@ namespace KafScale.Broker.Tests;
 
 /// <summary>
 /// Several brokers in one process sharing one metadata store and one directory object store,
-/// each a full <see cref="ClusterNode"/> with its own lease (DESIGN.md section 6).
+/// each a full <see cref="ClusterNode"/> with its own lease (docs/architecture.md, "Leadership and fencing").
 /// </summary>
 internal sealed class InProcessCluster : IAsyncDisposable
 {

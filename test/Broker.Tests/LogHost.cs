@@ -16,10 +16,12 @@ namespace KafScale.Broker.Tests;
 internal sealed class LogHost : IAsyncDisposable
 {
     private readonly bool _withCache;
+    private readonly TimeProvider? _time;
     private bool _open;
 
-    private LogHost(string root, BrokerConfig config, bool withCache)
+    private LogHost(string root, BrokerConfig config, bool withCache, TimeProvider? time)
     {
+        _time = time;
         Root = root;
         Config = config;
         _withCache = withCache;
@@ -37,14 +39,14 @@ internal sealed class LogHost : IAsyncDisposable
     public PartitionStorage Storage => Logs.Storage;
     public string Namespace => Config.Namespace;
 
-    /// <summary>Flush-when-idle defaults unless the test says otherwise.</summary>
-    public static async Task<LogHost> StartAsync(Action<BrokerConfig>? configure = null, bool withCache = false)
+    /// <summary>Flush-when-idle defaults unless the test says otherwise; time drives flush.interval.ms (the system clock by default).</summary>
+    public static async Task<LogHost> StartAsync(Action<BrokerConfig>? configure = null, bool withCache = false, TimeProvider? time = null)
     {
         var config = new BrokerConfig { FlushIntervalMs = 0, SegmentBytes = 1 << 20, MaxUploadsPerPartition = 1, DefaultPartitions = 1, LeaseTtlMs = 30_000 };
         configure?.Invoke(config);
         string root = Path.Combine(Path.GetTempPath(), "kafscale-broker-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
-        var host = new LogHost(root, config, withCache);
+        var host = new LogHost(root, config, withCache, time);
         await host.OpenAsync().ConfigureAwait(false);
         return host;
     }
@@ -54,7 +56,7 @@ internal sealed class LogHost : IAsyncDisposable
         Metadata = await EmbeddedMetadataStore.OpenAsync(Path.Combine(Root, "metadata"), CancellationToken.None).ConfigureAwait(false);
         try
         {
-            var runtime = new LogRuntime(Config, NewMetrics(), NullLogger.Instance);
+            var runtime = new LogRuntime(Config, NewMetrics(), NullLogger.Instance, _time);
             if (_withCache) runtime.SegmentCache = new SegmentCache(64L << 20);
             var storage = new PartitionStorage(Store, Config.Namespace, runtime, NullLogger.Instance);
             _groups = new GroupCoordinatorService(Metadata);

@@ -1,6 +1,7 @@
 using System.Text;
 using KafScale.Broker.Log;
 using KafScale.Storage;
+using Microsoft.Extensions.Time.Testing;
 
 namespace KafScale.Broker.Tests;
 
@@ -24,14 +25,18 @@ public class LogLifecycleTests
     [Fact]
     public async Task With_a_flush_interval_appends_held_back_by_an_upload_in_flight_are_flushed_after_it()
     {
-        await using var host = await LogHost.StartAsync(c => { c.FlushIntervalMs = 20; c.MaxUploadsPerPartition = 1; });
+        var time = new FakeTimeProvider();
+        await using var host = await LogHost.StartAsync(c => { c.FlushIntervalMs = 20; c.MaxUploadsPerPartition = 1; }, time: time);
         var log = (await host.CreateTopicAsync("timed"))[0];
         var gate = host.Store.Hold(k => k == host.SegmentKey("timed", 0, 0));
         var first = log.AppendBlob(Batches.Make(1, "first"));
+        time.Advance(TimeSpan.FromMilliseconds(20));
         await gate.Arrived.Within();
         var held = log.AppendBlob(Batches.Make(1, "held"));
-        // Let the timer of the second append fire while the first upload still holds the only slot.
-        await Task.Delay(100);
+        Assert.True(log.FlushTimerArmed);
+        // The timer of the second append fires while the first upload still holds the only slot.
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        await TestExtensions.UntilAsync(() => !log.FlushTimerArmed, "the flush timer fires");
         gate.Release();
 
         Assert.Equal(0, await first.DurableAsync());

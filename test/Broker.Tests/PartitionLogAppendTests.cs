@@ -3,7 +3,7 @@ using KafScale.Records;
 
 namespace KafScale.Broker.Tests;
 
-/// <summary>DESIGN.md section 5: offsets are assigned on append; acks wait for durability; the high watermark moves in order.</summary>
+/// <summary>docs/architecture.md, "The write path": offsets are assigned on append; acks wait for durability; the high watermark moves in order.</summary>
 public class PartitionLogAppendTests
 {
     [Fact]

@@ -2,7 +2,7 @@ using KafScale.Broker.Log;
 
 namespace KafScale.Broker.Tests;
 
-/// <summary>DESIGN.md section 8: Fetch returns whole stored batches below the high watermark.</summary>
+/// <summary>docs/architecture.md, "The read path": Fetch returns whole stored batches below the high watermark.</summary>
 public class PartitionReadTests
 {
     private const string Topic = "reads";

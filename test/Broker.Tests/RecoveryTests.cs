@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafScale.Broker.Tests;
 
-/// <summary>DESIGN.md sections 5 and 6: a new leader walks the chain of segments in the store and adopts what is complete.</summary>
+/// <summary>docs/architecture.md, "The write path" and "Leadership and fencing": a new leader walks the chain of segments in the store and adopts what is complete.</summary>
 public class RecoveryTests
 {
     private const string Topic = "orders";

@@ -2,7 +2,7 @@ using KafScale.Broker.Log;
 
 namespace KafScale.Broker.Tests;
 
-/// <summary>DESIGN.md sections 5 and 6: retries with the same key and bytes, and the conditional-create fence.</summary>
+/// <summary>docs/architecture.md, "The write path" and "Leadership and fencing": retries with the same key and bytes, and the conditional-create fence.</summary>
 public class SegmentUploadTests
 {
     [Fact]

@@ -21,4 +21,15 @@ internal static class TestExtensions
     public static Task<T> Within<T>(this Task<T> task) => task.WaitAsync(Patience);
 
     public static Task Within(this Task task) => task.WaitAsync(Patience);
+
+    /// <summary>Polls until something the code under test does on its own happens, bounded by <see cref="Patience"/>.</summary>
+    public static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
+            await Task.Delay(10);
+        }
+    }
 }

@@ -57,9 +57,9 @@ internal static class SnapshotCommand
             return await GuardAsync(name, async () =>
             {
                 await using IObjectStore store = await settings!.OpenObjectStoreAsync(loggers.CreateLogger("kafscale.s3"), ct).ConfigureAwait(false);
-                await using var source = await MetadataSource.OpenAsync(settings, ct).ConfigureAwait(false);
+                await using var source = await MetadataSource.OpenAsync(settings, etcdNative, ct).ConfigureAwait(false);
                 var repo = new SnapshotRepository(store, settings.Namespace);
-                CreatedSnapshot created = await source.CreateSnapshotAsync(repo, etcdNative, ct).ConfigureAwait(false);
+                CreatedSnapshot created = await source.CreateSnapshotAsync(repo, DateTimeOffset.UtcNow, ct).ConfigureAwait(false);
                 var text = new StringBuilder();
                 text.Append(CultureInfo.InvariantCulture, $"source       {source.Describe}\n");
                 text.Append(CultureInfo.InvariantCulture, $"revision     {created.Revision}\n");
@@ -334,38 +334,11 @@ internal static class SnapshotCommand
         catch (OperationCanceledException) { return 0; }
         await using var _ = store;
         var repo = new SnapshotRepository(store, settings.Namespace);
-
-        // State read by the metrics endpoint.
-        long lastSuccessTicks = 0; // UTC ticks of the newest complete snapshot; 0 = none
-        int lastFailed = 0;
-        string lastError = "";
-        try
-        {
-            List<SnapshotEntry> existing = await repo.ListAsync(readHeaders: false, cancellationToken).ConfigureAwait(false);
-            if (existing.LastOrDefault(e => e.IsComplete) is { } newest) lastSuccessTicks = newest.Time.UtcTicks;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            log.LogWarning("cannot list existing snapshots under {Prefix}: {Error}", repo.Prefix, ex.Message);
-        }
-
+        var scheduler = new SnapshotScheduler(repo, async ct => await MetadataSource.OpenAsync(settings, etcdNative, ct).ConfigureAwait(false),
+            new SnapshotSchedule(every, keep, olderThan), log);
+        await scheduler.LoadExistingAsync(cancellationToken).ConfigureAwait(false);
         var registry = new MetricsRegistry();
-        registry.GaugeFunc("kafscale_snapshot_age_seconds", "Seconds since the newest complete metadata snapshot was taken (+Inf when there is none)", () =>
-        {
-            long t = Interlocked.Read(ref lastSuccessTicks);
-            return t == 0 ? double.PositiveInfinity : Math.Max(0, (DateTime.UtcNow.Ticks - t) / (double)TimeSpan.TicksPerSecond);
-        });
-        registry.GaugeFunc("kafscale_snapshot_last_success_timestamp_seconds", "Unix time of the newest complete metadata snapshot (0 when there is none)", () =>
-        {
-            long t = Interlocked.Read(ref lastSuccessTicks);
-            return t == 0 ? 0 : (t - DateTime.UnixEpoch.Ticks) / (double)TimeSpan.TicksPerSecond;
-        });
-        Family<Counter> runs = registry.CounterFamily("kafscale_snapshot_runs_total", "Scheduled snapshot attempts by result", "result");
-        Gauge lastKeys = registry.Gauge("kafscale_snapshot_last_keys", "Keys in the newest snapshot taken by this process");
-        Gauge lastBytes = registry.Gauge("kafscale_snapshot_last_bytes", "Bytes of the newest snapshot taken by this process (metadata file)");
-        registry.GaugeFunc("kafscale_snapshot_interval_seconds", "Configured time between snapshots", () => every.TotalSeconds);
-        runs.WithLabels("ok");
-        runs.WithLabels("error");
+        scheduler.RegisterMetrics(registry);
 
         HttpEndpoint httpEndpoint;
         try
@@ -379,62 +352,13 @@ internal static class SnapshotCommand
         }
         await using var __ = httpEndpoint;
         httpEndpoint.Map("/metrics", () => new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8", registry.Render()));
-        httpEndpoint.Map("/healthz", () => Volatile.Read(ref lastFailed) == 0
+        httpEndpoint.Map("/healthz", () => scheduler.LastError is not { } error
             ? new HttpReply(200, "text/plain", "ok\n")
-            : new HttpReply(200, "text/plain", "ok (last snapshot failed: " + Volatile.Read(ref lastError) + ")\n"));
+            : new HttpReply(200, "text/plain", "ok (last snapshot failed: " + error + ")\n"));
         httpEndpoint.Start();
         log.LogInformation("taking a metadata snapshot every {Interval} into {Prefix}; metrics on http://{Endpoint}/metrics", Durations.Format(every), repo.Prefix, httpEndpoint.LocalEndPoint);
 
-        MetadataSource? source = null;
-        try
-        {
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                try
-                {
-                    source ??= await MetadataSource.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
-                    CreatedSnapshot created = await source.CreateSnapshotAsync(repo, etcdNative, cancellationToken).ConfigureAwait(false);
-                    SnapshotRepository.TryParseId(created.Id, out DateTimeOffset taken);
-                    Interlocked.Exchange(ref lastSuccessTicks, taken.UtcTicks);
-                    Volatile.Write(ref lastFailed, 0);
-                    runs.WithLabels("ok").Increment();
-                    lastKeys.Set(created.Keys);
-                    lastBytes.Set(created.Bytes);
-                    log.LogInformation("snapshot {Id}: {Keys} keys at revision {Revision}, {Bytes} bytes, sha256 {Sha}", created.Id, created.Keys, created.Revision, created.Bytes, created.Sha256);
-                    if (keep is not null || olderThan is not null)
-                    {
-                        List<SnapshotEntry> entries = await repo.ListAsync(readHeaders: false, cancellationToken).ConfigureAwait(false);
-                        foreach (SnapshotEntry e in SnapshotRepository.SelectForPrune(entries, keep, olderThan, DateTimeOffset.UtcNow))
-                        {
-                            await repo.DeleteAsync(e.Id, cancellationToken).ConfigureAwait(false);
-                            log.LogInformation("pruned snapshot {Id}", e.Id);
-                        }
-                    }
-                }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                {
-                    break;
-                }
-                catch (Exception ex)
-                {
-                    Volatile.Write(ref lastError, ex.Message);
-                    Volatile.Write(ref lastFailed, 1);
-                    runs.WithLabels("error").Increment();
-                    log.LogError("snapshot failed: {Error}", ex.Message);
-                    if (source is not null && ex is MetadataStoreException)
-                    {
-                        await source.DisposeAsync().ConfigureAwait(false);
-                        source = null; // reconnect next time
-                    }
-                }
-                try { await Task.Delay(every, cancellationToken).ConfigureAwait(false); }
-                catch (OperationCanceledException) { break; }
-            }
-        }
-        finally
-        {
-            if (source is not null) await source.DisposeAsync().ConfigureAwait(false);
-        }
+        await scheduler.RunAsync(cancellationToken).ConfigureAwait(false);
         log.LogInformation("stopped");
         return 0;
     }
@@ -491,36 +415,38 @@ internal static class SnapshotCommand
 /// Where a snapshot's keys come from: etcd (one range read at one revision, paged) or the
 /// embedded store's files (read without opening the store; see <see cref="EmbeddedStoreReader"/>).
 /// </summary>
-internal sealed class MetadataSource : IAsyncDisposable
+internal sealed class MetadataSource : ISnapshotSource
 {
     private readonly StorageSettings _settings;
     private readonly EtcdMetadataStore? _etcd;
+    private readonly bool _etcdNative;
 
-    private MetadataSource(StorageSettings settings, EtcdMetadataStore? etcd)
+    private MetadataSource(StorageSettings settings, EtcdMetadataStore? etcd, bool etcdNative)
     {
         _settings = settings;
         _etcd = etcd;
+        _etcdNative = etcdNative;
     }
 
     public string Describe => _etcd is not null ? "etcd " + string.Join(',', _settings.EtcdEndpoints) : "embedded " + _settings.EmbeddedMetadataPath;
 
-    public static async Task<MetadataSource> OpenAsync(StorageSettings settings, CancellationToken ct)
+    /// <param name="etcdNative">With etcd: also stream etcd's own database into each snapshot.</param>
+    public static async Task<MetadataSource> OpenAsync(StorageSettings settings, bool etcdNative, CancellationToken ct)
     {
-        if (!settings.UsesEtcd) return new MetadataSource(settings, null);
+        if (!settings.UsesEtcd) return new MetadataSource(settings, null, false);
         IMetadataStore store = await settings.OpenMetadataStoreAsync(ct).ConfigureAwait(false);
-        return new MetadataSource(settings, (EtcdMetadataStore)store);
+        return new MetadataSource(settings, (EtcdMetadataStore)store, etcdNative);
     }
 
-    public async Task<CreatedSnapshot> CreateSnapshotAsync(SnapshotRepository repo, bool etcdNative, CancellationToken ct)
+    public async Task<CreatedSnapshot> CreateSnapshotAsync(SnapshotRepository repo, DateTimeOffset now, CancellationToken ct)
     {
         MetadataImage image;
         ReadOnlyMemory<byte>? native = null;
-        DateTimeOffset now = DateTimeOffset.UtcNow;
         if (_etcd is not null)
         {
             RangeResult range = await _etcd.GetPrefixAtOneRevisionAsync(SnapshotFormat.Prefix, 1000, ct).ConfigureAwait(false);
             image = new MetadataImage("etcd", string.Join(',', _settings.EtcdEndpoints), range.Revision, range.Kvs, WhileOpen: false);
-            if (etcdNative)
+            if (_etcdNative)
             {
                 using var buffer = new MemoryStream();
                 await _etcd.StreamSnapshotAsync(buffer, ct).ConfigureAwait(false);

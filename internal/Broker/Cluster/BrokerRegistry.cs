@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace KafScale.Broker.Clustering;
 
 /// <summary>
-/// Cluster membership (DESIGN.md section 6): this broker's lease and its registration
+/// Cluster membership (docs/architecture.md, "Leadership and fencing"): this broker's lease and its registration
 /// /kafscale/brokers/&lt;id&gt; bound to it, kept alive; and the live brokers, from a watch of
 /// every registration. The lease deadline (<see cref="Guard"/>) is this broker's own clock:
 /// the send time of the last successful keep-alive plus the TTL minus a margin. When it
@@ -14,7 +14,7 @@ namespace KafScale.Broker.Clustering;
 /// when a keep-alive succeeds again (or a new lease is registered), <see cref="Changed"/>
 /// tells it to take leadership up again.
 /// </summary>
-internal sealed class BrokerRegistry : IAsyncDisposable
+internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
 {
     private readonly IMetadataStore _meta;
     private readonly ILogger _log;
@@ -278,7 +278,8 @@ internal sealed class BrokerRegistry : IAsyncDisposable
         catch (OperationCanceledException) { }
     }
 
-    private void Lapse(string why)
+    /// <summary>The lease may have lapsed (deadline passed, or the store says it expired): stop writing, drop everything.</summary>
+    internal void Lapse(string why)
     {
         lock (_lock)
         {

@@ -54,7 +54,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             logs = await LogManager.OpenAsync(meta, storage, runtime, config, loggers.CreateLogger("kafscale.log"), ct).ConfigureAwait(false);
             leadership = new PartitionLeadership(meta, registry, logs, groups, log);
             // Committed offsets of a deleted topic go with it, on whichever broker coordinates the group.
-            logs.TopicRemoved += t => _ = groups.DeleteTopicOffsetsAsync([t.Name], CancellationToken.None);
+            logs.Registry.TopicRemoved += t => _ = groups.DeleteTopicOffsetsAsync([t.Name], CancellationToken.None);
             await leadership.StartAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             var node = new ClusterNode(meta, registry, logs, leadership, groups, clusterId, log);
             node._snapshots = node.SnapshotLoopAsync(node._stop.Token);

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace KafScale.Broker.Clustering;
 
 /// <summary>
-/// This broker's own judgement of its lease (DESIGN.md section 6): the deadline is the send
+/// This broker's own judgement of its lease (docs/architecture.md, "Leadership and fencing"): the deadline is the send
 /// time of the last successful keep-alive plus the TTL minus a margin, on the monotonic clock.
 /// Past it the lease may have expired in the metadata store and another broker may be taking
 /// over, so nothing may be appended or acknowledged. <see cref="Term"/> is cancelled when the

@@ -7,8 +7,14 @@ namespace KafScale.Broker.Log;
 /// "new data" signal that wakes long-polling fetches, and the set of partitions whose
 /// metadata hint needs writing.
 /// </summary>
-internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILogger log)
+internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILogger log, TimeProvider? time = null)
 {
+    /// <summary>The clock of flush.interval.ms (tests drive it).</summary>
+    public TimeProvider Time { get; } = time ?? TimeProvider.System;
+
+    /// <summary>Monotonic milliseconds on <see cref="Time"/>; allocation-free, for the append path.</summary>
+    public long NowMs => Time.GetTimestamp() / (Time.TimestampFrequency / 1000);
+
     private TaskCompletionSource _dataSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<PartitionLog> _dirtyHints = [];
     private readonly Lock _dirtyLock = new();

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace KafScale.Broker.Log;
 
 /// <summary>
-/// The storage-level fence, leader side (DESIGN.md section 6). A conditional create that finds
+/// The storage-level fence, leader side (docs/architecture.md, "Leadership and fencing"). A conditional create that finds
 /// its key taken by different bytes means a deposed leader's delayed upload landed there. Its
 /// segment is adopted instead of overwritten: added to the chain and to the producer state, and
 /// every batch of ours from that offset on (none was ever acknowledged: the high watermark
@@ -138,7 +138,7 @@ internal sealed partial class PartitionLog
         var newEnds = new long[groups.Count];
 
         var pending = new List<PendingBlob>(ours.Count);
-        long next = cursor, maxEnd = cursor, bytes = 0, now = Environment.TickCount64;
+        long next = cursor, maxEnd = cursor, bytes = 0, now = _runtime.NowMs;
         int gi = 0;
         foreach (var batch in ours)
         {
@@ -180,7 +180,7 @@ internal sealed partial class PartitionLog
         var chain = SegmentsSnapshot();
         int first = chain.Count;
         long bytes = 0;
-        while (first > 0 && bytes < LogManager.ProducerStateReplayBytes) bytes += chain[--first].Size;
+        while (first > 0 && bytes < PartitionLifecycle.ProducerStateReplayBytes) bytes += chain[--first].Size;
         for (int i = first; i < chain.Count; i++)
         {
             ct.ThrowIfCancellationRequested();

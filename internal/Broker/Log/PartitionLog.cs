@@ -20,7 +20,7 @@ internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, lo
 /// <summary>
 /// Batches appended since the last flush started, answered together when they are durable
 /// (group commit: one task per flush, not one per request). When a segment of another writer
-/// is adopted the group's batches move to new offsets (DESIGN.md section 6); their producers
+/// is adopted the group's batches move to new offsets (docs/architecture.md, "Leadership and fencing"); their producers
 /// are answered with the new ones.
 /// </summary>
 internal sealed class FlushGroup
@@ -60,7 +60,7 @@ internal readonly record struct AppendResult(short ErrorCode, long BaseOffset, l
 /// <summary>
 /// One partition's log for one leadership term: offsets are assigned on append, batches wait
 /// in memory until a flush uploads them as one segment object, and the high watermark advances
-/// only over contiguous durable segments (DESIGN.md section 5), and only while this broker's
+/// only over contiguous durable segments (docs/architecture.md, "The write path"), and only while this broker's
 /// lease holds (section 6). A term ends with <see cref="Abandon"/>; the next leader opens a new
 /// log from the store.
 /// </summary>
@@ -177,8 +177,9 @@ internal sealed partial class PartitionLog
                 pos += size;
             }
             _nextOffset = offset;
-            if (_pending.Count == 0) _oldestPendingTicks = Environment.TickCount64;
-            _pending.Add(new PendingBlob(buffer, blob.Length, offset, Environment.TickCount64));
+            long now = _runtime.NowMs;
+            if (_pending.Count == 0) _oldestPendingTicks = now;
+            _pending.Add(new PendingBlob(buffer, blob.Length, offset, now));
             _pendingBytes += blob.Length;
             // A group never holds more than the flush's greedy cut puts in one segment, so a
             // durable segment answers its producers without waiting for the rest of a backlog.
@@ -261,20 +262,23 @@ internal sealed partial class PartitionLog
         if (_pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition || _adopting || _closed) return false;
         if (_pendingBytes >= SegmentBytes || _handingOff) return true;
         if (_runtime.FlushIntervalMs == 0) return true;
-        return Environment.TickCount64 - _oldestPendingTicks >= _runtime.FlushIntervalMs;
+        return _runtime.NowMs - _oldestPendingTicks >= _runtime.FlushIntervalMs;
     }
+
+    /// <summary>True while a flush.interval.ms timer is waiting to flush this partition.</summary>
+    internal bool FlushTimerArmed { get { lock (_lock) return _timerArmed; } }
 
     private void ArmTimerLocked()
     {
         if (_timerArmed || _pending.Count == 0 || _runtime.FlushIntervalMs == 0 || _closed) return;
         _timerArmed = true;
-        long due = Math.Max(0, _runtime.FlushIntervalMs - (Environment.TickCount64 - _oldestPendingTicks));
+        long due = Math.Max(0, _runtime.FlushIntervalMs - (_runtime.NowMs - _oldestPendingTicks));
         _ = FlushLaterAsync(due);
     }
 
     private async Task FlushLaterAsync(long delayMs)
     {
-        if (delayMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(delayMs)).ConfigureAwait(false);
+        if (delayMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(delayMs), _runtime.Time).ConfigureAwait(false);
         lock (_lock) _timerArmed = false;
         _runtime.ScheduleFlush(this);
     }

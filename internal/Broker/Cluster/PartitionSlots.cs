@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using KafScale.Broker.Log;
+using KafScale.Metadata;
+using Microsoft.Extensions.Logging;
+
+namespace KafScale.Broker.Clustering;
+
+/// <summary>A partition of a topic, as a dictionary key.</summary>
+internal readonly record struct PartitionId(string Topic, int Partition);
+
+/// <summary>
+/// Partitions as lease-held slots: the key is /kafscale/leaders/&lt;topic&gt;/&lt;p&gt;, a claim bumps
+/// the stored leader epoch, opening recovers the partition log from the store, and handing over
+/// flushes it first.
+/// </summary>
+internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogger log) : ILeaseSlotKind<PartitionId, PartitionLog>
+{
+    /// <summary>How long a handoff may spend flushing before the rest is refused.</summary>
+    public TimeSpan HandoffFlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    public string KeyPrefix => ClusterKeys.LeadersPrefix;
+
+    public bool TryParseKey(string key, out PartitionId slot)
+    {
+        bool ok = ClusterKeys.TryParseLeader(key, out var topic, out int p);
+        slot = new PartitionId(topic, p);
+        return ok;
+    }
+
+    public string KeyOf(PartitionId slot) => ClusterKeys.Leader(slot.Topic, slot.Partition);
+
+    public string Describe(PartitionId slot) => $"{slot.Topic}-{slot.Partition}";
+
+    public string Describe(PartitionId slot, PartitionLog handle) => $"{slot.Topic}-{slot.Partition} (offsets {handle.LogStartOffset}-{handle.HighWatermark})";
+
+    public int OpenBatch => 1;
+
+    public IEnumerable<(PartitionId Slot, int Desired)> Slots(int[] live)
+    {
+        foreach (var topic in logs.Topics)
+        {
+            int count = topic.PartitionCount;
+            for (int p = 0; p < count; p++) yield return (new PartitionId(topic.Name, p), Rendezvous.Pick(topic.Name, p, live));
+        }
+    }
+
+    /// <summary>
+    /// Creates the leader key bound to the lease and bumps the stored leader epoch, in one
+    /// transaction that also requires the topic to be the incarnation this broker knows.
+    /// </summary>
+    public async Task<SlotClaim?> ClaimAsync(PartitionId id, int me, long lease, CancellationToken ct)
+    {
+        if (!logs.TryGetTopic(id.Topic, out var topic) || id.Partition >= topic.PartitionCount) return null;
+        string epochKey = MetadataKeys.LeaderEpoch(id.Topic, id.Partition);
+        string leaderKey = ClusterKeys.Leader(id.Topic, id.Partition);
+        var stored = await meta.GetAsync(epochKey, ct).ConfigureAwait(false);
+        int epoch = (stored is null ? 0 : int.Parse(Encoding.ASCII.GetString(stored.Value), CultureInfo.InvariantCulture)) + 1;
+        var txn = await meta.TxnAsync(new TxnRequest(
+            [
+                Compare.KeyMissing(leaderKey),
+                Compare.ModRevisionEquals(epochKey, stored?.ModRevision ?? 0),
+                new Compare(MetadataKeys.TopicConfig(id.Topic), CompareTarget.CreateRevision, CompareResult.Equal, topic.CreateRevision),
+            ],
+            [TxnOp.Put(leaderKey, LeaderValue(me, epoch), lease), TxnOp.Put(epochKey, Encoding.ASCII.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)))],
+            []), ct).ConfigureAwait(false);
+        return txn.Succeeded ? new SlotClaim(new LeaderInfo(me, epoch, lease), txn.Revision) : null;
+    }
+
+    internal static byte[] LeaderValue(int broker, int epoch) =>
+        JsonSerializer.SerializeToUtf8Bytes(new LeaderRecord { Broker = broker, Epoch = epoch }, ClusterJsonContext.Default.LeaderRecord);
+
+    /// <summary>Recovery from the store; the log accepts writes once activated.</summary>
+    public async Task<IReadOnlyList<PartitionLog>> OpenAsync(IReadOnlyList<(PartitionId Slot, LeaderInfo Holder)> batch, CancellationToken ct)
+    {
+        var opened = new List<PartitionLog>(batch.Count);
+        foreach (var (id, holder) in batch)
+        {
+            if (!logs.TryGetTopic(id.Topic, out var topic) || id.Partition >= topic.PartitionCount)
+                throw new InvalidOperationException($"topic {id.Topic} has no partition {id.Partition} any more");
+            opened.Add(await logs.Partitions.OpenAsync(topic, id.Partition, holder.Epoch, ct).ConfigureAwait(false));
+        }
+        return opened;
+    }
+
+    public bool Activate(PartitionLog handle) => logs.Registry.Publish(handle);
+
+    public void Discard(PartitionLog handle) => handle.Abandon(ErrorCodes.NotLeaderOrFollower);
+
+    public bool HasEnded(PartitionLog handle) => handle.IsClosed;
+
+    public async Task HandOffAsync(PartitionId id, PartitionLog handle)
+    {
+        try { await logs.Partitions.CloseAsync(handle, HandoffFlushTimeout).ConfigureAwait(false); }
+        catch (Exception ex)
+        {
+            log.LogWarning("handoff of {Topic}-{Partition} failed while flushing: {Error}", id.Topic, id.Partition, ex.Message);
+            logs.Partitions.Drop(handle);
+        }
+    }
+
+    public void Drop(PartitionId id, PartitionLog? handle, bool open)
+    {
+        if (handle is not null) logs.Partitions.Drop(handle);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Text;
+using KafScale.Metadata;
+using Microsoft.Extensions.Logging;
+
+namespace KafScale.Broker.Log;
+
+/// <summary>
+/// The term of a partition log on this broker: opened (recovered from the store) when the
+/// leadership layer makes this broker the leader, published to requests, closed gracefully on
+/// handoff or dropped at once when leadership is lost. Also the moves of the log start offset
+/// (DeleteRecords, retention), which only the leader makes.
+/// </summary>
+internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage storage, LogRuntime runtime, TopicRegistry topics, NextOffsetHints hints, ILogger log)
+{
+    /// <summary>
+    /// How much of a partition's newest data is replayed into the idempotent-producer state at
+    /// open. A producer retries for seconds (delivery.timeout.ms defaults to 2 minutes), so the
+    /// batches it may retry are in the newest segments.
+    /// </summary>
+    public static long ProducerStateReplayBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Opens a partition this broker has just become the leader of: recovers its chain of
+    /// segments from the store (the next_offset hint is only a hint), rebuilds the idempotent
+    /// producers' state. The log is not yet visible to requests: see <see cref="TopicRegistry.Publish"/>.
+    /// </summary>
+    public async Task<PartitionLog> OpenAsync(TopicState topic, int partition, int epoch, CancellationToken ct)
+    {
+        var keys = await meta.GetPrefixAsync(MetadataKeys.Partition(topic.Name, partition), ct).ConfigureAwait(false);
+        long hint = 0, start = 0;
+        foreach (var kv in keys.Kvs)
+        {
+            if (kv.Key.EndsWith("/next_offset", StringComparison.Ordinal)) hint = ParseLong(kv.Value);
+            else if (kv.Key.EndsWith("/log_start_offset", StringComparison.Ordinal)) start = ParseLong(kv.Value);
+        }
+        var opened = new PartitionLog(topic.Name, partition, topic, storage, runtime) { LeaderEpoch = epoch };
+        var segments = await storage.RecoverAsync(topic.Name, partition, hint, ct).ConfigureAwait(false);
+        opened.Load(segments, start);
+        await ReplayProducerStateAsync(opened, segments).ConfigureAwait(false);
+        if (opened.NextOffset != hint) runtime.ScheduleHintUpdate(opened);
+        return opened;
+    }
+
+    /// <summary>
+    /// Graceful handoff: new appends are refused, everything appended is flushed and made
+    /// durable (up to timeout), the final hint is written; then the term ends and whatever is
+    /// still waiting is answered NOT_LEADER_OR_FOLLOWER (its producers retry on the next leader).
+    /// </summary>
+    public async Task CloseAsync(PartitionLog partition, TimeSpan timeout)
+    {
+        partition.BeginHandoff();
+        if (!await partition.FlushUntilDurableAsync(timeout).ConfigureAwait(false))
+            log.LogWarning("{Topic}-{Partition}: handoff could not flush everything within {Timeout}; the rest is refused", partition.Topic, partition.Partition, timeout);
+        await hints.WriteAsync([partition], CancellationToken.None).ConfigureAwait(false);
+        partition.Abandon(ErrorCodes.NotLeaderOrFollower);
+        topics.Unpublish(partition);
+    }
+
+    /// <summary>Ends a term at once (lease lapsed, leader key gone): nothing more is acknowledged.</summary>
+    public void Drop(PartitionLog partition)
+    {
+        partition.Abandon(ErrorCodes.NotLeaderOrFollower);
+        topics.Unpublish(partition);
+    }
+
+    /// <summary>Flushes everything pending in the open logs and writes their hints (tests and tools; brokers hand off through the leadership layer).</summary>
+    public async Task FlushAllAsync(TimeSpan timeout)
+    {
+        var all = topics.OpenLogs().ToList();
+        await Task.WhenAll(all.Select(l => l.FlushUntilDurableAsync(timeout))).ConfigureAwait(false);
+        foreach (var p in all) if (p.HasPending) p.Abandon(ErrorCodes.NotLeaderOrFollower);
+        await hints.WriteAsync(all, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Moves the log start offset and deletes the whole segments below it. False when this
+    /// broker no longer leads the partition (or the topic is gone).
+    /// </summary>
+    public async Task<bool> AdvanceLogStartAsync(PartitionLog partition, long offset, CancellationToken ct)
+    {
+        if (partition.IsClosed || !topics.IsCurrent(partition.TopicState)) return false;
+        var removed = partition.AdvanceLogStart(offset);
+        // Tied to the topic's incarnation: a deleted topic must not get its keys written back.
+        var txn = await meta.TxnAsync(new TxnRequest(
+            [new Compare(MetadataKeys.TopicConfig(partition.Topic), CompareTarget.CreateRevision, CompareResult.Equal, partition.TopicState.CreateRevision)],
+            [TxnOp.Put(MetadataKeys.LogStartOffset(partition.Topic, partition.Partition), NextOffsetHints.Ascii(partition.LogStartOffset))], []), ct).ConfigureAwait(false);
+        if (!txn.Succeeded) return false;
+        foreach (var segment in removed)
+        {
+            runtime.SegmentCache?.Remove(new KafScale.Storage.SegmentCacheKey(partition.Topic, partition.Partition, segment.BaseOffset));
+            await storage.DeleteSegmentAsync(partition.Topic, partition.Partition, segment.BaseOffset, ct).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    private async Task ReplayProducerStateAsync(PartitionLog partition, List<SegmentRef> segments)
+    {
+        int first = segments.Count;
+        long bytes = 0;
+        while (first > 0 && bytes < ProducerStateReplayBytes) bytes += segments[--first].Size;
+        for (int i = first; i < segments.Count; i++)
+        {
+            var kfs = await storage.GetSegmentAsync(partition, segments[i]).ConfigureAwait(false);
+            partition.ReplayProducers(kfs.Span[KafScale.Storage.SegmentFormat.HeaderSize..(kfs.Length - KafScale.Storage.SegmentFormat.FooterSize)]);
+        }
+    }
+
+    private static long ParseLong(byte[] value) =>
+        long.TryParse(Encoding.ASCII.GetString(value), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l) ? l : 0;
+}

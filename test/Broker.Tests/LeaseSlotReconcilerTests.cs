@@ -1,0 +1,221 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using KafScale.Broker.Clustering;
+using KafScale.Metadata;
+using KafScale.Metadata.Embedded;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KafScale.Broker.Tests;
+
+/// <summary>
+/// The reconciler of lease-held slots on its own, over a real embedded metadata store with real
+/// leases: a slot kind that records what the reconciler asks of it, and memberships the test
+/// steers (who is live, when the lease lapses).
+/// </summary>
+public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
+{
+    private const int SlotCount = 12;
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "kafscale-reconciler-tests", Guid.NewGuid().ToString("N"));
+    private readonly List<IAsyncDisposable> _owned = [];
+    private EmbeddedMetadataStore _meta = null!;
+
+    private sealed class Membership(int id, long lease, int[] live) : IClusterMembership
+    {
+        public int BrokerId { get; } = id;
+        public long LeaseId { get; } = lease;
+        public int[] LiveIds { get; private set; } = live;
+        public LeaseGuard Guard { get; } = Holding();
+        public event Action? Changed;
+        public event Action? LeaseLost;
+
+        private static LeaseGuard Holding()
+        {
+            var guard = LeaseGuard.Create();
+            guard.Extend(Stopwatch.GetTimestamp(), TimeSpan.FromMinutes(5), TimeSpan.Zero);
+            return guard;
+        }
+
+        public void SetLive(params int[] ids)
+        {
+            LiveIds = ids;
+            Changed?.Invoke();
+        }
+
+        /// <summary>What the registry does when the lease deadline passes.</summary>
+        public void Lapse()
+        {
+            Guard.Lapse();
+            LeaseLost?.Invoke();
+        }
+
+        /// <summary>What the registry does when a keep-alive succeeds again.</summary>
+        public void Confirm()
+        {
+            Guard.Extend(Stopwatch.GetTimestamp(), TimeSpan.FromMinutes(5), TimeSpan.Zero);
+            Changed?.Invoke();
+        }
+    }
+
+    /// <summary>Slots 0..11 under /test/slots/, each desired where rendezvous hashing puts it; records every call.</summary>
+    private sealed class RecordingSlots(IMetadataStore meta) : ILeaseSlotKind<int, string>
+    {
+        public ConcurrentDictionary<int, string> Open { get; } = new();
+        public ConcurrentQueue<string> Calls { get; } = new();
+
+        public string KeyPrefix => "/test/slots/";
+        public bool TryParseKey(string key, out int slot) => int.TryParse(key.AsSpan(KeyPrefix.Length), out slot);
+        public string KeyOf(int slot) => KeyPrefix + slot;
+        public string Describe(int slot) => $"slot {slot}";
+        public string Describe(int slot, string handle) => handle;
+        public int OpenBatch => 4;
+
+        public IEnumerable<(int Slot, int Desired)> Slots(int[] live)
+        {
+            for (int s = 0; s < SlotCount; s++) yield return (s, Rendezvous.Pick("test", s, live));
+        }
+
+        public async Task<SlotClaim?> ClaimAsync(int slot, int me, long lease, CancellationToken ct)
+        {
+            var txn = await meta.TxnAsync(new TxnRequest([Compare.KeyMissing(KeyOf(slot))], [TxnOp.Put(KeyOf(slot), PartitionSlots.LeaderValue(me, 1), lease)], []), ct);
+            Calls.Enqueue($"claim {slot}");
+            return txn.Succeeded ? new SlotClaim(new LeaderInfo(me, 1, lease), txn.Revision) : null;
+        }
+
+        public Task<IReadOnlyList<string>> OpenAsync(IReadOnlyList<(int Slot, LeaderInfo Holder)> batch, CancellationToken ct)
+        {
+            foreach (var (slot, _) in batch) Calls.Enqueue($"open {slot}");
+            return Task.FromResult<IReadOnlyList<string>>([.. batch.Select(b => $"handle {b.Slot}")]);
+        }
+
+        public bool Activate(string handle) => Open.TryAdd(int.Parse(handle["handle ".Length..]), handle);
+        public void Discard(string handle) => Calls.Enqueue("discard " + handle);
+        public bool HasEnded(string handle) => false;
+
+        public Task HandOffAsync(int slot, string handle)
+        {
+            Open.TryRemove(slot, out _);
+            Calls.Enqueue($"handoff {slot}");
+            return Task.CompletedTask;
+        }
+
+        public void Drop(int slot, string? handle, bool open)
+        {
+            Open.TryRemove(slot, out _);
+            Calls.Enqueue($"drop {slot}");
+        }
+    }
+
+    private async Task<(Membership Members, RecordingSlots Slots, LeaseSlotReconciler<int, string> Reconciler)> StartBrokerAsync(int id, params int[] live)
+    {
+        _meta ??= await EmbeddedMetadataStore.OpenAsync(Path.Combine(_root, "metadata"), CancellationToken.None);
+        long lease = await _meta.GrantLeaseAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
+        var members = new Membership(id, lease, live);
+        var slots = new RecordingSlots(_meta);
+        var reconciler = new LeaseSlotReconciler<int, string>(_meta, members, slots, NullLogger.Instance);
+        members.Changed += reconciler.Poke;
+        members.LeaseLost += () => reconciler.DropAll();
+        _owned.Add(reconciler);
+        reconciler.Start();
+        await reconciler.Synced.Within();
+        reconciler.Poke();
+        return (members, slots, reconciler);
+    }
+
+    private static IEnumerable<int> DesiredOf(int broker, int[] live) =>
+        Enumerable.Range(0, SlotCount).Where(s => Rendezvous.Pick("test", s, live) == broker);
+
+    private async Task<Dictionary<int, long>> KeyLeasesAsync()
+    {
+        var kvs = (await _meta.GetPrefixAsync("/test/slots/", CancellationToken.None)).Kvs;
+        return kvs.ToDictionary(kv => int.Parse(kv.Key["/test/slots/".Length..]), kv => kv.Lease);
+    }
+
+    [Fact]
+    public async Task Each_broker_claims_the_slots_it_is_desired_for_and_opens_only_those()
+    {
+        int[] live = [0, 1];
+        var a = await StartBrokerAsync(0, live);
+        var b = await StartBrokerAsync(1, live);
+
+        await TestExtensions.UntilAsync(() => a.Slots.Open.Count + b.Slots.Open.Count == SlotCount, "every slot is open somewhere");
+
+        Assert.Equal(DesiredOf(0, live).Order(), a.Slots.Open.Keys.Order());
+        Assert.Equal(DesiredOf(1, live).Order(), b.Slots.Open.Keys.Order());
+        var leases = await KeyLeasesAsync();
+        Assert.All(Enumerable.Range(0, SlotCount), s => Assert.Equal(a.Slots.Open.ContainsKey(s) ? a.Members.LeaseId : b.Members.LeaseId, leases[s]));
+        Assert.All(Enumerable.Range(0, SlotCount), s => Assert.Equal(a.Reconciler.HolderOf(s), b.Reconciler.HolderOf(s)));
+        Assert.Equal(a.Slots.Open.Count, a.Reconciler.Leading);
+    }
+
+    [Fact]
+    public async Task A_broker_hands_over_and_releases_the_slots_it_is_no_longer_desired_for()
+    {
+        var a = await StartBrokerAsync(0, 0);
+        await TestExtensions.UntilAsync(() => a.Slots.Open.Count == SlotCount, "the only broker opens every slot");
+
+        int[] both = [0, 1];
+        var b = await StartBrokerAsync(1, both);
+        a.Members.SetLive(both);
+
+        var moving = DesiredOf(1, both).ToList();
+        Assert.NotEmpty(moving);
+        await TestExtensions.UntilAsync(() => b.Slots.Open.Count == moving.Count, "the newcomer opens what it wins");
+        Assert.Equal(moving.Order(), b.Slots.Open.Keys.Order());
+        Assert.Equal(DesiredOf(0, both).Order(), a.Slots.Open.Keys.Order());
+        // Handed over (then released) before the newcomer could claim: each moving slot once.
+        Assert.Equal(moving.Select(s => $"handoff {s}").Order(), a.Slots.Calls.Where(c => c.StartsWith("handoff", StringComparison.Ordinal)).Order());
+        var leases = await KeyLeasesAsync();
+        Assert.All(moving, s => Assert.Equal(b.Members.LeaseId, leases[s]));
+    }
+
+    [Fact]
+    public async Task At_the_lease_deadline_every_slot_is_dropped_and_taken_up_again_without_a_new_claim_once_confirmed()
+    {
+        var a = await StartBrokerAsync(0, 0);
+        await TestExtensions.UntilAsync(() => a.Slots.Open.Count == SlotCount, "every slot is open");
+        int claims = a.Slots.Calls.Count(c => c.StartsWith("claim", StringComparison.Ordinal));
+
+        a.Members.Lapse();
+
+        // Synchronously, before anything else could be acknowledged.
+        Assert.Empty(a.Slots.Open);
+        Assert.Equal(0, a.Reconciler.Leading);
+        Assert.Equal(SlotCount, a.Slots.Calls.Count(c => c.StartsWith("drop", StringComparison.Ordinal)));
+        // The keys are still bound to the lease (it may not have expired in the store); nothing reopens while it is in doubt.
+        a.Reconciler.Poke();
+        await Task.Yield();
+        Assert.Empty(a.Slots.Open);
+
+        a.Members.Confirm();
+        await TestExtensions.UntilAsync(() => a.Slots.Open.Count == SlotCount, "every slot is open again");
+        Assert.Equal(claims, a.Slots.Calls.Count(c => c.StartsWith("claim", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Partitions_and_coordinator_shards_both_end_when_the_lease_lapses_and_come_back_when_it_is_confirmed()
+    {
+        await using var host = await LogHost.StartAsync();
+        var logs = await host.CreateTopicAsync("orders", 3);
+        var node = host.Node;
+        Assert.True(node.Leadership.ShardsLed > 0);
+
+        node.Registry.Lapse("the test says so");
+
+        Assert.All(logs, l => Assert.True(l.IsClosed));
+        Assert.True(node.Logs.TryGetTopic("orders", out var topic));
+        Assert.All(topic.Logs, l => Assert.Null(l));
+        Assert.Equal(0, node.Leadership.ShardsLed);
+        Assert.All(Enumerable.Range(0, node.Groups.ShardCount), s => Assert.False(node.Groups.Leads(s)));
+
+        // The next keep-alive confirms the lease again: both kinds are taken up again.
+        await TestExtensions.UntilAsync(() => topic.Logs.All(l => l is { IsClosed: false }) && node.Leadership.ShardsLed == node.Groups.ShardCount,
+            "partitions and shards are led again");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var o in _owned) await o.DisposeAsync();
+        if (_meta is not null) await _meta.DisposeAsync();
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
