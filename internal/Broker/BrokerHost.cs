@@ -87,7 +87,7 @@ public sealed class BrokerHost : IAsyncDisposable
                 : $"cannot use '{objectsDir}' as the object store (--objects-dir / KAFSCALE_OBJECTS_DIR, or --data-dir / KAFSCALE_DATA_DIR): {ex.Message}", ex);
         }
         if (!store.SupportsConditionalCreate && meta is not EmbeddedMetadataStore)
-            log.LogWarning("the object store does not refuse to overwrite existing objects (no conditional create): a deposed leader is fenced only by its lease deadline, which is weaker (DESIGN.md section 6)");
+            log.LogWarning("the object store does not refuse to overwrite existing objects (no conditional create): a deposed leader is fenced only by its lease deadline, which is weaker (docs/architecture.md, \"Leadership and fencing\")");
 
         GroupCoordinatorService? groups = null;
         ClusterNode? node = null;
