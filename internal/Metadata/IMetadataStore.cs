@@ -40,7 +40,7 @@ public enum WatchEventType { Put, Delete }
 public sealed record WatchEvent(WatchEventType Type, KeyValue Kv);
 
 /// <summary>
-/// The metadata store, with etcd v3's semantics (DESIGN.md section 7). Two implementations:
+/// The metadata store, with etcd v3's semantics (docs/metadata.md). Two implementations:
 /// etcd, and an embedded single-process store persisted on local disk.
 /// </summary>
 public interface IMetadataStore : IAsyncDisposable
