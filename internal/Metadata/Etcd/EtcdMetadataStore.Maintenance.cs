@@ -89,16 +89,26 @@ public sealed partial class EtcdMetadataStore
             long written = 0;
             long revision = 0;
             ulong remaining = ulong.MaxValue;
-            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             try
             {
                 using AsyncServerStreamingCall<EtcdPb.SnapshotResponse> call =
-                    endpoint.Maintenance.Snapshot(new EtcdPb.SnapshotRequest(), EtcdConnection.StreamOptions(token, cancel.Token));
+                    endpoint.Maintenance.Snapshot(new EtcdPb.SnapshotRequest(), EtcdConnection.StreamOptions(token, cancellationToken));
                 while (true)
                 {
-                    cancel.CancelAfter(_connection.RequestTimeout);
-                    if (!await call.ResponseStream.MoveNext(cancel.Token).ConfigureAwait(false)) break;
-                    cancel.CancelAfter(Timeout.InfiniteTimeSpan);
+                    using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                    {
+                        idle.CancelAfter(_connection.RequestTimeout);
+                        try
+                        {
+                            if (!await call.ResponseStream.MoveNext(idle.Token).ConfigureAwait(false)) break;
+                        }
+                        catch (Exception e) when (e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled }
+                            && idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                        {
+                            throw new MetadataStoreUnavailableException(
+                                $"etcd at {endpoint.Authority} stopped sending its snapshot for {_connection.RequestTimeout.TotalSeconds:0.#} s.");
+                        }
+                    }
                     EtcdPb.SnapshotResponse chunk = call.ResponseStream.Current;
                     if (revision == 0 && chunk.Header is { } header) revision = header.Revision;
                     await destination.WriteAsync(chunk.Blob.Memory, cancellationToken).ConfigureAwait(false);
@@ -106,11 +116,6 @@ public sealed partial class EtcdMetadataStore
                     remaining = chunk.RemainingBytes;
                 }
                 return (written, revision, remaining);
-            }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                throw new MetadataStoreUnavailableException(
-                    $"etcd at {endpoint.Authority} stopped sending its snapshot for {_connection.RequestTimeout.TotalSeconds:0.#} s.");
             }
             catch (RpcException ex)
             {
