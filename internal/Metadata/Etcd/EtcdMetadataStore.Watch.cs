@@ -12,9 +12,10 @@ public sealed partial class EtcdMetadataStore
     private static readonly TimeSpan FirstReconnectDelay = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// One Watch stream (the generated Watch client's duplex call) per call. When the stream breaks (etcd restarted, endpoint lost), it is
-    /// re-created on the next endpoint from the revision after the last one delivered (or after
-    /// the last progress notification), so no event is lost or repeated. Ends with a
+    /// One Watch stream (the generated Watch client's duplex call) per call. When the stream
+    /// breaks (etcd restarted, endpoint lost), it is re-created on the next endpoint from the
+    /// revision after the last one delivered (or after the last progress notification), so no
+    /// event is lost or repeated. Ends with a
     /// <see cref="CompactedRevisionException"/> when etcd has compacted the revision it needs.
     /// fromRevision 0 means from the moment the watch is created on the server, which happens on
     /// the first MoveNextAsync.
