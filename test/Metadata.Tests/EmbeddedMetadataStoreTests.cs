@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using KafScale.Metadata;
 using KafScale.Metadata.Embedded;
+using Microsoft.Extensions.Time.Testing;
 
 namespace KafScale.Metadata.Tests;
 
@@ -81,6 +82,27 @@ public sealed class EmbeddedMetadataStoreTests : IDisposable
             Assert.Equal([("/brokers/1", WatchEventType.Delete), ("/leaders/t/0", WatchEventType.Delete)],
                 new[] { first, second }.Select(e => (e.Kv.Key, e.Type)));
         }
+    }
+
+    [Fact]
+    public async Task Leases_expire_by_the_clock_the_options_give_and_keepalives_move_the_deadline_on()
+    {
+        var clock = new FakeTimeProvider();
+        await using EmbeddedMetadataStore store = await OpenAsync(new EmbeddedMetadataStoreOptions { TimeProvider = clock });
+        long lease = await store.GrantLeaseAsync(TimeSpan.FromMinutes(10), Ct);
+        long put = await store.PutAsync("/brokers/1", B("b1"), lease, Ct);
+        await using WatchProbe watch = WatchProbe.Start(store, "/brokers/", put + 1);
+
+        clock.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal(TimeSpan.FromMinutes(10), await store.KeepAliveAsync(lease, Ct));
+        clock.Advance(TimeSpan.FromMinutes(9));
+        Assert.True(await watch.IsQuietForAsync(TimeSpan.FromMilliseconds(300)));
+        Assert.NotNull(await store.GetAsync("/brokers/1", Ct));
+
+        clock.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
+        WatchEvent deleted = await watch.NextAsync();
+        Assert.Equal(("/brokers/1", WatchEventType.Delete), (deleted.Kv.Key, deleted.Type));
+        Assert.Null(await store.KeepAliveAsync(lease, Ct));
     }
 
     [Fact]

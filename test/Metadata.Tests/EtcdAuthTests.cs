@@ -16,7 +16,7 @@ public sealed class EtcdAuthTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await EtcdServer.StartAsync("--auth-token-ttl", "2");
+        _server = await EtcdServer.StartTemporaryAsync("--auth-token-ttl", "2");
         await Server.EtcdctlAsync("user", "add", "root:rootpw");
         await Server.EtcdctlAsync("user", "add", "kafscale:s3cret");
         await Server.EtcdctlAsync("role", "add", "kafscale");

@@ -87,6 +87,30 @@ public sealed class EtcdMetadataStoreTests(EtcdFixture etcd) : IClassFixture<Etc
     }
 
     [Fact]
+    public async Task Each_keepalive_gets_the_answer_to_its_own_request_even_after_an_earlier_one_was_abandoned()
+    {
+        await using EtcdMetadataStore store = await EtcdMetadataStore.ConnectAsync([etcd.Server.Endpoint], null, null, Ct);
+        long shortLease = await store.GrantLeaseAsync(TimeSpan.FromSeconds(5), Ct);
+        long longLease = await store.GrantLeaseAsync(TimeSpan.FromSeconds(9), Ct);
+        // Interleaved on the one shared stream: every caller hears its own lease's TTL.
+        TimeSpan?[] ttls = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => store.KeepAliveAsync(i % 2 == 0 ? shortLease : longLease, Ct)));
+        for (int i = 0; i < ttls.Length; i++) Assert.Equal(TimeSpan.FromSeconds(i % 2 == 0 ? 5 : 9), ttls[i]);
+
+        for (int round = 0; round < 20; round++)
+        {
+            long lease = await store.GrantLeaseAsync(TimeSpan.FromSeconds(30), Ct);
+            // Abandoned at some point before, during or after its request went out.
+            using (var abandon = new CancellationTokenSource(TimeSpan.FromTicks(Random.Shared.Next(0, 20_000))))
+            {
+                try { await store.KeepAliveAsync(lease, abandon.Token); } catch (OperationCanceledException) { }
+            }
+            await store.RevokeLeaseAsync(lease, Ct);
+            // The answer to an abandoned request, sent before the revoke, must not stand in for this one.
+            Assert.Null(await store.KeepAliveAsync(lease, Ct));
+        }
+    }
+
+    [Fact]
     public async Task Operations_after_dispose_throw_ObjectDisposed()
     {
         EtcdMetadataStore store = await EtcdMetadataStore.ConnectAsync([etcd.Server.Endpoint], null, null, Ct);

@@ -14,7 +14,7 @@ public sealed class EtcdRestartTests
     [Fact]
     public async Task A_watch_and_a_lease_keepalive_both_recover_when_etcd_restarts()
     {
-        await using EtcdServer server = await EtcdServer.StartAsync();
+        await using EtcdServer server = await EtcdServer.StartTemporaryAsync();
         var options = new EtcdMetadataStoreOptions { RequestTimeout = TimeSpan.FromSeconds(3), MaxReconnectDelay = TimeSpan.FromMilliseconds(500) };
         await using EtcdMetadataStore store = await EtcdMetadataStore.ConnectAsync([server.Endpoint], null, null, options, Ct);
 
@@ -46,10 +46,10 @@ public sealed class EtcdRestartTests
         });
 
         await Task.Delay(1500);
-        await server.KillAsync();
+        await server.StopAsync();
         await Task.Delay(2500);
         await Assert.ThrowsAsync<MetadataStoreUnavailableException>(() => store.GetAsync("/r/topics/a", Ct));
-        await server.RestartAsync();
+        await server.StartAgainAsync();
         DateTime restarted = DateTime.UtcNow;
 
         long after = await store.PutAsync("/r/topics/b", B("2"), 0, Ct);

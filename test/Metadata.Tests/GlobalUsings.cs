@@ -1,1 +1,2 @@
+global using KafScale.TestSupport;
 global using Xunit;

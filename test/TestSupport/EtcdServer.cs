@@ -1,13 +1,18 @@
 namespace KafScale.TestSupport;
 
-/// <summary>A single-member etcd 3.4 on free loopback ports with its own data directory; it can be stopped and started again on the same data.</summary>
+/// <summary>
+/// A single-member etcd 3.4 on free loopback ports with its own data directory; it can be stopped
+/// and started again on the same data. Extra etcd flags (such as --auth-token-ttl) go to every start.
+/// </summary>
 public sealed class EtcdServer : IAsyncDisposable
 {
     private readonly ServerProcess _process;
+    private readonly bool _ownsRoot;
 
-    private EtcdServer(string root)
+    private EtcdServer(string root, bool ownsRoot, IReadOnlyList<string> extraArgs)
     {
         Root = root;
+        _ownsRoot = ownsRoot;
         ClientPort = ServerProcess.FreePort();
         PeerPort = ServerProcess.FreePort();
         string data = Path.Combine(root, "etcd");
@@ -17,6 +22,7 @@ public sealed class EtcdServer : IAsyncDisposable
             "--listen-client-urls", Endpoint, "--advertise-client-urls", Endpoint,
             "--listen-peer-urls", $"http://127.0.0.1:{PeerPort}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{PeerPort}",
             "--initial-cluster", $"t=http://127.0.0.1:{PeerPort}",
+            .. extraArgs,
         ], Path.Combine(root, "etcd.log"));
     }
 
@@ -26,13 +32,29 @@ public sealed class EtcdServer : IAsyncDisposable
     public string Endpoint => $"http://127.0.0.1:{ClientPort}";
     public ServerProcess Process => _process;
 
-    public static async Task<EtcdServer> StartAsync(string root)
+    /// <summary>Starts etcd with its data and log under root (which the caller owns).</summary>
+    public static Task<EtcdServer> StartAsync(string root, params string[] extraArgs) => StartAsync(root, ownsRoot: false, extraArgs);
+
+    /// <summary>Starts etcd in a temporary directory of its own, deleted on dispose.</summary>
+    public static Task<EtcdServer> StartTemporaryAsync(params string[] extraArgs)
     {
-        var server = new EtcdServer(root);
+        string root = Path.Combine(Path.GetTempPath(), "kafscale-etcd", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        return StartAsync(root, ownsRoot: true, extraArgs);
+    }
+
+    private static async Task<EtcdServer> StartAsync(string root, bool ownsRoot, string[] extraArgs)
+    {
+        var server = new EtcdServer(root, ownsRoot, extraArgs);
         try
         {
             await server.StartAgainAsync().ConfigureAwait(false);
             return server;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException("etcd is not installed: apt-get install -y etcd-server etcd-client", e);
         }
         catch
         {
@@ -63,16 +85,29 @@ public sealed class EtcdServer : IAsyncDisposable
     /// <summary>A key's value through etcdctl (v3 API), or null when it is missing.</summary>
     public async Task<string?> GetAsync(string key)
     {
-        var result = await ClientRunner.RunAsync("etcdctl", ["--endpoints", Endpoint, "get", key, "--print-value-only"], timeout: TimeSpan.FromSeconds(10));
-        if (result.ExitCode != 0) throw new IOException($"etcdctl get {key} failed: {result.Stderr}");
-        string value = result.Stdout.TrimEnd('\n');
+        string value = (await EtcdctlAsync("get", key, "--print-value-only").ConfigureAwait(false)).TrimEnd('\n');
         return value.Length == 0 ? null : value;
+    }
+
+    /// <summary>Runs etcdctl (v3 API) against this etcd; returns its output, throws when it fails.</summary>
+    public async Task<string> EtcdctlAsync(params string[] args)
+    {
+        var result = await ClientRunner.RunAsync("etcdctl", ["--endpoints", Endpoint, .. args], timeout: TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        if (result.TimedOut || result.ExitCode != 0) throw new IOException($"etcdctl {string.Join(' ', args)} failed: {result}");
+        return result.Stdout;
     }
 
     /// <summary>Stops etcd as an outage would (SIGKILL: no goodbye to its clients).</summary>
     public Task StopAsync() => _process.KillAsync();
 
-    public ValueTask DisposeAsync() => _process.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _process.DisposeAsync().ConfigureAwait(false);
+        if (_ownsRoot)
+        {
+            try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
 }
 
 /// <summary>

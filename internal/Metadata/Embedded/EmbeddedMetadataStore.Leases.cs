@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace KafScale.Metadata.Embedded;
 
 public sealed partial class EmbeddedMetadataStore
@@ -62,7 +60,7 @@ public sealed partial class EmbeddedMetadataStore
 
     private async Task RunLeaseTimerAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.LeaseCheckInterval);
+        using var timer = new PeriodicTimer(_options.LeaseCheckInterval, _options.TimeProvider);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
             lock (_gate)
@@ -99,6 +97,6 @@ public sealed partial class EmbeddedMetadataStore
         return CommitRevision();
     }
 
-    private static long Deadline(TimeSpan ttl) =>
-        Now() + (long)(ttl.TotalSeconds * Stopwatch.Frequency);
+    private long Deadline(TimeSpan ttl) =>
+        Now() + (long)(ttl.TotalSeconds * _options.TimeProvider.TimestampFrequency);
 }

@@ -379,5 +379,5 @@ public sealed partial class EmbeddedMetadataStore : IMetadataStore
 
     private SnapshotImage CaptureSnapshot() => new(_revision, [.. _kvs.Values]);
 
-    private static long Now() => Stopwatch.GetTimestamp();
+    private long Now() => _options.TimeProvider.GetTimestamp();
 }

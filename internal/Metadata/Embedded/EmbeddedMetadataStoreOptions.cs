@@ -17,6 +17,9 @@ public sealed class EmbeddedMetadataStoreOptions
 
     /// <summary>How often lease deadlines are checked: the precision of lease expiry.</summary>
     public TimeSpan LeaseCheckInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The clock of lease deadlines and of the lease check timer (tests pass a fake one).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }
 
 /// <summary>What <see cref="EmbeddedMetadataStore.OpenAsync(string, EmbeddedMetadataStoreOptions, CancellationToken)"/> found on disk, for the log line at startup.</summary>

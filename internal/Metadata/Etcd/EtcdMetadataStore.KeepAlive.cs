@@ -1,14 +1,18 @@
-using Pb = KafScale.Metadata.Etcd.Protocol;
+using Grpc.Core;
+using EtcdPb = Etcdserverpb;
 
 namespace KafScale.Metadata.Etcd;
 
 public sealed partial class EtcdMetadataStore
 {
-    private const string LeaseKeepAlive = "/etcdserverpb.Lease/LeaseKeepAlive";
-
     /// <summary>
-    /// One LeaseKeepAlive stream shared by every KeepAliveAsync. etcd answers each request on the
-    /// stream in order, so answers are matched to waiting callers per lease id, first in first out.
+    /// One LeaseKeepAlive stream (the generated Lease client's duplex call) shared by every
+    /// KeepAliveAsync. Each call writes one request and waits for the answer to THAT request: etcd
+    /// answers the requests on a stream in order, so answers are matched to waiting callers per
+    /// lease id, first in first out, and a request whose caller gave up keeps its place until its
+    /// answer arrives. So an answer always confirms a request sent after its caller started, which
+    /// is what the broker's lease deadline (its send time + TTL) relies on. Nothing here sends a
+    /// keep-alive on its own or repeats one later: the caller decides when a keep-alive goes out.
     /// A broken stream fails its waiters and is re-opened (on the next endpoint) by the next call.
     /// </summary>
     private sealed class LeaseKeepAliveStream(EtcdMetadataStore store) : IAsyncDisposable
@@ -16,10 +20,18 @@ public sealed partial class EtcdMetadataStore
         private readonly SemaphoreSlim _openLock = new(1, 1);
         private readonly object _lock = new();
         private readonly Dictionary<long, Queue<TaskCompletionSource<long>>> _waiters = [];
-        private GrpcDuplexCall? _call;
-        private string? _callToken;
+        private KeepAliveCall? _call;
 
-        private EtcdGrpcChannel Channel => store._channel;
+        private EtcdConnection Connection => store._connection;
+
+        /// <summary>An open stream: gRPC allows one write at a time on it.</summary>
+        private sealed class KeepAliveCall(AsyncDuplexStreamingCall<EtcdPb.LeaseKeepAliveRequest, EtcdPb.LeaseKeepAliveResponse> call, EtcdEndpoint endpoint, string? token)
+        {
+            public readonly AsyncDuplexStreamingCall<EtcdPb.LeaseKeepAliveRequest, EtcdPb.LeaseKeepAliveResponse> Call = call;
+            public readonly EtcdEndpoint Endpoint = endpoint;
+            public readonly string? Token = token;
+            public readonly SemaphoreSlim WriteLock = new(1, 1);
+        }
 
         public async Task<TimeSpan?> KeepAliveAsync(long leaseId, CancellationToken cancellationToken)
         {
@@ -27,32 +39,44 @@ public sealed partial class EtcdMetadataStore
             CancellationToken token = linked.Token;
             Exception? last = null;
             // Each endpoint once, plus one more for a stream that had silently died before this call.
-            for (int attempt = 0; attempt <= Channel.EndpointCount; attempt++)
+            for (int attempt = 0; attempt <= Connection.EndpointCount; attempt++)
             {
-                GrpcDuplexCall? call = null;
+                KeepAliveCall? call = null;
                 var waiter = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
                 bool sent = false;
                 try
                 {
                     call = await EnsureCallAsync(token).ConfigureAwait(false);
-                    lock (_lock)
+                    await call.WriteLock.WaitAsync(token).ConfigureAwait(false);
+                    try
                     {
-                        if (!_waiters.TryGetValue(leaseId, out Queue<TaskCompletionSource<long>>? queue))
-                            _waiters[leaseId] = queue = new Queue<TaskCompletionSource<long>>();
-                        queue.Enqueue(waiter);
+                        // Queued under the write lock, so the queue order is the order on the wire.
+                        lock (_lock)
+                        {
+                            if (!_waiters.TryGetValue(leaseId, out Queue<TaskCompletionSource<long>>? queue))
+                                _waiters[leaseId] = queue = new Queue<TaskCompletionSource<long>>();
+                            queue.Enqueue(waiter);
+                        }
+                        // Not cancellable half way: a cancelled write could leave the request on the wire unanswered in our books.
+                        await call.Call.RequestStream.WriteAsync(new EtcdPb.LeaseKeepAliveRequest { ID = leaseId }, CancellationToken.None)
+                            .WaitAsync(Connection.RequestTimeout, CancellationToken.None).ConfigureAwait(false);
+                        sent = true;
                     }
-                    await call.WriteAsync(new Pb.LeaseKeepAliveRequest { ID = leaseId }, token).ConfigureAwait(false);
-                    sent = true;
-                    long ttl = await waiter.Task.WaitAsync(Channel.RequestTimeout, token).ConfigureAwait(false);
+                    finally
+                    {
+                        call.WriteLock.Release();
+                    }
+                    long ttl = await waiter.Task.WaitAsync(Connection.RequestTimeout, token).ConfigureAwait(false);
                     // etcd answers TTL 0 (or less) for a lease it does not know: expired or revoked.
                     return ttl > 0 ? TimeSpan.FromSeconds(ttl) : null;
                 }
                 catch (Exception ex) when (!token.IsCancellationRequested && IsRecoverable(ex))
                 {
-                    last = ex;
+                    Exception failure = ex is RpcException rpc ? EtcdRpcException.From(rpc, call?.Endpoint.Authority ?? Connection.Preferred.Authority) : ex;
+                    last = failure;
                     Forget(leaseId, waiter);
-                    if (call is not null) Break(call, ex);
-                    if (ex is EtcdRpcException { IsTokenProblem: true }) Channel.InvalidateToken(_callToken);
+                    if (call is not null) Break(call, failure);
+                    if (failure is EtcdRpcException { IsTokenProblem: true }) Connection.InvalidateToken(call?.Token);
                 }
                 catch (OperationCanceledException)
                 {
@@ -63,27 +87,23 @@ public sealed partial class EtcdMetadataStore
                     throw;
                 }
             }
-            if (last is EtcdRpcException rpc && !EtcdGrpcChannel.IsTransient(rpc) && !rpc.IsTokenProblem)
-                throw MapError(rpc, leaseId, Channel.EndpointList, Channel.HasCredentials);
-            throw Channel.Unreachable(last);
+            if (last is EtcdRpcException error && !EtcdConnection.IsTransient(error) && !error.IsTokenProblem)
+                throw MapError(error, leaseId, Connection.EndpointList, Connection.HasCredentials);
+            throw Connection.Unreachable(last);
         }
 
-        private async Task<GrpcDuplexCall> EnsureCallAsync(CancellationToken token)
+        private async Task<KeepAliveCall> EnsureCallAsync(CancellationToken token)
         {
             await _openLock.WaitAsync(token).ConfigureAwait(false);
             try
             {
                 if (_call is { } existing) return existing;
-                Uri endpoint = Channel.Preferred;
-                string? authToken = await Channel.EnsureTokenAsync(token).ConfigureAwait(false);
+                EtcdEndpoint endpoint = Connection.Preferred;
+                string? authToken = await Connection.EnsureTokenAsync(token).ConfigureAwait(false);
                 // The stream outlives the call that opened it: only disposing the store ends it.
-                GrpcDuplexCall call = Channel.StartDuplex(endpoint, LeaseKeepAlive, authToken, store._disposing.Token);
-                lock (_lock)
-                {
-                    _call = call;
-                    _callToken = authToken;
-                }
-                _ = Task.Run(() => ReadLoopAsync(call, endpoint));
+                var call = new KeepAliveCall(endpoint.Lease.LeaseKeepAlive(EtcdConnection.StreamOptions(authToken, store._disposing.Token)), endpoint, authToken);
+                lock (_lock) _call = call;
+                _ = Task.Run(() => ReadLoopAsync(call));
                 return call;
             }
             finally
@@ -92,15 +112,14 @@ public sealed partial class EtcdMetadataStore
             }
         }
 
-        private async Task ReadLoopAsync(GrpcDuplexCall call, Uri endpoint)
+        private async Task ReadLoopAsync(KeepAliveCall call)
         {
             try
             {
-                while (true)
+                IAsyncStreamReader<EtcdPb.LeaseKeepAliveResponse> responses = call.Call.ResponseStream;
+                while (await responses.MoveNext(store._disposing.Token).ConfigureAwait(false))
                 {
-                    byte[]? message = await call.ReadAsync(store._disposing.Token).ConfigureAwait(false);
-                    if (message is null) throw new IOException($"etcd at {call.Endpoint} ended the lease keep-alive stream.");
-                    Pb.LeaseKeepAliveResponse response = Pb.ProtoMessage.Parse<Pb.LeaseKeepAliveResponse>(message);
+                    EtcdPb.LeaseKeepAliveResponse response = responses.Current;
                     TaskCompletionSource<long>? waiter = null;
                     lock (_lock)
                     {
@@ -109,11 +128,12 @@ public sealed partial class EtcdMetadataStore
                     }
                     waiter?.TrySetResult(response.TTL);
                 }
+                throw new IOException($"etcd at {call.Endpoint.Authority} ended the lease keep-alive stream.");
             }
             catch (Exception ex)
             {
-                if (!store._disposing.IsCancellationRequested) Channel.ReportFailure(endpoint);
-                Break(call, ex);
+                if (!store._disposing.IsCancellationRequested) Connection.ReportFailure(call.Endpoint);
+                Break(call, ex is RpcException rpc ? EtcdRpcException.From(rpc, call.Endpoint.Authority) : ex);
             }
         }
 
@@ -129,7 +149,7 @@ public sealed partial class EtcdMetadataStore
         }
 
         /// <summary>Forgets a failed stream and fails everyone waiting on it.</summary>
-        private void Break(GrpcDuplexCall call, Exception cause)
+        private void Break(KeepAliveCall call, Exception cause)
         {
             List<TaskCompletionSource<long>> orphans = [];
             lock (_lock)
@@ -140,18 +160,15 @@ public sealed partial class EtcdMetadataStore
                 _waiters.Clear();
             }
             foreach (TaskCompletionSource<long> orphan in orphans) orphan.TrySetException(cause);
-            _ = call.DisposeAsync().AsTask();
+            call.Call.Dispose();
         }
 
-        public async ValueTask DisposeAsync()
+        public ValueTask DisposeAsync()
         {
-            GrpcDuplexCall? call;
+            KeepAliveCall? call;
             lock (_lock) call = _call;
-            if (call is not null)
-            {
-                Break(call, new ObjectDisposedException(nameof(EtcdMetadataStore)));
-                await call.DisposeAsync().ConfigureAwait(false);
-            }
+            if (call is not null) Break(call, new ObjectDisposedException(nameof(EtcdMetadataStore)));
+            return ValueTask.CompletedTask;
         }
     }
 }

@@ -1,17 +1,21 @@
 using System.Runtime.CompilerServices;
-using Pb = KafScale.Metadata.Etcd.Protocol;
+using Google.Protobuf;
+using Grpc.Core;
+using Mvcc = Mvccpb;
+using EtcdPb = Etcdserverpb;
+using WatchCall = Grpc.Core.AsyncDuplexStreamingCall<Etcdserverpb.WatchRequest, Etcdserverpb.WatchResponse>;
 
 namespace KafScale.Metadata.Etcd;
 
 public sealed partial class EtcdMetadataStore
 {
-    private const string Watch = "/etcdserverpb.Watch/Watch";
     private static readonly TimeSpan FirstReconnectDelay = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// One Watch stream per call. When the stream breaks (etcd restarted, endpoint lost), it is
-    /// re-created on the next endpoint from the revision after the last one delivered (or after
-    /// the last progress notification), so no event is lost or repeated. Ends with a
+    /// One Watch stream (the generated Watch client's duplex call) per call. When the stream
+    /// breaks (etcd restarted, endpoint lost), it is re-created on the next endpoint from the
+    /// revision after the last one delivered (or after the last progress notification), so no
+    /// event is lost or repeated. Ends with a
     /// <see cref="CompactedRevisionException"/> when etcd has compacted the revision it needs.
     /// fromRevision 0 means from the moment the watch is created on the server, which happens on
     /// the first MoveNextAsync.
@@ -28,7 +32,7 @@ public sealed partial class EtcdMetadataStore
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
         CancellationToken token = linked.Token;
-        (byte[] key, ReadOnlyMemory<byte> rangeEnd) = EtcdKeys.Prefix(prefix);
+        (ByteString key, ByteString rangeEnd) = EtcdKeys.Prefix(prefix);
         long next = fromRevision;
         TimeSpan delay = FirstReconnectDelay;
         var batch = new List<WatchEvent>();
@@ -36,15 +40,15 @@ public sealed partial class EtcdMetadataStore
         while (true)
         {
             ThrowIfStopped(cancellationToken);
-            Uri endpoint = _channel.Preferred;
-            (GrpcDuplexCall? call, string? authToken, Exception? failure) = await OpenWatchAsync(endpoint, key, rangeEnd, next, token, cancellationToken).ConfigureAwait(false);
+            EtcdEndpoint endpoint = _connection.Preferred;
+            (WatchCall? call, string? authToken, Exception? failure) = await OpenWatchAsync(endpoint, key, rangeEnd, next, token, cancellationToken).ConfigureAwait(false);
             if (call is not null)
             {
-                await using (call.ConfigureAwait(false))
+                using (call)
                 {
                     while (true)
                     {
-                        (Pb.WatchResponse? response, failure) = await NextWatchResponseAsync(call, token, cancellationToken).ConfigureAwait(false);
+                        (EtcdPb.WatchResponse? response, failure) = await NextWatchResponseAsync(call, endpoint, token, cancellationToken).ConfigureAwait(false);
                         if (response is null) break;
 
                         if (response.Canceled)
@@ -54,7 +58,7 @@ public sealed partial class EtcdMetadataStore
                             if (response.CancelReason.Contains("auth", StringComparison.OrdinalIgnoreCase)
                                 || response.CancelReason.Contains("token", StringComparison.OrdinalIgnoreCase))
                             {
-                                _channel.InvalidateToken(authToken);
+                                _connection.InvalidateToken(authToken);
                                 failure = new MetadataStoreException($"etcd cancelled the watch: {response.CancelReason}");
                                 break;
                             }
@@ -73,10 +77,10 @@ public sealed partial class EtcdMetadataStore
                             continue;
                         }
 
-                        foreach (Pb.Event e in response.Events)
+                        foreach (Mvcc.Event e in response.Events)
                         {
-                            var type = e.Type == Pb.EventType.Delete ? WatchEventType.Delete : WatchEventType.Put;
-                            Pb.KeyValue kv = e.Kv ?? throw new MetadataStoreException("etcd sent a watch event without its key-value.");
+                            var type = e.Type == Mvcc.Event.Types.EventType.Delete ? WatchEventType.Delete : WatchEventType.Put;
+                            Mvcc.KeyValue kv = e.Kv ?? throw new MetadataStoreException("etcd sent a watch event without its key-value.");
                             batch.Add(new WatchEvent(type, EtcdKeys.ToKeyValue(kv)));
                         }
                         // A response holds whole revisions (we never ask for fragments), so resuming after
@@ -90,8 +94,8 @@ public sealed partial class EtcdMetadataStore
 
             ThrowIfStopped(cancellationToken);
             if (failure is EtcdRpcException fatal && IsFatalForWatch(fatal))
-                throw MapError(fatal, 0, _channel.EndpointList, _channel.HasCredentials);
-            _channel.ReportFailure(endpoint);
+                throw MapError(fatal, 0, _connection.EndpointList, _connection.HasCredentials);
+            _connection.ReportFailure(endpoint);
             try
             {
                 await Task.Delay(delay, token).ConfigureAwait(false);
@@ -105,41 +109,46 @@ public sealed partial class EtcdMetadataStore
         }
     }
 
-    private async Task<(GrpcDuplexCall? Call, string? Token, Exception? Failure)> OpenWatchAsync(
-        Uri endpoint, byte[] key, ReadOnlyMemory<byte> rangeEnd, long startRevision, CancellationToken token, CancellationToken callerToken)
+    private async Task<(WatchCall? Call, string? Token, Exception? Failure)> OpenWatchAsync(
+        EtcdEndpoint endpoint, ByteString key, ByteString rangeEnd, long startRevision, CancellationToken token, CancellationToken callerToken)
     {
-        GrpcDuplexCall? call = null;
+        WatchCall? call = null;
         string? authToken = null;
         try
         {
-            authToken = await _channel.EnsureTokenAsync(token).ConfigureAwait(false);
-            call = _channel.StartDuplex(endpoint, Watch, authToken, token);
-            var create = new Pb.WatchCreateRequest { Key = key, RangeEnd = rangeEnd, StartRevision = startRevision, ProgressNotify = true };
-            await call.WriteAsync(new Pb.WatchRequest { CreateRequest = create }, token).ConfigureAwait(false);
+            authToken = await _connection.EnsureTokenAsync(token).ConfigureAwait(false);
+            call = endpoint.Watch.Watch(EtcdConnection.StreamOptions(authToken, token));
+            var create = new EtcdPb.WatchCreateRequest { Key = key, RangeEnd = rangeEnd, StartRevision = startRevision, ProgressNotify = true };
+            await call.RequestStream.WriteAsync(new EtcdPb.WatchRequest { CreateRequest = create }, token).ConfigureAwait(false);
             return (call, authToken, null);
         }
         catch (Exception ex) when (!token.IsCancellationRequested && IsRecoverable(ex))
         {
-            if (call is not null) await call.DisposeAsync().ConfigureAwait(false);
-            if (ex is EtcdRpcException { IsTokenProblem: true }) _channel.InvalidateToken(authToken);
-            return (null, authToken, ex);
+            call?.Dispose();
+            Exception failure = ex is RpcException rpc ? EtcdRpcException.From(rpc, endpoint.Authority) : ex;
+            if (failure is EtcdRpcException { IsTokenProblem: true }) _connection.InvalidateToken(authToken);
+            return (null, authToken, failure);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            if (call is not null) await call.DisposeAsync().ConfigureAwait(false);
+            call?.Dispose();
             ThrowIfStopped(callerToken);
             throw;
         }
     }
 
-    private async Task<(Pb.WatchResponse? Response, Exception? Failure)> NextWatchResponseAsync(GrpcDuplexCall call, CancellationToken token, CancellationToken callerToken)
+    private async Task<(EtcdPb.WatchResponse? Response, Exception? Failure)> NextWatchResponseAsync(WatchCall call, EtcdEndpoint endpoint,
+        CancellationToken token, CancellationToken callerToken)
     {
         try
         {
-            byte[]? message = await call.ReadAsync(token).ConfigureAwait(false);
-            return message is null
-                ? (null, new IOException($"etcd at {call.Endpoint} ended the watch stream."))
-                : (Pb.ProtoMessage.Parse<Pb.WatchResponse>(message), null);
+            return await call.ResponseStream.MoveNext(token).ConfigureAwait(false)
+                ? (call.ResponseStream.Current, null)
+                : (null, new IOException($"etcd at {endpoint.Authority} ended the watch stream."));
+        }
+        catch (RpcException ex) when (!token.IsCancellationRequested)
+        {
+            return (null, EtcdRpcException.From(ex, endpoint.Authority));
         }
         catch (Exception ex) when (!token.IsCancellationRequested && IsRecoverable(ex))
         {
@@ -153,14 +162,15 @@ public sealed partial class EtcdMetadataStore
     }
 
     private static bool IsRecoverable(Exception ex) =>
-        // IOException includes a message that is not valid protobuf (Protocol.InvalidProtobufException).
-        ex is EtcdRpcException or IOException or HttpRequestException or TimeoutException
-            or MetadataStoreUnavailableException or OperationCanceledException;
+        // Grpc.Net.Client reports a message that is not valid protobuf as an RpcException too;
+        // InvalidOperationException (ObjectDisposedException among them) is a write on a stream that just broke.
+        ex is RpcException or EtcdRpcException or IOException or HttpRequestException or TimeoutException
+            or MetadataStoreUnavailableException or OperationCanceledException or InvalidOperationException;
 
     /// <summary>Errors that a reconnect cannot cure; everything else is retried until cancelled.</summary>
     private static bool IsFatalForWatch(EtcdRpcException ex) =>
-        !ex.IsTokenProblem && ex.Status is GrpcStatusCode.PermissionDenied or GrpcStatusCode.InvalidArgument
-            or GrpcStatusCode.Unimplemented or GrpcStatusCode.FailedPrecondition or GrpcStatusCode.OutOfRange;
+        !ex.IsTokenProblem && ex.Status is StatusCode.PermissionDenied or StatusCode.InvalidArgument
+            or StatusCode.Unimplemented or StatusCode.FailedPrecondition or StatusCode.OutOfRange;
 
     private void ThrowIfStopped(CancellationToken cancellationToken)
     {

@@ -1,31 +1,27 @@
-using Pb = KafScale.Metadata.Etcd.Protocol;
+using Google.Protobuf;
+using Grpc.Core;
+using EtcdPb = Etcdserverpb;
 
 namespace KafScale.Metadata.Etcd;
 
 /// <summary>
-/// The metadata store on an etcd v3 cluster, spoken to over gRPC on HttpClient (HTTP/2; no gRPC
-/// library). Several endpoints with failover, etcd's username/password auth, watches that resume
-/// from the last revision they delivered after a reconnect, and one shared LeaseKeepAlive stream.
+/// The metadata store on an etcd v3 cluster, through the gRPC clients generated from etcd's protos
+/// (shipped in dotnet-etcd) on Grpc.Net.Client. Several endpoints with failover, etcd's
+/// username/password auth, watches that resume from the last revision they delivered after a
+/// reconnect, and one shared LeaseKeepAlive stream.
 /// Reads are linearizable (etcd's default).
 /// </summary>
 public sealed partial class EtcdMetadataStore : IMetadataStore
 {
-    private const string Range = "/etcdserverpb.KV/Range";
-    private const string Put = "/etcdserverpb.KV/Put";
-    private const string DeleteRange = "/etcdserverpb.KV/DeleteRange";
-    private const string Txn = "/etcdserverpb.KV/Txn";
-    private const string LeaseGrant = "/etcdserverpb.Lease/LeaseGrant";
-    private const string LeaseRevoke = "/etcdserverpb.Lease/LeaseRevoke";
-
-    private readonly EtcdGrpcChannel _channel;
+    private readonly EtcdConnection _connection;
     private readonly EtcdMetadataStoreOptions _options;
     private readonly CancellationTokenSource _disposing = new();
     private readonly LeaseKeepAliveStream _keepAlive;
     private int _disposed;
 
-    private EtcdMetadataStore(EtcdGrpcChannel channel, EtcdMetadataStoreOptions options)
+    private EtcdMetadataStore(EtcdConnection connection, EtcdMetadataStoreOptions options)
     {
-        _channel = channel;
+        _connection = connection;
         _options = options;
         _keepAlive = new LeaseKeepAliveStream(this);
     }
@@ -33,7 +29,7 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     public string Kind => "etcd";
 
     /// <summary>The endpoints, as given, for log lines.</summary>
-    public string Endpoints => _channel.EndpointList;
+    public string Endpoints => _connection.EndpointList;
 
     public static Task<EtcdMetadataStore> ConnectAsync(IReadOnlyList<string> endpoints, string? username, string? password, CancellationToken cancellationToken) =>
         ConnectAsync(endpoints, username, password, new EtcdMetadataStoreOptions(), cancellationToken);
@@ -48,14 +44,14 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(options);
         Uri[] uris = ParseEndpoints(endpoints);
-        var channel = new EtcdGrpcChannel(uris, string.IsNullOrEmpty(username) ? null : username, password, options);
+        var connection = new EtcdConnection(uris, string.IsNullOrEmpty(username) ? null : username, password, options);
         try
         {
-            await channel.EnsureTokenAsync(cancellationToken).ConfigureAwait(false);
+            await connection.EnsureTokenAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var probe = new Pb.RangeRequest { Key = EtcdKeys.Key("/kafscale"), CountOnly = true, Serializable = true };
-                await channel.UnaryAsync<Pb.RangeResponse>(Range, probe, repeatable: true, cancellationToken).ConfigureAwait(false);
+                var probe = new EtcdPb.RangeRequest { Key = EtcdKeys.Key("/kafscale"), CountOnly = true, Serializable = true };
+                await connection.UnaryAsync((e, o) => e.Kv.RangeAsync(probe, o), repeatable: true, cancellationToken).ConfigureAwait(false);
             }
             catch (EtcdRpcException ex) when (!ex.IsTokenProblem)
             {
@@ -63,13 +59,13 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
             }
             catch (EtcdRpcException ex)
             {
-                throw MapError(ex, 0, channel.EndpointList, hasCredentials: username is not null);
+                throw MapError(ex, 0, connection.EndpointList, hasCredentials: username is not null);
             }
-            return new EtcdMetadataStore(channel, options);
+            return new EtcdMetadataStore(connection, options);
         }
         catch
         {
-            channel.Dispose();
+            connection.Dispose();
             throw;
         }
     }
@@ -100,17 +96,17 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     public async Task<KeyValue?> GetAsync(string key, CancellationToken cancellationToken)
     {
         KeyEncoding.ValidateKey(key);
-        Pb.RangeResponse response = await CallAsync<Pb.RangeResponse>(Range, new Pb.RangeRequest { Key = EtcdKeys.Key(key) },
-            repeatable: true, 0, cancellationToken).ConfigureAwait(false);
+        var request = new EtcdPb.RangeRequest { Key = EtcdKeys.Key(key) };
+        EtcdPb.RangeResponse response = await CallAsync((e, o) => e.Kv.RangeAsync(request, o), repeatable: true, 0, cancellationToken).ConfigureAwait(false);
         return response.Kvs.Count == 0 ? null : EtcdKeys.ToKeyValue(response.Kvs[0]);
     }
 
     public async Task<RangeResult> GetPrefixAsync(string prefix, CancellationToken cancellationToken)
     {
         KeyEncoding.ValidatePrefix(prefix);
-        (byte[] key, ReadOnlyMemory<byte> end) = EtcdKeys.Prefix(prefix);
-        Pb.RangeResponse response = await CallAsync<Pb.RangeResponse>(Range, new Pb.RangeRequest { Key = key, RangeEnd = end },
-            repeatable: true, 0, cancellationToken).ConfigureAwait(false);
+        (ByteString key, ByteString end) = EtcdKeys.Prefix(prefix);
+        var request = new EtcdPb.RangeRequest { Key = key, RangeEnd = end };
+        EtcdPb.RangeResponse response = await CallAsync((e, o) => e.Kv.RangeAsync(request, o), repeatable: true, 0, cancellationToken).ConfigureAwait(false);
         return new RangeResult(EtcdKeys.ToKeyValues(response.Kvs), Revision(response.Header));
     }
 
@@ -118,26 +114,26 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     {
         KeyEncoding.ValidateKey(key);
         ArgumentNullException.ThrowIfNull(value);
-        // Not copied here: the value is encoded into the request frame synchronously, as the call starts.
-        var request = new Pb.PutRequest { Key = EtcdKeys.Key(key), Value = value, Lease = lease };
-        Pb.PutResponse response = await CallAsync<Pb.PutResponse>(Put, request, repeatable: false, lease, cancellationToken).ConfigureAwait(false);
+        // Not copied: the call has sent it before it completes, and callers do not change a value they are writing.
+        var request = new EtcdPb.PutRequest { Key = EtcdKeys.Key(key), Value = UnsafeByteOperations.UnsafeWrap(value), Lease = lease };
+        EtcdPb.PutResponse response = await CallAsync((e, o) => e.Kv.PutAsync(request, o), repeatable: false, lease, cancellationToken).ConfigureAwait(false);
         return Revision(response.Header);
     }
 
     public async Task<long> DeleteAsync(string key, CancellationToken cancellationToken)
     {
         KeyEncoding.ValidateKey(key);
-        var request = new Pb.DeleteRangeRequest { Key = EtcdKeys.Key(key) };
-        Pb.DeleteRangeResponse response = await CallAsync<Pb.DeleteRangeResponse>(DeleteRange, request, repeatable: false, 0, cancellationToken).ConfigureAwait(false);
+        var request = new EtcdPb.DeleteRangeRequest { Key = EtcdKeys.Key(key) };
+        EtcdPb.DeleteRangeResponse response = await CallAsync((e, o) => e.Kv.DeleteRangeAsync(request, o), repeatable: false, 0, cancellationToken).ConfigureAwait(false);
         return response.Deleted;
     }
 
     public async Task<long> DeletePrefixAsync(string prefix, CancellationToken cancellationToken)
     {
         KeyEncoding.ValidatePrefix(prefix);
-        (byte[] key, ReadOnlyMemory<byte> end) = EtcdKeys.Prefix(prefix);
-        var request = new Pb.DeleteRangeRequest { Key = key, RangeEnd = end };
-        Pb.DeleteRangeResponse response = await CallAsync<Pb.DeleteRangeResponse>(DeleteRange, request, repeatable: false, 0, cancellationToken).ConfigureAwait(false);
+        (ByteString key, ByteString end) = EtcdKeys.Prefix(prefix);
+        var request = new EtcdPb.DeleteRangeRequest { Key = key, RangeEnd = end };
+        EtcdPb.DeleteRangeResponse response = await CallAsync((e, o) => e.Kv.DeleteRangeAsync(request, o), repeatable: false, 0, cancellationToken).ConfigureAwait(false);
         return response.Deleted;
     }
 
@@ -145,64 +141,64 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     {
         ArgumentNullException.ThrowIfNull(request);
         TxnValidation.ValidateShape(request);
-        Pb.TxnRequest txn = ToProto(request);
+        EtcdPb.TxnRequest txn = ToProto(request);
         bool readOnly = request.Success.Concat(request.Failure).All(op => op.Kind is TxnOpKind.Get or TxnOpKind.GetPrefix);
         long leaseHint = request.Success.Concat(request.Failure).FirstOrDefault(op => op.Lease != 0)?.Lease ?? 0;
 
-        Pb.TxnResponse response = await CallAsync<Pb.TxnResponse>(Txn, txn, readOnly, leaseHint, cancellationToken).ConfigureAwait(false);
+        EtcdPb.TxnResponse response = await CallAsync((e, o) => e.Kv.TxnAsync(txn, o), readOnly, leaseHint, cancellationToken).ConfigureAwait(false);
         IReadOnlyList<TxnOp> ops = response.Succeeded ? request.Success : request.Failure;
         var gets = new List<IReadOnlyList<KeyValue>>();
         for (int i = 0; i < ops.Count && i < response.Responses.Count; i++)
         {
             if (ops[i].Kind is TxnOpKind.Get or TxnOpKind.GetPrefix)
-                gets.Add(EtcdKeys.ToKeyValues(response.Responses[i].ResponseRange?.Kvs ?? []));
+                gets.Add(response.Responses[i].ResponseRange is { } range ? EtcdKeys.ToKeyValues(range.Kvs) : []);
         }
         return new TxnResult(response.Succeeded, Revision(response.Header), gets);
     }
 
-    internal static Pb.TxnRequest ToProto(TxnRequest request)
+    internal static EtcdPb.TxnRequest ToProto(TxnRequest request)
     {
-        var txn = new Pb.TxnRequest();
+        var txn = new EtcdPb.TxnRequest();
         foreach (Compare compare in request.Compares) txn.Compare.Add(ToProto(compare));
         foreach (TxnOp op in request.Success) txn.Success.Add(ToProto(op));
         foreach (TxnOp op in request.Failure) txn.Failure.Add(ToProto(op));
         return txn;
     }
 
-    internal static Pb.Compare ToProto(Compare compare)
+    internal static EtcdPb.Compare ToProto(Compare compare)
     {
-        var result = new Pb.Compare
+        var result = new EtcdPb.Compare
         {
             Key = EtcdKeys.Key(compare.Key),
             Result = compare.Result switch
             {
-                CompareResult.Equal => Pb.CompareResult.Equal,
-                CompareResult.NotEqual => Pb.CompareResult.NotEqual,
-                CompareResult.Greater => Pb.CompareResult.Greater,
-                CompareResult.Less => Pb.CompareResult.Less,
+                CompareResult.Equal => EtcdPb.Compare.Types.CompareResult.Equal,
+                CompareResult.NotEqual => EtcdPb.Compare.Types.CompareResult.NotEqual,
+                CompareResult.Greater => EtcdPb.Compare.Types.CompareResult.Greater,
+                CompareResult.Less => EtcdPb.Compare.Types.CompareResult.Less,
                 _ => throw new ArgumentOutOfRangeException(nameof(compare), compare.Result, "Unknown compare result."),
             },
         };
         switch (compare.Target)
         {
             case CompareTarget.Value:
-                result.Target = Pb.CompareTarget.Value;
-                result.Value = compare.Value ?? [];
+                result.Target = EtcdPb.Compare.Types.CompareTarget.Value;
+                result.Value = compare.Value is null ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(compare.Value);
                 break;
             case CompareTarget.Version:
-                result.Target = Pb.CompareTarget.Version;
+                result.Target = EtcdPb.Compare.Types.CompareTarget.Version;
                 result.Version = compare.Number;
                 break;
             case CompareTarget.CreateRevision:
-                result.Target = Pb.CompareTarget.Create;
+                result.Target = EtcdPb.Compare.Types.CompareTarget.Create;
                 result.CreateRevision = compare.Number;
                 break;
             case CompareTarget.ModRevision:
-                result.Target = Pb.CompareTarget.Mod;
+                result.Target = EtcdPb.Compare.Types.CompareTarget.Mod;
                 result.ModRevision = compare.Number;
                 break;
             case CompareTarget.Lease:
-                result.Target = Pb.CompareTarget.Lease;
+                result.Target = EtcdPb.Compare.Types.CompareTarget.Lease;
                 result.Lease = compare.Number;
                 break;
             default:
@@ -211,25 +207,25 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         return result;
     }
 
-    internal static Pb.RequestOp ToProto(TxnOp op)
+    internal static EtcdPb.RequestOp ToProto(TxnOp op)
     {
         switch (op.Kind)
         {
             case TxnOpKind.Put:
-                return new Pb.RequestOp { RequestPut = new Pb.PutRequest { Key = EtcdKeys.Key(op.Key), Value = op.Value!, Lease = op.Lease } };
+                return new EtcdPb.RequestOp { RequestPut = new EtcdPb.PutRequest { Key = EtcdKeys.Key(op.Key), Value = UnsafeByteOperations.UnsafeWrap(op.Value!), Lease = op.Lease } };
             case TxnOpKind.Delete:
-                return new Pb.RequestOp { RequestDeleteRange = new Pb.DeleteRangeRequest { Key = EtcdKeys.Key(op.Key) } };
+                return new EtcdPb.RequestOp { RequestDeleteRange = new EtcdPb.DeleteRangeRequest { Key = EtcdKeys.Key(op.Key) } };
             case TxnOpKind.DeletePrefix:
             {
-                (byte[] key, ReadOnlyMemory<byte> end) = EtcdKeys.Prefix(op.Key);
-                return new Pb.RequestOp { RequestDeleteRange = new Pb.DeleteRangeRequest { Key = key, RangeEnd = end } };
+                (ByteString key, ByteString end) = EtcdKeys.Prefix(op.Key);
+                return new EtcdPb.RequestOp { RequestDeleteRange = new EtcdPb.DeleteRangeRequest { Key = key, RangeEnd = end } };
             }
             case TxnOpKind.Get:
-                return new Pb.RequestOp { RequestRange = new Pb.RangeRequest { Key = EtcdKeys.Key(op.Key) } };
+                return new EtcdPb.RequestOp { RequestRange = new EtcdPb.RangeRequest { Key = EtcdKeys.Key(op.Key) } };
             case TxnOpKind.GetPrefix:
             {
-                (byte[] key, ReadOnlyMemory<byte> end) = EtcdKeys.Prefix(op.Key);
-                return new Pb.RequestOp { RequestRange = new Pb.RangeRequest { Key = key, RangeEnd = end } };
+                (ByteString key, ByteString end) = EtcdKeys.Prefix(op.Key);
+                return new EtcdPb.RequestOp { RequestRange = new EtcdPb.RangeRequest { Key = key, RangeEnd = end } };
             }
             default:
                 throw new ArgumentOutOfRangeException(nameof(op), op.Kind, "Unknown txn op.");
@@ -242,8 +238,8 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         // etcd counts whole seconds and raises a TTL below its minimum (about 2 s by default).
         long seconds = Math.Max(1, (long)Math.Ceiling(ttl.TotalSeconds));
         // A repeated grant at worst leaves an unused lease behind, which expires by itself.
-        Pb.LeaseGrantResponse response = await CallAsync<Pb.LeaseGrantResponse>(LeaseGrant, new Pb.LeaseGrantRequest { TTL = seconds },
-            repeatable: true, 0, cancellationToken).ConfigureAwait(false);
+        var request = new EtcdPb.LeaseGrantRequest { TTL = seconds };
+        EtcdPb.LeaseGrantResponse response = await CallAsync((e, o) => e.Lease.LeaseGrantAsync(request, o), repeatable: true, 0, cancellationToken).ConfigureAwait(false);
         if (!string.IsNullOrEmpty(response.Error)) throw new MetadataStoreException($"etcd refused a lease: {response.Error}");
         return response.ID;
     }
@@ -259,8 +255,8 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     {
         try
         {
-            await CallAsync<Pb.LeaseRevokeResponse>(LeaseRevoke, new Pb.LeaseRevokeRequest { ID = leaseId },
-                repeatable: true, leaseId, cancellationToken).ConfigureAwait(false);
+            var request = new EtcdPb.LeaseRevokeRequest { ID = leaseId };
+            await CallAsync((e, o) => e.Lease.LeaseRevokeAsync(request, o), repeatable: true, leaseId, cancellationToken).ConfigureAwait(false);
         }
         catch (LeaseNotFoundException)
         {
@@ -272,23 +268,22 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _disposing.Cancel();
         await _keepAlive.DisposeAsync().ConfigureAwait(false);
-        _channel.Dispose();
+        _connection.Dispose();
         // _disposing stays undisposed: running watches still read its token while they unwind.
     }
 
-    private async Task<TResponse> CallAsync<TResponse>(string method, Pb.IProtoMessage request, bool repeatable, long leaseHint,
+    private async Task<TResponse> CallAsync<TResponse>(Func<EtcdEndpoint, CallOptions, AsyncUnaryCall<TResponse>> start, bool repeatable, long leaseHint,
         CancellationToken cancellationToken)
-        where TResponse : Pb.IProtoMessage, new()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
         try
         {
-            return await _channel.UnaryAsync<TResponse>(method, request, repeatable, linked.Token).ConfigureAwait(false);
+            return await _connection.UnaryAsync(start, repeatable, linked.Token).ConfigureAwait(false);
         }
         catch (EtcdRpcException ex)
         {
-            throw MapError(ex, leaseHint, _channel.EndpointList, _channel.HasCredentials);
+            throw MapError(ex, leaseHint, _connection.EndpointList, _connection.HasCredentials);
         }
         catch (OperationCanceledException) when (_disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -297,25 +292,25 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     }
 
     /// <summary>The store revision of a response; etcd puts a header on every one.</summary>
-    internal static long Revision(Pb.ResponseHeader? header) =>
+    internal static long Revision(EtcdPb.ResponseHeader? header) =>
         header?.Revision ?? throw new MetadataStoreException("etcd sent a response without a header (and so without a revision).");
 
     /// <summary>etcd's errors in the terms of IMetadataStore, with what to do about them.</summary>
     private static Exception MapError(EtcdRpcException ex, long leaseHint, string endpoints, bool hasCredentials)
     {
         string detail = ex.Detail.StartsWith("etcdserver: ", StringComparison.Ordinal) ? ex.Detail["etcdserver: ".Length..] : ex.Detail;
-        if (ex.Status == GrpcStatusCode.NotFound && detail.Contains("lease not found", StringComparison.Ordinal))
+        if (ex.Status == StatusCode.NotFound && detail.Contains("lease not found", StringComparison.Ordinal))
             return new LeaseNotFoundException(leaseHint);
         if (ex.IsTokenProblem && !hasCredentials)
             return new MetadataStoreException($"etcd at {endpoints} requires authentication: give kafscale an etcd user name and password.", ex);
         return ex.Status switch
         {
-            GrpcStatusCode.InvalidArgument => new ArgumentException($"etcd rejected the request: {detail}", ex),
-            GrpcStatusCode.PermissionDenied => new MetadataStoreException(
+            StatusCode.InvalidArgument => new ArgumentException($"etcd rejected the request: {detail}", ex),
+            StatusCode.PermissionDenied => new MetadataStoreException(
                 $"etcd denied the request ({detail}): grant kafscale's etcd user read and write on its keys.", ex),
-            GrpcStatusCode.OutOfRange when detail.Contains("compacted", StringComparison.Ordinal) =>
+            StatusCode.OutOfRange when detail.Contains("compacted", StringComparison.Ordinal) =>
                 new MetadataStoreException($"etcd: {detail}", ex),
-            GrpcStatusCode.Unavailable or GrpcStatusCode.DeadlineExceeded =>
+            StatusCode.Unavailable or StatusCode.DeadlineExceeded =>
                 new MetadataStoreUnavailableException($"etcd at {ex.Endpoint} is unavailable: {detail}", ex),
             _ => new MetadataStoreException($"etcd at {ex.Endpoint} failed the request ({ex.Status}): {detail}", ex),
         };
