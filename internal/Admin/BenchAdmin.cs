@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using KafScale.Client;
-using KafScale.Protocol;
 using KafScale.Records;
 
 namespace KafScale.Admin;

@@ -25,7 +25,6 @@ public sealed class StartupException(string message, Exception? inner = null) : 
 /// </summary>
 public sealed class BrokerHost : IAsyncDisposable
 {
-    private readonly ILogger _log;
     private readonly IMetadataStore _meta;
     private readonly IObjectStore _store;
     private readonly ClusterNode _node;
@@ -37,9 +36,8 @@ public sealed class BrokerHost : IAsyncDisposable
     private IdleMemoryTrimmer? _trimmer;
     private StoreHealthProbe? _probe;
 
-    private BrokerHost(ILogger log, IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer server, HttpEndpoint http, GroupCoordinatorService groups)
+    private BrokerHost(IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer server, HttpEndpoint http, GroupCoordinatorService groups)
     {
-        _log = log;
         _meta = meta;
         _store = store;
         _node = node;
@@ -158,7 +156,7 @@ public sealed class BrokerHost : IAsyncDisposable
                 : !node.Registry.Guard.MayWrite ? new HttpReply(503, "text/plain", "metadata store lease lapsed\n")
                 : new HttpReply(200, "text/plain", "ready\n"));
 
-            var host = new BrokerHost(log, meta, store, node, storage, server, http, groups);
+            var host = new BrokerHost(meta, store, node, storage, server, http, groups);
             host._trimmer = new IdleMemoryTrimmer(metrics, TimeSpan.FromSeconds(5));
             host._probe = new StoreHealthProbe(store, config.Namespace, metrics);
             server.Start();

@@ -1,6 +1,5 @@
 using System.Globalization;
 using KafScale.Protocol;
-using KafScale.Protocol.Messages;
 
 namespace KafScale.Client;
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using KafScale.Processor.Config;
 using KafScale.Processor.Json;
 using KafScale.Processor.Segments;
 using KafScale.Processor.Tables;

@@ -28,7 +28,7 @@ public class ParquetWriterBenchmarks
     ];
 
     private byte[] _value = [];
-    private byte[] _key = new byte[16];
+    private readonly byte[] _key = new byte[16];
     private char[] _recordId = [];
 
     [Params(ParquetCompression.Uncompressed, ParquetCompression.Snappy, ParquetCompression.Zstd)]

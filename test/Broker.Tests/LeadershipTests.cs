@@ -1,7 +1,6 @@
 using KafScale.Broker.Clustering;
 using KafScale.Broker.Log;
 using KafScale.Groups;
-using KafScale.Metadata;
 using KafScale.Metadata.Embedded;
 using KafScale.Storage;
 using Microsoft.Extensions.Logging.Abstractions;

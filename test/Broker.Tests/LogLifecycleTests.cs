@@ -1,6 +1,5 @@
 using System.Text;
 using KafScale.Broker.Log;
-using KafScale.Storage;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KafScale.Broker.Tests;

@@ -1,4 +1,3 @@
-using KafScale.Metadata;
 using KafScale.Metadata.Embedded;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using KafScale.Metadata;
 using KafScale.Metadata.Embedded;
 using Microsoft.Extensions.Time.Testing;
 

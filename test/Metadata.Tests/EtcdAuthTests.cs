@@ -1,5 +1,4 @@
 using System.Text;
-using KafScale.Metadata;
 using KafScale.Metadata.Etcd;
 
 namespace KafScale.Metadata.Tests;

@@ -1,4 +1,3 @@
-using KafScale.Metadata;
 using KafScale.Metadata.Etcd;
 
 namespace KafScale.Metadata.Tests;

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using KafScale.Metadata;
 using KafScale.Metadata.Etcd;
 
 namespace KafScale.Metadata.Tests;

@@ -1,5 +1,4 @@
 using System.Text;
-using KafScale.Metadata;
 
 namespace KafScale.Metadata.Tests;
 

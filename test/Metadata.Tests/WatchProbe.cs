@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using KafScale.Metadata;
 
 namespace KafScale.Metadata.Tests;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using KafScale.Observability;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 

@@ -1,6 +1,5 @@
 using System.Text;
 using KafScale.Observability;
-using KafScale.Processor;
 using KafScale.Processor.Config;
 using KafScale.Processor.Json;
 using KafScale.Processor.Leases;

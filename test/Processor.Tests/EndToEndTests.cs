@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using KafScale.TestSupport;
 using static KafScale.Processor.Tests.ProcessorHarness;
 

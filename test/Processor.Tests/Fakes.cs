@@ -1,4 +1,3 @@
-using KafScale.Processor;
 using KafScale.Processor.Tables;
 using KafScale.Records;
 using KafScale.Storage;

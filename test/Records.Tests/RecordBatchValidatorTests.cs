@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using KafScale.Records;
 
 namespace KafScale.Records.Tests;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using KafScale.Records;
 
 namespace KafScale.Records.Tests;
 

@@ -1,4 +1,3 @@
-using KafScale.Records;
 
 namespace KafScale.Records.Tests;
 

@@ -1,8 +1,6 @@
 using System.Globalization;
-using System.Net.Http;
 using System.Text;
 using System.Text.Json;
-using KafScale.Metadata;
 using KafScale.Metadata.Embedded;
 
 namespace KafScale.Snapshot.Tests;

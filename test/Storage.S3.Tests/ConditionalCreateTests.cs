@@ -1,4 +1,3 @@
-using KafScale.TestSupport;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;

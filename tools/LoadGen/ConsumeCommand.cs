@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using KafScale.Client;
-using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 using KafScale.Records;
 

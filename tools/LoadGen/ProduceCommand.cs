@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using KafScale.Client;
-using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 using KafScale.Records;
 

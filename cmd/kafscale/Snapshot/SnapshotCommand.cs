@@ -24,8 +24,6 @@ internal static class SnapshotCommand
     /// <summary>Default listener of <c>schedule</c>: next to the broker's 9092/9093, not on them.</summary>
     public const string DefaultHttp = "0.0.0.0:9095";
 
-    private const int PageSize = 1000;
-
     public static Command Create()
     {
         var command = new Command("snapshot", "Back up and restore the metadata (topics, configs, committed offsets, group state) to and from the object store.");

@@ -1,4 +1,3 @@
-using System.Buffers;
 using KafScale.Records;
 using Microsoft.Extensions.Logging;
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using KafScale.Metadata;
 using KafScale.Protocol;
-using KafScale.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 
 namespace KafScale.Broker.Network;

@@ -103,7 +103,7 @@ public sealed partial class EtcdMetadataStore
                 // The stream outlives the call that opened it: only disposing the store ends it.
                 var call = new KeepAliveCall(endpoint.Lease.LeaseKeepAlive(EtcdConnection.StreamOptions(authToken, store._disposing.Token)), endpoint, authToken);
                 lock (_lock) _call = call;
-                _ = Task.Run(() => ReadLoopAsync(call));
+                _ = Task.Run(() => ReadLoopAsync(call), CancellationToken.None);
                 return call;
             }
             finally

@@ -15,7 +15,7 @@ public sealed class SchemaTracker
 {
     private readonly Lock _lock = new();
     private readonly TopicMapping _mapping;
-    private List<TableColumn> _columns;
+    private readonly List<TableColumn> _columns;
     private SchemaSnapshot _snapshot;
     private int _lastColumnId;
     private int _inferred;

@@ -1,4 +1,3 @@
-using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
 namespace KafScale.Broker.Tests.Handlers;

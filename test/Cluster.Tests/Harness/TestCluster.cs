@@ -1,4 +1,3 @@
-using KafScale.TestSupport;
 using System.Globalization;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;

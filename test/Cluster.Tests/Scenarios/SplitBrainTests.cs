@@ -1,4 +1,3 @@
-using KafScale.TestSupport;
 using System.Collections.Concurrent;
 using KafScale.Cluster.Tests.Harness;
 using Xunit;

@@ -3,7 +3,6 @@ using System.Text.Json;
 using KafScale.Integration.Harness;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
-using KafScale.Records;
 using Xunit;
 using Record = KafScale.Records.Record;
 using Xunit.Abstractions;

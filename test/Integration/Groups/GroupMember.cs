@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using KafScale.Integration.Harness;
 using Xunit.Sdk;
 
 namespace KafScale.Integration.Groups;

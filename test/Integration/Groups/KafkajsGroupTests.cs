@@ -1,4 +1,3 @@
-using System.Text.Json;
 using KafScale.Integration.Harness;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using KafScale.Integration.Harness;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 using KafScale.Records;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using KafScale.Protocol;
 
 namespace KafScale.Protocol.Tests.Support;
 
