@@ -77,13 +77,15 @@ internal static class ErrorCodes
     public static short WhenMetadataStoreUnavailable(short apiKey) => apiKey switch
     {
         // Group APIs: the coordinator cannot reach its state; clients look the coordinator up again and retry.
-        8 or 9 or 10 or 11 or 12 or 13 or 14 or 15 or 16 or 42 or 47 => CoordinatorNotAvailable,
+        ApiKeys.OffsetCommit or ApiKeys.OffsetFetch or ApiKeys.FindCoordinator or ApiKeys.JoinGroup or ApiKeys.Heartbeat
+            or ApiKeys.LeaveGroup or ApiKeys.SyncGroup or ApiKeys.DescribeGroups or ApiKeys.ListGroups
+            or ApiKeys.DeleteGroups or ApiKeys.OffsetDelete => CoordinatorNotAvailable,
         // Reads of partition data: refresh metadata and retry, as after a leadership change.
-        1 or 2 or 23 => NotLeaderOrFollower,
+        ApiKeys.Fetch or ApiKeys.ListOffsets or ApiKeys.OffsetForLeaderEpoch => NotLeaderOrFollower,
         // Metadata: only auto-creation touches the store; Kafka answers a topic being created with this.
-        3 => LeaderNotAvailable,
+        ApiKeys.Metadata => LeaderNotAvailable,
         // InitProducerId: Kafka's answer while a broker has no block of producer ids from the controller.
-        22 => CoordinatorLoadInProgress,
+        ApiKeys.InitProducerId => CoordinatorLoadInProgress,
         // Produce and the admin APIs (CreateTopics, DeleteTopics, DeleteRecords, CreatePartitions, the
         // config APIs, DescribeCluster): Kafka's answer when the controller did not confirm in time,
         // which leaves the outcome open; the client retries and learns what happened.
