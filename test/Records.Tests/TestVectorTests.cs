@@ -1,4 +1,5 @@
 using System.Text;
+using KafScale.Common;
 using KafScale.Records;
 
 namespace KafScale.Records.Tests;
