@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(clang lld etcd-server etcd-client kcat python3-kafka python3-confluent-kafka python3-snappy python3-lz4 python3-zstandard python3-xxhash python3-avro docker-compose shellcheck systemd liblz4-1 libzstd1 nodejs npm)
+packages=(clang lld etcd-server etcd-client kcat python3-kafka python3-confluent-kafka python3-snappy python3-lz4 python3-zstandard python3-xxhash python3-avro docker-compose shellcheck systemd nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
