@@ -14,12 +14,9 @@ COPY . .
 RUN ./scripts/build.sh
 
 # Run stage: the .NET runtime dependencies (C library, OpenSSL for TLS to S3 and etcd, CA
-# certificates) plus the two compression libraries the codecs load at run time.
+# certificates). The codecs are managed code inside the binary: no compression library is installed.
 FROM --platform=linux/amd64 mcr.microsoft.com/dotnet/runtime-deps:10.0-noble
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends liblz4-1 libzstd1 \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 kafscale \
+RUN groupadd --system --gid 10001 kafscale \
  && useradd --system --uid 10001 --gid kafscale --home-dir /var/lib/kafscale --shell /usr/sbin/nologin kafscale \
  && mkdir -p /var/lib/kafscale \
  && chown kafscale:kafscale /var/lib/kafscale

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using KafScale.Common;
 
 namespace KafScale.Avro;
 
@@ -117,10 +118,12 @@ public sealed class AvroContainerWriter
         }
         else if (_codec == AvroCodec.Snappy)
         {
-            byte[] block = IronSnappy.Snappy.Encode(payload);
-            compressed = new byte[block.Length + 4];
-            block.CopyTo(compressed, 0);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(compressed.AsSpan(block.Length), Crc32.Compute(payload));
+            // One raw snappy block, then the big-endian CRC-32 (IEEE) of the uncompressed bytes.
+            var snappy = new ArrayBufferWriter<byte>(payload.Length / 2 + 64);
+            SnappyCodec.CompressBlock(payload, snappy);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(snappy.GetSpan(4), Crc32.Compute(payload));
+            snappy.Advance(4);
+            compressed = snappy.WrittenSpan.ToArray();
             payload = compressed;
         }
         var prefix = new ArrayBufferWriter<byte>(20);
@@ -223,14 +226,16 @@ public sealed class AvroContainerFile
             {
                 if (payload.Length < 4)
                     throw new AvroException("snappy Avro block is shorter than its checksum");
+                var snappy = new ArrayBufferWriter<byte>(Math.Max(payload.Length * 2, 64));
                 try
                 {
-                    inflated = IronSnappy.Snappy.Decode(payload[..^4]);
+                    SnappyCodec.DecompressBlock(payload[..^4], snappy);
                 }
-                catch (Exception e) when (e is not OutOfMemoryException)
+                catch (InvalidDataException e)
                 {
                     throw new AvroException("corrupt snappy Avro block: " + e.Message);
                 }
+                inflated = snappy.WrittenSpan.ToArray();
                 if (Crc32.Compute(inflated) != System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(payload[^4..]))
                     throw new AvroException("snappy Avro block fails its CRC-32 check");
             }

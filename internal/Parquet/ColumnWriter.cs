@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using KafScale.Records;
+using KafScale.Common;
 
 namespace KafScale.Parquet;
 

@@ -1,10 +1,11 @@
-using KafScale.Records;
+using KafScale.Common;
 
 namespace KafScale.Parquet;
 
 /// <summary>
 /// Compresses page bodies with the file's codec: SNAPPY is one raw snappy block per page (the
-/// Parquet convention, not Kafka's xerial framing), ZSTD one zstd frame per page.
+/// Parquet convention, not Kafka's xerial framing), ZSTD one zstd frame per page. Both write into
+/// one pooled scratch buffer, so a page costs no allocation.
 /// </summary>
 internal sealed class PageCompressor : IDisposable
 {
@@ -16,8 +17,6 @@ internal sealed class PageCompressor : IDisposable
     {
         _compression = compression;
         _zstdLevel = zstdLevel;
-        if (compression == ParquetCompression.Zstd)
-            RecordCompression.EnsureAvailable(CompressionType.Zstd);
     }
 
     /// <summary>The thrift CompressionCodec value.</summary>
@@ -34,11 +33,12 @@ internal sealed class PageCompressor : IDisposable
         switch (_compression)
         {
             case ParquetCompression.Snappy:
-                // IronSnappy encodes into a new array: one allocation per page, none per row.
-                return IronSnappy.Snappy.Encode(body);
+                _scratch.Clear();
+                SnappyCodec.CompressBlock(body, _scratch);
+                return _scratch.WrittenSpan;
             case ParquetCompression.Zstd:
                 _scratch.Clear();
-                RecordCompression.Compress(CompressionType.Zstd, body, _scratch, _zstdLevel);
+                ZstdCodec.Compress(body, _scratch, _zstdLevel);
                 return _scratch.WrittenSpan;
             default:
                 return body;

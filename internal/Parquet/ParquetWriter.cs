@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Reflection;
 using System.Text.Unicode;
-using KafScale.Records;
+using KafScale.Common;
 
 namespace KafScale.Parquet;
 

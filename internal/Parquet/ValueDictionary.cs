@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.InteropServices;
-using KafScale.Records;
+using KafScale.Common;
 
 namespace KafScale.Parquet;
 

@@ -1,6 +1,7 @@
+using System.IO.Enumeration;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.IO.Enumeration;
+using KafScale.Common;
 
 namespace KafScale.Storage;
 
@@ -14,7 +15,7 @@ namespace KafScale.Storage;
 /// </list>
 /// Temp files are named <c>.kstmp-*</c>, never listed, and removed when stale.
 /// </summary>
-public sealed partial class LocalDirectoryObjectStore : IObjectStore
+public sealed class LocalDirectoryObjectStore : IObjectStore
 {
     internal const string TempPrefix = ".kstmp-";
     private static readonly TimeSpan s_staleTempAge = TimeSpan.FromMinutes(10);
@@ -66,7 +67,7 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
                 TryDelete(temp);
                 throw;
             }
-            if (durable) SyncDirectory(directory);
+            if (durable) Posix.SyncDirectory(directory);
         }, cancellationToken);
     }
 
@@ -81,24 +82,23 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
             string directory = Path.GetDirectoryName(path)!;
             EnsureDirectory(directory);
             string temp = WriteTempFile(directory, data.Span, cancellationToken);
-            int rc, errno;
+            int errno;
             try
             {
-                rc = Native.Link(temp, path);
-                errno = rc == 0 ? 0 : Marshal.GetLastPInvokeError();
+                errno = Posix.TryLink(temp, path);
             }
             finally
             {
                 TryDelete(temp);
             }
-            if (rc != 0)
+            if (errno != 0)
             {
-                if (errno == Native.EEXIST)
+                if (errno == Posix.EEXIST)
                     return false;
                 throw new IOException($"link(2) to '{path}' failed with errno {errno}: {Marshal.GetPInvokeErrorMessage(errno)} " +
                     "(the directory object store needs a file system with hard links)");
             }
-            SyncDirectory(directory);
+            Posix.SyncDirectory(directory);
             return true;
         }, cancellationToken);
     }
@@ -177,7 +177,7 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
             {
                 return;
             }
-            SyncDirectory(Path.GetDirectoryName(path)!);
+            Posix.SyncDirectory(Path.GetDirectoryName(path)!);
         }, cancellationToken);
     }
 
@@ -274,33 +274,9 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
         }
         Directory.CreateDirectory(directory);
         if (d is not null)
-            SyncDirectory(d);
+            Posix.SyncDirectory(d);
         while (missing.Count > 1)
-            SyncDirectory(missing.Pop());
-    }
-
-    private static void SyncDirectory(string directory)
-    {
-        int fd = Native.Open(directory, Native.O_RDONLY | (OperatingSystem.IsLinux() ? Native.O_CLOEXEC_LINUX : 0));
-        if (fd < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"cannot open directory '{directory}' to fsync it: {Marshal.GetPInvokeErrorMessage(errno)}");
-        }
-        try
-        {
-            if (Native.Fsync(fd) != 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                // Some file systems cannot fsync a directory (EINVAL); the rename is still atomic there.
-                if (errno != Native.EINVAL)
-                    throw new IOException($"fsync of directory '{directory}' failed: {Marshal.GetPInvokeErrorMessage(errno)}");
-            }
-        }
-        finally
-        {
-            Native.Close(fd);
-        }
+            Posix.SyncDirectory(missing.Pop());
     }
 
     private static void TryDelete(string path)
@@ -364,25 +340,5 @@ public sealed partial class LocalDirectoryObjectStore : IObjectStore
             start = end + 1;
         }
         return true;
-    }
-
-    private static partial class Native
-    {
-        public const int O_RDONLY = 0;
-        public const int O_CLOEXEC_LINUX = 0x80000;
-        public const int EEXIST = 17;
-        public const int EINVAL = 22;
-
-        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int Open(string path, int flags);
-
-        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        public static partial int Fsync(int fd);
-
-        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-        public static partial int Close(int fd);
-
-        [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int Link(string oldPath, string newPath);
     }
 }

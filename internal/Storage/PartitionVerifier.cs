@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using KafScale.Common;
 using KafScale.Records;
 
 namespace KafScale.Storage;

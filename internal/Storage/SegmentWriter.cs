@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using KafScale.Common;
 using KafScale.Records;
 
 namespace KafScale.Storage;

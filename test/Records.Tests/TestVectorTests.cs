@@ -1,4 +1,5 @@
 using System.Text;
+using KafScale.Common;
 
 namespace KafScale.Records.Tests;
 

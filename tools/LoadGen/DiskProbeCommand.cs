@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
+using KafScale.Common;
 
 namespace KafScale.LoadGen;
 
@@ -9,7 +9,7 @@ namespace KafScale.LoadGen;
 /// directory object store makes a segment durable (write a temp file, fsync it, rename it over
 /// the key, fsync the directory). It is the floor under acks=all latency on that disk.
 /// </summary>
-internal static partial class DiskProbeCommand
+internal static class DiskProbeCommand
 {
     public const string Usage = """
         loadgen disk-probe --dir DIR [options]
@@ -42,7 +42,7 @@ internal static partial class DiskProbeCommand
                 }
 
                 File.Move(temp, path, overwrite: true);
-                FsyncDirectory(probe);
+                Posix.SyncDirectory(probe);
                 latency.Record(Stopwatch.GetTimestamp() - start);
             }
         }
@@ -63,36 +63,5 @@ internal static partial class DiskProbeCommand
         };
         report.Write($"durable {size} B write (write, fsync, rename, fsync dir) in {dir}: p50 {summary.P50Ms:0.00} ms, p99 {summary.P99Ms:0.00} ms, max {summary.MaxMs:0.00} ms over {count}");
         return 0;
-    }
-
-    private static void FsyncDirectory(string directory)
-    {
-        const int ReadOnly = 0; // O_RDONLY: enough to fsync a directory on Linux
-        int fd = Native.Open(directory, ReadOnly);
-        if (fd < 0)
-        {
-            throw new IOException($"cannot open directory {directory}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
-        }
-
-        try
-        {
-            Native.Fsync(fd);
-        }
-        finally
-        {
-            Native.Close(fd);
-        }
-    }
-
-    private static partial class Native
-    {
-        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int Open(string path, int flags);
-
-        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        public static partial int Fsync(int fd);
-
-        [LibraryImport("libc", EntryPoint = "close")]
-        public static partial int Close(int fd);
     }
 }

@@ -1,3 +1,5 @@
+using KafScale.Common;
+
 namespace KafScale.Metadata.Embedded;
 
 public sealed partial class EmbeddedMetadataStore
@@ -39,7 +41,7 @@ public sealed partial class EmbeddedMetadataStore
                 file.SetLength(0);
                 file.Write(LogFormat.LogMagic);
                 file.Flush(flushToDisk: true);
-                DirectorySync.Flush(_directory);
+                Posix.SyncDirectory(_directory);
             }
             else if (torn > 0)
             {

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using KafScale.Common;
 
 namespace KafScale.Metadata.Embedded;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using KafScale.Common;
 
 namespace KafScale.Metadata.Embedded;
 
@@ -39,7 +40,7 @@ internal static class SnapshotFile
             file.Flush(flushToDisk: true);
         }
         File.Move(temp, Path.Combine(directory, LogFormat.SnapshotFileName), overwrite: true);
-        DirectorySync.Flush(directory);
+        Posix.SyncDirectory(directory);
     }
 
     public static async Task<SnapshotImage?> ReadAsync(string directory, CancellationToken cancellationToken)

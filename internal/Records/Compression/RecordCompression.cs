@@ -1,17 +1,18 @@
 using System.Buffers;
+using KafScale.Common;
 
 namespace KafScale.Records;
 
 /// <summary>
 /// The four RecordBatch codecs. Data passed in is the records section of a batch (bytes 61..end);
 /// the formats are Kafka's: gzip (RFC 1952), snappy (raw block or the xerial-framed stream Java
-/// producers write), lz4 (LZ4 frame format) and zstd (zstd frames).
+/// producers write), lz4 (LZ4 frame format) and zstd (zstd frames). The codecs themselves live in
+/// KafScale.Common, shared with the Parquet and Avro writers.
 /// </summary>
 public static class RecordCompression
 {
     /// <summary>Decompresses <paramref name="source"/> and appends the result to <paramref name="destination"/>.</summary>
-    /// <exception cref="InvalidDataException">The data is not valid for the codec.</exception>
-    /// <exception cref="CodecUnavailableException">The codec's system library is not installed.</exception>
+    /// <exception cref="InvalidDataException">The data is not valid for the codec (corrupt or truncated).</exception>
     public static void Decompress(CompressionType codec, ReadOnlySpan<byte> source, IBufferWriter<byte> destination)
     {
         switch (codec)
@@ -23,7 +24,7 @@ public static class RecordCompression
                 GzipCodec.Decompress(source, destination);
                 break;
             case CompressionType.Snappy:
-                SnappyCodec.Decompress(source, destination);
+                SnappyCodec.DecompressKafka(source, destination);
                 break;
             case CompressionType.Lz4:
                 Lz4Codec.Decompress(source, destination);
@@ -51,7 +52,7 @@ public static class RecordCompression
                 GzipCodec.Compress(source, destination, level);
                 break;
             case CompressionType.Snappy:
-                SnappyCodec.Compress(source, destination);
+                SnappyCodec.CompressKafka(source, destination);
                 break;
             case CompressionType.Lz4:
                 Lz4Codec.Compress(source, destination, level ?? 0);
@@ -63,19 +64,4 @@ public static class RecordCompression
                 throw new ArgumentOutOfRangeException(nameof(codec), codec, "unknown compression codec");
         }
     }
-
-    /// <summary>
-    /// Throws <see cref="CodecUnavailableException"/> now if the codec cannot run on this machine
-    /// (a missing liblz4 or libzstd); lets a tool fail early with the install hint.
-    /// </summary>
-    public static void EnsureAvailable(CompressionType codec)
-    {
-        if (codec == CompressionType.Lz4)
-            Lz4Native.EnsureLoaded();
-        else if (codec == CompressionType.Zstd)
-            ZstdNative.EnsureLoaded();
-    }
 }
-
-/// <summary>A codec's native library is missing; the message names the package to install.</summary>
-public sealed class CodecUnavailableException(string message, Exception? inner = null) : NotSupportedException(message, inner);

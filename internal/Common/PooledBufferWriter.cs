@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace KafScale.Records;
+namespace KafScale.Common;
 
 /// <summary>
 /// An <see cref="IBufferWriter{T}"/> over arrays rented from <see cref="ArrayPool{T}.Shared"/>.

@@ -1,9 +1,10 @@
 using System.Buffers;
 using System.IO.Compression;
 
-namespace KafScale.Records;
+namespace KafScale.Common;
 
-internal static class GzipCodec
+/// <summary>gzip (RFC 1952) through the BCL's zlib, one member per call.</summary>
+public static class GzipCodec
 {
     private const int ChunkSize = 64 * 1024;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace KafScale.Records;
+namespace KafScale.Common;
 
 /// <summary>A write-only stream that appends to an <see cref="IBufferWriter{T}"/> (for the BCL's gzip encoder).</summary>
 internal sealed class BufferWriterStream(IBufferWriter<byte> destination) : Stream
