@@ -1,5 +1,4 @@
 using KafScale.Common;
-using KafScale.Records;
 
 namespace KafScale.Parquet.Tests;
 
