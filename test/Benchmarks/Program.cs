@@ -7,9 +7,9 @@ namespace KafScale.Benchmarks;
 
 public static class Program
 {
-    // BenchmarkDotNet 0.14 does not know net10.0, so benchmarks run in-process instead of in a
-    // generated child project. "--job short" (or any other job) keeps working: the toolchain is
-    // applied to every job. Run with: dotnet run -c Release --project test/Benchmarks -- --filter '*' --job short
+    // Benchmarks run in-process instead of in a generated child project, which would be built
+    // for every run. "--job short" (or any other job) keeps working: the toolchain is applied to
+    // every job. Run with: dotnet run -c Release --project test/Benchmarks -- --filter '*' --job short
     public static int Main(string[] args)
     {
         IConfig config = DefaultConfig.Instance
