@@ -1,0 +1,112 @@
+namespace KafScale.TestSupport;
+
+/// <summary>
+/// s3rver on a free loopback port and its own data directory, with its buckets created; it can be
+/// stopped and started again on the same data (an S3 outage). s3rver accepts any SigV4 signature
+/// (--allow-mismatched-signatures) but only its own access key. s3rver ignores If-None-Match, so brokers on
+/// it are fenced by their lease deadline only.
+/// </summary>
+public sealed class S3rverServer : IAsyncDisposable
+{
+    public const string AccessKey = "S3RVER";
+    public const string SecretKey = "S3RVER";
+
+    private readonly ServerProcess _process;
+    private readonly string _data;
+
+    private S3rverServer(string root, string bucket, string[] moreBuckets)
+    {
+        Bucket = bucket;
+        Port = ServerProcess.FreePort();
+        string data = Path.Combine(root, "s3rver");
+        _data = data;
+        Directory.CreateDirectory(data);
+        _process = new ServerProcess("s3rver", FindExecutable(), () =>
+        {
+            List<string> args = ["-d", data, "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow-mismatched-signatures", "--silent"];
+            foreach (string b in (string[])[bucket, .. moreBuckets])
+            {
+                args.Add("--configure-bucket");
+                args.Add(b);
+            }
+
+            return args;
+        }, Path.Combine(root, "s3rver.log"), new Dictionary<string, string> { ["NODE_OPTIONS"] = "--openssl-legacy-provider" });
+    }
+
+    /// <summary>The first bucket created.</summary>
+    public string Bucket { get; }
+    public int Port { get; }
+    public string Endpoint => $"http://127.0.0.1:{Port}";
+
+    /// <summary>Starts s3rver with its data and log under <paramref name="root"/> and the buckets created.</summary>
+    public static async Task<S3rverServer> StartAsync(string root, string bucket, params string[] moreBuckets)
+    {
+        var server = new S3rverServer(root, bucket, moreBuckets);
+        try
+        {
+            await server.StartAgainAsync().ConfigureAwait(false);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Options for a store on one of this server's buckets, with fast retries for tests.</summary>
+    public KafScale.Storage.S3.S3StoreOptions OptionsFor(string bucket) => new()
+    {
+        Bucket = bucket,
+        Endpoint = Endpoint,
+        PathStyle = true,
+        AccessKey = AccessKey,
+        SecretKey = SecretKey,
+        RetryBaseDelay = TimeSpan.FromMilliseconds(10),
+        RetryMaxDelay = TimeSpan.FromMilliseconds(100),
+        RequestTimeout = TimeSpan.FromSeconds(10),
+    };
+
+    public Task StartAgainAsync()
+    {
+        DropTornPuts();
+        return _process.StartAsync(Port);
+    }
+
+    /// <summary>
+    /// An S3 PUT is atomic: a key either has the whole new object or does not exist. s3rver writes
+    /// an object's data and then its metadata file as separate steps, so a kill between or during
+    /// them (StopAsync) leaves a key whose metadata does not parse, which s3rver then answers with
+    /// HTTP 500 for ever. Such a PUT never completed and was never acknowledged; removing its files
+    /// before the restart gives the state real S3 would have.
+    /// </summary>
+    private void DropTornPuts()
+    {
+        const string MetadataSuffix = "._S3rver_metadata.json";
+        foreach (string metadata in Directory.EnumerateFiles(_data, "*" + MetadataSuffix, SearchOption.AllDirectories))
+        {
+            try
+            {
+                using var _ = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(metadata));
+                continue;
+            }
+            catch (System.Text.Json.JsonException) { }
+            string stem = metadata[..^MetadataSuffix.Length];
+            foreach (string file in new[] { metadata, stem + "._S3rver_object", stem + "._S3rver_object.md5" })
+                File.Delete(file);
+        }
+    }
+
+    public Task StopAsync() => _process.KillAsync();
+
+    private static string FindExecutable()
+    {
+        string executable = Path.Combine(RepoPaths.Root, "test", "servers", "node_modules", ".bin", "s3rver");
+        if (!File.Exists(executable))
+            throw new InvalidOperationException($"s3rver is not installed at {executable}: run scripts/install-deps.sh (it runs npm ci in test/servers).");
+        return executable;
+    }
+
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
+}
