@@ -66,6 +66,29 @@ public class CommonCodecTests
     }
 
     [Fact]
+    public void Lz4_reads_independent_blocks_with_checksums_and_content_size_from_the_reference()
+    {
+        byte[] data = KafkaLikeRecords(300_000);
+        byte[] frame = ReferenceCodecs.Run(
+            "lz4.frame.compress(data, block_size=lz4.frame.BLOCKSIZE_MAX64KB, block_linked=False, content_checksum=True, block_checksum=True, store_size=True)", data);
+        using var output = new PooledBufferWriter(1024);
+        Lz4Codec.Decompress(frame, output);
+        Assert.Equal(data, output.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void Lz4_reads_uncompressed_blocks_of_independent_frames()
+    {
+        // Random bytes do not compress, so the encoder stores the blocks as they are (high bit of the size set).
+        byte[] data = new byte[150_000];
+        new Random(7).NextBytes(data);
+        byte[] frame = ReferenceCodecs.Run("lz4.frame.compress(data, block_size=lz4.frame.BLOCKSIZE_MAX64KB, block_linked=False)", data);
+        using var output = new PooledBufferWriter(1024);
+        Lz4Codec.Decompress(frame, output);
+        Assert.Equal(data, output.WrittenSpan.ToArray());
+    }
+
+    [Fact]
     public void Lz4_reads_concatenated_frames()
     {
         byte[] first = KafkaLikeRecords(70_000);
