@@ -8,7 +8,10 @@ command -v dotnet >/dev/null 2>&1 || { echo "build.sh: the .NET SDK is missing: 
 # they cannot be), so a fresh machine builds with this script alone.
 ./scripts/install-build-deps.sh
 
-dotnet publish cmd/kafscale/kafscale.csproj -c Release -r linux-x64 -o out/publish -p:TreatWarningsAsErrors=true -nologo -clp:ErrorsOnly
+# The runtime identifier comes from kafscale.csproj, not from the command line: given as -r it
+# would apply to every library too, which then compile a second time (once for the publish,
+# once for the solution build that scripts/test.sh runs next) instead of sharing one build.
+dotnet publish cmd/kafscale/kafscale.csproj -c Release -o out/publish -p:TreatWarningsAsErrors=true -nologo -clp:ErrorsOnly
 mkdir -p out
 cp out/publish/kafscale out/kafscale.tmp && mv -f out/kafscale.tmp out/kafscale
 echo "built out/kafscale ($(du -h out/kafscale | cut -f1))"

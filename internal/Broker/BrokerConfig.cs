@@ -48,6 +48,12 @@ public sealed class BrokerConfig
     public bool AutoCreateTopics { get; set; } = true;
     public int DefaultPartitions { get; set; } = 1;
 
+    /// <summary>
+    /// group.initial.rebalance.delay.ms: how long the first rebalance of an empty group waits for
+    /// more members (Kafka's default, 3 s); 0 completes a join as soon as every member is in.
+    /// </summary>
+    public int GroupInitialRebalanceDelayMs { get; set; } = 3_000;
+
     /// <summary>Largest request frame accepted; larger frames close the connection.</summary>
     public int MaxRequestBytes { get; set; } = 100 * 1024 * 1024;
 

@@ -100,7 +100,7 @@ public sealed class BrokerHost : IAsyncDisposable
             var cache = new SegmentCache(config.CacheBytes);
             runtime.SegmentCache = cache;
             var storage = new PartitionStorage(store, config.Namespace, runtime, loggers.CreateLogger("kafscale.storage"));
-            groups = new GroupCoordinatorService(meta, new GroupCoordinatorOptions(), loggers);
+            groups = new GroupCoordinatorService(meta, new GroupCoordinatorOptions { InitialRebalanceDelayMs = config.GroupInitialRebalanceDelayMs }, loggers);
             node = await ClusterNode.StartAsync(meta, storage, runtime, config, groups, clusterId, loggers, ct).ConfigureAwait(false);
             var cluster = new Cluster(config, node) { Groups = groups };
             var logs = node.Logs;

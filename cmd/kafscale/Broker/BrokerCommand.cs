@@ -19,6 +19,7 @@ internal static class BrokerCommand
     private static readonly Option<string> CacheBytes = new("--cache-bytes") { Description = "Memory for recent segments served to consumers [env KAFSCALE_CACHE_BYTES, default 67108864]" };
     private static readonly Option<string> AutoCreate = new("--auto-create-topics") { Description = "Create unknown topics named in Metadata requests when the client allows it [env KAFSCALE_AUTO_CREATE_TOPICS, default true]" };
     private static readonly Option<string> DefaultPartitions = new("--default-partitions") { Description = "Partitions of auto-created topics and of CreateTopics with -1 [env KAFSCALE_AUTO_CREATE_PARTITIONS, default 1]" };
+    private static readonly Option<string> GroupInitialRebalanceDelay = new("--group-initial-rebalance-delay-ms") { Description = "How long the first rebalance of an empty consumer group waits for more members (Kafka's group.initial.rebalance.delay.ms) [env KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS, default 3000]" };
     private static readonly Option<string> MaxRequest = new("--max-request-bytes") { Description = "Largest request frame accepted [env KAFSCALE_MAX_REQUEST_BYTES, default 104857600]" };
     private static readonly Option<string> LogLevel = new("--log-level") { Description = "trace|debug|info|warn|error [env KAFSCALE_LOG_LEVEL, default info]" };
     private static readonly Option<string> LogFormat = new("--log-format") { Description = "text|json [env KAFSCALE_LOG_FORMAT, default text]" };
@@ -31,7 +32,7 @@ internal static class BrokerCommand
         foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId })
             command.Options.Add(o);
         Storage.AddTo(command);
-        foreach (var o in new[] { LeaseTtl, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, MaxRequest, LogLevel, LogFormat })
+        foreach (var o in new[] { LeaseTtl, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
             command.Options.Add(o);
         command.SetAction(RunAsync);
         return command;
@@ -120,6 +121,7 @@ internal static class BrokerCommand
             CacheBytes = s.Long(CacheBytes, "KAFSCALE_CACHE_BYTES", 64L * 1024 * 1024, 0, long.MaxValue),
             AutoCreateTopics = s.Bool(AutoCreate, "KAFSCALE_AUTO_CREATE_TOPICS", true),
             DefaultPartitions = s.Int(DefaultPartitions, "KAFSCALE_AUTO_CREATE_PARTITIONS", 1, 1, 100_000),
+            GroupInitialRebalanceDelayMs = s.Int(GroupInitialRebalanceDelay, "KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS", 3_000, 0, 300_000),
             MaxRequestBytes = s.Int(MaxRequest, "KAFSCALE_MAX_REQUEST_BYTES", 100 * 1024 * 1024, 1024, int.MaxValue),
         };
         config.StoreHealth = new KafScale.Observability.StoreHealthThresholds(

@@ -36,6 +36,9 @@ public sealed class HandlerHarness : IAsyncLifetime
             ObjectsDir = Path.Combine(_root, "objects"),
             DefaultPartitions = 1,
             AutoCreateTopics = true,
+            // Joins complete as soon as the member is in: the tests are about error mapping, not
+            // the wait for more members (which the group coordinator's own tests cover).
+            GroupInitialRebalanceDelayMs = 0,
         };
         _broker = await BrokerHost.StartAsync(config, NullLoggerFactory.Instance, CancellationToken.None,
             openMetadata: async ct => Metadata = new FaultInjectingMetadataStore(

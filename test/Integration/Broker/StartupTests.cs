@@ -67,6 +67,7 @@ public sealed class StartupTests(ITestOutputHelper output) : BrokerTest(output)
     [InlineData("--flush-interval-ms", "soon")]
     [InlineData("--default-partitions", "-4")]
     [InlineData("--auto-create-topics", "perhaps")]
+    [InlineData("--group-initial-rebalance-delay-ms", "-1")]
     [InlineData("--no-such-option", "1")]
     public async Task A_bad_option_exits_with_code_2_and_a_line_naming_it(string option, string value)
     {
