@@ -140,7 +140,10 @@ public sealed partial class S3ObjectStore : IObjectStore
     }
 
     /// <summary>ListObjectsV2 page by page; S3 returns keys in ascending UTF-8 byte order, which is ordinal order for the keys we write.</summary>
-    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => ListAsync(prefix, null, cancellationToken);
+
+    /// <summary>ListObjectsV2 from after startAfter: S3 skips the earlier keys itself.</summary>
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(prefix);
         string? continuation = null;
@@ -154,6 +157,7 @@ public sealed partial class S3ObjectStore : IObjectStore
                     Prefix = prefix,
                     MaxKeys = _options.ListMaxKeys,
                     ContinuationToken = token,
+                    StartAfter = token is null ? startAfter : null,
                 }, t), cancellationToken).ConfigureAwait(false);
             if (page.S3Objects is { } objects)
             {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace KafScale.Storage;
 
 /// <summary>One object in a listing.</summary>
@@ -47,6 +49,18 @@ public interface IObjectStore : IAsyncDisposable
 
     /// <summary>Objects whose key starts with prefix, in ascending key order.</summary>
     IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Objects whose key starts with prefix and sorts (ordinally) after startAfter, in ascending
+    /// key order: S3's ListObjectsV2 StartAfter, so a store lists only the end of a long prefix.
+    /// </summary>
+    async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (ObjectInfo o in ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (startAfter is null || string.CompareOrdinal(o.Key, startAfter) > 0) yield return o;
+        }
+    }
 
     /// <summary>Deletes the object; deleting a missing object is not an error.</summary>
     Task DeleteAsync(string key, CancellationToken cancellationToken);

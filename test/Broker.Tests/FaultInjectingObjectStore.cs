@@ -110,8 +110,18 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
 
     public Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
 
-    public Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken) =>
-        inner.ReadRangeAsync(key, offset, destination, cancellationToken);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _rangeReads = new();
+
+    /// <summary>Keys of every ranged read (segment footers at recovery), in order.</summary>
+    public IReadOnlyList<string> RangeReads => [.. _rangeReads];
+
+    public void ClearRangeReads() => _rangeReads.Clear();
+
+    public Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        _rangeReads.Enqueue(key);
+        return inner.ReadRangeAsync(key, offset, destination, cancellationToken);
+    }
 
     public Task<long?> GetSizeAsync(string key, CancellationToken cancellationToken) => inner.GetSizeAsync(key, cancellationToken);
 

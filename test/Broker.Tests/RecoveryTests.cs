@@ -66,7 +66,7 @@ public class RecoveryTests
         var log = (await host.CreateTopicAsync(Topic))[0];
         await WriteSegmentsAsync(log, Batches.Make(3, "a"), Batches.Make(4, "b"));
 
-        var chain = await FreshStorage(host).RecoverAsync(Topic, 0, nextOffsetHint: 0, CancellationToken.None);
+        var chain = (await FreshStorage(host).RecoverAsync(Topic, 0, nextOffsetHint: 0, lastSegmentHint: 0, CancellationToken.None)).Chain;
 
         Assert.Equal([(0L, 2L), (3L, 6L)], chain.Select(s => (s.BaseOffset, s.LastOffset)));
         foreach (var s in chain)
@@ -86,7 +86,7 @@ public class RecoveryTests
         Assert.True(SegmentIndex.Parse(original).Count > 1);
         await host.Store.Inner.DeleteAsync(indexKey, CancellationToken.None);
 
-        var chain = await FreshStorage(host).RecoverAsync(Topic, 0, 0, CancellationToken.None);
+        var chain = (await FreshStorage(host).RecoverAsync(Topic, 0, 0, 0, CancellationToken.None)).Chain;
 
         Assert.Equal([0L, 1L], chain.Select(s => s.BaseOffset));
         Assert.Equal(original, await host.Store.Inner.GetAsync(indexKey, CancellationToken.None));
@@ -166,7 +166,7 @@ public class RecoveryTests
         await WriteSegmentsAsync(log, Batches.Make(2, "a"), Batches.Make(2, "b"), Batches.Make(2, "c"));
         await host.Store.Inner.PutAsync(host.SegmentKey(Topic, 0, 2), new byte[SegmentFormat.MinimumSegmentSize - 1], CancellationToken.None);
 
-        var chain = await FreshStorage(host).RecoverAsync(Topic, 0, 0, CancellationToken.None);
+        var chain = (await FreshStorage(host).RecoverAsync(Topic, 0, 0, 0, CancellationToken.None)).Chain;
 
         Assert.Equal([0L], chain.Select(s => s.BaseOffset));
         Assert.Equal([0L], await host.SegmentBasesAsync(Topic));
@@ -220,7 +220,7 @@ public class RecoveryTests
     {
         await using var host = await LogHost.StartAsync();
 
-        var chain = await FreshStorage(host).RecoverAsync("never-written", 0, 0, CancellationToken.None);
+        var chain = (await FreshStorage(host).RecoverAsync("never-written", 0, 0, 0, CancellationToken.None)).Chain;
 
         Assert.Empty(chain);
     }
@@ -244,5 +244,85 @@ public class RecoveryTests
         }
 
         Assert.Equal([0L], await host.SegmentBasesAsync(Topic));
+    }
+
+    [Fact]
+    public async Task An_open_from_the_last_segment_hint_checks_only_the_segments_from_it_and_finds_the_older_ones_afterwards()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        var bases = await WriteSegmentsAsync(log, [.. Enumerable.Range(0, 6).Select(i => Batches.Make(2 + i, $"s{i}"))]);
+        var storage = FreshStorage(host);
+        host.Store.ClearRangeReads();
+
+        var (chain, olderBelow) = await storage.RecoverAsync(Topic, 0, log.HighWatermark, lastSegmentHint: bases[4], CancellationToken.None);
+
+        Assert.True(olderBelow);
+        Assert.Equal(bases[4..], chain.Select(s => s.BaseOffset));
+        Assert.Equal(log.HighWatermark, chain[^1].LastOffset + 1);
+        Assert.Equal([host.SegmentKey(Topic, 0, bases[4]), host.SegmentKey(Topic, 0, bases[5])], host.Store.RangeReads);
+
+        var older = await storage.RecoverOlderAsync(Topic, 0, bases[4], CancellationToken.None);
+        Assert.Equal(bases[..4], older.Select(s => s.BaseOffset));
+        Assert.Equal(bases[4], older[^1].LastOffset + 1);
+    }
+
+    [Fact]
+    public async Task A_last_segment_hint_naming_a_segment_the_store_lacks_falls_back_to_listing_the_whole_partition()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        var bases = await WriteSegmentsAsync(log, Batches.Make(3, "a"), Batches.Make(4, "b"), Batches.Make(2, "c"));
+
+        // Offset 5 lies inside the second segment: no segment starts there.
+        var (chain, olderBelow) = await FreshStorage(host).RecoverAsync(Topic, 0, log.HighWatermark, lastSegmentHint: 5, CancellationToken.None);
+
+        Assert.False(olderBelow);
+        Assert.Equal(bases, chain.Select(s => s.BaseOffset));
+    }
+
+    [Fact]
+    public async Task A_stray_segment_inside_the_older_chain_is_deleted_and_the_older_chain_still_ends_where_the_open_started()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        var bases = await WriteSegmentsAsync(log, Batches.Make(4, "a"), Batches.Make(4, "b"), Batches.Make(4, "c"));
+        // A deposed leader's late upload at offset 2, inside the first segment.
+        string stray = host.SegmentKey(Topic, 0, 2);
+        await host.Store.Inner.PutAsync(stray, SegmentUploadTests.ForeignSegment(2, Batches.Make(3, "late")), CancellationToken.None);
+
+        var older = await FreshStorage(host).RecoverOlderAsync(Topic, 0, bases[2], CancellationToken.None);
+
+        Assert.Equal(bases[..2], older.Select(s => s.BaseOffset));
+        Assert.False(await host.ExistsAsync(stray));
+    }
+
+    [Fact]
+    public async Task After_a_restart_that_opens_from_the_hint_every_record_is_read_from_offset_0_and_appends_continue()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        var bases = await WriteSegmentsAsync(log, [.. Enumerable.Range(0, 5).Select(i => Batches.Make(3, $"r{i}"))]);
+        var before = await ReadAllAsync(host, log);
+        // The hints go to the metadata store about once a second, off the produce path.
+        string lastSegment = MetadataKeys.LastSegment(Topic, 0);
+        await TestExtensions.UntilAsync(async () => await host.Metadata.GetAsync(lastSegment, CancellationToken.None) is { } kv
+            && System.Text.Encoding.ASCII.GetString(kv.Value) == bases[^1].ToString(System.Globalization.CultureInfo.InvariantCulture), "the last_segment hint is written");
+        host.Store.ClearRangeReads();
+
+        await host.RestartAsync();
+        log = host.Log(Topic);
+
+        // The open checked the newest segment first (the one the hint names), not the oldest.
+        Assert.Equal(host.SegmentKey(Topic, 0, bases[^1]), host.Store.RangeReads[0]);
+        Assert.Equal(15, log.HighWatermark);
+        // Read before the older segments are known: the read waits for them.
+        Assert.Equal(before, await ReadAllAsync(host, log));
+        await log.OlderSegmentsLoaded;
+        Assert.Equal(bases, log.SegmentsSnapshot().Select(s => s.BaseOffset));
+        Assert.Equal(0, log.LogStartOffset);
+        var next = log.AppendBlob(Batches.Make(1, "after"));
+        Assert.Equal(15, next.BaseOffset);
+        Assert.Equal(0, await next.DurableAsync());
     }
 }

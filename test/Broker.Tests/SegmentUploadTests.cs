@@ -87,7 +87,7 @@ public class SegmentUploadTests
     }
 
     /// <summary>A segment as another broker would have written it at baseOffset.</summary>
-    private static byte[] ForeignSegment(long baseOffset, params byte[][] batches)
+    internal static byte[] ForeignSegment(long baseOffset, params byte[][] batches)
     {
         var patched = new List<ReadOnlyMemory<byte>>();
         long offset = baseOffset;
@@ -159,7 +159,7 @@ public class SegmentUploadTests
     }
 
     [Fact]
-    public async Task A_taken_key_holding_no_valid_segment_gives_the_partition_up_with_NOT_LEADER_OR_FOLLOWER()
+    public async Task A_taken_key_holding_no_valid_segment_gives_the_partition_up_and_refuses_later_appends_with_NOT_LEADER_OR_FOLLOWER()
     {
         await using var host = await LogHost.StartAsync();
         var log = (await host.CreateTopicAsync("orders"))[0];
@@ -172,7 +172,9 @@ public class SegmentUploadTests
         var second = log.AppendBlob(Batches.Make(2, "waiting"));
         gate.Release();
 
-        Assert.Equal(ErrorCodes.NotLeaderOrFollower, await first.DurableAsync());
+        // The first batch was in an upload when the partition was given up: "outcome unknown"
+        // (conservative: its create did not land, but the answer only errs toward "maybe").
+        Assert.Equal(ErrorCodes.RequestTimedOut, await first.DurableAsync());
         Assert.Equal(ErrorCodes.NotLeaderOrFollower, await second.DurableAsync());
         Assert.True(log.IsClosed);
         Assert.Equal(ErrorCodes.NotLeaderOrFollower, log.Append(Batches.Make(1), 1).ErrorCode);
@@ -182,7 +184,7 @@ public class SegmentUploadTests
     }
 
     [Fact]
-    public async Task A_deposed_writer_whose_create_finds_different_bytes_answers_NOT_LEADER_OR_FOLLOWER()
+    public async Task A_deposed_writer_whose_create_finds_different_bytes_acknowledges_nothing_and_keeps_the_new_leaders_bytes()
     {
         await using var host = await LogHost.StartAsync();
         var log = (await host.CreateTopicAsync("orders"))[0];
@@ -196,7 +198,7 @@ public class SegmentUploadTests
         await host.Store.Inner.PutAsync(kfs, theirs, CancellationToken.None);
         gate.Release();
 
-        Assert.Equal(ErrorCodes.NotLeaderOrFollower, await append.DurableAsync());
+        Assert.Equal(ErrorCodes.RequestTimedOut, await append.DurableAsync());
         Assert.Equal(0, log.HighWatermark);
         Assert.Equal(theirs, await host.Store.Inner.GetAsync(kfs, CancellationToken.None));
     }
@@ -212,9 +214,29 @@ public class SegmentUploadTests
         host.Runtime.Lease.Lapse();
         gate.Release();
 
-        Assert.Equal(ErrorCodes.NotLeaderOrFollower, await append.DurableAsync());
+        // The segment is in the store but may not count (a new leader may have listed the store
+        // before it landed): "outcome unknown", which a client retries with the same sequence.
+        Assert.Equal(ErrorCodes.RequestTimedOut, await append.DurableAsync());
         Assert.Equal(0, log.HighWatermark);
         Assert.Equal(ErrorCodes.NotLeaderOrFollower, log.Append(Batches.Make(1), 1).ErrorCode);
+    }
+
+    [Fact]
+    public async Task When_the_lease_lapses_a_batch_in_an_upload_is_answered_REQUEST_TIMED_OUT_and_one_never_uploaded_NOT_LEADER_OR_FOLLOWER()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync("orders"))[0];
+        var gate = host.Store.Hold(k => k == host.SegmentKey("orders", 0, 0));
+        var uploading = log.AppendBlob(Batches.Make(2, "in-the-upload"));
+        await gate.Arrived.Within();
+        // One upload at a time on the directory store: this one waits in memory.
+        var waiting = log.AppendBlob(Batches.Make(3, "still-pending"));
+        host.Runtime.Lease.Lapse();
+        gate.Release();
+
+        Assert.Equal(ErrorCodes.RequestTimedOut, await uploading.DurableAsync());
+        Assert.Equal(ErrorCodes.NotLeaderOrFollower, await waiting.DurableAsync());
+        Assert.DoesNotContain(host.Store.Attempts, a => a.Key == host.SegmentKey("orders", 0, 2));
     }
 
     [Fact]

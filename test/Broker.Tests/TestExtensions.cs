@@ -32,4 +32,15 @@ internal static class TestExtensions
             await Task.Delay(10);
         }
     }
+
+    /// <summary>As <see cref="UntilAsync(Func{bool}, string)"/>, for a condition that has to ask something.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
+            await Task.Delay(10);
+        }
+    }
 }

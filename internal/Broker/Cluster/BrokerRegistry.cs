@@ -126,12 +126,23 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
             }
         }
         // The previous incarnation of this broker (killed without revoking its lease) holds the
-        // key until its lease expires: wait that long, then give up.
+        // key until its lease expires: wait that long, then give up. Our own lease is kept alive
+        // meanwhile, so the deadline still lies a TTL ahead when the wait ends; counted from the
+        // grant, it would pass just as the partitions opened.
         string mine = ClusterKeys.Broker(requestedId);
         var giveUp = Stopwatch.GetTimestamp() + (long)((_ttl + TimeSpan.FromSeconds(5)).TotalSeconds * Stopwatch.Frequency);
+        long lastKeepAlive = Stopwatch.GetTimestamp();
         bool told = false;
         while (true)
         {
+            if (Stopwatch.GetElapsedTime(lastKeepAlive) >= _interval)
+            {
+                lastKeepAlive = Stopwatch.GetTimestamp();
+                var left = await _meta.KeepAliveAsync(LeaseId, ct).ConfigureAwait(false);
+                // Gone already (a wait longer than our own TTL): a new lease to register under.
+                if (left is null) await GrantAsync(ct).ConfigureAwait(false);
+                else lock (_lock) Guard.Extend(lastKeepAlive, left.Value < _ttl ? left.Value : _ttl, _margin);
+            }
             var txn = await _meta.TxnAsync(new TxnRequest([Compare.KeyMissing(mine)], [TxnOp.Put(mine, RecordBytes(requestedId), LeaseId)], [TxnOp.Get(mine)]), ct).ConfigureAwait(false);
             if (txn.Succeeded) return requestedId;
             var holder = txn.Gets[0].Count > 0 ? txn.Gets[0][0] : null;

@@ -58,6 +58,7 @@ internal sealed class ListOffsetsHandler(Cluster cluster) : ApiHandler<ListOffse
     /// </summary>
     private async Task<(long Offset, long Timestamp)> FindAsync(PartitionLog log, long target, bool max)
     {
+        await log.OlderSegmentsLoaded.ConfigureAwait(false);
         long start = log.LogStartOffset;
         var segments = new List<SegmentRef>();
         log.SegmentsFrom(start, segments);

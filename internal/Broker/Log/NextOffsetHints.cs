@@ -63,7 +63,10 @@ internal sealed class NextOffsetHints(IMetadataStore meta, TopicRegistry topics,
             // A handed-over log wrote its last hint before it closed; the new leader's are newer.
             if (p.IsClosed || !topics.IsCurrent(p.TopicState)) continue;
             if (!byTopic.TryGetValue(p.TopicState, out var ops)) byTopic[p.TopicState] = ops = [];
-            ops.Add(TxnOp.Put(MetadataKeys.NextOffset(p.Topic, p.Partition), Ascii(p.HighWatermark)));
+            var (highWatermark, lastSegment) = p.HintState;
+            ops.Add(TxnOp.Put(MetadataKeys.NextOffset(p.Topic, p.Partition), Ascii(highWatermark)));
+            // Where the next leader's open starts listing (docs/metadata.md).
+            if (lastSegment > 0) ops.Add(TxnOp.Put(MetadataKeys.LastSegment(p.Topic, p.Partition), Ascii(lastSegment)));
         }
         if (byTopic.Count == 0) return;
         static Compare Guard(TopicState t) => new(MetadataKeys.TopicConfig(t.Name), CompareTarget.CreateRevision, CompareResult.Equal, t.CreateRevision);

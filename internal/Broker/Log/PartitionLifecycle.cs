@@ -28,18 +28,46 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
     public async Task<PartitionLog> OpenAsync(TopicState topic, int partition, int epoch, CancellationToken ct)
     {
         var keys = await meta.GetPrefixAsync(MetadataKeys.Partition(topic.Name, partition), ct).ConfigureAwait(false);
-        long hint = 0, start = 0;
+        long hint = 0, start = 0, lastSegment = 0;
         foreach (var kv in keys.Kvs)
         {
             if (kv.Key.EndsWith("/next_offset", StringComparison.Ordinal)) hint = ParseLong(kv.Value);
             else if (kv.Key.EndsWith("/log_start_offset", StringComparison.Ordinal)) start = ParseLong(kv.Value);
+            else if (kv.Key.EndsWith("/last_segment", StringComparison.Ordinal)) lastSegment = ParseLong(kv.Value);
         }
         var opened = new PartitionLog(topic.Name, partition, topic, storage, runtime) { LeaderEpoch = epoch };
-        var segments = await storage.RecoverAsync(topic.Name, partition, hint, ct).ConfigureAwait(false);
-        opened.Load(segments, start);
+        var (segments, olderBelow) = await storage.RecoverAsync(topic.Name, partition, hint, lastSegment, ct).ConfigureAwait(false);
+        opened.Load(segments, start, olderBelow);
         await ReplayProducerStateAsync(opened, segments).ConfigureAwait(false);
-        if (opened.NextOffset != hint) runtime.ScheduleHintUpdate(opened);
+        if (opened.NextOffset != hint || (segments.Count > 0 && segments[^1].BaseOffset != lastSegment)) runtime.ScheduleHintUpdate(opened);
+        if (olderBelow) _ = LoadOlderAsync(opened, segments[0].BaseOffset);
         return opened;
+    }
+
+    /// <summary>
+    /// After an open from the hint: finds the segments below it in the background, retrying
+    /// while the store fails, until the term ends. Reads below wait for it; writes never do.
+    /// </summary>
+    private async Task LoadOlderAsync(PartitionLog partition, long below)
+    {
+        int attempt = 0;
+        while (!partition.IsClosed)
+        {
+            try
+            {
+                partition.LoadOlder(await storage.RecoverOlderAsync(partition.Topic, partition.Partition, below, partition.Term).ConfigureAwait(false));
+                return;
+            }
+            catch (OperationCanceledException) when (partition.Term.IsCancellationRequested) { break; }
+            catch (Exception ex)
+            {
+                attempt++;
+                log.LogWarning("{Topic}-{Partition}: listing the segments below offset {Below} failed (attempt {Attempt}): {Error}; retrying", partition.Topic, partition.Partition, below, attempt, ex.Message);
+                try { await Task.Delay(Math.Min(5000, 100 << Math.Min(attempt, 6)), partition.Term).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+            }
+        }
+        partition.LoadOlder([]);
     }
 
     /// <summary>
@@ -79,6 +107,8 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
     /// </summary>
     public async Task<bool> AdvanceLogStartAsync(PartitionLog partition, long offset, CancellationToken ct)
     {
+        // Segments below the new start must all be known to be deleted.
+        await partition.OlderSegmentsLoaded.ConfigureAwait(false);
         if (partition.IsClosed || !topics.IsCurrent(partition.TopicState)) return false;
         var removed = partition.AdvanceLogStart(offset);
         // Tied to the topic's incarnation: a deleted topic must not get its keys written back.

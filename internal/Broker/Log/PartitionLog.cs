@@ -30,6 +30,12 @@ internal sealed class FlushGroup
     /// <summary>A group that is already durable (a retried batch whose first write is below the high watermark).</summary>
     public static readonly FlushGroup Completed = CreateCompleted();
 
+    /// <summary>First offset of the group's batches (set by its first append).</summary>
+    public long StartOffset { get; set; }
+
+    /// <summary>Some of the group's batches were handed to an upload, which may have landed.</summary>
+    public bool UploadStarted { get; set; }
+
     public long EndOffset { get; set; }
     public Task<short> Durable => _done.Task;
     public void Complete(short errorCode) => _done.TrySetResult(errorCode);
@@ -88,6 +94,8 @@ internal sealed partial class PartitionLog
     private bool _closed;
     private bool _handingOff;
     private long _nextUploadBase;
+    private TaskCompletionSource? _older;
+    private long _loadedFrom;
 
     public PartitionLog(string topic, int partition, TopicState topicState, PartitionStorage storage, LogRuntime runtime)
     {
@@ -116,8 +124,12 @@ internal sealed partial class PartitionLog
     /// <summary>True once the term has ended: nothing more is appended or acknowledged here.</summary>
     public bool IsClosed => Volatile.Read(ref _closed);
 
-    /// <summary>Adopts the durable segments found in the store when the partition is opened.</summary>
-    public void Load(IReadOnlyList<SegmentRef> segments, long logStartOffset)
+    /// <summary>
+    /// Adopts the durable segments found in the store when the partition is opened. With
+    /// olderBelow, they are only the newest ones (an open from the hint): the older ones come
+    /// later through <see cref="LoadOlder"/>, and reads below the first of these wait for them.
+    /// </summary>
+    public void Load(IReadOnlyList<SegmentRef> segments, long logStartOffset, bool olderBelow = false)
     {
         lock (_lock)
         {
@@ -126,8 +138,47 @@ internal sealed partial class PartitionLog
             long end = segments.Count > 0 ? segments[^1].LastOffset + 1 : Math.Max(0, logStartOffset);
             _nextOffset = _highWatermark = _nextUploadBase = end;
             long first = segments.Count > 0 ? segments[0].BaseOffset : end;
-            _logStartOffset = Math.Clamp(logStartOffset, first, end);
+            if (olderBelow && segments.Count > 0)
+            {
+                _older = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _loadedFrom = first;
+                _logStartOffset = Math.Clamp(logStartOffset, 0, end);
+            }
+            else _logStartOffset = Math.Clamp(logStartOffset, first, end);
         }
+    }
+
+    /// <summary>Completes when every durable segment of the log is known (at once unless the open was from the hint).</summary>
+    public Task OlderSegmentsLoaded => _older?.Task ?? Task.CompletedTask;
+
+    /// <summary>True while a read from offset must wait for <see cref="OlderSegmentsLoaded"/>.</summary>
+    public bool NeedsOlderSegments(long offset) => _older is { Task.IsCompleted: false } && offset < _loadedFrom;
+
+    /// <summary>
+    /// The segments below those of an open from the hint, found in the background: they go
+    /// before the others, and the log start offset moves up to the first of them if it was
+    /// below (nothing older is left to read).
+    /// </summary>
+    public void LoadOlder(List<SegmentRef> older)
+    {
+        if (_older is null) return;
+        lock (_lock)
+        {
+            if (!_closed && !_older.Task.IsCompleted)
+            {
+                older.RemoveAll(s => s.LastOffset >= _loadedFrom);
+                _segments.InsertRange(0, older);
+                long first = _segments.Count > 0 ? _segments[0].BaseOffset : _highWatermark;
+                _logStartOffset = Math.Clamp(_logStartOffset, first, _highWatermark);
+            }
+        }
+        _older.TrySetResult();
+    }
+
+    /// <summary>The high watermark and the base of the newest durable segment (-1 when none), read together for the hints.</summary>
+    public (long HighWatermark, long LastSegmentBase) HintState
+    {
+        get { lock (_lock) return (_highWatermark, _segments.Count > 0 ? _segments[^1].BaseOffset : -1); }
     }
 
     /// <summary>
@@ -183,6 +234,7 @@ internal sealed partial class PartitionLog
             // A group never holds more than the flush's greedy cut puts in one segment, so a
             // durable segment answers its producers without waiting for the rest of a backlog.
             if (_currentGroupBytes > 0 && _currentGroupBytes + blob.Length > SegmentBytes) SealCurrentGroupLocked();
+            if (_currentGroupBytes == 0) _currentGroup.StartOffset = baseOffset;
             _currentGroupBytes += blob.Length;
             group = _currentGroup;
             group.EndOffset = _nextOffset;
@@ -312,6 +364,7 @@ internal sealed partial class PartitionLog
                 else _oldestPendingTicks = _pending[0].AppendedTicks;
                 baseOffset = _nextUploadBase;
                 _nextUploadBase = take[^1].EndOffset;
+                MarkUploadStartedLocked(_nextUploadBase);
                 _uploadsInFlight++;
             }
 
@@ -364,6 +417,18 @@ internal sealed partial class PartitionLog
             }
             _runtime.ScheduleHintUpdate(this);
         }
+    }
+
+    /// <summary>
+    /// Marks the groups with batches below end as handed to an upload. Sticky: a group whose
+    /// batches an adoption moves to new offsets keeps the mark, which only errs toward "maybe
+    /// written".
+    /// </summary>
+    private void MarkUploadStartedLocked(long end)
+    {
+        foreach (var g in _groupsAwaitingDurability)
+            if (g.StartOffset < end) g.UploadStarted = true;
+        if (_currentGroupBytes > 0 && _currentGroup.StartOffset < end) _currentGroup.UploadStarted = true;
     }
 
     private void SealCurrentGroupLocked()
@@ -513,16 +578,30 @@ internal sealed partial class PartitionLog
         }
     }
 
+    /// <summary>
+    /// What a waiting producer hears when the term ends before its batches were acknowledged.
+    /// "Not leader" tells a client the batches were not written, so it may re-send them under a
+    /// new producer epoch; that is only true while none of them has been handed to an upload.
+    /// Once one has, the upload may have landed (and a later leader will keep it), so the answer
+    /// is Kafka's "outcome unknown", REQUEST_TIMED_OUT: an idempotent producer then retries with
+    /// the same sequence numbers and is answered as a duplicate (docs/architecture.md, "The write
+    /// path").
+    /// </summary>
+    private static short AbandonAnswer(FlushGroup group, short errorCode) =>
+        errorCode == ErrorCodes.NotLeaderOrFollower && group.UploadStarted ? ErrorCodes.RequestTimedOut : errorCode;
+
     private void AbandonLocked(short errorCode)
     {
         bool wasClosed = _closed;
         Volatile.Write(ref _closed, true);
-        while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(errorCode);
-        _currentGroup.Complete(errorCode);
+        while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(AbandonAnswer(g, errorCode));
+        _currentGroup.Complete(_currentGroupBytes > 0 ? AbandonAnswer(_currentGroup, errorCode) : errorCode);
         DropPendingLocked();
         _uploadedOutOfOrder.Clear();
         _conflicts.Clear();
         _adopting = false;
+        // Reads waiting for the older segments go on (and find the term over).
+        _older?.TrySetResult();
         if (wasClosed) return;
         // Callbacks run elsewhere: an upload's continuation must not re-enter this lock mid-abandon.
         _ = _term.CancelAsync();

@@ -127,87 +127,191 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         return (new SegmentRef(baseOffset, reader.LastOffset, bytes.Length, maxTimestamp), bytes);
     }
 
-    /// <summary>
-    /// Rebuilds a partition's chain of durable segments from the store. A segment is complete
-    /// when its .kfs ends in a valid footer; a missing .index is rebuilt (the writer died
-    /// between the two puts). The chain stops at the first gap or incomplete segment; anything
-    /// beyond it was never acknowledged and is deleted so the next writer cannot trip on it.
-    /// </summary>
-    public async Task<List<SegmentRef>> RecoverAsync(string topic, int partition, long nextOffsetHint, CancellationToken ct)
+    /// <summary>The partition's objects as a listing shows them: .kfs sizes by base offset, and the bases with a whole .index.</summary>
+    private sealed record Listing(SortedDictionary<long, long> Kfs, HashSet<long> Indexes);
+
+    private async Task<Listing> ListAsync(string topic, int partition, long fromBase, long belowBase, CancellationToken ct)
     {
         var kfs = new SortedDictionary<long, long>();
         var indexes = new HashSet<long>();
-        await foreach (var obj in store.ListAsync(SegmentKeys.PartitionPrefix(ns, topic, partition), ct).ConfigureAwait(false))
+        string prefix = SegmentKeys.PartitionPrefix(ns, topic, partition);
+        // A proper prefix of both keys of the segment at fromBase, so the listing starts with them.
+        string? startAfter = fromBase > 0 ? SegmentKeys.Segment(ns, topic, partition, fromBase)[..^SegmentKeys.SegmentSuffix.Length] : null;
+        await foreach (var obj in store.ListAsync(prefix, startAfter, ct).ConfigureAwait(false))
         {
             if (!SegmentKeys.TryParse(obj.Key, out var key)) continue;
+            if (key.BaseOffset >= belowBase) break;
             if (key.Kind == SegmentObjectKind.Segment) kfs[key.BaseOffset] = obj.Size;
             // An index is written without fsync (it can be rebuilt), so after a crash it may be
             // empty or cut short: only a size of a header plus whole entries counts as present.
             else if (obj.Size >= SegmentFormat.IndexSize(1) && (obj.Size - SegmentFormat.IndexHeaderSize) % SegmentFormat.IndexEntrySize == 0)
                 indexes.Add(key.BaseOffset);
         }
+        return new Listing(kfs, indexes);
+    }
+
+    /// <summary>
+    /// The footer of a listed .kfs (null when the object is too short or does not end in a
+    /// footer: cut short, or not a segment), with its .index written again when the listing
+    /// showed none (its writer stopped between the two puts).
+    /// </summary>
+    private async Task<SegmentFooter?> ReadCompleteAsync(string topic, int partition, long baseOffset, long size, bool hasIndex, CancellationToken ct)
+    {
+        if (size < SegmentFormat.MinimumSegmentSize) return null;
+        string key = SegmentKeys.Segment(ns, topic, partition, baseOffset);
+        var tail = new byte[SegmentFormat.FooterSize];
+        int n = await Measure("get", () => store.ReadRangeAsync(key, size - SegmentFormat.FooterSize, tail, ct)).ConfigureAwait(false);
+        if (n != tail.Length || BinaryPrimitives.ReadUInt32BigEndian(tail.AsSpan(12)) != SegmentFormat.FooterMagic) return null;
+        if (!hasIndex)
+        {
+            var bytes = await Measure("get", () => store.GetAsync(key, ct)).ConfigureAwait(false);
+            if (bytes is null) return null;
+            // A .kfs is complete when it appears (written, synced, then linked), so a body that
+            // fails its checksum was damaged later: it is dropped like a torn one instead of
+            // failing the whole startup.
+            SegmentReader reader;
+            try { reader = SegmentReader.Open(bytes); }
+            catch (SegmentCorruptException) { return null; }
+            // Rebuilding from the body with the header's timestamp reproduces the lost index exactly.
+            var rebuilt = SegmentWriter.Build([reader.Body], reader.Header.CreatedAtMs, SegmentFormat.DefaultIndexInterval);
+            await Measure("put", async () => { await store.PutAsync(SegmentKeys.Index(ns, topic, partition, baseOffset), rebuilt.Index, ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+            log.LogInformation("rebuilt missing index of {Key}", key);
+        }
+        return SegmentFooter.Read(tail);
+    }
+
+    /// <summary>
+    /// The chain of complete segments a listing holds from its first segment: stops at the
+    /// first gap or incomplete segment (doomed: it and everything after it); a segment whose
+    /// base lies inside one already in the chain is an orphan (a deposed leader's late upload
+    /// that the next leader wrote over with its own segmentation).
+    /// </summary>
+    private async Task<(List<SegmentRef> Chain, List<long> Orphans, List<long> Doomed)> ChainAsync(string topic, int partition, Listing listing, CancellationToken ct)
+    {
         var chain = new List<SegmentRef>();
-        long expected = -1;
-        var doomed = new List<long>();
         var orphans = new List<long>();
-        foreach (var (baseOffset, size) in kfs)
+        var doomed = new List<long>();
+        long expected = -1;
+        foreach (var (baseOffset, size) in listing.Kfs)
         {
             if (doomed.Count > 0) { doomed.Add(baseOffset); continue; }
-            string key = SegmentKeys.Segment(ns, topic, partition, baseOffset);
-            SegmentFooter footer;
-            if (expected >= 0 && baseOffset < expected)
-            {
-                // Inside a segment already in the chain: a deposed leader's late upload that the
-                // next leader wrote over with its own segmentation. Never part of the log.
-                orphans.Add(baseOffset);
-                continue;
-            }
-            if (size < SegmentFormat.MinimumSegmentSize || (expected >= 0 && baseOffset != expected))
-            {
-                doomed.Add(baseOffset);
-                continue;
-            }
-            var tail = new byte[SegmentFormat.FooterSize];
-            int n = await store.ReadRangeAsync(key, size - SegmentFormat.FooterSize, tail, ct).ConfigureAwait(false);
-            if (n != tail.Length || BinaryPrimitives.ReadUInt32BigEndian(tail.AsSpan(12)) != SegmentFormat.FooterMagic)
-            {
-                doomed.Add(baseOffset);
-                continue;
-            }
-            footer = SegmentFooter.Read(tail);
-            if (!indexes.Contains(baseOffset))
-            {
-                var bytes = await store.GetAsync(key, ct).ConfigureAwait(false);
-                if (bytes is null) { doomed.Add(baseOffset); continue; }
-                // A .kfs is complete when it appears (written, synced, then linked), so a body that
-                // fails its checksum was damaged later: it is dropped like a torn one instead of
-                // failing the whole startup.
-                SegmentReader reader;
-                try { reader = SegmentReader.Open(bytes); }
-                catch (SegmentCorruptException) { doomed.Add(baseOffset); continue; }
-                // Rebuilding from the body with the header's timestamp reproduces the lost index exactly.
-                var rebuilt = SegmentWriter.Build([reader.Body], reader.Header.CreatedAtMs, SegmentFormat.DefaultIndexInterval);
-                await store.PutAsync(SegmentKeys.Index(ns, topic, partition, baseOffset), rebuilt.Index, ct).ConfigureAwait(false);
-                log.LogInformation("rebuilt missing index of {Key}", key);
-            }
-            chain.Add(new SegmentRef(baseOffset, footer.LastOffset, size, -1));
-            expected = footer.LastOffset + 1;
+            if (expected >= 0 && baseOffset < expected) { orphans.Add(baseOffset); continue; }
+            var footer = expected >= 0 && baseOffset != expected ? null
+                : await ReadCompleteAsync(topic, partition, baseOffset, size, listing.Indexes.Contains(baseOffset), ct).ConfigureAwait(false);
+            if (footer is null) { doomed.Add(baseOffset); continue; }
+            chain.Add(new SegmentRef(baseOffset, footer.Value.LastOffset, size, -1));
+            expected = footer.Value.LastOffset + 1;
         }
+        return (chain, orphans, doomed);
+    }
+
+    private async Task DeleteStrayAsync(string topic, int partition, List<long> orphans, List<long> doomed, CancellationToken ct)
+    {
         foreach (var baseOffset in orphans)
         {
             log.LogWarning("deleting {Topic}-{Partition} segment at {Base}: it overlaps the chain of segments, so it was never acknowledged", topic, partition, baseOffset);
-            await store.DeleteAsync(SegmentKeys.Segment(ns, topic, partition, baseOffset), ct).ConfigureAwait(false);
-            await store.DeleteAsync(SegmentKeys.Index(ns, topic, partition, baseOffset), ct).ConfigureAwait(false);
+            await DeleteSegmentAsync(topic, partition, baseOffset, ct).ConfigureAwait(false);
         }
         foreach (var baseOffset in doomed)
         {
             log.LogWarning("deleting {Topic}-{Partition} segment at {Base}: beyond the first gap or incomplete, so never acknowledged", topic, partition, baseOffset);
-            await store.DeleteAsync(SegmentKeys.Segment(ns, topic, partition, baseOffset), ct).ConfigureAwait(false);
-            await store.DeleteAsync(SegmentKeys.Index(ns, topic, partition, baseOffset), ct).ConfigureAwait(false);
+            await DeleteSegmentAsync(topic, partition, baseOffset, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Rebuilds the newest part of a partition's chain of durable segments from the store
+    /// (docs/architecture.md, "Leadership and fencing", takeover). A segment is complete when its
+    /// .kfs ends in a valid footer; a missing .index is rebuilt. The chain stops at the first gap
+    /// or incomplete segment; anything beyond it was never acknowledged and is deleted so the
+    /// next writer cannot trip on it.
+    /// <para>
+    /// lastSegmentHint is the base of the newest durable segment when the metadata store last
+    /// heard of the partition. Everything below it was acknowledged and checked by an earlier
+    /// open, so only the segments from it on are listed and checked (a bounded listing, however
+    /// long the partition): the result then starts there and <c>OlderBelow</c> is true, and
+    /// <see cref="RecoverOlderAsync"/> finds the rest later. When the store does not hold that
+    /// segment as the start of a chain (retention deleted it, or no hint was written yet), the
+    /// whole partition is listed.
+    /// </para>
+    /// </summary>
+    public async Task<(List<SegmentRef> Chain, bool OlderBelow)> RecoverAsync(string topic, int partition, long nextOffsetHint, long lastSegmentHint, CancellationToken ct)
+    {
+        List<SegmentRef> chain;
+        bool olderBelow = false;
+        if (lastSegmentHint > 0)
+        {
+            var tail = await ListAsync(topic, partition, lastSegmentHint, long.MaxValue, ct).ConfigureAwait(false);
+            var (fromHint, orphans, doomed) = tail.Kfs.Count > 0 && tail.Kfs.Keys.First() == lastSegmentHint
+                ? await ChainAsync(topic, partition, tail, ct).ConfigureAwait(false)
+                : ([], [], []);
+            if (fromHint.Count > 0)
+            {
+                await DeleteStrayAsync(topic, partition, orphans, doomed, ct).ConfigureAwait(false);
+                chain = fromHint;
+                olderBelow = true;
+            }
+            else
+            {
+                log.LogInformation("{Topic}-{Partition}: the store holds no complete segment at {Base}, where the metadata store says the newest one starts; listing the whole partition", topic, partition, lastSegmentHint);
+                chain = await RecoverWholeAsync(topic, partition, ct).ConfigureAwait(false);
+            }
+        }
+        else chain = await RecoverWholeAsync(topic, partition, ct).ConfigureAwait(false);
         if (chain.Count > 0 && nextOffsetHint > chain[^1].LastOffset + 1)
             log.LogWarning("{Topic}-{Partition}: metadata says next offset {Hint} but the store ends at {End}", topic, partition, nextOffsetHint, chain[^1].LastOffset + 1);
+        return (chain, olderBelow);
+    }
+
+    private async Task<List<SegmentRef>> RecoverWholeAsync(string topic, int partition, CancellationToken ct)
+    {
+        var listing = await ListAsync(topic, partition, 0, long.MaxValue, ct).ConfigureAwait(false);
+        var (chain, orphans, doomed) = await ChainAsync(topic, partition, listing, ct).ConfigureAwait(false);
+        await DeleteStrayAsync(topic, partition, orphans, doomed, ct).ConfigureAwait(false);
         return chain;
+    }
+
+    /// <summary>
+    /// The segments below <paramref name="below"/> (where an open from the hint started): the
+    /// chain that ends exactly there, its footers read several at a time. Orphans inside it are
+    /// deleted as at open; nothing else is, since all of it was acknowledged once. A chain that
+    /// does not reach <paramref name="below"/> is reported and left out: reads below that point
+    /// then find nothing rather than the wrong records.
+    /// </summary>
+    public async Task<List<SegmentRef>> RecoverOlderAsync(string topic, int partition, long below, CancellationToken ct)
+    {
+        var listing = await ListAsync(topic, partition, 0, below, ct).ConfigureAwait(false);
+        var footers = new System.Collections.Concurrent.ConcurrentDictionary<long, SegmentFooter?>();
+        await Parallel.ForEachAsync(listing.Kfs, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (kv, token) =>
+            footers[kv.Key] = await ReadCompleteAsync(topic, partition, kv.Key, kv.Value, listing.Indexes.Contains(kv.Key), token).ConfigureAwait(false)).ConfigureAwait(false);
+        var run = new List<SegmentRef>();
+        var orphans = new List<long>();
+        long expected = -1;
+        foreach (var (baseOffset, size) in listing.Kfs)
+        {
+            if (expected >= 0 && baseOffset < expected) { orphans.Add(baseOffset); continue; }
+            if (footers[baseOffset] is not { } footer)
+            {
+                log.LogError("{Topic}-{Partition}: acknowledged segment at {Base} is damaged; offsets before the next segment cannot be read", topic, partition, baseOffset);
+                run.Clear();
+                expected = -1;
+                continue;
+            }
+            if (expected >= 0 && baseOffset != expected)
+            {
+                log.LogError("{Topic}-{Partition}: the acknowledged segments have a gap at offsets {From}-{To}; offsets before it cannot be read", topic, partition, expected, baseOffset - 1);
+                run.Clear();
+            }
+            run.Add(new SegmentRef(baseOffset, footer.LastOffset, size, -1));
+            expected = footer.LastOffset + 1;
+        }
+        if (expected != below && run.Count > 0)
+        {
+            log.LogError("{Topic}-{Partition}: the acknowledged segments end at offset {End}, not at {Below} where the newest ones start; older offsets cannot be read", topic, partition, expected, below);
+            run.Clear();
+        }
+        await DeleteStrayAsync(topic, partition, orphans, [], ct).ConfigureAwait(false);
+        return run;
     }
 
     /// <summary>The whole .kfs of a segment, from the cache or the store (then cached).</summary>
@@ -229,6 +333,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// </summary>
     public async ValueTask<int> ReadAsync(PartitionLog partition, long fromOffset, int maxBytes, bool atLeastOne, List<ReadOnlyMemory<byte>> slices)
     {
+        if (partition.NeedsOlderSegments(fromOffset)) await partition.OlderSegmentsLoaded.ConfigureAwait(false);
         var segments = new List<SegmentRef>(4);
         partition.SegmentsFrom(fromOffset, segments);
         int total = 0;

@@ -29,6 +29,8 @@ internal sealed class RetentionSweeper(TopicRegistry topics, PartitionLifecycle 
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var partition in topics.OpenLogs().ToList())
         {
+            // Opened from the hint and still finding its older segments: next pass.
+            if (!partition.OlderSegmentsLoaded.IsCompleted) continue;
             var config = partition.TopicState.Config;
             var segments = partition.SegmentsSnapshot();
             long newStart = partition.LogStartOffset;

@@ -72,6 +72,7 @@ internal static class MetadataKeys
     public static string Partition(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/";
     public static string TopicConfig(string topic) => $"/kafscale/topics/{topic}/config";
     public static string NextOffset(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/next_offset";
+    public static string LastSegment(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/last_segment";
     public static string LogStartOffset(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/log_start_offset";
     public static string LeaderEpoch(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/leader_epoch";
 }

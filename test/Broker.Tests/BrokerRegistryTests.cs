@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using KafScale.Broker.Clustering;
+using KafScale.Metadata.Embedded;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KafScale.Broker.Tests;
+
+/// <summary>docs/architecture.md, "Leadership and fencing": a broker's lease and its registration.</summary>
+public sealed class BrokerRegistryTests : IAsyncLifetime
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("kafscale-registry-").FullName;
+    private EmbeddedMetadataStore _meta = null!;
+
+    public async Task InitializeAsync() => _meta = await EmbeddedMetadataStore.OpenAsync(_root, CancellationToken.None);
+
+    public async Task DisposeAsync()
+    {
+        await _meta.DisposeAsync();
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task A_restarted_broker_keeps_its_lease_alive_while_it_waits_for_its_earlier_registration_to_expire()
+    {
+        // The earlier incarnation of broker 0, killed without revoking its lease: its registration
+        // stays until that lease expires, longer than the new incarnation's own TTL.
+        long earlier = await _meta.GrantLeaseAsync(TimeSpan.FromMilliseconds(4500), CancellationToken.None);
+        await _meta.PutAsync(ClusterKeys.Broker(0), "{\"host\":\"old\",\"port\":1}"u8.ToArray(), earlier, CancellationToken.None);
+        var ttl = TimeSpan.FromSeconds(3);
+        var waited = Stopwatch.StartNew();
+
+        await using var registry = await BrokerRegistry.StartAsync(_meta, 0, "127.0.0.1", 9092, ttl, NullLogger.Instance, CancellationToken.None);
+
+        Assert.Equal(0, registry.BrokerId);
+        // Longer than a deadline counted from the grant (TTL less its margin) would have lasted.
+        Assert.True(waited.Elapsed > ttl, $"registered after {waited.Elapsed}: it did not wait for the earlier registration");
+        Assert.True(registry.Guard.MayWrite, "the lease deadline passed while the broker waited to register");
+        var record = await _meta.GetAsync(ClusterKeys.Broker(0), CancellationToken.None);
+        Assert.Equal(registry.LeaseId, record!.Lease);
+    }
+}
