@@ -39,8 +39,8 @@ public sealed class LeadershipAdminHandlerTests(HandlerHarness broker) : IClassF
     }
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
+    [InlineData((sbyte)0)]
+    [InlineData((sbyte)1)]
     public async Task Electing_a_leader_of_a_led_partition_is_ELECTION_NOT_NEEDED_for_both_election_types(sbyte type)
     {
         string name = await broker.CreateTopicAsync("el-n", partitions: 2);
@@ -243,9 +243,9 @@ public sealed class TopicAdminConformanceHandlerTests(HandlerHarness broker) : I
     }
 
     [Theory]
-    [InlineData(12)]
-    [InlineData(4)]
-    [InlineData(0)]
+    [InlineData((short)12)]
+    [InlineData((short)4)]
+    [InlineData((short)0)]
     public async Task The_Metadata_request_that_auto_creates_a_topic_gets_LEADER_NOT_AVAILABLE_and_the_next_one_describes_it(short version)
     {
         string name = HandlerHarness.Unique("md-c");
