@@ -220,9 +220,11 @@ def admin(args):
     elif args.op == "delete":
         futures = client.delete_topics([args.topic], request_timeout=timeout)
     elif args.op == "create-partitions":
-        futures = client.create_partitions([NewPartitions(args.topic, args.partitions,
-                                                          replica_assignment=clientio.parse_assignments(args.assignment))],
-                                           validate_only=args.validate_only, request_timeout=timeout)
+        assignment = clientio.parse_assignments(args.assignment)
+        # NewPartitions refuses replica_assignment=None: name it only when there is one.
+        grow = (NewPartitions(args.topic, args.partitions) if assignment is None
+                else NewPartitions(args.topic, args.partitions, replica_assignment=assignment))
+        futures = client.create_partitions([grow], validate_only=args.validate_only, request_timeout=timeout)
     elif args.op == "describe-configs":
         futures = client.describe_configs([ConfigResource("topic", args.topic)], request_timeout=timeout)
         for resource, future in futures.items():
