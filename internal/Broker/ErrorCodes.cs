@@ -26,6 +26,7 @@ internal static class ErrorCodes
     public const short TopicAlreadyExists = (short)ErrorCode.TopicAlreadyExists;
     public const short InvalidPartitions = (short)ErrorCode.InvalidPartitions;
     public const short InvalidReplicationFactor = (short)ErrorCode.InvalidReplicationFactor;
+    public const short InvalidReplicaAssignment = (short)ErrorCode.InvalidReplicaAssignment;
     public const short InvalidRequest = (short)ErrorCode.InvalidRequest;
     public const short UnsupportedForMessageFormat = (short)ErrorCode.UnsupportedForMessageFormat;
     public const short PolicyViolation = (short)ErrorCode.PolicyViolation;
@@ -43,6 +44,10 @@ internal static class ErrorCodes
     public const short FencedLeaderEpoch = (short)ErrorCode.FencedLeaderEpoch;
     public const short UnknownLeaderEpoch = (short)ErrorCode.UnknownLeaderEpoch;
     public const short ThrottlingQuotaExceeded = (short)ErrorCode.ThrottlingQuotaExceeded;
+    public const short PreferredLeaderNotAvailable = (short)ErrorCode.PreferredLeaderNotAvailable;
+    public const short EligibleLeadersNotAvailable = (short)ErrorCode.EligibleLeadersNotAvailable;
+    public const short ElectionNotNeeded = (short)ErrorCode.ElectionNotNeeded;
+    public const short NoReassignmentInProgress = (short)ErrorCode.NoReassignmentInProgress;
     public const short OffsetNotAvailable = (short)ErrorCode.OffsetNotAvailable;
     public const short TopicDeletionDisabled = (short)ErrorCode.TopicDeletionDisabled;
     public const short IllegalSaslState = (short)ErrorCode.IllegalSaslState;

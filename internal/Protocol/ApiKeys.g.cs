@@ -80,6 +80,8 @@ public static partial class ApiKeys
 
     public const short IncrementalAlterConfigs = 44;
 
+    public const short AlterPartitionReassignments = 45;
+
     public const short ListPartitionReassignments = 46;
 
     public const short OffsetDelete = 47;
@@ -142,6 +144,7 @@ public static partial class ApiKeys
         new(DeleteGroups, "DeleteGroups", 0, 2, 2, false, Kip896Floor(DeleteGroups)),
         new(ElectLeaders, "ElectLeaders", 0, 2, 2, false, Kip896Floor(ElectLeaders)),
         new(IncrementalAlterConfigs, "IncrementalAlterConfigs", 0, 1, 1, false, Kip896Floor(IncrementalAlterConfigs)),
+        new(AlterPartitionReassignments, "AlterPartitionReassignments", 0, 0, 0, false, Kip896Floor(AlterPartitionReassignments)),
         new(ListPartitionReassignments, "ListPartitionReassignments", 0, 0, 0, false, Kip896Floor(ListPartitionReassignments)),
         new(OffsetDelete, "OffsetDelete", 0, 0, short.MaxValue, false, Kip896Floor(OffsetDelete)),
         new(DescribeUserScramCredentials, "DescribeUserScramCredentials", 0, 0, 0, false, Kip896Floor(DescribeUserScramCredentials)),

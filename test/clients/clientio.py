@@ -54,6 +54,13 @@ def generated_record(index, partitions, value_bytes):
     }
 
 
+def parse_assignments(values):
+    """--assignment values as lists of broker ids, or None when there are none."""
+    if not values:
+        return None
+    return [[int(b) for b in value.split(",") if b != ""] for value in values]
+
+
 def parse_configs(pairs):
     configs = {}
     for pair in pairs or []:
@@ -78,10 +85,14 @@ def common_parser(description):
     parser.add_argument("--value-bytes", type=int, default=64, help="produce-loop: value size")
     parser.add_argument("--timeout-ms", type=int, default=30000)
     parser.add_argument("--op", default=None,
-                        choices=["create", "delete", "create-partitions", "describe-configs", "alter-configs", "metadata"])
+                        choices=["create", "delete", "create-partitions", "describe-configs", "alter-configs", "metadata",
+                                 "describe-broker-configs", "list-reassignments", "reassign"])
     parser.add_argument("--replication-factor", type=int, default=1)
     parser.add_argument("--config", action="append", default=None, help="name=value (repeatable)")
     parser.add_argument("--validate-only", action="store_true")
+    parser.add_argument("--assignment", action="append", default=None,
+                        help="admin create-partitions: comma-separated broker ids of one new partition (repeatable)")
+    parser.add_argument("--broker-id", type=int, default=None, help="admin describe-broker-configs: the broker to describe")
     parser.add_argument("--time", type=int, action="append", default=None, help="offsets: timestamp to look up (ms)")
     parser.add_argument("--idempotent", action="store_true", help="produce/produce-loop: an idempotent producer")
     parser.add_argument("--transactional-id", default=None,

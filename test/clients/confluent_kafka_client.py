@@ -220,14 +220,26 @@ def admin(args):
     elif args.op == "delete":
         futures = client.delete_topics([args.topic], request_timeout=timeout)
     elif args.op == "create-partitions":
-        futures = client.create_partitions([NewPartitions(args.topic, args.partitions)],
-                                           validate_only=args.validate_only, request_timeout=timeout)
+        assignment = clientio.parse_assignments(args.assignment)
+        # NewPartitions refuses replica_assignment=None: name it only when there is one.
+        grow = (NewPartitions(args.topic, args.partitions) if assignment is None
+                else NewPartitions(args.topic, args.partitions, replica_assignment=assignment))
+        futures = client.create_partitions([grow], validate_only=args.validate_only, request_timeout=timeout)
     elif args.op == "describe-configs":
         futures = client.describe_configs([ConfigResource("topic", args.topic)], request_timeout=timeout)
         for resource, future in futures.items():
             code, message, entries = outcome_of(future, timeout)
             clientio.emit({"type": "result", "topic": resource.name, "error_code": code, "error_message": message,
                            "configs": {name: entry.value for name, entry in (entries or {}).items()}})
+        return 0
+    elif args.op == "describe-broker-configs":
+        futures = client.describe_configs([ConfigResource("broker", str(args.broker_id))], request_timeout=timeout)
+        for resource, future in futures.items():
+            code, message, entries = outcome_of(future, timeout)
+            entries = entries or {}
+            clientio.emit({"type": "result", "broker": resource.name, "error_code": code, "error_message": message,
+                           "configs": {name: entry.value for name, entry in entries.items()},
+                           "read_only": {name: entry.is_read_only for name, entry in entries.items()}})
         return 0
     elif args.op == "alter-configs":
         futures = client.alter_configs([ConfigResource("topic", args.topic, set_config=configs)],

@@ -167,7 +167,8 @@ def admin_operation(client, args):
         for topic, code in response.topic_error_codes:
             clientio.emit({"type": "result", "topic": topic, "error_code": code})
     elif args.op == "create-partitions":
-        response = client.create_partitions({args.topic: NewPartitions(args.partitions)},
+        response = client.create_partitions({args.topic: NewPartitions(args.partitions,
+                                                                        clientio.parse_assignments(args.assignment))},
                                             timeout_ms=args.timeout_ms, validate_only=args.validate_only)
         for topic, code, message in response.topic_errors:
             clientio.emit({"type": "result", "topic": topic, "error_code": code, "error_message": message})
@@ -176,6 +177,12 @@ def admin_operation(client, args):
             for code, message, _type, name, entries in response.resources:
                 clientio.emit({"type": "result", "topic": name, "error_code": code, "error_message": message,
                                "configs": {entry[0]: entry[1] for entry in entries}})
+    elif args.op == "describe-broker-configs":
+        for response in client.describe_configs([ConfigResource(ConfigResourceType.BROKER, str(args.broker_id))]):
+            for code, message, _type, name, entries in response.resources:
+                clientio.emit({"type": "result", "broker": name, "error_code": code, "error_message": message,
+                               "configs": {entry[0]: entry[1] for entry in entries},
+                               "read_only": {entry[0]: entry[2] for entry in entries}})
     elif args.op == "alter-configs":
         response = client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, args.topic, configs=configs)])
         for code, message, _type, name in response.resources:

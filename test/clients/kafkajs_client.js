@@ -13,7 +13,7 @@ const Batch = require('kafkajs/src/consumer/batch')
 const CLIENT_ID = 'kafscale-test-kafkajs'
 
 function parseArgs(argv) {
-  const repeatable = new Set(['partition', 'config', 'time'])
+  const repeatable = new Set(['partition', 'config', 'time', 'assignment'])
   const flags = new Set(['validate-only'])
   const args = { command: argv[0], acks: 'all', compression: 'none', 'timeout-ms': '30000', 'value-bytes': '64' }
   for (const name of repeatable) args[name] = []
@@ -219,6 +219,10 @@ function errorCodesOf(err) {
   return errors.map(e => ({ code: typeof e.code === 'number' ? e.code : -1, type: e.type || e.name, message: e.message }))
 }
 
+function brokerIds(list) {
+  return String(list).split(',').filter(b => b !== '').map(Number)
+}
+
 async function admin(args) {
   const admin = kafkaFor(args).admin()
   await admin.connect()
@@ -262,7 +266,11 @@ async function admin(args) {
         admin.createPartitions({
           validateOnly: !!args['validate-only'],
           timeout: args.timeoutMs,
-          topicPartitions: [{ topic: args.topic, count: Number(args.partitions) }],
+          topicPartitions: [{
+            topic: args.topic,
+            count: Number(args.partitions),
+            ...(args.assignment.length ? { assignments: args.assignment.map(brokerIds) } : {}),
+          }],
         })
       )
       break
@@ -278,6 +286,43 @@ async function admin(args) {
       }
       break
     }
+    case 'describe-broker-configs': {
+      try {
+        const { resources } = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.BROKER, name: String(args['broker-id']) }],
+        })
+        for (const r of resources) {
+          const configs = {}
+          const readOnly = {}
+          for (const e of r.configEntries) {
+            configs[e.configName] = e.configValue
+            readOnly[e.configName] = e.readOnly
+          }
+          emit({ type: 'result', broker: r.resourceName, error_code: r.errorCode, error_message: r.errorMessage, configs, read_only: readOnly })
+        }
+      } catch (err) {
+        for (const e of errorCodesOf(err)) emit({ type: 'result', error_code: e.code, error_type: e.type, error_message: e.message })
+      }
+      break
+    }
+    case 'list-reassignments': {
+      const partitions = args.partition.map(Number)
+      const listed = await admin.listPartitionReassignments({ topics: [{ topic: args.topic, partitions }], timeout: args.timeoutMs })
+      emit({ type: 'result', topic: args.topic, error_code: 0, topics: listed.topics })
+      break
+    }
+    case 'reassign':
+      await report(() =>
+        admin.alterPartitionReassignments({
+          timeout: args.timeoutMs,
+          topics: [{
+            topic: args.topic,
+            partitionAssignment: args.partition.map(p => ({ partition: Number(p), replicas: brokerIds(args.replicas) })),
+          }],
+        })
+      )
+      break
     case 'alter-configs':
       await report(() =>
         admin.alterConfigs({

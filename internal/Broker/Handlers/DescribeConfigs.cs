@@ -1,4 +1,4 @@
-using KafScale.Broker.Log;
+using System.Globalization;
 using KafScale.Broker.Network;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -6,9 +6,11 @@ using KafScale.Protocol.Messages;
 namespace KafScale.Broker.Handlers;
 
 /// <summary>
-/// DescribeConfigs (32): a topic's configs that mean something here, each marked as an
-/// override (source 1, DYNAMIC_TOPIC_CONFIG) or a default (source 5, DEFAULT_CONFIG). Broker
-/// resources answer with no configs: the broker is configured by flags, not dynamically.
+/// DescribeConfigs (32). A topic answers every Kafka topic config (or the ones asked for), each
+/// an override (DYNAMIC_TOPIC_CONFIG) or a default (DEFAULT_CONFIG). A broker answers the broker
+/// configs that correspond to its flags, read-only: its own id or an empty name (Kafka's
+/// "default broker") describe this broker; another id is INVALID_REQUEST, as in Kafka, where
+/// each broker describes only itself. Keys Kafka does not have are left out, as Kafka does.
 /// </summary>
 internal sealed class DescribeConfigsHandler(Cluster cluster) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
 {
@@ -26,49 +28,109 @@ internal sealed class DescribeConfigsHandler(Cluster cluster) : ApiHandler<Descr
         var response = new DescribeConfigsResponse();
         foreach (var r in request.Resources)
         {
-            var result = new DescribeConfigsResponse.DescribeConfigsResult { ResourceType = r.ResourceType, ResourceName = r.ResourceName };
+            var result = new DescribeConfigsResponse.DescribeConfigsResult { ResourceType = r.ResourceType, ResourceName = r.ResourceName, ErrorMessage = null };
             response.Results.Add(result);
-            if (r.ResourceType == BrokerResource) continue;
-            if (r.ResourceType != TopicResource) { result.ErrorCode = ErrorCodes.InvalidRequest; result.ErrorMessage = $"resource type {r.ResourceType} is not supported"; continue; }
-            if (!cluster.Logs.TryGetTopic(r.ResourceName, out var topic)) { result.ErrorCode = ErrorCodes.UnknownTopicOrPartition; result.ErrorMessage = $"topic '{r.ResourceName}' does not exist"; continue; }
-            foreach (var (name, fallback) in TopicConfig.Defaults)
+            // Kafka answers each key once, whatever the request repeats.
+            HashSet<string>? keys = r.ConfigurationKeys is { } asked ? new HashSet<string>(asked, StringComparer.Ordinal) : null;
+            switch (r.ResourceType)
             {
-                if (r.ConfigurationKeys is { } keys && !keys.Contains(name)) continue;
-                bool set = topic.Config.Overrides.TryGetValue(name, out var value);
-                var entry = new DescribeConfigsResponse.DescribeConfigsResourceResult
-                {
-                    Name = name,
-                    Value = set ? value : fallback,
-                    ReadOnly = false,
-                    IsDefault = !set,
-                    ConfigSource = (sbyte)(set ? 1 : 5),
-                    IsSensitive = false,
-                    ConfigType = ConfigType(name),
-                };
-                if (request.IncludeSynonyms)
-                {
-                    if (set) entry.Synonyms.Add(new DescribeConfigsResponse.DescribeConfigsSynonym { Name = name, Value = value, Source = 1 });
-                    entry.Synonyms.Add(new DescribeConfigsResponse.DescribeConfigsSynonym { Name = name, Value = fallback, Source = 5 });
-                }
-                result.Configs.Add(entry);
+                case TopicResource:
+                    DescribeTopic(request, r.ResourceName, keys, result);
+                    break;
+                case BrokerResource:
+                    DescribeBroker(request, r.ResourceName, keys, result);
+                    break;
+                default:
+                    Fail(result, ErrorCodes.InvalidRequest, $"resource type {r.ResourceType} is not supported: describe a topic (2) or a broker (4)");
+                    break;
             }
         }
         return ValueTask.FromResult<DescribeConfigsResponse?>(response);
     }
 
-    /// <summary>KIP-569 config types: 2 STRING, 5 LONG, 3 INT, 7 LIST.</summary>
-    private static sbyte ConfigType(string name) => name switch
+    private void DescribeTopic(DescribeConfigsRequest request, string name, HashSet<string>? keys, DescribeConfigsResponse.DescribeConfigsResult result)
     {
-        TopicConfig.RetentionMs or TopicConfig.RetentionBytes => 5,
-        TopicConfig.SegmentBytes or TopicConfig.MaxMessageBytes => 3,
-        TopicConfig.CleanupPolicy => 7,
-        _ => 2,
+        if (!cluster.Logs.TryGetTopic(name, out var topic)) { Fail(result, ErrorCodes.UnknownTopicOrPartition, $"topic '{name}' does not exist"); return; }
+        var overrides = topic.Config.Overrides;
+        foreach (var c in ConfigCatalog.TopicConfigs)
+        {
+            if (keys is not null && !keys.Contains(c.Name)) continue;
+            bool set = overrides.TryGetValue(c.Name, out var value);
+            var entry = NewEntry(request, c.Name, set ? value : c.Default, !ConfigCatalog.IsAlterable(c.Name),
+                set ? ConfigSource.DynamicTopicConfig : ConfigSource.DefaultConfig, c.Type, c.Documentation);
+            if (request.IncludeSynonyms)
+            {
+                // Most specific first, as Kafka lists them: the topic's override, then the broker default it falls back to.
+                if (set) entry.Synonyms.Add(Synonym(c.Name, value, ConfigSource.DynamicTopicConfig));
+                entry.Synonyms.Add(Synonym(c.BrokerSynonym ?? c.Name, c.Default, ConfigSource.DefaultConfig));
+            }
+            result.Configs.Add(entry);
+        }
+        // Overrides of keys Kafka 4.0 no longer has (accepted for older tools) are still the topic's: report them.
+        foreach (var (key, value) in overrides.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (ConfigCatalog.FindTopicConfig(key) is not null || (keys is not null && !keys.Contains(key))) continue;
+            var entry = NewEntry(request, key, value, false, ConfigSource.DynamicTopicConfig, ConfigType.String, "No effect: accepted so that older tools work.");
+            if (request.IncludeSynonyms) entry.Synonyms.Add(Synonym(key, value, ConfigSource.DynamicTopicConfig));
+            result.Configs.Add(entry);
+        }
+    }
+
+    private void DescribeBroker(DescribeConfigsRequest request, string name, HashSet<string>? keys, DescribeConfigsResponse.DescribeConfigsResult result)
+    {
+        if (name.Length > 0)
+        {
+            if (!int.TryParse(name, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int id))
+            {
+                Fail(result, ErrorCodes.InvalidRequest, $"broker resource name '{name}' is not a broker id");
+                return;
+            }
+            if (id != cluster.BrokerId)
+            {
+                Fail(result, ErrorCodes.InvalidRequest, cluster.Broker(id) is null
+                    ? $"broker {id} is not a live broker of this cluster"
+                    : $"this is broker {cluster.BrokerId}: send the request for broker {id} to broker {id}, as Kafka admin clients do");
+                return;
+            }
+        }
+        foreach (var c in ConfigCatalog.BrokerConfigs(cluster.Config, cluster.BrokerId))
+        {
+            if (keys is not null && !keys.Contains(c.Name)) continue;
+            var entry = NewEntry(request, c.Name, c.Value, true, c.Source, c.Type, c.Documentation);
+            if (request.IncludeSynonyms)
+            {
+                entry.Synonyms.Add(Synonym(c.Name, c.Value, c.Source));
+                if (c.Source == ConfigSource.StaticBrokerConfig && c.KafkaDefault is not null) entry.Synonyms.Add(Synonym(c.Name, c.KafkaDefault, ConfigSource.DefaultConfig));
+            }
+            result.Configs.Add(entry);
+        }
+    }
+
+    private static DescribeConfigsResponse.DescribeConfigsResourceResult NewEntry(DescribeConfigsRequest request, string name, string? value, bool readOnly, ConfigSource source, ConfigType type, string documentation) => new()
+    {
+        Name = name,
+        Value = value,
+        ReadOnly = readOnly,
+        IsDefault = source == ConfigSource.DefaultConfig,
+        ConfigSource = (sbyte)source,
+        IsSensitive = false,
+        ConfigType = (sbyte)type,
+        // Kafka sends documentation only when asked (v3+); null otherwise.
+        Documentation = request.IncludeDocumentation ? documentation : null,
     };
+
+    private static DescribeConfigsResponse.DescribeConfigsSynonym Synonym(string name, string? value, ConfigSource source) => new() { Name = name, Value = value, Source = (sbyte)source };
+
+    private static void Fail(DescribeConfigsResponse.DescribeConfigsResult result, short errorCode, string message)
+    {
+        result.ErrorCode = errorCode;
+        result.ErrorMessage = message;
+    }
 
     protected override DescribeConfigsResponse ErrorResponse(DescribeConfigsRequest request, short errorCode)
     {
         var response = new DescribeConfigsResponse();
-        foreach (var r in request.Resources) response.Results.Add(new DescribeConfigsResponse.DescribeConfigsResult { ResourceType = r.ResourceType, ResourceName = r.ResourceName, ErrorCode = errorCode });
+        foreach (var r in request.Resources) response.Results.Add(new DescribeConfigsResponse.DescribeConfigsResult { ResourceType = r.ResourceType, ResourceName = r.ResourceName, ErrorCode = errorCode, ErrorMessage = null });
         return response;
     }
 }

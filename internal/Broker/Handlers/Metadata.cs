@@ -9,7 +9,8 @@ namespace KafScale.Broker.Handlers;
 /// <summary>
 /// Metadata (3): brokers, leaders and leader epochs. Unknown topics are created when both the
 /// broker (--auto-create-topics) and the request (AllowAutoTopicCreation, v4+; always for
-/// older versions) allow it, with --default-partitions partitions.
+/// older versions) allow it, with --default-partitions partitions; the request that creates a
+/// topic gets LEADER_NOT_AVAILABLE for it, as from Kafka.
 /// </summary>
 internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequest, MetadataResponse>
 {
@@ -64,7 +65,14 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
                         response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = ErrorCodes.WhenMetadataStoreUnavailable(ApiKey), Name = name });
                         continue;
                     }
-                    if (created.ErrorCode is 0 or ErrorCodes.TopicAlreadyExists) cluster.Logs.TryGetTopic(name, out topic!);
+                    // Kafka answers the request that creates a topic with LEADER_NOT_AVAILABLE and no
+                    // partitions (also when another request created it first); clients retry and the
+                    // next Metadata describes it.
+                    if (created.ErrorCode is 0 or ErrorCodes.TopicAlreadyExists)
+                    {
+                        response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = ErrorCodes.LeaderNotAvailable, Name = name });
+                        continue;
+                    }
                 }
                 if (topic is null)
                 {
