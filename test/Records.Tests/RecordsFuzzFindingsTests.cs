@@ -38,6 +38,19 @@ public class RecordsFuzzFindingsTests
     }
 
     [Fact]
+    public void An_lz4_frame_asking_for_a_dictionary_is_invalid_data()
+    {
+        // Found by afl-fuzz: the frame header's dictionary-id bit (FLG 0x43: bit 0) sends the frame
+        // to K4os' reader, which throws NotImplementedException for predefined dictionaries once
+        // the header checksum matches (0x00 happens to be right for this descriptor); it escaped
+        // the codec.
+        byte[] frame = Convert.FromHexString("04224D18" + "4319" + "00000000" + "00" + "00000000");
+        using var output = new PooledBufferWriter();
+        var e = Assert.Throws<InvalidDataException>(() => RecordCompression.Decompress(CompressionType.Lz4, frame, output));
+        Assert.StartsWith("lz4:", e.Message);
+    }
+
+    [Fact]
     public void Snappy_still_reads_a_block_that_expands_as_far_as_snappy_can()
     {
         // Zeros compress to one literal and then 64-byte copies of 3 bytes each, the largest
