@@ -92,7 +92,9 @@ public ref struct RecordBatchReader
             throw Malformed("offset delta");
         ReadOnlySpan<byte> key = ReadBytes(body, ref pos, out bool keyNull, "key");
         ReadOnlySpan<byte> value = ReadBytes(body, ref pos, out bool valueNull, "value");
-        if (!Varint.TryReadInt32(body, ref pos, out int headerCount) || headerCount < 0)
+        // Each header takes at least two bytes (its key and value lengths): a count the record
+        // cannot hold is refused here, before ToRecord sizes an array by it.
+        if (!Varint.TryReadInt32(body, ref pos, out int headerCount) || headerCount < 0 || headerCount > (body.Length - pos) / 2)
             throw Malformed("header count");
         ReadOnlySpan<byte> headers = body.Slice(pos);
 

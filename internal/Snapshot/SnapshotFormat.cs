@@ -120,8 +120,10 @@ public static class SnapshotFormat
         int newline = data.IndexOf((byte)'\n');
         if (newline < 0) throw new SnapshotFormatException("the file does not start with a header line");
         SnapshotHeader header = ParseHeader(data[..newline]);
-        var entries = new List<KeyValuePair<string, byte[]>>((int)Math.Min(header.Keys, 1_000_000));
         ReadOnlySpan<byte> rest = data[(newline + 1)..];
+        // The header's count sizes the list only as far as the file could hold that many key
+        // lines (at least 20 bytes each): a forged count must not allocate.
+        var entries = new List<KeyValuePair<string, byte[]>>((int)Math.Min(header.Keys, rest.Length / 20));
         bool ended = false;
         int line = 1;
         while (!rest.IsEmpty)
@@ -168,14 +170,19 @@ public static class SnapshotFormat
             int version = r.GetProperty("version").GetInt32();
             if (version != Version)
                 throw new SnapshotFormatException($"snapshot format version {version} is not supported by this kafscale (it reads version {Version})");
+            if (!DateTimeOffset.TryParse(RequiredString(r, "created"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset created))
+                throw new SnapshotFormatException("the header line's \"created\" is not a date and time");
+            long keys = r.GetProperty("keys").GetInt64();
+            if (keys < 0)
+                throw new SnapshotFormatException($"the header line counts {keys} keys");
             return new SnapshotHeader(
-                r.GetProperty("id").GetString()!,
-                DateTimeOffset.Parse(r.GetProperty("created").GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal),
-                r.GetProperty("source").GetString()!,
+                RequiredString(r, "id"),
+                created,
+                RequiredString(r, "source"),
                 r.TryGetProperty("source_detail", out JsonElement d) ? d.GetString() ?? "" : "",
                 r.GetProperty("revision").GetInt64(),
-                r.GetProperty("prefix").GetString()!,
-                r.GetProperty("keys").GetInt64(),
+                RequiredString(r, "prefix"),
+                keys,
                 r.TryGetProperty("excluded_leased", out JsonElement l) ? l.GetInt64() : 0,
                 r.TryGetProperty("excluded_derived", out JsonElement x) ? x.GetInt64() : 0,
                 r.TryGetProperty("while_open", out JsonElement o) && o.ValueKind == JsonValueKind.True);
@@ -185,6 +192,10 @@ public static class SnapshotFormat
             throw new SnapshotFormatException($"the header line is malformed: {ex.Message}");
         }
     }
+
+    /// <summary>A header field that must be a string; JSON null or a missing field is a malformed header.</summary>
+    private static string RequiredString(JsonElement header, string name) =>
+        header.GetProperty(name).GetString() ?? throw new SnapshotFormatException($"the header line's \"{name}\" is null");
 
     public static string Sha256Hex(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(SHA256.HashData(data));
 

@@ -73,15 +73,21 @@ public readonly struct SegmentIndex
     /// the last indexed batch whose base offset is at or below it (the batch holding the offset
     /// is there or after it), or the first batch (32) when the offset precedes every entry.
     /// </summary>
-    public int FindPosition(long offset)
+    public int FindPosition(long offset) =>
+        TryFindEntry(offset, out SegmentIndexEntry entry) ? entry.Position : SegmentFormat.HeaderSize;
+
+    /// <summary>
+    /// The last entry whose offset is at or below <paramref name="offset"/>; false when the offset
+    /// precedes every entry (or there are none).
+    /// </summary>
+    public bool TryFindEntry(long offset, out SegmentIndexEntry entry)
     {
         int lo = 0, hi = Count - 1, found = -1;
         ReadOnlySpan<byte> entries = _bytes.Span.Slice(SegmentFormat.IndexHeaderSize);
         while (lo <= hi)
         {
             int mid = (int)((uint)(lo + hi) >> 1);
-            long entryOffset = BinaryPrimitives.ReadInt64BigEndian(entries.Slice(mid * SegmentFormat.IndexEntrySize));
-            if (entryOffset <= offset)
+            if (BinaryPrimitives.ReadInt64BigEndian(entries.Slice(mid * SegmentFormat.IndexEntrySize)) <= offset)
             {
                 found = mid;
                 lo = mid + 1;
@@ -91,9 +97,8 @@ public readonly struct SegmentIndex
                 hi = mid - 1;
             }
         }
-        if (found < 0)
-            return SegmentFormat.HeaderSize;
-        return BinaryPrimitives.ReadInt32BigEndian(entries.Slice(found * SegmentFormat.IndexEntrySize + 8));
+        entry = found < 0 ? default : this[found];
+        return found >= 0;
     }
 
     /// <summary>Writes an index header for <paramref name="count"/> entries.</summary>

@@ -79,22 +79,52 @@ public readonly struct SegmentReader
     {
         if (offset > LastOffset)
             return -1;
-        int start = SegmentFormat.HeaderSize;
-        if (index is SegmentIndex idx && idx.Count > 0)
-            start = idx.FindPosition(offset);
-        int end = BodyEnd;
-        if (start < SegmentFormat.HeaderSize || start >= end)
-            start = SegmentFormat.HeaderSize;
+        if (index is SegmentIndex idx && idx.TryFindEntry(offset, out SegmentIndexEntry entry) && IsBatchStart(entry))
+        {
+            int found = Walk(offset, entry.Position);
+            if (found != NotWholeBatches)
+                return found;
+        }
+        // Open checked that the batches from the first one fill the body exactly.
+        int position = Walk(offset, SegmentFormat.HeaderSize);
+        return position == NotWholeBatches ? -1 : position;
+    }
+
+    private const int NotWholeBatches = int.MinValue;
+
+    /// <summary>Walks batch headers from <paramref name="position"/> to the first batch whose last offset is at or above <paramref name="offset"/>.</summary>
+    private int Walk(long offset, int position)
+    {
         ReadOnlySpan<byte> s = Segment.Span;
-        int position = start;
+        int end = BodyEnd;
         while (position < end)
         {
-            var header = new RecordBatchHeader(s.Slice(position, end - position));
-            if (header.LastOffset >= offset)
+            int size = RecordBatch.PeekTotalSize(s.Slice(position, end - position));
+            if (size < RecordBatch.HeaderSize || size > end - position)
+                return NotWholeBatches;
+            if (new RecordBatchHeader(s.Slice(position, size)).LastOffset >= offset)
                 return position;
-            position += header.TotalSize;
+            position += size;
         }
         return -1;
+    }
+
+    /// <summary>
+    /// Whether an index entry points at the start of the batch it names. The index is a hint: a
+    /// damaged one can point into the middle of a batch, where the "header" is record bytes and
+    /// its length would send the walk anywhere; such an entry is ignored (docs/storage-format.md).
+    /// </summary>
+    private bool IsBatchStart(SegmentIndexEntry entry)
+    {
+        int end = BodyEnd;
+        if (entry.Position < SegmentFormat.HeaderSize || entry.Position > end - RecordBatch.HeaderSize)
+            return false;
+        ReadOnlySpan<byte> rest = Segment.Span.Slice(entry.Position, end - entry.Position);
+        int size = RecordBatch.PeekTotalSize(rest);
+        if (size < RecordBatch.HeaderSize || size > rest.Length)
+            return false;
+        var header = new RecordBatchHeader(rest);
+        return header.Magic == RecordBatch.CurrentMagic && header.BaseOffset == entry.Offset;
     }
 
     /// <summary>

@@ -80,9 +80,12 @@ public static unsafe class Lz4Codec
         {
             throw new InvalidDataException("lz4: " + e.Message, e);
         }
-        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or NotSupportedException or InvalidOperationException)
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or NotSupportedException or InvalidOperationException
+            or NotImplementedException)
         {
-            // A corrupt block surfaces from the block decoder as one of these.
+            // A corrupt block surfaces from the block decoder as one of these; a frame asking for
+            // a feature the library lacks (a predefined dictionary: its flag is one bit of the
+            // header) as NotImplementedException. Kafka's own reader refuses those frames too.
             throw new InvalidDataException("lz4: " + e.Message, e);
         }
     }

@@ -18,6 +18,9 @@ public static class SnappyCodec
     /// <summary>Block size snappy-java uses by default, and so Java producers.</summary>
     private const int XerialBlockSize = 32 * 1024;
 
+    /// <summary>Output bytes per input byte no valid block exceeds (a 3-byte copy element makes at most 64).</summary>
+    private const int MaxExpansion = 22;
+
     /// <summary>Appends one raw snappy block holding <paramref name="source"/>.</summary>
     public static void CompressBlock(ReadOnlySpan<byte> source, IBufferWriter<byte> destination)
     {
@@ -31,9 +34,22 @@ public static class SnappyCodec
     {
         if (block.IsEmpty)
             return;
+        int length;
         try
         {
-            int length = Snappier.Snappy.GetUncompressedLength(block);
+            length = Snappier.Snappy.GetUncompressedLength(block);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException("snappy: " + e.Message, e);
+        }
+        // The length is a claim at the front of the block, read before anything is decoded. No
+        // snappy element expands more than a 3-byte copy to 64 bytes, so a claim beyond that ratio
+        // is a corrupt block, refused before the output buffer is sized by it.
+        if (length < 0 || length > (long)block.Length * MaxExpansion)
+            throw new InvalidDataException($"snappy: a {block.Length}-byte block claims {length} bytes uncompressed");
+        try
+        {
             Span<byte> output = destination.GetSpan(Math.Max(length, 1));
             destination.Advance(Snappier.Snappy.Decompress(block, output));
         }

@@ -38,6 +38,7 @@ public static class EmbeddedStoreReader
         // Whether a process holds the store: probed by taking and at once releasing the LOCK, so a
         // broker starting meanwhile is never kept out for longer than the probe.
         bool whileOpen = IsLockedByAnother(full);
+        byte[]? gapSnapshot = null, gapLog = null;
         for (int attempt = 1; attempt <= MaxAttempts; attempt++)
         {
             byte[]? snapshot = await ReadAllOrNullAsync(snapshotPath, cancellationToken).ConfigureAwait(false);
@@ -50,6 +51,12 @@ public static class EmbeddedStoreReader
             }
             if (TryBuild(snapshot, snapshotPath, log, logPath, out long revision, out List<KeyValue>? kvs))
                 return new EmbeddedImage(revision, kvs!, whileOpen, attempt);
+            // The log skips revisions. A compaction between the reads does that, and changes the
+            // files; the same gap in the same bytes twice running is damage, not a race.
+            if (gapLog is not null && SameBytes(gapLog, log) && SameBytes(gapSnapshot, snapshot))
+                throw new InvalidDataException($"'{logPath}' skips from revision {revision} to a later one: the log is damaged. "
+                    + "Restore the metadata directory from a backup.");
+            (gapSnapshot, gapLog) = (snapshot, log);
             await Task.Delay(10 * attempt, cancellationToken).ConfigureAwait(false);
         }
         throw new IOException($"Could not read a consistent view of the embedded metadata store in '{full}' in {MaxAttempts} attempts "
@@ -124,7 +131,8 @@ public static class EmbeddedStoreReader
                     continue; // already in the snapshot
                 if (recordRevision != revision + 1)
                 {
-                    // The log does not continue the snapshot read: a compaction ran between the two reads.
+                    // The log does not continue the snapshot read: a compaction ran between the
+                    // two reads (or the log is damaged; the caller tells which).
                     return false;
                 }
                 while (!reader.End)

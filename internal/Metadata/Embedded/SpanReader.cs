@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text;
 
 namespace KafScale.Metadata.Embedded;
 
@@ -43,7 +44,16 @@ internal ref struct SpanReader
     {
         ulong length = ReadVarUInt();
         if (length > int.MaxValue) throw Malformed();
-        return KeyEncoding.Utf8.GetString(Take((int)length));
+        ReadOnlySpan<byte> utf8 = Take((int)length);
+        try
+        {
+            return KeyEncoding.Utf8.GetString(utf8);
+        }
+        catch (DecoderFallbackException)
+        {
+            // Keys are written as valid UTF-8 only (KeyEncoding), so bytes that are not are damage.
+            throw Malformed();
+        }
     }
 
     private ReadOnlySpan<byte> Take(int count)
