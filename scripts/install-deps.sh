@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, idempotently: Debian packages (compiler and
 # linker for native AOT, etcd, Kafka clients with their compression modules, an Avro reader, and the
-# validators of the packaging: docker-compose, shellcheck, systemd-analyze; afl++ for scripts/fuzz.sh)
+# validators of the packaging: docker-compose, shellcheck, systemd-analyze)
 # and the node packages of the test clients. Safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # The build's own prerequisites first (clang, lld), as scripts/build.sh installs them.
 ./scripts/install-build-deps.sh
 
-packages=(etcd-server etcd-client kcat python3-kafka python3-confluent-kafka python3-snappy python3-lz4 python3-zstandard python3-xxhash python3-avro docker-compose shellcheck systemd afl++ nodejs npm)
+packages=(etcd-server etcd-client kcat python3-kafka python3-confluent-kafka python3-snappy python3-lz4 python3-zstandard python3-xxhash python3-avro docker-compose shellcheck systemd nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
