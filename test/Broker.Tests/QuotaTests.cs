@@ -98,6 +98,27 @@ public sealed class QuotaResolutionTests
         Assert.Equal(10, after.Bound(QuotaKey.ProducerByteRate));
     }
 
+    [Fact]
+    public void The_produce_and_fetch_path_of_a_resolved_connection_allocates_nothing()
+    {
+        var manager = new QuotaManager(NullLogger.Instance);
+        manager.Publish(new Dictionary<QuotaEntity, QuotaValues> { [Client(null)] = Values(producer: 1e6, consumer: 1e6, request: 50) });
+        var client = new Network.ClientContext("test") { ClientId = "app" };
+        long now = Environment.TickCount64;
+        for (int i = 0; i < 100; i++) manager.For(client).Record(QuotaKey.ProducerByteRate, 100, now + i);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long throttle = 0;
+        for (int i = 0; i < 10_000; i++)
+        {
+            var quotas = manager.For(client);
+            throttle += quotas.Record(QuotaKey.ProducerByteRate, 100, now + i);
+            throttle += quotas.Record(QuotaKey.ConsumerByteRate, 100, now + i);
+            throttle += quotas.Record(QuotaKey.RequestPercentage, 0.01, now + i);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, throttle);
+    }
+
     [Theory]
     [InlineData("/kafscale/quotas/users/alice", true, "alice", false, null)]
     [InlineData("/kafscale/quotas/users/<default>/clients/a%2Fb", true, null, true, "a/b")]
