@@ -64,7 +64,7 @@ internal sealed class BrokerMetrics
         ProduceLatency = registry.Histogram("kafscale_produce_latency_ms", "Produce request latency (acks=1/all: until durable).", Histogram.LatencyMsBuckets());
         FlushLatency = registry.Histogram("kafscale_flush_latency_ms", "Time to make one segment durable (build and upload).", Histogram.LatencyMsBuckets());
         var throttled = registry.CounterFamily("kafscale_quota_throttled_total", "Responses that carried a quota throttle time (and muted their connection), by the quota (producer_byte_rate, consumer_byte_rate, request_percentage).", "quota");
-        _throttled = [.. Quotas.QuotaNames.Keys.Select(throttled.WithLabels)];
+        _throttled = [.. Quotas.QuotaNames.Keys.Select(k => throttled.WithLabels(k))];
         ProduceRate = new RateMeter();
         FetchRate = new RateMeter();
         registry.GaugeFunc("kafscale_produce_rps", "Records produced per second (10 s window).", ProduceRate.PerSecond);
