@@ -260,6 +260,23 @@ public sealed class ClientQuotaEnforcementTests(HandlerHarness broker) : IClassF
     }
 
     [Fact]
+    public async Task A_client_over_its_request_percentage_is_throttled_for_at_most_one_window()
+    {
+        string topic = await broker.CreateTopicAsync("q-r");
+        string client = HandlerHarness.Unique("q-req");
+        // A thousandth of a percent: the first request's work is far more than that.
+        await Quota.AlterAsync(broker, false, Quota.Entry([("client-id", client)], ("request_percentage", 0.001, false)));
+        await Quota.DescribeUntilAsync(broker, Quota.Filter(false, ("client-id", 0, client)), r => r.Entries?.Count == 1);
+
+        await using var connection = await broker.ConnectAsync();
+        var throttles = new List<int>();
+        for (int i = 0; i < 3; i++)
+            throttles.Add((await SendAsync<ProduceResponse>(connection, client, Produce(topic, Batches.Make(3)), 11)).ThrottleTimeMs);
+        Assert.Contains(throttles, t => t > 0);
+        Assert.All(throttles, t => Assert.InRange(t, 0, 1000));
+    }
+
+    [Fact]
     public async Task A_consumer_over_its_byte_rate_gets_a_capped_fetch_then_an_empty_throttled_one()
     {
         const double quota = 20_000;
