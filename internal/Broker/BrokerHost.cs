@@ -5,6 +5,7 @@ using KafScale.Broker.Clustering;
 using KafScale.Broker.Handlers;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
+using KafScale.Broker.Quotas;
 using KafScale.Groups;
 using KafScale.Metadata;
 using KafScale.Metadata.Embedded;
@@ -35,6 +36,7 @@ public sealed class BrokerHost : IAsyncDisposable
     private int _disposed;
     private IdleMemoryTrimmer? _trimmer;
     private StoreHealthProbe? _probe;
+    private QuotaManager? _quotas;
 
     private BrokerHost(IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer server, HttpEndpoint http, GroupCoordinatorService groups)
     {
@@ -89,6 +91,7 @@ public sealed class BrokerHost : IAsyncDisposable
 
         GroupCoordinatorService? groups = null;
         ClusterNode? node = null;
+        QuotaManager? quotas = null;
         try
         {
             string clusterId = await EnsureClusterIdAsync(meta, ct).ConfigureAwait(false);
@@ -104,6 +107,8 @@ public sealed class BrokerHost : IAsyncDisposable
             node = await ClusterNode.StartAsync(meta, storage, runtime, config, groups, clusterId, loggers, ct).ConfigureAwait(false);
             var cluster = new Cluster(config, node) { Groups = groups };
             var logs = node.Logs;
+            quotas = new QuotaManager(loggers.CreateLogger("kafscale.quotas"));
+            await quotas.StartAsync(meta).WaitAsync(ct).ConfigureAwait(false);
 
             ApiHandler[] handlers =
             [
@@ -136,8 +141,10 @@ public sealed class BrokerHost : IAsyncDisposable
                 new DeleteGroupsHandler(cluster),
                 new OffsetDeleteHandler(cluster),
                 new InitProducerIdHandler(new ProducerIdAllocator(meta)),
+                new DescribeClientQuotasHandler(quotas),
+                new AlterClientQuotasHandler(meta),
             ];
-            var dispatcher = new RequestDispatcher(handlers, metrics, loggers.CreateLogger("kafscale.requests"));
+            var dispatcher = new RequestDispatcher(handlers, metrics, loggers.CreateLogger("kafscale.requests")) { Quotas = quotas };
 
             KafkaServer server;
             try { server = new KafkaServer(config, dispatcher, loggers.CreateLogger("kafscale.network")); }
@@ -160,6 +167,7 @@ public sealed class BrokerHost : IAsyncDisposable
                 : new HttpReply(200, "text/plain", "ready\n"));
 
             var host = new BrokerHost(meta, store, node, storage, server, http, groups);
+            host._quotas = quotas;
             host._trimmer = new IdleMemoryTrimmer(metrics, TimeSpan.FromSeconds(5));
             host._probe = new StoreHealthProbe(store, config.Namespace, metrics);
             server.Start();
@@ -171,6 +179,7 @@ public sealed class BrokerHost : IAsyncDisposable
         }
         catch
         {
+            if (quotas is not null) await quotas.DisposeAsync().ConfigureAwait(false);
             if (node is not null) await node.DisposeAsync().ConfigureAwait(false);
             if (groups is not null) await groups.DisposeAsync().ConfigureAwait(false);
             await store.DisposeAsync().ConfigureAwait(false);
@@ -239,6 +248,7 @@ public sealed class BrokerHost : IAsyncDisposable
         await _groups.DisposeAsync().ConfigureAwait(false);
         _storage.Stop();
         await _node.DisposeAsync().ConfigureAwait(false);
+        if (_quotas is not null) await _quotas.DisposeAsync().ConfigureAwait(false);
         if (_trimmer is not null) await _trimmer.DisposeAsync().ConfigureAwait(false);
         if (_probe is not null) await _probe.DisposeAsync().ConfigureAwait(false);
         await _http.DisposeAsync().ConfigureAwait(false);

@@ -35,6 +35,7 @@ internal sealed class BrokerMetrics
     private readonly Gauge _connectionsOpen;
     private readonly Counter _badFrames;
     private readonly Counter _handlerFailures;
+    private readonly Counter[] _throttled;
     private long _open;
 
     public BrokerMetrics(MetricsRegistry registry, StoreHealth health)
@@ -62,6 +63,8 @@ internal sealed class BrokerMetrics
         SegmentBytesWritten = registry.Counter("kafscale_segment_bytes_written_total", "Bytes of segments uploaded.");
         ProduceLatency = registry.Histogram("kafscale_produce_latency_ms", "Produce request latency (acks=1/all: until durable).", Histogram.LatencyMsBuckets());
         FlushLatency = registry.Histogram("kafscale_flush_latency_ms", "Time to make one segment durable (build and upload).", Histogram.LatencyMsBuckets());
+        var throttled = registry.CounterFamily("kafscale_quota_throttled_total", "Responses that carried a quota throttle time (and muted their connection), by the quota (producer_byte_rate, consumer_byte_rate, request_percentage).", "quota");
+        _throttled = [.. Quotas.QuotaNames.Keys.Select(k => throttled.WithLabels(k))];
         ProduceRate = new RateMeter();
         FetchRate = new RateMeter();
         registry.GaugeFunc("kafscale_produce_rps", "Records produced per second (10 s window).", ProduceRate.PerSecond);
@@ -104,5 +107,6 @@ internal sealed class BrokerMetrics
 
     public void ConnectionsClosed() => _connectionsOpen.Set(Interlocked.Decrement(ref _open));
     public void BadFrame() => _badFrames.Increment();
+    public void Throttled(Quotas.QuotaKey quota) => _throttled[(int)quota].Increment();
     public void HandlerFailed(string api) => _handlerFailures.Increment();
 }

@@ -86,6 +86,10 @@ public static partial class ApiKeys
 
     public const short OffsetDelete = 47;
 
+    public const short DescribeClientQuotas = 48;
+
+    public const short AlterClientQuotas = 49;
+
     public const short DescribeUserScramCredentials = 50;
 
     public const short AlterUserScramCredentials = 51;
@@ -147,6 +151,8 @@ public static partial class ApiKeys
         new(AlterPartitionReassignments, "AlterPartitionReassignments", 0, 0, 0, false, Kip896Floor(AlterPartitionReassignments)),
         new(ListPartitionReassignments, "ListPartitionReassignments", 0, 0, 0, false, Kip896Floor(ListPartitionReassignments)),
         new(OffsetDelete, "OffsetDelete", 0, 0, short.MaxValue, false, Kip896Floor(OffsetDelete)),
+        new(DescribeClientQuotas, "DescribeClientQuotas", 0, 1, 1, false, Kip896Floor(DescribeClientQuotas)),
+        new(AlterClientQuotas, "AlterClientQuotas", 0, 1, 1, false, Kip896Floor(AlterClientQuotas)),
         new(DescribeUserScramCredentials, "DescribeUserScramCredentials", 0, 0, 0, false, Kip896Floor(DescribeUserScramCredentials)),
         new(AlterUserScramCredentials, "AlterUserScramCredentials", 0, 0, 0, false, Kip896Floor(AlterUserScramCredentials)),
         new(DescribeCluster, "DescribeCluster", 0, 1, 0, false, Kip896Floor(DescribeCluster)),

@@ -28,14 +28,14 @@ internal static partial class AdminCommand
 
     public static Command Create()
     {
-        var command = new Command("admin", "Operate a cluster: topics, groups, records, offsets, segments, benchmarks.");
+        var command = new Command("admin", "Operate a cluster: topics, groups, records, offsets, quotas, segments, benchmarks.");
         // Recursive options of admin: `kafscale admin --bootstrap H topics list` and `kafscale
         // admin topics list --bootstrap H` mean the same. `segments` reads the bucket, not a
         // broker: it takes --output and ignores --bootstrap, so an alias carrying --bootstrap
         // still works for it.
         command.Options.Add(Bootstrap);
         command.Options.Add(Output);
-        foreach (var cluster in new[] { ClusterCommand(), TopicsCommand(), GroupsCommand(), ProduceCommand(), ConsumeCommand(), OffsetsCommand(), BenchCommand() })
+        foreach (var cluster in new[] { ClusterCommand(), TopicsCommand(), GroupsCommand(), ProduceCommand(), ConsumeCommand(), OffsetsCommand(), BenchCommand(), QuotasCommand() })
         {
             command.Subcommands.Add(cluster);
         }
@@ -434,6 +434,55 @@ internal static partial class AdminCommand
         Act(offsets, (parse, ctx, ct) => OffsetsAdmin.RunAsync(ctx.Client, ctx.Output, Required(parse, topic),
             parse.GetValue(time) is string t ? AdminParsing.ParseTime(t, time.Name) : null, ct));
         return offsets;
+    }
+
+    // ---- quotas -------------------------------------------------------------------------------
+
+    private static Command QuotasCommand()
+    {
+        var quotas = new Command("quotas", "Describe and alter client quotas (producer_byte_rate, consumer_byte_rate, request_percentage) of users and client ids.");
+        quotas.Subcommands.Add(QuotaMode("describe", "Every configured quota entity, or with --user/--client-id flags exactly that entity.", alter: false));
+        quotas.Subcommands.Add(QuotaMode("alter", "Set (--add-config) and remove (--delete-config) quota keys of one entity; the other keys keep their values.", alter: true));
+        return quotas;
+    }
+
+    private static Command QuotaMode(string name, string description, bool alter)
+    {
+        var command = new Command(name, description);
+        var user = new Option<string>("--user") { Description = "The user (every connection is user ANONYMOUS until authentication exists)" };
+        var userDefaults = new Option<bool>("--user-defaults") { Description = "The default user entity, which applies to users without their own quota" };
+        var clientId = new Option<string>("--client-id") { Description = "The client id" };
+        var clientDefaults = new Option<bool>("--client-defaults") { Description = "The default client-id entity, which applies to client ids without their own quota" };
+        foreach (Option o in new Option[] { user, userDefaults, clientId, clientDefaults })
+        {
+            command.Options.Add(o);
+        }
+
+        Option<string[]>? add = null, delete = null;
+        Option<bool>? validateOnly = null;
+        if (alter)
+        {
+            add = new Option<string[]>("--add-config") { Description = "KEY=VALUE[,KEY=VALUE...] to set (repeatable), e.g. producer_byte_rate=1048576" };
+            delete = new Option<string[]>("--delete-config") { Description = "KEY[,KEY...] to remove (repeatable)" };
+            validateOnly = new Option<bool>("--validate-only") { Description = "Let the broker check the change without applying it" };
+            command.Options.Add(add);
+            command.Options.Add(delete);
+            command.Options.Add(validateOnly);
+        }
+
+        Act(command, (parse, ctx, ct) =>
+        {
+            var selection = QuotaEntitySelection.From(parse.GetValue(user), parse.GetValue(userDefaults), parse.GetValue(clientId), parse.GetValue(clientDefaults));
+            if (!alter)
+            {
+                return QuotaAdmin.DescribeAsync(ctx.Client, ctx.Output, selection, ct);
+            }
+
+            return QuotaAdmin.AlterAsync(ctx.Client, ctx.Output, selection,
+                QuotaAdmin.ParseAddConfig(parse.GetValue(add!) ?? [], add!.Name), QuotaAdmin.ParseDeleteConfig(parse.GetValue(delete!) ?? []),
+                parse.GetValue(validateOnly!), ct);
+        });
+        return command;
     }
 
     // ---- bench --------------------------------------------------------------------------------

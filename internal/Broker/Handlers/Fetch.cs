@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
+using KafScale.Broker.Quotas;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 using KafScale.Records;
@@ -80,6 +81,11 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
 
             long deadline = Environment.TickCount64 + Math.Max(0, request.MaxWaitMs);
             int responseMax = version >= 3 && request.MaxBytes > 0 ? request.MaxBytes : int.MaxValue;
+            var quotas = context.Dispatcher.Quotas?.For(context.Client);
+            // Kafka caps a fetch to what the quota allows over the measured window, so one
+            // response cannot take many windows' worth of bytes (a first batch still goes, KIP-74).
+            if (quotas?.Sensor(QuotaKey.ConsumerByteRate) is not null)
+                responseMax = (int)Math.Clamp(quotas.Bound(QuotaKey.ConsumerByteRate) * (QuotaManager.Samples - 1) * QuotaManager.SampleWindowMs / 1000, 1, responseMax);
             while (true)
             {
                 // Take the signal before reading, so data landing in between still wakes us.
@@ -97,9 +103,29 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 await Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(remaining))).ConfigureAwait(false);
             }
 
+            int throttleMs = 0;
+            if (quotas is { Any: true })
+            {
+                long responseBytes = 0;
+                for (int i = 0; i < slotCount; i++) responseBytes += state.Slots[i].Length;
+                long now = Environment.TickCount64;
+                long byteThrottle = quotas.Record(QuotaKey.ConsumerByteRate, responseBytes, now);
+                long throttle = Math.Max(byteThrottle, quotas.Record(QuotaKey.RequestPercentage, 0, now));
+                if (throttle > 0)
+                {
+                    throttleMs = (int)Math.Min(throttle, int.MaxValue);
+                    context.Client.Throttle(throttle);
+                    cluster.Metrics.Throttled(byteThrottle > 0 ? QuotaKey.ConsumerByteRate : QuotaKey.RequestPercentage);
+                    // As Kafka: a throttled fetch returns no data, and the bytes it would have
+                    // sent are taken back, so the client re-reads them after its mute.
+                    quotas.Sensor(QuotaKey.ConsumerByteRate)?.Unrecord(responseBytes, now);
+                    topicCount = 0;
+                }
+            }
+
             var frame = ResponseFrame.Rent();
             var w = frame.Fetch;
-            w.Begin(version, context.Header.CorrelationId, 0, 0, 0, topicCount);
+            w.Begin(version, context.Header.CorrelationId, throttleMs, 0, 0, topicCount);
             long bytesOut = 0, records = 0;
             for (int t = 0; t < topicCount; t++)
             {

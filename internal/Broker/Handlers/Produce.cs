@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
+using KafScale.Broker.Quotas;
 using KafScale.Protocol;
 using KafScale.Protocol.HotPath;
 using KafScale.Protocol.Messages;
@@ -54,9 +55,10 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
         if (!States.TryPop(out var state)) state = new State();
         short acks;
         int topicCount;
+        int throttleMs;
         try
         {
-            if (!Append(context, state, out acks, out topicCount))
+            if (!Append(context, state, out acks, out topicCount, out throttleMs))
             {
                 States.Push(state);
                 return _legacy.RunAsync(context, startTimestamp);
@@ -69,11 +71,11 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
             States.Push(state);
             return _legacy.RunAsync(context, startTimestamp);
         }
-        return CompleteAsync(context, state, acks, topicCount, startTimestamp);
+        return CompleteAsync(context, state, acks, topicCount, throttleMs, startTimestamp);
     }
 
     /// <summary>Walks the request and appends every valid partition blob. Synchronous, so appends keep request order.</summary>
-    private bool Append(RequestContext context, State state, out short acks, out int topicCount)
+    private bool Append(RequestContext context, State state, out short acks, out int topicCount, out int throttleMs)
     {
         var body = context.Body.Span;
         // Walk the whole structure first: a body malformed near its end must not leave earlier
@@ -134,11 +136,30 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
             }
             state.Topics[topicCount++] = (nameOffset, name.Length, first, p - first);
         }
+        throttleMs = Throttle(context, body.Length);
         return true;
     }
 
+    /// <summary>
+    /// producer_byte_rate counts the request's bytes, as Kafka does; the answer carries the
+    /// longer of the byte-rate and request-percentage throttles and the connection is muted for it
+    /// (KIP-219; with acks=0 the mute alone slows the client).
+    /// </summary>
+    private static int Throttle(RequestContext context, int requestBytes)
+    {
+        if (context.Dispatcher.Quotas is not { } manager) return 0;
+        var quotas = manager.For(context.Client);
+        if (!quotas.Any) return 0;
+        long now = Environment.TickCount64;
+        long throttle = Math.Max(quotas.Record(QuotaKey.ProducerByteRate, requestBytes, now), quotas.Record(QuotaKey.RequestPercentage, 0, now));
+        if (throttle <= 0) return 0;
+        context.Client.Throttle(throttle);
+        context.Dispatcher.Metrics.Throttled(QuotaKey.ProducerByteRate);
+        return (int)Math.Min(throttle, int.MaxValue);
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ResponseFrame?> CompleteAsync(RequestContext context, State state, short acks, int topicCount, long startTimestamp)
+    private async ValueTask<ResponseFrame?> CompleteAsync(RequestContext context, State state, short acks, int topicCount, int throttleMs, long startTimestamp)
     {
         try
         {
@@ -179,7 +200,7 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
                 }
                 w.EndTopic();
             }
-            w.End();
+            w.End(throttleMs);
             return frame;
         }
         finally

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using KafScale.Broker.Quotas;
 using KafScale.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -88,6 +89,14 @@ internal sealed class Connection
                     _dispatcher.Metrics.BadFrame();
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     return;
+                }
+                // A client over a quota is muted (KIP-219): its next request is read only once the
+                // throttle time it was given has passed.
+                long muted = Context.MutedUntilMs - Environment.TickCount64;
+                if (muted > 0)
+                {
+                    try { await Task.Delay(TimeSpan.FromMilliseconds(muted), ct).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { reader.AdvanceTo(buffer.Start, buffer.End); return; }
                 }
                 int length = (int)frame.Length;
                 byte[] request = BufferPools.Requests.Rent(length);
@@ -180,4 +189,25 @@ internal sealed class ClientContext(string remote)
 {
     public string Remote { get; } = remote;
     public string? ClientId { get; set; }
+
+    /// <summary>The client quotas resolved for this connection (docs/operations.md, "Client quotas").</summary>
+    public ClientQuotas? Quotas { get; set; }
+
+    private long _mutedUntilMs;
+
+    /// <summary>Environment.TickCount64 before which no further request is read from the connection.</summary>
+    public long MutedUntilMs => Volatile.Read(ref _mutedUntilMs);
+
+    /// <summary>Mutes the connection for <paramref name="throttleMs"/> from now (a longer mute already set stays).</summary>
+    public void Throttle(long throttleMs)
+    {
+        long until = Environment.TickCount64 + throttleMs;
+        long seen = Volatile.Read(ref _mutedUntilMs);
+        while (until > seen)
+        {
+            long prior = Interlocked.CompareExchange(ref _mutedUntilMs, until, seen);
+            if (prior == seen) return;
+            seen = prior;
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using KafScale.Metadata;
+using KafScale.Broker.Quotas;
 using KafScale.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -25,6 +26,9 @@ internal sealed class RequestDispatcher
     public BrokerMetrics Metrics { get; }
     public ILogger Log => _log;
 
+    /// <summary>Client quotas; request_percentage is measured here, around starting each request.</summary>
+    public QuotaManager? Quotas { get; init; }
+
     /// <summary>The APIs and versions this broker advertises in ApiVersions.</summary>
     public IEnumerable<ApiHandler> Handlers => _handlers.Where(h => h is not null && h.Advertised)!;
 
@@ -46,7 +50,25 @@ internal sealed class RequestDispatcher
             _log.LogDebug("unknown API key {ApiKey} from {Remote}", apiKey, client.Remote);
             return ValueTask.FromResult<ResponseFrame?>(UnknownApi(header));
         }
-        return handler.RunAsync(new RequestContext(client, header, body, this), Stopwatch.GetTimestamp());
+        long started = Stopwatch.GetTimestamp();
+        var response = handler.RunAsync(new RequestContext(client, header, body, this), started);
+        if (Quotas is { } quotas) RecordRequestTime(quotas.For(client), client, started);
+        return response;
+    }
+
+    /// <summary>
+    /// request_percentage counts the time the broker works on a request until its first real wait
+    /// (the object store, new fetch data): the part that occupies a thread, which is what Kafka's
+    /// request quota measures. 100 means one thread's whole time.
+    /// </summary>
+    private void RecordRequestTime(ClientQuotas quotas, ClientContext client, long started)
+    {
+        if (quotas.Sensor(QuotaKey.RequestPercentage) is null) return;
+        double percentSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds * 100;
+        long throttle = quotas.Record(QuotaKey.RequestPercentage, percentSeconds, Environment.TickCount64);
+        if (throttle <= 0) return;
+        client.Throttle(throttle);
+        Metrics.Throttled(QuotaKey.RequestPercentage);
     }
 
     /// <summary>
