@@ -159,22 +159,25 @@ public static class Checker
         var acks = producers.SelectMany(p => p.Acks.Select(a => (p.Topic, a)))
             .GroupBy(x => (x.Topic, x.a.Partition))
             .ToDictionary(g => g.Key, g => g.Select(x => x.a).OrderBy(a => a.TimeMs).ToArray());
+        // The fault is on from its start until the leaders settled after healing (plus a moment for clients to notice).
+        var ordered = faults.OrderBy(f => f.StartMs).ToList();
+        long EndOf(FaultEvent f) => (f.RecoveredMs < 0 ? f.HealMs + 60_000 : f.RecoveredMs) + 2000;
+        foreach (var ((topic, partition), times) in acks)
+        {
+            for (int i = 1; i < times.Length; i++)
+            {
+                long from = times[i - 1].TimeMs, to = times[i].TimeMs;
+                // A gap is blamed on the first fault it overlaps: the one that was on when writes stopped.
+                var f = ordered.FirstOrDefault(x => x.StartMs <= to && EndOf(x) >= from);
+                if (f is null) continue;
+                long gap = to - from;
+                if (report.LongestUnavailability is null || gap > report.LongestUnavailability.Ms)
+                    report.LongestUnavailability = new Unavailability(topic, partition, gap, f.Kind);
+                if (gap > report.LongestByKind.GetValueOrDefault(f.Kind)) report.LongestByKind[f.Kind] = gap;
+            }
+        }
         foreach (var f in faults)
         {
-            // The fault is on from its start until the leaders settled after healing (plus a moment for clients to notice).
-            long end = (f.RecoveredMs < 0 ? f.HealMs + 60_000 : f.RecoveredMs) + 2000;
-            foreach (var ((topic, partition), times) in acks)
-            {
-                for (int i = 1; i < times.Length; i++)
-                {
-                    long from = times[i - 1].TimeMs, to = times[i].TimeMs;
-                    if (to < f.StartMs || from > end) continue;
-                    long gap = to - from;
-                    if (report.LongestUnavailability is null || gap > report.LongestUnavailability.Ms)
-                        report.LongestUnavailability = new Unavailability(topic, partition, gap, f.Kind);
-                    if (gap > report.LongestByKind.GetValueOrDefault(f.Kind)) report.LongestByKind[f.Kind] = gap;
-                }
-            }
             if (f.Kind == FaultKind.BrokerKill && f.Led.Count > 0)
             {
                 // The first write produced after the kill that each of its partitions acknowledged.
