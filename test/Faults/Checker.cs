@@ -22,6 +22,8 @@ public sealed class CheckReport
     public List<string> Inconsistent { get; } = [];
     public List<string> IdempotentDuplicates { get; } = [];
     public long PlainDuplicates { get; set; }
+    /// <summary>Acks that came without an offset (librdkafka's answer to a duplicate batch the broker already had).</summary>
+    public long AcksWithoutOffset { get; set; }
     public List<string> Gaps { get; } = [];
     public Dictionary<FaultKind, int> FaultsByKind { get; } = [];
     public List<string> Faults { get; } = [];
@@ -44,7 +46,7 @@ public sealed class CheckReport
         var s = new StringBuilder();
         s.AppendLine($"faults: {FaultSummary}");
         foreach (string f in Faults) s.AppendLine($"  {f}");
-        s.AppendLine($"records produced {Produced}, acknowledged {Acked}, given up by the clients {DeliveryErrors}");
+        s.AppendLine($"records produced {Produced}, acknowledged {Acked} ({AcksWithoutOffset} without an offset), given up by the clients {DeliveryErrors}");
         s.AppendLine($"lost {Lost.Count}, inconsistent offsets {Inconsistent.Count}, idempotent duplicates {IdempotentDuplicates.Count}, " +
             $"non-contiguous partitions {Gaps.Count}, fatal client errors {FatalErrors.Count}; duplicates of the plain producer (allowed: its retries) {PlainDuplicates}");
         Section(s, "lost", Lost);
@@ -112,9 +114,17 @@ public static class Checker
             if (!reference.TryGetValue(p.Topic, out var read)) throw new ArgumentException($"no read of {p.Topic}");
             var at = new Dictionary<(int, long), string>();
             foreach (var r in read.Records) at.TryAdd((r.Partition, r.Offset), r.Value);
+            var values = read.Records.Select(r => (r.Partition, r.Value)).ToHashSet();
             foreach (var a in p.Acks)
             {
                 string value = $"{p.Name}-{a.Index}";
+                if (a.Offset < 0)
+                {
+                    // Acknowledged without an offset: it must be stored somewhere in its partition.
+                    report.AcksWithoutOffset++;
+                    if (!values.Contains((a.Partition, value))) report.Lost.Add($"{value} acknowledged (without an offset) in {p.Topic}/{a.Partition} is missing");
+                    continue;
+                }
                 if (!at.TryGetValue((a.Partition, a.Offset), out var stored)) report.Lost.Add($"{value} acknowledged at {p.Topic}/{a.Partition}@{a.Offset} is missing");
                 else if (stored != value) report.Lost.Add($"{value} acknowledged at {p.Topic}/{a.Partition}@{a.Offset} holds {stored}");
             }
