@@ -39,6 +39,9 @@ public sealed class S3rverServer : IAsyncDisposable
     public int Port { get; }
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
+    /// <summary>The s3rver process itself, for faults a stop cannot play (SIGSTOP).</summary>
+    public ServerProcess Process => _process;
+
     /// <summary>Starts s3rver with its data and log under <paramref name="root"/> and the buckets created.</summary>
     public static async Task<S3rverServer> StartAsync(string root, string bucket, params string[] moreBuckets)
     {
