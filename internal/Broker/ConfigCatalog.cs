@@ -29,7 +29,7 @@ internal sealed record TopicConfigEntry(string Name, string Default, ConfigType 
 internal sealed record BrokerConfigEntry(string Name, string Value, ConfigSource Source, string? KafkaDefault, ConfigType Type, string Documentation);
 
 /// <summary>
-/// The configs DescribeConfigs reports (docs/protocol.md, "DescribeConfigs"): every topic config
+/// The configs DescribeConfigs reports (docs/protocol.md, "Admin answers without replicas"): every topic config
 /// Kafka 4.0 has, with Kafka's default where KafScale has no setting of its own, and the broker
 /// configs that correspond to a real setting of this broker.
 /// </summary>

@@ -55,7 +55,19 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         {
             try
             {
-                partition.LoadOlder(await storage.RecoverOlderAsync(partition.Topic, partition.Partition, below, partition.Term).ConfigureAwait(false));
+                var older = await storage.RecoverOlderAsync(partition.Topic, partition.Partition, below, partition.Term).ConfigureAwait(false);
+                // The idempotent producers of the newest older segments (the same budget as at
+                // open), for producers that wrote nothing since the hint.
+                var producers = new ProducerStateTable();
+                int first = older.Count;
+                long bytes = 0;
+                while (first > 0 && bytes < ProducerStateReplayBytes) bytes += older[--first].Size;
+                for (int i = first; i < older.Count; i++)
+                {
+                    var kfs = await storage.GetSegmentAsync(partition, older[i]).ConfigureAwait(false);
+                    PartitionLog.ReplayInto(producers, kfs.Span[KafScale.Storage.SegmentFormat.HeaderSize..(kfs.Length - KafScale.Storage.SegmentFormat.FooterSize)]);
+                }
+                partition.LoadOlder(older, producers);
                 return;
             }
             catch (OperationCanceledException) when (partition.Term.IsCancellationRequested) { break; }

@@ -159,13 +159,15 @@ internal sealed partial class PartitionLog
     /// before the others, and the log start offset moves up to the first of them if it was
     /// below (nothing older is left to read).
     /// </summary>
-    public void LoadOlder(List<SegmentRef> older)
+    public void LoadOlder(List<SegmentRef> older, ProducerStateTable? olderProducers = null)
     {
         if (_older is null) return;
         lock (_lock)
         {
             if (!_closed && !_older.Task.IsCompleted)
             {
+                // Producers last seen in the older segments; the newer state wins for the others.
+                if (olderProducers is not null) _producers.AddAbsent(olderProducers);
                 older.RemoveAll(s => s.LastOffset >= _loadedFrom);
                 _segments.InsertRange(0, older);
                 long first = _segments.Count > 0 ? _segments[0].BaseOffset : _highWatermark;
@@ -267,7 +269,10 @@ internal sealed partial class PartitionLog
                     if (duplicates++ == 0) duplicateOffset = original;
                     break;
                 case SequenceCheck.InvalidEpoch: return new AppendResult(ErrorCodes.InvalidProducerEpoch, -1, -1, null);
-                case SequenceCheck.UnknownProducer: return new AppendResult(ErrorCodes.UnknownProducerId, -1, -1, null);
+                // While the older segments of an open from the hint are still being read, a
+                // producer the newest ones do not know may be in them: "not written, retry".
+                case SequenceCheck.UnknownProducer:
+                    return new AppendResult(_older is { Task.IsCompleted: false } ? ErrorCodes.NotLeaderOrFollower : ErrorCodes.UnknownProducerId, -1, -1, null);
                 default: return new AppendResult(ErrorCodes.OutOfOrderSequenceNumber, -1, -1, null);
             }
         }
@@ -297,7 +302,7 @@ internal sealed partial class PartitionLog
         lock (_lock) ReplayInto(_producers, segmentBody);
     }
 
-    private static void ReplayInto(ProducerStateTable table, ReadOnlySpan<byte> segmentBody)
+    internal static void ReplayInto(ProducerStateTable table, ReadOnlySpan<byte> segmentBody)
     {
         foreach (var batch in RecordBatch.EnumerateBatches(segmentBody))
         {

@@ -42,6 +42,12 @@ internal sealed class ProducerStateTable
 
     public int Count => _producers.Count;
 
+    /// <summary>Adds the producers of an older part of the log that this state does not know.</summary>
+    public void AddAbsent(ProducerStateTable older)
+    {
+        foreach (var (id, entry) in older._producers) _producers.TryAdd(id, entry);
+    }
+
     /// <summary>
     /// Checks a batch of an idempotent producer against the state, without changing it. On
     /// Duplicate, duplicateBaseOffset is where the batch was written the first time.
