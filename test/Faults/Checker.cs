@@ -25,6 +25,13 @@ public sealed class CheckReport
     /// <summary>Acks that came without an offset (librdkafka's answer to a duplicate batch the broker already had).</summary>
     public long AcksWithoutOffset { get; set; }
     public List<string> Gaps { get; } = [];
+
+    /// <summary>
+    /// Producers still holding unacknowledged records after every fault healed: no partition
+    /// stayed without a leader, so a producer that cannot flush is stuck (a liveness failure the
+    /// safety counts above cannot show, since nothing it holds was acknowledged).
+    /// </summary>
+    public List<string> Stalled { get; } = [];
     public Dictionary<FaultKind, int> FaultsByKind { get; } = [];
     public List<string> Faults { get; } = [];
     public Unavailability? LongestUnavailability { get; set; }
@@ -32,7 +39,7 @@ public sealed class CheckReport
     public List<KillRecovery> KillRecoveries { get; } = [];
     public int LeaseTtlMs { get; init; }
 
-    public bool Passed => Lost.Count == 0 && Inconsistent.Count == 0 && IdempotentDuplicates.Count == 0 && Gaps.Count == 0 && FatalErrors.Count == 0;
+    public bool Passed => Lost.Count == 0 && Inconsistent.Count == 0 && IdempotentDuplicates.Count == 0 && Gaps.Count == 0 && FatalErrors.Count == 0 && Stalled.Count == 0;
 
     /// <summary>The kill -9 bound: a killed broker's partitions take writes again within the lease TTL + 2 s.</summary>
     public long KillBoundMs => LeaseTtlMs + 2000;
@@ -48,12 +55,13 @@ public sealed class CheckReport
         foreach (string f in Faults) s.AppendLine($"  {f}");
         s.AppendLine($"records produced {Produced}, acknowledged {Acked} ({AcksWithoutOffset} without an offset), given up by the clients {DeliveryErrors}");
         s.AppendLine($"lost {Lost.Count}, inconsistent offsets {Inconsistent.Count}, idempotent duplicates {IdempotentDuplicates.Count}, " +
-            $"non-contiguous partitions {Gaps.Count}, fatal client errors {FatalErrors.Count}; duplicates of the plain producer (allowed: its retries) {PlainDuplicates}");
+            $"non-contiguous partitions {Gaps.Count}, fatal client errors {FatalErrors.Count}, stalled producers {Stalled.Count}; duplicates of the plain producer (allowed: its retries) {PlainDuplicates}");
         Section(s, "lost", Lost);
         Section(s, "inconsistent", Inconsistent);
         Section(s, "idempotent duplicates", IdempotentDuplicates);
         Section(s, "not contiguous", Gaps);
         Section(s, "fatal client errors", FatalErrors);
+        Section(s, "stalled producers", Stalled);
         if (LongestUnavailability is { } u)
             s.AppendLine($"longest unavailability while a fault was on: {u.Ms} ms ({u.Topic}/{u.Partition}, during {u.Kind}); by fault: " +
                 string.Join(", ", LongestByKind.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value} ms")));

@@ -61,10 +61,15 @@ public static class FaultSuite
             await WaitForAcksAfterAsync(producers, healed, options.Partitions, TimeSpan.FromSeconds(60), log);
             // All at once: each may take up to its flush timeout when a partition stays unwritable.
             // One that cannot flush is reported, and the checker still runs on what was acknowledged.
+            var stalled = new System.Collections.Concurrent.ConcurrentBag<string>();
             await Task.WhenAll(producers.Select(async p =>
             {
                 try { await p.StopAsync(); }
-                catch (TimeoutException e) { log($"producer {p.Name} did not finish flushing (records still unacknowledged): {e.Message.Split('\n')[0]}"); }
+                catch (TimeoutException e)
+                {
+                    stalled.Add($"{p.Name}: did not finish flushing (records still unacknowledged): {e.Message.Split('\n')[0]}");
+                    log($"producer {p.Name} did not finish flushing (records still unacknowledged)");
+                }
             }));
             log($"{DateTime.UtcNow:HH:mm:ss} producers flushed: {string.Join(", ", producers.Select(p => $"{p.Name} {p.Produced} produced, {p.AckCount} acked"))}");
             try { await group.StopAsync(); }
@@ -78,6 +83,7 @@ public static class FaultSuite
             }
             var histories = producers.Select(p => new ProducerHistory(p.Name, p.Topic, p.Idempotent, p.Produced, p.Acks, p.Errors, p.FatalErrors)).ToList();
             var report = Checker.Check(histories, reads, group.Reads, nemesis.Events, options.LeaseTtlMs);
+            report.Stalled.AddRange(stalled.Order(StringComparer.Ordinal));
             keep = !report.Passed;
             return report;
         }

@@ -6,7 +6,7 @@ namespace KafScale.Faults;
 /// <summary>
 /// The short form of the fault suite (about a minute): etcd and 3 brokers on a shared directory
 /// store, real clients producing and consuming, one kill -9 and restart, one SIGSTOP past the
-/// lease and one SIGTERM and restart. It asserts safety only; how long partitions were
+/// lease and one SIGTERM and restart. It asserts safety, and that every producer flushes once the faults healed; how long partitions were
 /// unavailable is printed (the long form, scripts/faults.sh, judges the kill -9 bound).
 /// </summary>
 public sealed class ShortRunTests(ITestOutputHelper output)
@@ -33,5 +33,6 @@ public sealed class ShortRunTests(ITestOutputHelper output)
         Assert.True(report.IdempotentDuplicates.Count == 0, "idempotent producers' records stored twice:\n" + report);
         Assert.True(report.Gaps.Count == 0, "partitions whose offsets are not contiguous:\n" + report);
         Assert.True(report.FatalErrors.Count == 0, "fatal client errors:\n" + report);
+        Assert.True(report.Stalled.Count == 0, "producers that could not flush after every fault healed:\n" + report);
     }
 }
