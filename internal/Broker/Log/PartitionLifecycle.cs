@@ -38,7 +38,7 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         var opened = new PartitionLog(topic.Name, partition, topic, storage, runtime) { LeaderEpoch = epoch };
         var (segments, olderBelow) = await storage.RecoverAsync(topic.Name, partition, hint, lastSegment, ct).ConfigureAwait(false);
         opened.Load(segments, start, olderBelow);
-        await ReplayProducerStateAsync(opened, segments).ConfigureAwait(false);
+        opened.SetProducers(await storage.ReplayProducersAsync(opened, segments, ct).ConfigureAwait(false));
         if (opened.NextOffset != hint || (segments.Count > 0 && segments[^1].BaseOffset != lastSegment)) runtime.ScheduleHintUpdate(opened);
         if (olderBelow) _ = LoadOlderAsync(opened, segments[0].BaseOffset);
         return opened;
@@ -58,15 +58,7 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
                 var older = await storage.RecoverOlderAsync(partition.Topic, partition.Partition, below, partition.Term).ConfigureAwait(false);
                 // The idempotent producers of the newest older segments (the same budget as at
                 // open), for producers that wrote nothing since the hint.
-                var producers = new ProducerStateTable();
-                int first = older.Count;
-                long bytes = 0;
-                while (first > 0 && bytes < ProducerStateReplayBytes) bytes += older[--first].Size;
-                for (int i = first; i < older.Count; i++)
-                {
-                    var kfs = await storage.GetSegmentAsync(partition, older[i]).ConfigureAwait(false);
-                    PartitionLog.ReplayInto(producers, kfs.Span[KafScale.Storage.SegmentFormat.HeaderSize..(kfs.Length - KafScale.Storage.SegmentFormat.FooterSize)]);
-                }
+                var producers = await storage.ReplayProducersAsync(partition, older, partition.Term).ConfigureAwait(false);
                 partition.LoadOlder(older, producers);
                 return;
             }
@@ -134,18 +126,6 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
             await storage.DeleteSegmentAsync(partition.Topic, partition.Partition, segment.BaseOffset, ct).ConfigureAwait(false);
         }
         return true;
-    }
-
-    private async Task ReplayProducerStateAsync(PartitionLog partition, List<SegmentRef> segments)
-    {
-        int first = segments.Count;
-        long bytes = 0;
-        while (first > 0 && bytes < ProducerStateReplayBytes) bytes += segments[--first].Size;
-        for (int i = first; i < segments.Count; i++)
-        {
-            var kfs = await storage.GetSegmentAsync(partition, segments[i]).ConfigureAwait(false);
-            partition.ReplayProducers(kfs.Span[KafScale.Storage.SegmentFormat.HeaderSize..(kfs.Length - KafScale.Storage.SegmentFormat.FooterSize)]);
-        }
     }
 
     private static long ParseLong(byte[] value) =>

@@ -176,17 +176,7 @@ internal sealed partial class PartitionLog
 
     private async Task<ProducerStateTable> RebuildProducersAsync(List<(SegmentRef Segment, ReadOnlyMemory<byte> Kfs)> adopted, CancellationToken ct)
     {
-        var table = new ProducerStateTable();
-        var chain = SegmentsSnapshot();
-        int first = chain.Count;
-        long bytes = 0;
-        while (first > 0 && bytes < PartitionLifecycle.ProducerStateReplayBytes) bytes += chain[--first].Size;
-        for (int i = first; i < chain.Count; i++)
-        {
-            ct.ThrowIfCancellationRequested();
-            var kfs = await _storage.GetSegmentAsync(this, chain[i]).ConfigureAwait(false);
-            ReplayInto(table, Body(kfs).Span);
-        }
+        var table = await _storage.ReplayProducersAsync(this, SegmentsSnapshot(), ct).ConfigureAwait(false);
         foreach (var (_, kfs) in adopted) ReplayInto(table, Body(kfs).Span);
         return table;
     }

@@ -296,10 +296,10 @@ internal sealed partial class PartitionLog
         return new AppendResult(0, originalOffset, -1, _currentGroup);
     }
 
-    /// <summary>Replays batches of durable segments (in log order) into the producer state when a partition is opened.</summary>
-    public void ReplayProducers(ReadOnlySpan<byte> segmentBody)
+    /// <summary>Installs the producer state rebuilt from the durable segments when a partition is opened.</summary>
+    public void SetProducers(ProducerStateTable producers)
     {
-        lock (_lock) ReplayInto(_producers, segmentBody);
+        lock (_lock) _producers = producers;
     }
 
     internal static void ReplayInto(ProducerStateTable table, ReadOnlySpan<byte> segmentBody)

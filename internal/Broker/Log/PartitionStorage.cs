@@ -314,6 +314,25 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         return run;
     }
 
+    /// <summary>
+    /// The idempotent-producer state of the newest segments of a chain, up to
+    /// <see cref="PartitionLifecycle.ProducerStateReplayBytes"/>, replayed in log order.
+    /// </summary>
+    public async Task<ProducerStateTable> ReplayProducersAsync(PartitionLog partition, IReadOnlyList<SegmentRef> segments, CancellationToken ct)
+    {
+        var table = new ProducerStateTable();
+        int first = segments.Count;
+        long bytes = 0;
+        while (first > 0 && bytes < PartitionLifecycle.ProducerStateReplayBytes) bytes += segments[--first].Size;
+        for (int i = first; i < segments.Count; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var kfs = await GetSegmentAsync(partition, segments[i]).ConfigureAwait(false);
+            PartitionLog.ReplayInto(table, kfs.Span[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)]);
+        }
+        return table;
+    }
+
     /// <summary>The whole .kfs of a segment, from the cache or the store (then cached).</summary>
     public async ValueTask<ReadOnlyMemory<byte>> GetSegmentAsync(PartitionLog partition, SegmentRef segment)
     {
