@@ -109,13 +109,12 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 long responseBytes = 0;
                 for (int i = 0; i < slotCount; i++) responseBytes += state.Slots[i].Length;
                 long now = Environment.TickCount64;
-                long byteThrottle = quotas.Record(QuotaKey.ConsumerByteRate, responseBytes, now);
-                long throttle = Math.Max(byteThrottle, quotas.Record(QuotaKey.RequestPercentage, 0, now));
+                long throttle = quotas.RecordBytes(QuotaKey.ConsumerByteRate, responseBytes, now, out var cause);
                 if (throttle > 0)
                 {
                     throttleMs = (int)Math.Min(throttle, int.MaxValue);
                     context.Client.Throttle(throttle);
-                    cluster.Metrics.Throttled(byteThrottle > 0 ? QuotaKey.ConsumerByteRate : QuotaKey.RequestPercentage);
+                    cluster.Metrics.Throttled(cause);
                     // As Kafka: a throttled fetch returns no data, and the bytes it would have
                     // sent are taken back, so the client re-reads them after its mute.
                     quotas.Sensor(QuotaKey.ConsumerByteRate)?.Unrecord(responseBytes, now);

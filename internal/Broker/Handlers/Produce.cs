@@ -150,11 +150,10 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
         if (context.Dispatcher.Quotas is not { } manager) return 0;
         var quotas = manager.For(context.Client);
         if (!quotas.Any) return 0;
-        long now = Environment.TickCount64;
-        long throttle = Math.Max(quotas.Record(QuotaKey.ProducerByteRate, requestBytes, now), quotas.Record(QuotaKey.RequestPercentage, 0, now));
+        long throttle = quotas.RecordBytes(QuotaKey.ProducerByteRate, requestBytes, Environment.TickCount64, out var cause);
         if (throttle <= 0) return 0;
         context.Client.Throttle(throttle);
-        context.Dispatcher.Metrics.Throttled(QuotaKey.ProducerByteRate);
+        context.Dispatcher.Metrics.Throttled(cause);
         return (int)Math.Min(throttle, int.MaxValue);
     }
 

@@ -195,6 +195,19 @@ internal sealed class ClientQuotas(int version)
 
     public double Bound(QuotaKey key) => _bounds[(int)key];
 
+    /// <summary>
+    /// Records a request's (produce) or response's (fetch) bytes against the byte-rate key and
+    /// returns the throttle its answer carries: the longer of that key's and request_percentage's
+    /// (which the dispatcher records), with the key that set it.
+    /// </summary>
+    public long RecordBytes(QuotaKey key, long bytes, long nowMs, out QuotaKey cause)
+    {
+        long byteThrottle = Record(key, bytes, nowMs);
+        long requestThrottle = Record(QuotaKey.RequestPercentage, 0, nowMs);
+        cause = byteThrottle >= requestThrottle ? key : QuotaKey.RequestPercentage;
+        return Math.Max(byteThrottle, requestThrottle);
+    }
+
     /// <summary>Records and returns the throttle time in ms; 0 without a quota for the key.</summary>
     public long Record(QuotaKey key, double value, long nowMs)
     {
