@@ -264,8 +264,9 @@ public sealed class ClientQuotaEnforcementTests(HandlerHarness broker) : IClassF
     {
         string topic = await broker.CreateTopicAsync("q-r");
         string client = HandlerHarness.Unique("q-req");
-        // A thousandth of a percent: the first request's work is far more than that.
-        await Quota.AlterAsync(broker, false, Quota.Entry([("client-id", client)], ("request_percentage", 0.001, false)));
+        // A millionth of a percent over the 11 s window: even 10 us of work per request is 100
+        // times that (a thousandth was flaky: a fast request stayed under it).
+        await Quota.AlterAsync(broker, false, Quota.Entry([("client-id", client)], ("request_percentage", 0.000001, false)));
         await Quota.DescribeUntilAsync(broker, Quota.Filter(false, ("client-id", 0, client)), r => r.Entries?.Count == 1);
 
         await using var connection = await broker.ConnectAsync();
