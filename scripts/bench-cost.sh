@@ -11,20 +11,22 @@
 # and records acknowledged per second. Not part of the test suite.
 #
 # Usage: scripts/bench-cost.sh [--binary PATH] [--seconds N] [--partitions 3,12,48] [--out FILE]
-#                              [--warmup N] [--rate RECORDS_PER_S] [--keep]
+#                              [--warmup N] [--rate RECORDS_PER_S] [--client NAME=VALUE ...] [--keep]
 #   --binary      the kafscale binary to measure                   [out/kafscale]
 #   --seconds     measured seconds per partition count             [60]
 #   --partitions  comma-separated partition counts, one run each   [3,12,48]
 #   --out         also write the table as markdown to FILE
 #   --warmup      unmeasured seconds at the start of each run      [5]
 #   --rate        records per second                               [1188]
+#   --client      a librdkafka producer setting, repeatable (e.g. linger.ms=20)
 #   --keep        keep the work directory (logs, request logs, JSON results)
 # S3RVER_BINARY overrides test/servers/node_modules/.bin/s3rver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BINARY_ARG=out/kafscale SECONDS_ARG=60 PARTITIONS_ARG=3,12,48 OUT_ARG="" WARMUP_ARG=5 RATE_ARG=1188 KEEP=0
-usage() { sed -n '13,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+CLIENT_ARGS=()
+usage() { sed -n '13,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --binary) BINARY_ARG=${2:?--binary needs a path}; shift 2 ;;
@@ -33,6 +35,8 @@ while [[ $# -gt 0 ]]; do
     --out) OUT_ARG=${2:?--out needs a file}; shift 2 ;;
     --warmup) WARMUP_ARG=${2:?--warmup needs a number}; shift 2 ;;
     --rate) RATE_ARG=${2:?--rate needs a number}; shift 2 ;;
+    --client) [[ "${2:-}" == *=* ]] || { echo "bench-cost: --client takes NAME=VALUE" >&2; exit 2; }
+      CLIENT_ARGS+=(--config "$2"); shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h|--help) usage ;;
     *) echo "bench-cost: unknown argument '$1'" >&2; usage ;;
@@ -134,7 +138,8 @@ run_one() { # partitions
   json=$(timeout "$limit" "$PYTHON" "$HELPER" produce --bootstrap "127.0.0.1:$kafka_port" --topic "bench-cost-$p" \
     --partitions "$p" --rate "$RATE_ARG" --seconds "$SECONDS_ARG" --warmup "$WARMUP_ARG" \
     --requests-log "$dir/requests.log" --metrics "http://127.0.0.1:$http_port/metrics" \
-    --broker-log "$dir/broker.log" --pids "broker=$broker_pid,s3rver=$s3rver_pid,proxy=$proxy_pid" 2>"$dir/produce.err") || status=$?
+    --broker-log "$dir/broker.log" --pids "broker=$broker_pid,s3rver=$s3rver_pid,proxy=$proxy_pid" \
+    ${CLIENT_ARGS[@]+"${CLIENT_ARGS[@]}"} 2>"$dir/produce.err") || status=$?
   if [[ -n "$json" ]]; then
     echo "$json" >>"$RESULTS"
   else
@@ -152,5 +157,6 @@ done
 
 version=$("$BINARY" --version 2>/dev/null | head -n 1 || true)
 title="KafScale S3 request cost: $BINARY_ARG (${version:-unknown version}), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $RATE_ARG records/s x 1 KiB, acks=all, ${SECONDS_ARG}s measured after ${WARMUP_ARG}s; one broker, embedded metadata, s3rver"
+[[ ${#CLIENT_ARGS[@]} -eq 0 ]] || title+="; client settings: $(printf '%s ' "${CLIENT_ARGS[@]}" | sed 's/--config //g')"
 echo
 "$PYTHON" "$HELPER" table "$RESULTS" --title "$title" ${OUT_ARG:+--out "$OUT_ARG"}

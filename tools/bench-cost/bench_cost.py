@@ -253,14 +253,23 @@ def run_produce(args):
     from confluent_kafka import Producer, KafkaException
 
     create_topic(args.bootstrap, args.topic, args.partitions)
-    producer = Producer({
+    config = {
         "bootstrap.servers": args.bootstrap,
         "acks": "all",
-        # librdkafka's own default since 1.9, named so that every client version batches alike.
+        # Kafka's own producer's defaults for the two settings that shape batching (librdkafka's
+        # in-flight default is a million): with it, small requests queue behind a broker's
+        # per-connection limit while each waits for a flush, instead of growing into larger batches.
         "linger.ms": 5,
+        "max.in.flight.requests.per.connection": 5,
         "message.timeout.ms": 120000,
         "queue.buffering.max.messages": 1000000,
-    })
+    }
+    for item in args.config or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit("--config takes NAME=VALUE, not '%s'" % item)
+        config[name] = value
+    producer = Producer(config)
     value = bytes((i * 131 + 17) % 251 for i in range(args.record_size))
 
     # The window is fixed in advance; the scrapes run on their own thread at its two edges so the
@@ -317,7 +326,10 @@ def run_produce(args):
                 state["errors"] += 1
                 state["first_error"] = state["first_error"] or str(e)
             sent += 1
-        producer.poll(max(0.0, start + sent * interval - time.monotonic()))
+        # poll() takes whole milliseconds, so a wait under 1 ms would spin: serve the delivery
+        # reports without waiting, then sleep until the next record is due.
+        producer.poll(0)
+        time.sleep(max(0.0, start + sent * interval - time.monotonic()))
     unacked = producer.flush(60)
     for thread in scrapers:
         thread.join(10)
@@ -334,6 +346,7 @@ def run_produce(args):
         "records_sent": sent,
         "records_unacked": unacked,
         "errors": state["errors"],
+        "client_config": args.config or [],
     }
     if state["first_error"]:
         result["first_error"] = state["first_error"]
@@ -421,8 +434,8 @@ def run_table(args):
         put_s, get_s, other_s = put / w, get / w, other / w
         rows.append([
             str(p), "%.1f" % put_s, "%.1f" % get_s, "%.1f" % other_s,
-            "$%.2f" % (put_s * SECONDS_PER_MONTH / 1000 * PUT_PRICE_PER_1000),
-            "$%.2f" % (get_s * SECONDS_PER_MONTH / 1000 * GET_PRICE_PER_1000),
+            "${:,.2f}".format(put_s * SECONDS_PER_MONTH / 1000 * PUT_PRICE_PER_1000),
+            "${:,.2f}".format(get_s * SECONDS_PER_MONTH / 1000 * GET_PRICE_PER_1000),
             fmt(r["latency_p50_ms"], "%.1f"), fmt(r["latency_p99_ms"], "%.1f"), "%.1f" % r["acked_per_s"],
         ])
         detail = ", ".join("%s %d" % (k, v) for k, v in sorted(r["s3_requests"].items())) or "none"
@@ -430,6 +443,9 @@ def run_table(args):
         if r.get("sent_per_s") is not None and r["sent_per_s"] < 0.99 * r["rate"]:
             notes.append("%d partitions: the producer sent only %.1f records/s of the %g scheduled: it fell behind "
                          "(its latencies count from the schedule, so they include that delay)" % (p, r["sent_per_s"], r["rate"]))
+        if r.get("acked_per_s") is not None and r["acked_per_s"] < 0.98 * r["rate"]:
+            notes.append("%d partitions: the broker acknowledged only %.1f records/s of the %g sent: a backlog grew "
+                         "during the window, so the latencies rose with it" % (p, r["acked_per_s"], r["rate"]))
         if r.get("cpu_cores"):
             notes.append("%d partitions: CPU cores used in the window: %s" % (
                 p, ", ".join("%s %.2f" % kv for kv in sorted(r["cpu_cores"].items()))))
@@ -495,6 +511,7 @@ def main():
     produce.add_argument("--requests-log", required=True)
     produce.add_argument("--metrics", required=True)
     produce.add_argument("--broker-log")
+    produce.add_argument("--config", action="append", help="a librdkafka producer setting NAME=VALUE (repeatable)")
     produce.add_argument("--pids", help="NAME=PID,... whose CPU use over the window is reported")
     table = sub.add_parser("table")
     table.add_argument("results")
