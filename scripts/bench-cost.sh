@@ -55,9 +55,10 @@ die() { log "$*"; exit 1; }
 [[ -x "$BINARY_ARG" ]] || die "$BINARY_ARG is missing: build it with scripts/build.sh (or pass --binary PATH)"
 [[ -x "$S3RVER" ]] || die "s3rver is missing: run scripts/install-deps.sh (or set S3RVER_BINARY)"
 "$PYTHON" -c 'import confluent_kafka' 2>/dev/null || die "confluent-kafka for $PYTHON is missing: run scripts/install-deps.sh"
-[[ "$SECONDS_ARG" =~ ^[0-9]+([.][0-9]+)?$ && "$SECONDS_ARG" != 0 ]] || die "--seconds must be a positive number, not '$SECONDS_ARG'"
+positive() { [[ "$1" =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v v="$1" 'BEGIN { exit !(v > 0) }'; }
+positive "$SECONDS_ARG" || die "--seconds must be a positive number, not '$SECONDS_ARG'"
 [[ "$WARMUP_ARG" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--warmup must be a number of seconds, not '$WARMUP_ARG'"
-[[ "$RATE_ARG" =~ ^[0-9]+([.][0-9]+)?$ && "$RATE_ARG" != 0 ]] || die "--rate must be a positive number, not '$RATE_ARG'"
+positive "$RATE_ARG" || die "--rate must be a positive number, not '$RATE_ARG'"
 [[ "$PARTITIONS_ARG" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--partitions must be a comma-separated list of counts, not '$PARTITIONS_ARG'"
 IFS=, read -r -a PARTITION_COUNTS <<<"$PARTITIONS_ARG"
 
