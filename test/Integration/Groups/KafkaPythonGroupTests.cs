@@ -7,6 +7,7 @@ using Xunit.Sdk;
 namespace KafScale.Integration.Groups;
 
 /// <summary>kafka-python group consumers and KafkaAdminClient's consumer-group operations.</summary>
+[Collection(GroupCollection.Name)]
 public sealed class KafkaPythonGroupTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private const int Partitions = 2;
@@ -71,7 +72,7 @@ public sealed class KafkaPythonGroupTests(ITestOutputHelper output) : BrokerTest
                 Output.WriteLine(member.Describe());
                 throw;
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     [Theory]
     [InlineData("earliest")]
@@ -109,7 +110,7 @@ public sealed class KafkaPythonGroupTests(ITestOutputHelper output) : BrokerTest
                 Output.WriteLine(member.Describe());
                 throw;
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     private static async Task<JsonElement> AdminAsync(BrokerProcess broker, string topic, string group, string op)
     {

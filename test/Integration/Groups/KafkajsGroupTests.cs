@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 namespace KafScale.Integration.Groups;
 
 /// <summary>kafkajs consumer groups: joins, a clean leave and a member lost to its session timeout.</summary>
+[Collection(GroupCollection.Name)]
 public sealed class KafkajsGroupTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private const int Partitions = 6;
@@ -81,7 +82,7 @@ public sealed class KafkajsGroupTests(ITestOutputHelper output) : BrokerTest(out
                     await m.DisposeAsync();
                 }
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     private static Task WaitForSplitAsync(IReadOnlyList<GroupMember> running) => GroupMember.WaitForSplitAsync(running, Partitions, RebalanceLimit);
 

@@ -10,6 +10,7 @@ namespace KafScale.Integration.Groups;
 /// librdkafka consumer groups (kcat -G and confluent-kafka) with the eager "range" and the
 /// incremental "cooperative-sticky" assignment strategies.
 /// </summary>
+[Collection(GroupCollection.Name)]
 public sealed class LibrdkafkaGroupTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private static readonly TimeSpan RebalanceLimit = TimeSpan.FromSeconds(60);
@@ -90,7 +91,7 @@ public sealed class LibrdkafkaGroupTests(ITestOutputHelper output) : BrokerTest(
                     await m.DisposeAsync();
                 }
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     [Fact]
     public Task Members_committing_synchronously_read_every_record_exactly_once_across_a_kill_9_and_restart_of_the_broker() =>
@@ -142,7 +143,7 @@ public sealed class LibrdkafkaGroupTests(ITestOutputHelper output) : BrokerTest(
                     await m.DisposeAsync();
                 }
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     [Theory]
     [MemberData(nameof(Strategies))]
@@ -156,7 +157,8 @@ public sealed class LibrdkafkaGroupTests(ITestOutputHelper output) : BrokerTest(
             IReadOnlyList<string> first = await GroupChecks.ProduceAsync(broker, topic, Partitions, "first", 200);
 
             // Started together, both join the group's first generation (the initial rebalance
-            // delay waits for them); -e ends each once its partitions are read to the end.
+            // delay waits for them, so this test keeps the broker's 3 s default); -e ends each
+            // once its partitions are read to the end.
             ClientResult[] pair = await Task.WhenAll(KcatMemberAsync(broker, topic, group, strategy), KcatMemberAsync(broker, topic, group, strategy));
 
             string[][] read = pair.Select(r => Payloads(r.EnsureSuccess())).ToArray();
