@@ -61,7 +61,7 @@ echo "$protocol_check"
 # its last one ends. Longest first, from the durations each run prints ("--- NAME: N s"), so the
 # lanes end at about the same time; a project missing from this list runs last.
 order=(cluster Integration Processor.Tests Metadata.Tests Parquet.Tests Snapshot.Tests Protocol.Tests Broker.Tests
-  Packaging.Tests Avro.Tests Storage.S3.Tests Iceberg.Tests Admin.Tests Records.Tests Client.Tests
+  Packaging.Tests Admin.Tests Avro.Tests Storage.S3.Tests Iceberg.Tests Records.Tests Client.Tests
   Observability.Tests Groups.Tests Fuzz Storage.Tests)
 units=()
 for unit in "${order[@]}"; do
