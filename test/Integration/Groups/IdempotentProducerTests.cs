@@ -13,7 +13,6 @@ namespace KafScale.Integration.Groups;
 /// Idempotent producers (KIP-98) on one broker: raw batches with producer id, epoch and
 /// sequence, and librdkafka's idempotent producer.
 /// </summary>
-[Collection(GroupCollection.Name)]
 public sealed class IdempotentProducerTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private const short InitProducerIdVersion = 4;

@@ -7,7 +7,6 @@ using Xunit.Sdk;
 namespace KafScale.Integration.Groups;
 
 /// <summary>kafka-python group consumers and KafkaAdminClient's consumer-group operations.</summary>
-[Collection(GroupCollection.Name)]
 public sealed class KafkaPythonGroupTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private const int Partitions = 2;

@@ -5,7 +5,6 @@ using Xunit.Abstractions;
 namespace KafScale.Integration.Groups;
 
 /// <summary>kafkajs consumer groups: joins, a clean leave and a member lost to its session timeout.</summary>
-[Collection(GroupCollection.Name)]
 public sealed class KafkajsGroupTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private const int Partitions = 6;

@@ -10,7 +10,6 @@ namespace KafScale.Integration.Groups;
 /// librdkafka consumer groups (kcat -G and confluent-kafka) with the eager "range" and the
 /// incremental "cooperative-sticky" assignment strategies.
 /// </summary>
-[Collection(GroupCollection.Name)]
 public sealed class LibrdkafkaGroupTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private static readonly TimeSpan RebalanceLimit = TimeSpan.FromSeconds(60);

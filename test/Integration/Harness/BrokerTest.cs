@@ -6,8 +6,9 @@ namespace KafScale.Integration.Harness;
 /// <summary>
 /// Tests that start brokers run one at a time within a collection: each starts real processes,
 /// and a 2-core machine running many brokers and clients at once makes client timeouts likely.
-/// Two collections run side by side (xunit's default of one per core): this one, busy starting
-/// short-lived clients, and <see cref="GroupCollection"/>, whose tests mostly wait.
+/// Two collections run side by side (xunit's default of one per core): this one, the
+/// consumer-group, broker-restart and raw-request tests, which mostly wait (rebalances, session
+/// timeouts, restarts), and <see cref="ClientLibraryCollection"/>, busy starting short-lived clients.
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class BrokerCollection
@@ -15,14 +16,11 @@ public sealed class BrokerCollection
     public const string Name = "broker processes";
 }
 
-/// <summary>
-/// Consumer-group and broker-restart tests: most of their time is spent waiting for rebalances,
-/// session timeouts and restarts, not computing, so they run beside <see cref="BrokerCollection"/>.
-/// </summary>
+/// <summary>The tests that drive Kafka client libraries (test/Integration/Clients), beside <see cref="BrokerCollection"/>.</summary>
 [CollectionDefinition(Name)]
-public sealed class GroupCollection
+public sealed class ClientLibraryCollection
 {
-    public const string Name = "group members";
+    public const string Name = "client libraries";
 }
 
 /// <summary>Starts a broker per test and prints its log when the test fails.</summary>
