@@ -1,15 +1,53 @@
 #!/usr/bin/env bash
-# Installs everything the tests need, builds the AOT binary and runs every test project.
-# Ends with one summary line: "N passed, N failed".
+# Installs everything the tests need, builds the AOT binary and runs every test project, in
+# KAFSCALE_TEST_LANES parallel lanes (default 2). Ends with one summary line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+results="$PWD/out/test-results"
+
+run_project() {
+  local name; name=$(basename "$(dirname "$1")")
+  local started=$SECONDS rc=0
+  # The built test assembly (the newest, should an older target framework's be left over), not the
+  # project: given a project, dotnet test first evaluates it with MSBuild, several seconds a project
+  # on a busy 2-core machine. The project is the fallback.
+  local target dll
+  target=$1
+  for dll in "$(dirname "$1")"/bin/Release/*/"KafScale.$name.dll"; do
+    if [ -f "$dll" ] && { [ "$target" = "$1" ] || [ "$dll" -nt "$target" ]; }; then target=$dll; fi
+  done
+  echo "=== $name"
+  if [ "$target" = "$1" ]; then set -- "$1" -c Release --no-build -nologo; else set -- "$target"; fi
+  dotnet test "$@" \
+    --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
+    --logger "console;verbosity=minimal" || rc=1
+  echo "--- $name: $((SECONDS - started)) s"
+  return "$rc"
+}
+
+# One unit of work for a lane: a test project, or "cluster": the cluster scenarios and then the
+# fault suite's short form, one after the other (each starts several brokers and etcd, and they
+# spend their time waiting for leases to expire and processes to move, not computing). A unit's
+# output is printed whole once it ends, so lanes never interleave their lines.
+run_unit() {
+  local log="$results/$1.log" rc=0
+  if [ "$1" = cluster ]; then
+    { run_project test/Cluster.Tests/Cluster.Tests.csproj || rc=1
+      run_project test/Faults/Faults.csproj || rc=1; } >"$log" 2>&1
+  else
+    run_project "test/$1/$1.csproj" >"$log" 2>&1 || rc=1
+  fi
+  flock "$results/.print" cat "$log"
+  return "$rc"
+}
+# The lanes below run each unit as "scripts/test.sh --unit NAME".
+if [ "${1:-}" = --unit ]; then run_unit "$2"; exit; fi
 
 ./scripts/install-deps.sh || { echo "test.sh: installing dependencies failed"; exit 1; }
 ./scripts/build.sh || { echo "test.sh: build failed"; exit 1; }
 dotnet build kafscale.sln -c Release -nologo -clp:ErrorsOnly || { echo "test.sh: solution build failed"; exit 1; }
 
 export KAFSCALE_BINARY="$PWD/out/kafscale"
-results="$PWD/out/test-results"
 rm -rf "$results"; mkdir -p "$results"
 status=0
 
@@ -19,32 +57,22 @@ protocol_ok=1
 protocol_check=$(./scripts/check-protocol.sh 2>&1) || { protocol_ok=0; status=1; }
 echo "$protocol_check"
 
-run_project() {
-  local name; name=$(basename "$(dirname "$1")")
-  echo "=== $name"
-  dotnet test "$1" -c Release --no-build -nologo \
-    --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
-    --logger "console;verbosity=minimal"
-}
-
-# The cluster scenarios and the fault suite's short form (about three minutes together) spend
-# their time waiting for leases to expire and processes to move, not computing, so they run one
-# after the other beside the other projects instead of after them; their output follows the others'.
-cluster_log="$results/cluster-lane.log"
-( lane=0
-  for project in test/Cluster.Tests/Cluster.Tests.csproj test/Faults/Faults.csproj; do
-    run_project "$project" || lane=1
-  done
-  exit $lane ) >"$cluster_log" 2>&1 &
-cluster_pid=$!
-
+# The units run in KAFSCALE_TEST_LANES lanes (default 2); each lane takes the next unit as soon as
+# its last one ends. Longest first, from the durations each run prints ("--- NAME: N s"), so the
+# lanes end at about the same time; a project missing from this list runs last.
+order=(cluster Integration Processor.Tests Metadata.Tests Parquet.Tests Snapshot.Tests Protocol.Tests Broker.Tests
+  Packaging.Tests Admin.Tests Avro.Tests Storage.S3.Tests Iceberg.Tests Records.Tests Client.Tests
+  Observability.Tests Groups.Tests Fuzz Storage.Tests)
+units=()
+for unit in "${order[@]}"; do
+  if [ "$unit" = cluster ] || [ -f "test/$unit/$unit.csproj" ]; then units+=("$unit"); else echo "test.sh: no project test/$unit: take it out of the order"; status=1; fi
+done
 for project in test/*/*.csproj; do
   name=$(basename "$(dirname "$project")")
-  case "$name" in Benchmarks|TestSupport|Cluster.Tests|Faults) continue ;; esac
-  run_project "$project" || status=1
+  case " Benchmarks TestSupport Cluster.Tests Faults ${order[*]} " in *" $name "*) continue ;; esac
+  units+=("$name")
 done
-wait "$cluster_pid" || status=1
-cat "$cluster_log"
+printf '%s\n' "${units[@]}" | xargs -P "${KAFSCALE_TEST_LANES:-2}" -I{} ./scripts/test.sh --unit {} || status=1
 
 passed=0; failed=0; skipped=0
 for trx in "$results"/*.trx; do

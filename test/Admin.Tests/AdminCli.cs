@@ -77,14 +77,17 @@ public static class AdminCli
     }
 }
 
-/// <summary>One broker (embedded defaults) shared by the tests of a collection.</summary>
+/// <summary>
+/// One broker (embedded defaults) shared by the tests of a collection. Its groups rebalance at the
+/// first join (no 3 s initial delay): every group here has one member at a time.
+/// </summary>
 public sealed class BrokerFixture : IAsyncLifetime
 {
     public BrokerProcess Broker { get; private set; } = null!;
 
     public string Bootstrap => Broker.Bootstrap;
 
-    public async Task InitializeAsync() => Broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info" });
+    public async Task InitializeAsync() => Broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info", GroupInitialRebalanceDelayMs = 0 });
 
     public async Task DisposeAsync() => await Broker.DisposeAsync();
 

@@ -17,6 +17,13 @@ public sealed record BrokerOptions
 
     public int? MaxRequestBytes { get; init; }
 
+    /// <summary>
+    /// --group-initial-rebalance-delay-ms; null keeps the broker's 3 s default. Tests whose groups
+    /// may form over several generations give 0, as Kafka's own test brokers do, so a join is not
+    /// held 3 s waiting for members that are not coming.
+    /// </summary>
+    public int? GroupInitialRebalanceDelayMs { get; init; }
+
     public string LogLevel { get; init; } = "debug";
 
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
@@ -137,6 +144,12 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         {
             args.Add("--max-request-bytes");
             args.Add(max.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        if (_options.GroupInitialRebalanceDelayMs is int delay)
+        {
+            args.Add("--group-initial-rebalance-delay-ms");
+            args.Add(delay.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
         args.AddRange(_options.ExtraArguments);

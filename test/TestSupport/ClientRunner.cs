@@ -185,6 +185,32 @@ public sealed class RunningClient : IAsyncDisposable
         return ClientLines.OfType(snapshot, type);
     }
 
+    /// <summary>Every stdout line so far, JSON or not.</summary>
+    public IReadOnlyList<string> OutputLines
+    {
+        get { lock (_lines) return _lines.ToArray(); }
+    }
+
+    /// <summary>Waits until at least <paramref name="count"/> stdout lines of any kind have arrived.</summary>
+    public async Task WaitForOutputLinesAsync(int count, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (OutputLines.Count < count)
+        {
+            if (_process.HasExited)
+            {
+                throw new XunitException($"{CommandLine} exited with code {_process.ExitCode} after {OutputLines.Count} lines\n{Stderr}");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new XunitException($"{CommandLine}: only {OutputLines.Count} lines within {timeout}\n{Stderr}");
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Waits until at least <paramref name="count"/> lines of the type have arrived.</summary>
     public async Task WaitForLinesAsync(string type, int count, TimeSpan timeout)
     {

@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 
 namespace KafScale.Integration.Clients;
 
+[Collection(ClientLibraryCollection.Name)]
 public sealed class AcksTests(ITestOutputHelper output) : BrokerTest(output)
 {
     public static TheoryData<string, string> ClientAcks()

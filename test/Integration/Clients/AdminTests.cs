@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 namespace KafScale.Integration.Clients;
 
 /// <summary>Topic administration through each client's admin API, checked with raw Metadata.</summary>
+[Collection(ClientLibraryCollection.Name)]
 public sealed class AdminTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private const short UnknownTopicOrPartition = 3;

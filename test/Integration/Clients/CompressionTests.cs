@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 
 namespace KafScale.Integration.Clients;
 
+[Collection(ClientLibraryCollection.Name)]
 public sealed class CompressionTests(ITestOutputHelper output) : BrokerTest(output)
 {
     /// <summary>Every codec of every client, as far as the installed client offers it.</summary>

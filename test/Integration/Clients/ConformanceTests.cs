@@ -12,6 +12,7 @@ namespace KafScale.Integration.Clients;
 /// does: broker configs, manual partition assignments, reassignments, and the Metadata answer
 /// to the request that creates a topic.
 /// </summary>
+[Collection(ClientLibraryCollection.Name)]
 public sealed class ConformanceTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private const short InvalidReplicaAssignment = 39;

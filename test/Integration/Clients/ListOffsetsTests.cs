@@ -11,6 +11,7 @@ namespace KafScale.Integration.Clients;
 /// ListOffsets through each client: earliest, latest, and by time. Ten records at one-second steps
 /// of create time, in three batches, so a lookup has to look inside batches and across them.
 /// </summary>
+[Collection(ClientLibraryCollection.Name)]
 public sealed partial class ListOffsetsTests(ITestOutputHelper output) : BrokerTest(output)
 {
     private const long T0 = 1_700_000_000_000;

@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 
 namespace KafScale.Integration.Clients;
 
+[Collection(ClientLibraryCollection.Name)]
 public sealed class ProduceConsumeTests(ITestOutputHelper output) : BrokerTest(output)
 {
     [Theory]

@@ -71,7 +71,7 @@ public sealed class KafkaPythonGroupTests(ITestOutputHelper output) : BrokerTest
                 Output.WriteLine(member.Describe());
                 throw;
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     [Theory]
     [InlineData("earliest")]
@@ -109,7 +109,7 @@ public sealed class KafkaPythonGroupTests(ITestOutputHelper output) : BrokerTest
                 Output.WriteLine(member.Describe());
                 throw;
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     private static async Task<JsonElement> AdminAsync(BrokerProcess broker, string topic, string group, string op)
     {

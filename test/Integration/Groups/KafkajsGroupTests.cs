@@ -81,7 +81,7 @@ public sealed class KafkajsGroupTests(ITestOutputHelper output) : BrokerTest(out
                     await m.DisposeAsync();
                 }
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     private static Task WaitForSplitAsync(IReadOnlyList<GroupMember> running) => GroupMember.WaitForSplitAsync(running, Partitions, RebalanceLimit);
 

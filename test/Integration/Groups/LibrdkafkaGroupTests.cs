@@ -90,7 +90,7 @@ public sealed class LibrdkafkaGroupTests(ITestOutputHelper output) : BrokerTest(
                     await m.DisposeAsync();
                 }
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     [Fact]
     public Task Members_committing_synchronously_read_every_record_exactly_once_across_a_kill_9_and_restart_of_the_broker() =>
@@ -142,7 +142,7 @@ public sealed class LibrdkafkaGroupTests(ITestOutputHelper output) : BrokerTest(
                     await m.DisposeAsync();
                 }
             }
-        });
+        }, NoInitialRebalanceDelay);
 
     [Theory]
     [MemberData(nameof(Strategies))]
@@ -156,7 +156,8 @@ public sealed class LibrdkafkaGroupTests(ITestOutputHelper output) : BrokerTest(
             IReadOnlyList<string> first = await GroupChecks.ProduceAsync(broker, topic, Partitions, "first", 200);
 
             // Started together, both join the group's first generation (the initial rebalance
-            // delay waits for them); -e ends each once its partitions are read to the end.
+            // delay waits for them, so this test keeps the broker's 3 s default); -e ends each
+            // once its partitions are read to the end.
             ClientResult[] pair = await Task.WhenAll(KcatMemberAsync(broker, topic, group, strategy), KcatMemberAsync(broker, topic, group, strategy));
 
             string[][] read = pair.Select(r => Payloads(r.EnsureSuccess())).ToArray();
