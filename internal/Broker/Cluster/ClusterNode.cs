@@ -51,6 +51,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         try
         {
             runtime.Lease = registry.Guard;
+            runtime.Wal ??= new WalFlusher(storage, runtime, registry.BrokerId);
             logs = await LogManager.OpenAsync(meta, storage, runtime, config, loggers.CreateLogger("kafscale.log"), ct).ConfigureAwait(false);
             leadership = new PartitionLeadership(meta, registry, logs, groups, log);
             // Committed offsets of a deleted topic go with it, on whichever broker coordinates the group.
