@@ -77,6 +77,9 @@ internal sealed class BrokerMetrics
         FetchRate = new RateMeter();
         registry.GaugeFunc("kafscale_produce_rps", "Records produced per second (10 s window).", ProduceRate.PerSecond);
         registry.GaugeFunc("kafscale_fetch_rps", "Records fetched per second (10 s window).", FetchRate.PerSecond);
+        // S3 Standard request prices (USD per 1,000): PUT/COPY/POST/LIST 0.005, GET and the rest 0.0004.
+        registry.GaugeFunc("kafscale_estimated_request_cost_usd_per_day", "This broker's object-store request cost per day at S3 Standard prices, from the last minute's request rates.",
+            () => 86_400 * (_writeRate.PerSecond() * 0.005 + _readRate.PerSecond() * 0.0004) / 1000);
     }
 
     public MetricsRegistry Registry { get; }
@@ -115,8 +118,12 @@ internal sealed class BrokerMetrics
 
     public void Request(string api, double latencyMs, bool ok) => ForApi(api).Record(latencyMs, ok);
 
+    private readonly RateMeter _writeRate = new(60);
+    private readonly RateMeter _readRate = new(60);
+
     public void ObjectStore(string op, double latencyMs, bool ok)
     {
+        (op is "put" or "list" ? _writeRate : _readRate).Add(1);
         _objectRequests.WithLabels(op).Increment();
         if (!ok) _objectErrors.WithLabels(op).Increment();
         _objectLatency.WithLabels(op).Observe(latencyMs);
