@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one reader with afl-fuzz for MINUTES minutes, starting from the committed seed corpus.
-#   scripts/fuzz.sh TARGET MINUTES      targets: request records segment metadata-log snapshot
+#   scripts/fuzz.sh TARGET MINUTES      targets: request records segment metadata-log snapshot wal
 # Builds test/Fuzz, copies its output to out/fuzz/TARGET/bin and instruments the KafScale
 # assemblies there with SharpFuzz (the test build stays uninstrumented), runs afl-fuzz on one
 # core, then prints executions, paths, coverage and crashes, and replays each crash to show what
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets="request records segment metadata-log snapshot"
+targets="request records segment metadata-log snapshot wal"
 if [ $# -ne 2 ] || ! [[ " $targets " == *" $1 "* ]] || ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -lt 1 ]; then
   echo "usage: scripts/fuzz.sh TARGET MINUTES   (TARGET: ${targets// /, }; MINUTES >= 1)" >&2
   exit 2

@@ -122,6 +122,11 @@ public class FuzzRegressionTests
                     SnapshotContent content = SnapshotFormat.Read(input);
                     Assert.Equal(content.Header.Keys, content.Entries.Count);
                     break;
+                case "wal":
+                    KafScale.Storage.Wal.WalFooter footer = KafScale.Storage.Wal.WalReader.OpenVerified(input);
+                    foreach (KafScale.Storage.Wal.WalChunkInfo chunk in footer.Chunks)
+                        Assert.Null(KafScale.Storage.Wal.WalReader.DescribeBatchProblem(KafScale.Storage.Wal.WalReader.ChunkBytes(input, chunk), chunk));
+                    break;
                 default:
                     Assert.Fail($"no acceptance check for target {name}");
                     break;

@@ -26,6 +26,7 @@ public static class FuzzTargets
         new("segment", ".kfs segment and .index readers, segments verify", SegmentTarget.Run),
         new("metadata-log", "the embedded metadata store's log: the offline reader and recovery at open", MetadataLogTarget.Run),
         new("snapshot", "the metadata snapshot file reader", SnapshotTarget.Run),
+        new("wal", "WAL object reader (trailer, footer, open), chunk CRCs and batch checks, the chain rule and Slice", WalTarget.Run),
     ];
 
     public static FuzzTarget Get(string name) =>

@@ -8,6 +8,7 @@ using KafScale.Protocol.Messages;
 using KafScale.Records;
 using KafScale.Snapshot;
 using KafScale.Storage;
+using KafScale.Storage.Wal;
 
 namespace KafScale.Fuzz;
 
@@ -26,6 +27,7 @@ public static class Seeds
         Write(root, "segment", Segments());
         Write(root, "metadata-log", [("store-wal", await MetadataLogAsync().ConfigureAwait(false))]);
         Write(root, "snapshot", Snapshots());
+        Write(root, "wal", WalObjects());
     }
 
     private static void Write(string root, string target, IEnumerable<(string Name, byte[] Bytes)> seeds)
@@ -226,5 +228,25 @@ public static class Seeds
         ];
         yield return ("two-keys", SnapshotFormat.Write(new SnapshotHeader("snap-1", created, "embedded", "fuzz", 3, SnapshotFormat.Prefix, kvs.Length, 1, 0, false), kvs));
         yield return ("empty", SnapshotFormat.Write(new SnapshotHeader("snap-0", created, "etcd", "127.0.0.1:2379", 1, SnapshotFormat.Prefix, 0, 0, 0, true), []));
+    }
+
+    // ---- wal --------------------------------------------------------------------------------
+
+    /// <summary>WAL objects from WalObjectBuilder: one chunk; three partitions of two topics with several codecs; none.</summary>
+    public static IEnumerable<(string Name, byte[] Bytes)> WalObjects()
+    {
+        var orders = new Guid("00112233-4455-6677-8899-aabbccddeeff");
+        var payments = new Guid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+        var one = new WalObjectBuilder(1, 1_700_000_000_000, 0);
+        one.AddChunk(orders, "orders", 0, 3, [Batch(CompressionType.None, 0, 2, headers: true)]);
+        yield return ("one-chunk", one.Build().Bytes);
+
+        var three = new WalObjectBuilder(2, 1_700_000_000_500, 7);
+        three.AddChunk(orders, "orders", 0, 3, [Batch(CompressionType.None, 2, 1), Batch(CompressionType.Snappy, 3, 3)]);
+        three.AddChunk(orders, "orders", 1, 3, [Batch(CompressionType.Zstd, 0, 2)]);
+        three.AddChunk(payments, "payments", 0, 5, [Batch(CompressionType.Lz4, 10, 1), Batch(CompressionType.Gzip, 11, 2)]);
+        yield return ("three-chunks", three.Build().Bytes);
+
+        yield return ("empty", new WalObjectBuilder(0, 0, 0).Build().Bytes);
     }
 }

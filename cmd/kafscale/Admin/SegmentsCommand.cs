@@ -15,7 +15,8 @@ internal static partial class AdminCommand
 }
 
 /// <summary>
-/// <c>kafscale admin segments list | dump | verify --topic T --partition P</c>: reads a
+/// <c>kafscale admin segments list | dump | verify --topic T --partition P</c> (and <c>segments wal</c>,
+/// see <see cref="SegmentsWalCommand"/>): reads a
 /// partition's <c>.kfs</c> and <c>.index</c> objects straight from the bucket (or directory)
 /// with the broker's storage options; no broker is needed. Documented in docs/segments.md.
 /// </summary>
@@ -37,6 +38,7 @@ internal static class SegmentsCommand
         segments.Subcommands.Add(Sub("list", "One line per segment: offsets, records, size, index entries, creation time.", Kind.List, storage, output));
         segments.Subcommands.Add(Sub("dump", "Print the batches and records of a partition: offsets, timestamps, codec, key and value previews.", Kind.Dump, storage, output));
         segments.Subcommands.Add(Sub("verify", "Check magic, CRC-32C, offset chain and index entries of every segment; exit 1 on any fault.", Kind.Verify, storage, output));
+        segments.Subcommands.Add(SegmentsWalCommand.Create(storage, output));
         return segments;
     }
 
@@ -500,7 +502,7 @@ internal static class SegmentsCommand
     private static string N(int v) => v.ToString(CultureInfo.InvariantCulture);
     private static string N(int? v) => v is int x ? x.ToString(CultureInfo.InvariantCulture) : "-";
 
-    private static string Time(long ms) => ms < 0 || ms > 253402300799999
+    internal static string Time(long ms) => ms < 0 || ms > 253402300799999
         ? ms.ToString(CultureInfo.InvariantCulture)
         : DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
 
@@ -578,7 +580,7 @@ internal static class SegmentsCommand
         return s;
     }
 
-    private static async Task WriteAsync(Stream stdout, StringBuilder text, CancellationToken ct)
+    internal static async Task WriteAsync(Stream stdout, StringBuilder text, CancellationToken ct)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(text.ToString());
         await stdout.WriteAsync(bytes, ct).ConfigureAwait(false);
