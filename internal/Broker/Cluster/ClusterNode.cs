@@ -58,6 +58,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             logs.Registry.TopicRemoved += t => _ = groups.DeleteTopicOffsetsAsync([t.Name], CancellationToken.None);
             await leadership.StartAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             var node = new ClusterNode(meta, registry, logs, leadership, groups, clusterId, log);
+            logs.WalSweeper.IsSweeper = () => node.ControllerId == node.BrokerId && registry.Guard.MayWrite;
             node._snapshots = node.SnapshotLoopAsync(node._stop.Token);
             return node;
         }

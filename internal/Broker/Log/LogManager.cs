@@ -26,7 +26,10 @@ internal sealed class LogManager : IAsyncDisposable
         Partitions = new PartitionLifecycle(meta, storage, runtime, Registry, Hints, log);
         Admin = new TopicAdministration(meta, storage, Registry, Partitions, config, log, time);
         Retention = new RetentionSweeper(Registry, Partitions, storage, log, time);
+        WalSweeper = new WalSweeper(meta, Registry, storage, log, time);
     }
+
+    public WalSweeper WalSweeper { get; }
 
     public TopicRegistry Registry { get; }
     public TopicAdministration Admin { get; }
@@ -47,7 +50,7 @@ internal sealed class LogManager : IAsyncDisposable
             (all, _) => { hints.Reset(all); registry.Reset(all); },
             e => { hints.Track(e); registry.Apply(e); });
         var token = manager._stop.Token;
-        manager._background = Task.WhenAll(mirror.RunAsync(token), hints.RunAsync(token), manager.Retention.RunAsync(token), manager.SealLoopAsync(token));
+        manager._background = Task.WhenAll(mirror.RunAsync(token), hints.RunAsync(token), manager.Retention.RunAsync(token), manager.SealLoopAsync(token), manager.WalSweeper.RunAsync(token));
         try { await mirror.Synced.WaitAsync(ct).ConfigureAwait(false); }
         catch
         {

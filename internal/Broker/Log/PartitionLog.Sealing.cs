@@ -17,6 +17,10 @@ internal sealed partial class PartitionLog
     private bool _sealing;
     private bool _sealAtOnce;
     private long _lastSealedBase = -1;
+    private long _sealedEnd;
+
+    /// <summary>One past the last offset in sealed segments: WAL chunks below it are garbage.</summary>
+    public long SealedEnd { get { lock (_lock) return _sealedEnd; } }
 
     /// <summary>Bytes of durable data not yet sealed into a segment.</summary>
     public long UnsealedBytes => Interlocked.Read(ref _unsealedBytes);
@@ -141,6 +145,7 @@ internal sealed partial class PartitionLog
                 Interlocked.Add(ref _unsealedBytes, -bytes);
                 _runtime.AddUnsealed(-bytes);
                 _lastSealedBase = sealedRef.BaseOffset;
+                _sealedEnd = sealedRef.LastOffset + 1;
                 if (_unsealedCount == 0) _sealAtOnce = false;
                 // DeleteRecords or retention moved the log start past it while it was unsealed.
                 belowStart = first == 0 && sealedRef.LastOffset < _logStartOffset;

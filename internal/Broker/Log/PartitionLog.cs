@@ -153,6 +153,7 @@ internal sealed partial class PartitionLog
             _segments.AddRange(segments);
             long sealedEnd = segments.Count > 0 ? segments[^1].LastOffset + 1 : Math.Max(0, logStartOffset);
             if (segments.Count > 0) _lastSealedBase = segments[^1].BaseOffset;
+            _sealedEnd = sealedEnd;
             long end = sealedEnd;
             if (unsealed is { Count: > 0 })
             {

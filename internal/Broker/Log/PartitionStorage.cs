@@ -441,7 +441,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>A WAL object's footer, read with one ranged GET (two for a large footer); null when the object is torn, corrupt or gone.</summary>
-    private async Task<WalFooter?> WalFooterAsync(ObjectInfo obj, CancellationToken ct)
+    public async Task<WalFooter?> WalFooterAsync(ObjectInfo obj, CancellationToken ct)
     {
         if (_walFooters.TryGetValue(obj.Key, out var known)) return known;
         if (!WalKeys.TryParse(obj.Key, out long createdAt, out long sequence, out int brokerId)) return null;
