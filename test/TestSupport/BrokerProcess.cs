@@ -180,7 +180,21 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         process.ErrorDataReceived += (_, e) => AppendLog(e.Data);
         process.OutputDataReceived += (_, e) => AppendLog(e.Data);
-        process.Start();
+        // Tests start brokers from parallel threads: a fork for another process while our copy of
+        // the binary was still open for writing leaves the child holding that descriptor until it
+        // execs, and our exec then fails with ETXTBSY ("text file busy"). It clears in moments.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                process.Start();
+                break;
+            }
+            catch (System.ComponentModel.Win32Exception ex) when (ex.NativeErrorCode == 26 && attempt < 50)
+            {
+                await Task.Delay(20).ConfigureAwait(false);
+            }
+        }
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
         _process = process;
