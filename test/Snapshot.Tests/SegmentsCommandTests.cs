@@ -17,8 +17,7 @@ public sealed class ProducedPartition : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        // --segment-ms 0: each flush is sealed as its own segment, so the partition has several.
-        _broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info", ExtraArguments = ["--segment-ms", "0"] });
+        _broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info" });
         string[] codecs = ["none", "gzip", "snappy"];
         for (int run = 0; run < 3; run++)
         {
