@@ -16,10 +16,10 @@ namespace KafScale.Broker.Network;
 internal sealed class Connection
 {
     /// <summary>
-    /// Requests read but not yet answered, per connection. A produce with acks waits for its
-    /// flush, and librdkafka sends one partition per ProduceRequest with a deep pipeline, so a
-    /// connection must hold many: at 64, a client writing dozens of partitions was held to 64
-    /// requests per flush and built a backlog of seconds.
+    /// Requests read but not yet answered, per connection. A produce waits for the next WAL
+    /// object (the flush interval), and librdkafka sends one partition per ProduceRequest with a
+    /// deep pipeline, so a connection must hold many: at 64, a client writing dozens of partitions
+    /// was held to 64 requests per flush interval and built a backlog of seconds.
     /// </summary>
     private const int MaxInFlight = 1024;
 
