@@ -4,7 +4,7 @@ namespace KafScale.Storage.Wal;
 
 /// <summary>
 /// One thing wrong with a WAL object. <paramref name="Check"/> names the check (docs/segments.md,
-/// "segments wal verify"); <paramref name="Chunk"/> and <paramref name="Position"/> say where when known.
+/// "WAL objects: `segments wal`"); <paramref name="Chunk"/> and <paramref name="Position"/> say where when known.
 /// </summary>
 public sealed record WalFault(string Key, string Check, int? Chunk, long? Position, string Message);
 
