@@ -103,6 +103,21 @@ internal static class SegmentsCommand
             return 2;
         }
 
+        return await WithStoreAsync(verb, storage, (store, stdout) => kind switch
+        {
+            Kind.List => ListAsync(store, storage.Namespace, topic, partition, json, stdout, ct),
+            Kind.Verify => VerifyAsync(store, storage.Namespace, topic, partition, json, stdout, ct),
+            _ => DumpAsync(store, storage.Namespace, topic, partition, json, fromOffset, maxRecords, previewBytes,
+                parse.GetValue(o.BatchesOnly), stdout, ct),
+        }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Opens the object store the storage options name and runs one `segments` command on it:
+    /// exit 1 with one line when the store cannot be opened or read, 130 when interrupted.
+    /// </summary>
+    internal static async Task<int> WithStoreAsync(string verb, StorageSettings storage, Func<IObjectStore, Stream, Task<int>> run, CancellationToken ct)
+    {
         using var loggerFactory = Logging.Create(LogLevel.Warning, json: false);
         IObjectStore store;
         try
@@ -118,13 +133,7 @@ internal static class SegmentsCommand
         using var stdout = Console.OpenStandardOutput();
         try
         {
-            return kind switch
-            {
-                Kind.List => await ListAsync(store, storage.Namespace, topic, partition, json, stdout, ct).ConfigureAwait(false),
-                Kind.Verify => await VerifyAsync(store, storage.Namespace, topic, partition, json, stdout, ct).ConfigureAwait(false),
-                _ => await DumpAsync(store, storage.Namespace, topic, partition, json, fromOffset, maxRecords, previewBytes,
-                    parse.GetValue(o.BatchesOnly), stdout, ct).ConfigureAwait(false),
-            };
+            return await run(store, stdout).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

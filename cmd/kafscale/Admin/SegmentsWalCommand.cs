@@ -5,7 +5,6 @@ using System.Text.Json;
 using KafScale.Admin;
 using KafScale.Storage;
 using KafScale.Storage.Wal;
-using Microsoft.Extensions.Logging;
 
 namespace KafScale.Cli;
 
@@ -73,37 +72,12 @@ internal static class SegmentsWalCommand
             return 2;
         }
 
-        using var loggerFactory = Logging.Create(LogLevel.Warning, json: false);
-        IObjectStore store;
-        try
+        return await SegmentsCommand.WithStoreAsync(verb, storage, (store, stdout) => kind switch
         {
-            store = await storage.OpenObjectStoreAsync(loggerFactory.CreateLogger("kafscale.s3"), ct).ConfigureAwait(false);
-        }
-        catch (StorageOpenException ex)
-        {
-            Console.Error.WriteLine($"kafscale admin segments {verb}: {ex.Message}");
-            return 1;
-        }
-        await using IObjectStore opened = store;
-        using var stdout = Console.OpenStandardOutput();
-        try
-        {
-            return kind switch
-            {
-                Kind.List => await ListAsync(store, storage.Namespace, since, json, stdout, ct).ConfigureAwait(false),
-                Kind.Verify => await VerifyAsync(store, storage.Namespace, since, json, stdout, ct).ConfigureAwait(false),
-                _ => await DumpAsync(store, key!, json, stdout, ct).ConfigureAwait(false),
-            };
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            return 130;
-        }
-        catch (Exception ex) when (ex is IOException or Amazon.Runtime.AmazonServiceException or HttpRequestException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"kafscale admin segments {verb}: reading the object store failed: {ex.Message}");
-            return 1;
-        }
+            Kind.List => ListAsync(store, storage.Namespace, since, json, stdout, ct),
+            Kind.Verify => VerifyAsync(store, storage.Namespace, since, json, stdout, ct),
+            _ => DumpAsync(store, key!, json, stdout, ct),
+        }, ct).ConfigureAwait(false);
     }
 
     private static IAsyncEnumerable<ObjectInfo> List(IObjectStore store, string ns, long? since, CancellationToken ct) =>
