@@ -79,26 +79,42 @@ public sealed class S3rverServer : IAsyncDisposable
 
     /// <summary>
     /// An S3 PUT is atomic: a key either has the whole new object or does not exist. s3rver writes
-    /// an object's data and then its metadata file as separate steps, so a kill between or during
-    /// them (StopAsync) leaves a key whose metadata does not parse, which s3rver then answers with
-    /// HTTP 500 for ever. Such a PUT never completed and was never acknowledged; removing its files
-    /// before the restart gives the state real S3 would have.
+    /// an object's data, then its MD5 file, then its metadata file, as separate steps, so a kill
+    /// between or during them (StopAsync) leaves a key whose metadata does not parse (s3rver then
+    /// answers HTTP 500 for ever), or, when the PUT overwrote an earlier one, whose data or MD5 file
+    /// does not match the earlier metadata (s3rver then serves a truncated body or an ETag that is
+    /// not an MD5, which S3 clients refuse). Such a PUT never completed and was never acknowledged;
+    /// removing its files before the restart gives the state real S3 would have for a key whose
+    /// only PUT failed.
     /// </summary>
     private void DropTornPuts()
     {
         const string MetadataSuffix = "._S3rver_metadata.json";
         foreach (string metadata in Directory.EnumerateFiles(_data, "*" + MetadataSuffix, SearchOption.AllDirectories))
         {
-            try
-            {
-                using var _ = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(metadata));
-                continue;
-            }
-            catch (System.Text.Json.JsonException) { }
             string stem = metadata[..^MetadataSuffix.Length];
+            if (IsWhole(metadata, stem + "._S3rver_object", stem + "._S3rver_object.md5"))
+                continue;
             foreach (string file in new[] { metadata, stem + "._S3rver_object", stem + "._S3rver_object.md5" })
                 File.Delete(file);
         }
+    }
+
+    private static bool IsWhole(string metadata, string data, string md5)
+    {
+        try
+        {
+            using var _ = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(metadata));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+        if (!File.Exists(data) || !File.Exists(md5))
+            return false;
+        string expected = File.ReadAllText(md5).Trim();
+        string actual = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(File.ReadAllBytes(data)));
+        return string.Equals(expected, actual, StringComparison.Ordinal);
     }
 
     public Task StopAsync() => _process.KillAsync();
