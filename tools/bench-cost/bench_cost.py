@@ -256,11 +256,11 @@ def run_produce(args):
     config = {
         "bootstrap.servers": args.bootstrap,
         "acks": "all",
-        # Kafka's own producer's defaults for the two settings that shape batching (librdkafka's
-        # in-flight default is a million): with it, small requests queue behind a broker's
-        # per-connection limit while each waits for a flush, instead of growing into larger batches.
+        # librdkafka's own defaults, as a confluent-kafka user has them (linger.ms 5, a million
+        # requests in flight): librdkafka sends one partition per ProduceRequest, so a small
+        # in-flight limit (Kafka's Java producer has 5, but batches all partitions per request)
+        # would hold a many-partition topic to a few requests per flush and measure that queue.
         "linger.ms": 5,
-        "max.in.flight.requests.per.connection": 5,
         "message.timeout.ms": 120000,
         "queue.buffering.max.messages": 1000000,
     }

@@ -15,8 +15,19 @@ namespace KafScale.Broker.Network;
 /// </summary>
 internal sealed class Connection
 {
-    /// <summary>Requests read but not yet answered, per connection; bounds memory per client.</summary>
-    private const int MaxInFlight = 64;
+    /// <summary>
+    /// Requests read but not yet answered, per connection. A produce waits for the next WAL
+    /// object (the flush interval), and librdkafka sends one partition per ProduceRequest with a
+    /// deep pipeline, so a connection must hold many: at 64, a client writing dozens of partitions
+    /// was held to 64 requests per flush interval and built a backlog of seconds.
+    /// </summary>
+    private const int MaxInFlight = 1024;
+
+    /// <summary>Bytes of the requests in flight on one connection (at least one request is always read): bounds memory per client.</summary>
+    private const long MaxInFlightBytes = 64L * 1024 * 1024;
+
+    private long _inFlightBytes;
+    private TaskCompletionSource? _bytesFreed;
 
     private readonly Socket _socket;
     private readonly RequestDispatcher _dispatcher;
@@ -26,7 +37,7 @@ internal sealed class Connection
     private readonly CancellationTokenSource _closing = new();
     private Task _run = Task.CompletedTask;
 
-    private readonly record struct InFlight(ValueTask<ResponseFrame?> Response, byte[] Request);
+    private readonly record struct InFlight(ValueTask<ResponseFrame?> Response, byte[] Request, int Length);
 
     public Connection(Socket socket, RequestDispatcher dispatcher, int maxFrameBytes, ILogger log)
     {
@@ -99,6 +110,9 @@ internal sealed class Connection
                     catch (OperationCanceledException) { reader.AdvanceTo(buffer.Start, buffer.End); return; }
                 }
                 int length = (int)frame.Length;
+                try { await WaitForRoomAsync(length, ct).ConfigureAwait(false); }
+                catch (OperationCanceledException) { reader.AdvanceTo(buffer.Start, buffer.End); return; }
+                Interlocked.Add(ref _inFlightBytes, length);
                 byte[] request = BufferPools.Requests.Rent(length);
                 frame.CopyTo(request);
                 ValueTask<ResponseFrame?> response;
@@ -109,17 +123,39 @@ internal sealed class Connection
                 catch (Exception ex)
                 {
                     BufferPools.Requests.Return(request);
+                    Interlocked.Add(ref _inFlightBytes, -length);
                     _log.LogWarning("closing connection from {Remote}: unreadable request ({Error})", Remote, ex.Message);
                     _dispatcher.Metrics.BadFrame();
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     return;
                 }
-                try { await _inFlight.Writer.WriteAsync(new InFlight(response, request), ct).ConfigureAwait(false); }
+                try { await _inFlight.Writer.WriteAsync(new InFlight(response, request, length), ct).ConfigureAwait(false); }
                 catch (Exception) { BufferPools.Requests.Return(request); reader.AdvanceTo(buffer.Start, buffer.End); return; }
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted || result.IsCanceled) return;
         }
+    }
+
+    /// <summary>Waits until a request of length bytes fits the connection's in-flight byte budget (or nothing else is in flight).</summary>
+    private async ValueTask WaitForRoomAsync(int length, CancellationToken ct)
+    {
+        while (true)
+        {
+            long used = Interlocked.Read(ref _inFlightBytes);
+            if (used == 0 || used + length <= MaxInFlightBytes) return;
+            var freed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _bytesFreed, freed);
+            used = Interlocked.Read(ref _inFlightBytes);
+            if (used == 0 || used + length <= MaxInFlightBytes) return;
+            await freed.Task.WaitAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    private void Released(int length)
+    {
+        Interlocked.Add(ref _inFlightBytes, -length);
+        Interlocked.Exchange(ref _bytesFreed, null)?.TrySetResult();
     }
 
     private async Task WriteLoopAsync(PipeWriter writer)
@@ -140,6 +176,7 @@ internal sealed class Connection
             finally
             {
                 BufferPools.Requests.Return(item.Request);
+                Released(item.Length);
             }
             if (response is null || broken) { response?.Dispose(); if (broken) break; continue; }
             try
@@ -167,6 +204,7 @@ internal sealed class Connection
             {
                 try { (await rest.Response.ConfigureAwait(false))?.Dispose(); } catch { }
                 BufferPools.Requests.Return(rest.Request);
+                Released(rest.Length);
             }
         }
         else
