@@ -33,13 +33,13 @@ public sealed class BrokerConfig
     public string Namespace { get; set; } = "default";
 
     /// <summary>
-    /// How long the oldest pending byte of a partition may wait before its flush. 0 means
-    /// "flush when idle": a partition with no upload in flight flushes at once, which is right
+    /// How long the oldest pending byte may wait before the broker's next WAL object carries it.
+    /// 0 means "flush when idle": a WAL upload starts as soon as a slot is free, which is right
     /// where a write costs nothing (the directory store).
     /// </summary>
     public int FlushIntervalMs { get; set; }
 
-    /// <summary>Pending bytes of one partition that trigger a flush (and cap a segment).</summary>
+    /// <summary>Unsealed bytes of one partition that trigger a seal (and cap a segment).</summary>
     public int SegmentBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>Bytes of recent segments kept in memory for Fetch.</summary>
@@ -57,10 +57,25 @@ public sealed class BrokerConfig
     /// <summary>Largest request frame accepted; larger frames close the connection.</summary>
     public int MaxRequestBytes { get; set; } = 100 * 1024 * 1024;
 
-    /// <summary>Uploads of one partition that may be in flight at once.</summary>
-    public int MaxUploadsPerPartition { get; set; } = 1;
+    /// <summary>WAL objects that may be uploading at once (each holds every partition's pending batches).</summary>
+    public int MaxWalUploads { get; set; } = 4;
 
-    /// <summary>Uploads across all partitions that may be in flight at once.</summary>
+    /// <summary>Pending bytes across partitions that start a flush before the interval ends, and the most one WAL object holds.</summary>
+    public long FlushMaxBytes { get; set; } = 8L * 1024 * 1024;
+
+    /// <summary>
+    /// Longest time durable data stays unsealed (in the WAL only) before it becomes a segment:
+    /// bounds per-partition PUTs and how fresh processors' data is.
+    /// </summary>
+    public long SegmentMs { get; set; } = DefaultSegmentMs;
+
+    /// <summary>Default --segment-ms: 5 minutes (docs/decisions.md).</summary>
+    public const long DefaultSegmentMs = 5 * 60 * 1000;
+
+    /// <summary>Durable bytes held unsealed across partitions before the largest partitions are sealed early.</summary>
+    public long MaxUnsealedBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Segment uploads (seals) across all partitions that may be in flight at once.</summary>
     public int MaxParallelUploads { get; set; } = 16;
 
     /// <summary>Pending (not yet durable) bytes across all partitions before produce is refused.</summary>

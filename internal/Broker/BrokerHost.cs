@@ -213,6 +213,9 @@ public sealed class BrokerHost : IAsyncDisposable
         var logs = node.Logs;
         registry.GaugeFunc("kafscale_broker_uptime_seconds", "Seconds since the broker started.", () => Stopwatch.GetElapsedTime(StartTicks).TotalSeconds);
         registry.GaugeFunc("kafscale_pending_bytes", "Produced bytes not yet durable.", () => runtime.PendingBytes);
+        registry.GaugeFunc("kafscale_unsealed_bytes", "Durable bytes held in memory (and in the WAL) until sealed into segments.", () => runtime.UnsealedBytes);
+        registry.GaugeFunc("kafscale_wal_uploads_in_flight", "WAL objects uploading now.", () => runtime.Wal?.InFlight ?? 0);
+        registry.GaugeFunc("kafscale_wal_objects_outstanding", "WAL objects this broker wrote whose chunks are not all sealed yet.", () => runtime.Wal?.Outstanding ?? 0);
         registry.GaugeFunc("kafscale_cache_bytes", "Bytes of segments held in the segment cache.", () => cache.CurrentBytes);
         registry.GaugeFunc("kafscale_topics", "Topics in the cluster.", () => logs.Topics.Count());
         registry.GaugeFunc("kafscale_partitions", "Partitions this broker leads.", () => logs.OpenLogs().Count());

@@ -62,13 +62,24 @@ internal sealed class BrokerMetrics
         SegmentsWritten = registry.Counter("kafscale_segments_written_total", "Segments uploaded to the object store.");
         SegmentBytesWritten = registry.Counter("kafscale_segment_bytes_written_total", "Bytes of segments uploaded.");
         ProduceLatency = registry.Histogram("kafscale_produce_latency_ms", "Produce request latency (acks=1/all: until durable).", Histogram.LatencyMsBuckets());
-        FlushLatency = registry.Histogram("kafscale_flush_latency_ms", "Time to make one segment durable (build and upload).", Histogram.LatencyMsBuckets());
+        FlushLatency = registry.Histogram("kafscale_flush_latency_ms", "Time to make one WAL object durable (build and upload), the floor of acks=all latency.", Histogram.LatencyMsBuckets());
+        var puts = registry.CounterFamily("kafscale_object_store_puts_total", "Object-store writes by kind: wal (one per flush for all partitions), seal (a segment's .kfs), index (its .index).", "kind");
+        PutsWal = puts.WithLabels("wal");
+        PutsSeal = puts.WithLabels("seal");
+        PutsIndex = puts.WithLabels("index");
+        WalObjectsWritten = registry.Counter("kafscale_wal_objects_written_total", "WAL objects written.");
+        WalObjectsDeleted = registry.Counter("kafscale_wal_objects_deleted_total", "WAL objects deleted once every chunk in them was sealed.");
+        WalBytes = registry.Histogram("kafscale_wal_object_bytes", "Bytes per WAL object (one flush).", [1024, 16384, 65536, 262144, 1048576, 4194304, 8388608, 16777216, 67108864]);
+        WalChunks = registry.Histogram("kafscale_wal_object_chunks", "Partitions per WAL object (one flush).", [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024]);
         var throttled = registry.CounterFamily("kafscale_quota_throttled_total", "Responses that carried a quota throttle time (and muted their connection), by the quota (producer_byte_rate, consumer_byte_rate, request_percentage).", "quota");
         _throttled = [.. Quotas.QuotaNames.Keys.Select(k => throttled.WithLabels(k))];
         ProduceRate = new RateMeter();
         FetchRate = new RateMeter();
         registry.GaugeFunc("kafscale_produce_rps", "Records produced per second (10 s window).", ProduceRate.PerSecond);
         registry.GaugeFunc("kafscale_fetch_rps", "Records fetched per second (10 s window).", FetchRate.PerSecond);
+        // S3 Standard request prices (USD per 1,000): PUT/COPY/POST/LIST 0.005, GET and the rest 0.0004.
+        registry.GaugeFunc("kafscale_estimated_request_cost_usd_per_day", "This broker's object-store request cost per day at S3 Standard prices, from the last minute's request rates.",
+            () => 86_400 * (_writeRate.PerSecond() * 0.005 + _readRate.PerSecond() * 0.0004) / 1000);
     }
 
     public MetricsRegistry Registry { get; }
@@ -81,6 +92,22 @@ internal sealed class BrokerMetrics
     public Counter SegmentBytesWritten { get; }
     public Histogram ProduceLatency { get; }
     public Histogram FlushLatency { get; }
+    public Counter PutsWal { get; }
+    public Counter PutsSeal { get; }
+    public Counter PutsIndex { get; }
+    public Counter WalObjectsWritten { get; }
+    public Counter WalObjectsDeleted { get; }
+    public Histogram WalBytes { get; }
+    public Histogram WalChunks { get; }
+
+    /// <summary>One WAL object durable: its size, partitions and time from build to durable.</summary>
+    public void WalWritten(long bytes, int chunks, double latencyMs)
+    {
+        WalObjectsWritten.Increment();
+        WalBytes.Observe(bytes);
+        WalChunks.Observe(chunks);
+        FlushLatency.Observe(latencyMs);
+    }
     public RateMeter ProduceRate { get; }
     public RateMeter FetchRate { get; }
 
@@ -91,8 +118,12 @@ internal sealed class BrokerMetrics
 
     public void Request(string api, double latencyMs, bool ok) => ForApi(api).Record(latencyMs, ok);
 
+    private readonly RateMeter _writeRate = new(60);
+    private readonly RateMeter _readRate = new(60);
+
     public void ObjectStore(string op, double latencyMs, bool ok)
     {
+        (op is "put" or "list" ? _writeRate : _readRate).Add(1);
         _objectRequests.WithLabels(op).Increment();
         if (!ok) _objectErrors.WithLabels(op).Increment();
         _objectLatency.WithLabels(op).Observe(latencyMs);

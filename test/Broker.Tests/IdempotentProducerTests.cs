@@ -94,7 +94,7 @@ public class IdempotentAppendTests
     {
         await using var host = await LogHost.StartAsync();
         var log = (await host.CreateTopicAsync("idem"))[0];
-        var gate = host.Store.Hold(k => k == host.SegmentKey("idem", 0, 0));
+        var gate = host.HoldNextWal();
         var first = log.AppendBlob(Idempotent(42, 0, 0, 3));
         await gate.Arrived.Within();
         var retry = log.AppendBlob(Idempotent(42, 0, 0, 3));

@@ -16,6 +16,7 @@ public class IndexDurabilityTests
         await using var host = await LogHost.StartAsync();
         var log = (await host.CreateTopicAsync("idx"))[0];
         Assert.Equal(0, await log.AppendBlob(Batches.Make(150)).DurableAsync());
+        await host.SealedAsync();
         string indexKey = host.IndexKey("idx", 0, 0);
         var original = await host.Store.Inner.GetAsync(indexKey, CancellationToken.None);
         Assert.NotNull(original);

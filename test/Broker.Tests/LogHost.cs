@@ -42,7 +42,7 @@ internal sealed class LogHost : IAsyncDisposable
     /// <summary>Flush-when-idle defaults unless the test says otherwise; time drives flush.interval.ms (the system clock by default).</summary>
     public static async Task<LogHost> StartAsync(Action<BrokerConfig>? configure = null, bool withCache = false, TimeProvider? time = null)
     {
-        var config = new BrokerConfig { FlushIntervalMs = 0, SegmentBytes = 1 << 20, MaxUploadsPerPartition = 1, DefaultPartitions = 1, LeaseTtlMs = 30_000 };
+        var config = new BrokerConfig { FlushIntervalMs = 0, SegmentBytes = 1 << 20, MaxWalUploads = 1, SegmentMs = 0, DefaultPartitions = 1, LeaseTtlMs = 30_000 };
         configure?.Invoke(config);
         string root = Path.Combine(Path.GetTempPath(), "kafscale-broker-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
@@ -110,12 +110,31 @@ internal sealed class LogHost : IAsyncDisposable
 
     public string IndexKey(string topic, int partition, long baseOffset) => SegmentKeys.Index(Namespace, topic, partition, baseOffset);
 
+    /// <summary>
+    /// With --segment-ms 0 (the default here) durable data is sealed right after its WAL object
+    /// lands, but off the acknowledgement path: waits (a few seconds at most, so a test holding a
+    /// seal still goes on) until nothing is left unsealed, so store listings show the segments.
+    /// </summary>
+    public async Task SealedAsync()
+    {
+        if (!_open || Config.SegmentMs != 0) return;
+        for (int i = 0; i < 300 && Runtime.UnsealedBytes > 0; i++) await Task.Delay(10).ConfigureAwait(false);
+    }
+
     /// <summary>Every object of a partition, by key, as the store lists them.</summary>
     public async Task<List<ObjectInfo>> ListAsync(string prefix)
     {
+        await SealedAsync().ConfigureAwait(false);
         var list = new List<ObjectInfo>();
         await foreach (var o in Store.Inner.ListAsync(prefix, CancellationToken.None).ConfigureAwait(false)) list.Add(o);
         return list;
+    }
+
+    /// <summary>Holds the next WAL object written (only that one: later ones pass, or meet gates of their own).</summary>
+    public PutGate HoldNextWal()
+    {
+        string? first = null;
+        return Store.Hold(k => k.Contains("/!wal/", StringComparison.Ordinal) && (Interlocked.CompareExchange(ref first, k, null) ?? k) == k);
     }
 
     /// <summary>Base offsets of the .kfs objects of a partition, ascending.</summary>
@@ -127,12 +146,16 @@ internal sealed class LogHost : IAsyncDisposable
         return bases;
     }
 
-    public async Task<bool> ExistsAsync(string key) =>
-        await Store.Inner.GetSizeAsync(key, CancellationToken.None).ConfigureAwait(false) is not null;
+    public async Task<bool> ExistsAsync(string key)
+    {
+        await SealedAsync().ConfigureAwait(false);
+        return await Store.Inner.GetSizeAsync(key, CancellationToken.None).ConfigureAwait(false) is not null;
+    }
 
     /// <summary>The batches stored in one .kfs object (the reader checks header, footer and body CRC).</summary>
     public async Task<List<byte[]>> StoredBatchesAsync(string topic, int partition, long baseOffset)
     {
+        await SealedAsync().ConfigureAwait(false);
         var bytes = await Store.Inner.GetAsync(SegmentKey(topic, partition, baseOffset), CancellationToken.None).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"segment {baseOffset} of {topic}-{partition} is missing");
         return Batches.Split(SegmentReader.Open(bytes).Body.Span);

@@ -39,7 +39,7 @@ public class PartitionLogAppendTests
     {
         await using var host = await LogHost.StartAsync();
         var log = (await host.CreateTopicAsync("orders"))[0];
-        var gate = host.Store.Hold(k => k == host.SegmentKey("orders", 0, 0));
+        var gate = host.HoldNextWal();
 
         var append = log.AppendBlob(Batches.Make(3));
         await gate.Arrived.Within();
@@ -57,44 +57,45 @@ public class PartitionLogAppendTests
     }
 
     [Fact]
-    public async Task Produce_with_acks_is_answered_only_after_both_the_kfs_and_the_index_exist()
+    public async Task Produce_with_acks_is_answered_only_after_the_WAL_object_exists_and_sealing_comes_later()
     {
-        await using var host = await LogHost.StartAsync();
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
         var log = (await host.CreateTopicAsync("orders"))[0];
-        var indexGate = host.Store.Hold(k => k == host.IndexKey("orders", 0, 0));
+        var gate = host.HoldNextWal();
 
         var append = log.AppendBlob(Batches.Make(2));
-        await indexGate.Arrived.Within();
+        string key = await gate.Arrived.Within();
 
-        Assert.True(await host.ExistsAsync(host.SegmentKey("orders", 0, 0)));
-        Assert.False(await host.ExistsAsync(host.IndexKey("orders", 0, 0)));
-        Assert.False(append.Durable!.IsCompleted, "answered while the .index was not yet written");
+        Assert.False(await host.ExistsAsync(key));
+        Assert.False(append.Durable!.IsCompleted, "answered while the WAL object was not yet written");
         Assert.Equal(0, log.HighWatermark);
 
-        indexGate.Release();
+        gate.Release();
         Assert.Equal(0, await append.DurableAsync());
-        Assert.True(await host.ExistsAsync(host.IndexKey("orders", 0, 0)));
+        Assert.True(await host.ExistsAsync(key));
         Assert.Equal(2, log.HighWatermark);
+        // Acknowledged from the WAL alone: the segment is sealed later (segment.ms).
+        Assert.Empty(await host.SegmentBasesAsync("orders"));
     }
 
     [Fact]
     public async Task A_later_segment_finishing_first_neither_moves_the_high_watermark_nor_answers_anyone()
     {
-        await using var host = await LogHost.StartAsync(c => c.MaxUploadsPerPartition = 3);
+        await using var host = await LogHost.StartAsync(c => c.MaxWalUploads = 3);
         var log = (await host.CreateTopicAsync("orders"))[0];
-        var gate0 = host.Store.Hold(k => k == host.SegmentKey("orders", 0, 0));
-        var gate3 = host.Store.Hold(k => k == host.SegmentKey("orders", 0, 3));
+        var gate0 = host.HoldNextWal();
 
         var a = log.AppendBlob(Batches.Make(3, "a"));
         await gate0.Arrived.Within();
+        var gate3 = host.HoldNextWal();
         var b = log.AppendBlob(Batches.Make(3, "b"));
         await gate3.Arrived.Within();
         var signal = host.Runtime.DataSignal;
         var c = log.AppendBlob(Batches.Make(3, "c"));
-        // Only segment 6 can finish now; the signal fires once the log has recorded it as durable.
+        // Only the third object can finish now; the signal fires once the log has recorded it as durable.
         await signal.Within();
 
-        Assert.True(await host.ExistsAsync(host.IndexKey("orders", 0, 6)));
+        Assert.Empty(await host.SegmentBasesAsync("orders"));
         Assert.Equal(0, log.HighWatermark);
         Assert.False(a.Durable!.IsCompleted || b.Durable!.IsCompleted || c.Durable!.IsCompleted);
 

@@ -111,9 +111,9 @@ public class PartitionReadTests
     [Fact]
     public async Task A_read_never_returns_data_of_a_segment_that_is_not_yet_durable()
     {
-        await using var host = await LogHost.StartAsync(c => c.MaxUploadsPerPartition = 2);
+        await using var host = await LogHost.StartAsync(c => c.MaxWalUploads = 2);
         var (log, stored) = await ThreeSegmentsAsync(host);
-        var gate = host.Store.Hold(k => k == host.SegmentKey(Topic, 0, 11));
+        var gate = host.HoldNextWal();
         var held = log.AppendBlob(Batches.Make(2, "held"));
         await gate.Arrived.Within();
         var signal = host.Runtime.DataSignal;

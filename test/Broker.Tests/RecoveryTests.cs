@@ -10,7 +10,7 @@ public class RecoveryTests
 {
     private const string Topic = "orders";
 
-    /// <summary>Writes one segment per blob (each awaited) and returns the base offsets.</summary>
+    /// <summary>Writes one segment per blob (each awaited and sealed) and returns the base offsets.</summary>
     private static async Task<List<long>> WriteSegmentsAsync(PartitionLog log, params byte[][] blobs)
     {
         var bases = new List<long>();
@@ -18,6 +18,8 @@ public class RecoveryTests
         {
             var append = log.AppendBlob(blob);
             Assert.Equal(0, await append.DurableAsync());
+            // segment.ms 0 here: each durable chunk becomes its own segment, just after the ack.
+            await TestExtensions.UntilAsync(() => log.UnsealedBytes == 0, "the chunk is sealed");
             bases.Add(append.BaseOffset);
         }
         return bases;
@@ -289,7 +291,7 @@ public class RecoveryTests
         var bases = await WriteSegmentsAsync(log, Batches.Make(4, "a"), Batches.Make(4, "b"), Batches.Make(4, "c"));
         // A deposed leader's late upload at offset 2, inside the first segment.
         string stray = host.SegmentKey(Topic, 0, 2);
-        await host.Store.Inner.PutAsync(stray, SegmentUploadTests.ForeignSegment(2, Batches.Make(3, "late")), CancellationToken.None);
+        await host.Store.Inner.PutAsync(stray, WalUploadTests.ForeignSegment(2, Batches.Make(3, "late")), CancellationToken.None);
 
         var older = await FreshStorage(host).RecoverOlderAsync(Topic, 0, bases[2], CancellationToken.None);
 

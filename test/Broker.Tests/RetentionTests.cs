@@ -21,6 +21,8 @@ public class RetentionTests
     private static async Task SegmentAsync(PartitionLog log, int records, long timestampMs, string tag = "r")
     {
         Assert.Equal(0, await log.AppendBlob(Batches.Make(records, tag, timestampMs)).DurableAsync());
+        // segment.ms 0 here: the data becomes a segment of its own just after the ack.
+        await TestExtensions.UntilAsync(() => log.UnsealedBytes == 0, "the data is sealed");
     }
 
     [Fact]
@@ -119,7 +121,7 @@ public class RetentionTests
         await using var host = await LogHost.StartAsync();
         var log = await TopicAsync(host, retentionMs: "3600000");
         await SegmentAsync(log, 2, HoursAgo(3));
-        var gate = host.Store.Hold(k => k == host.SegmentKey(Topic, 0, 2));
+        var gate = host.HoldNextWal();
         var uploading = log.AppendBlob(Batches.Make(2, "late", HoursAgo(3)));
         await gate.Arrived.Within();
 

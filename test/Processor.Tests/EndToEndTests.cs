@@ -9,6 +9,8 @@ namespace KafScale.Processor.Tests;
 /// <summary>
 /// The built binary end to end: a real broker fed by kcat, `kafscale processor iceberg` reading its
 /// bucket, and the tables read back by DuckDB, hyparquet and avsc through processor-table.mjs.
+/// The brokers seal each flush at once (--segment-ms 0): a processor reads sealed segments only
+/// (docs/processors.md, freshness), and these tests want the records as soon as they are acknowledged.
 /// </summary>
 public sealed class EndToEndTests
 {
@@ -19,7 +21,7 @@ public sealed class EndToEndTests
     public async Task Every_codec_lands_exactly_once_read_from_the_bucket_with_the_broker_stopped()
     {
         string[] codecs = ["none", "gzip", "snappy", "lz4", "zstd"];
-        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 2, LogLevel = "info" });
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 2, LogLevel = "info", ExtraArguments = ["--segment-ms", "0"] });
         foreach (var codec in codecs)
         {
             await ProduceAsync(broker.Bootstrap, $"c-{codec}", 0, Json(0, 300, i => $"{{\"id\":{i},\"amount\":{i * 2},\"codec\":\"{codec}\",\"nested\":{{\"x\":{i}}}}}"), codec, "h=v-" + codec);
@@ -84,7 +86,7 @@ public sealed class EndToEndTests
     {
         const int perPartition = 10_000;
         // Small segments (64 KiB) of incompressible values and a 1 MiB commit budget: the run is many commits long.
-        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 4, LogLevel = "info", ExtraArguments = ["--segment-bytes", "65536"] });
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 4, LogLevel = "info", ExtraArguments = ["--segment-bytes", "65536", "--segment-ms", "0"] });
         for (int p = 0; p < 4; p++)
             await ProduceAsync(broker.Bootstrap, "big", p, Json(p * perPartition, perPartition, i => $"{{\"i\":{i},\"pad\":\"{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(150))}\"}}"), p % 2 == 0 ? "zstd" : "lz4", [], ["batch.num.messages=100"]);
         string root = NewTempDir("kill");
@@ -131,7 +133,7 @@ public sealed class EndToEndTests
     [Fact]
     public async Task Columns_evolve_partitions_follow_the_yaml_mapping_and_a_json_mapping_limits_columns()
     {
-        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info" });
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info", ExtraArguments = ["--segment-ms", "0"] });
         await ProduceAsync(broker.Bootstrap, "events", 0, Json(0, 60, i => $"{{\"user\":\"u{i % 4}\",\"n\":{i},\"at\":\"2024-01-0{1 + i % 3}T10:00:00Z\"}}"));
         await ProduceAsync(broker.Bootstrap, "gauges", 0, Json(0, 20, i => $"{{\"v\":{i}.5,\"name\":\"g{i}\"}}"));
         string root = NewTempDir("evolve");
@@ -203,7 +205,7 @@ public sealed class EndToEndTests
         const int perPartition = 500;
         string root = NewTempDir("etcd");
         await using var etcd = await EtcdServer.StartAsync(root);
-        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 4, LogLevel = "info" });
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 4, LogLevel = "info", ExtraArguments = ["--segment-ms", "0"] });
         for (int p = 0; p < 4; p++)
             await ProduceAsync(broker.Bootstrap, "shared", p, Json(p * 10_000, perPartition, i => $"{{\"i\":{i}}}"));
         string wh = Path.Combine(root, "wh");
@@ -274,7 +276,7 @@ public sealed class EndToEndTests
     {
         string root = NewTempDir("s3wh");
         await using var s3 = await S3rverServer.StartAsync(root, "lake");
-        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info" });
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info", ExtraArguments = ["--segment-ms", "0"] });
         await ProduceAsync(broker.Bootstrap, "s3t", 0, Json(0, 250, i => $"{{\"i\":{i}}}"), "snappy");
         Environment.SetEnvironmentVariable("KAFSCALE_S3_ACCESS_KEY", S3rverServer.AccessKey);
         Environment.SetEnvironmentVariable("KAFSCALE_S3_SECRET_KEY", S3rverServer.SecretKey);
@@ -310,7 +312,7 @@ public sealed class EndToEndTests
         catalog.Warehouse = null;
         catalog.ClientId = "proc";
         catalog.ClientSecret = "s3cret";
-        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info" });
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info", ExtraArguments = ["--segment-ms", "0"] });
         await ProduceAsync(broker.Bootstrap, "r", 0, Json(0, 100, i => $"{{\"i\":{i}}}"), "zstd");
         try
         {

@@ -17,7 +17,8 @@ public sealed class ProducedPartition : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info" });
+        // --segment-ms 0: each flush is sealed as its own segment, so the partition has several.
+        _broker = await BrokerProcess.StartAsync(new BrokerOptions { LogLevel = "info", ExtraArguments = ["--segment-ms", "0"] });
         string[] codecs = ["none", "gzip", "snappy"];
         for (int run = 0; run < 3; run++)
         {

@@ -14,8 +14,12 @@ internal static class BrokerCommand
     private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
     private static readonly Option<string> BrokerId = new("--broker-id") { Description = "Broker id [env KAFSCALE_BROKER_ID, default: allocated from the metadata store]" };
     private static readonly Option<string> LeaseTtl = new("--lease-ttl-ms") { Description = "TTL of the broker's lease: how soon a crashed broker's partitions move [env KAFSCALE_LEASE_TTL_MS, default 5000 with etcd, 30000 embedded]" };
-    private static readonly Option<string> FlushInterval = new("--flush-interval-ms") { Description = "Longest wait of a pending byte before its partition flushes; 0 = flush when idle [env KAFSCALE_FLUSH_INTERVAL_MS, default 0 on the directory store, 100 on S3]" };
-    private static readonly Option<string> SegmentBytes = new("--segment-bytes") { Description = "Pending bytes of one partition that force a flush, and the largest segment [env KAFSCALE_SEGMENT_BYTES, default 16777216]" };
+    private static readonly Option<string> FlushInterval = new("--flush-interval-ms") { Description = "Longest wait of a produced byte before the broker's next WAL object (one for all partitions) carries it; 0 = flush when idle [env KAFSCALE_FLUSH_INTERVAL_MS, default 0 on the directory store, 250 on S3]" };
+    private static readonly Option<string> FlushMaxBytes = new("--flush-max-bytes") { Description = "Pending bytes that start a flush before the interval ends, and the most one WAL object holds [env KAFSCALE_FLUSH_MAX_BYTES, default 8388608]" };
+    private static readonly Option<string> MaxWalUploads = new("--max-wal-uploads") { Description = "WAL objects uploading at once [env KAFSCALE_MAX_WAL_UPLOADS, default 4]" };
+    private static readonly Option<string> SegmentBytes = new("--segment-bytes") { Description = "Unsealed bytes of one partition that seal them into a segment, and the largest segment [env KAFSCALE_SEGMENT_BYTES, default 16777216]" };
+    private static readonly Option<string> SegmentMs = new("--segment-ms") { Description = "Longest time durable data stays in the WAL before its partition seals it into a segment; bounds per-partition PUTs and processor freshness [env KAFSCALE_SEGMENT_MS, default 300000]" };
+    private static readonly Option<string> MaxUnsealedBytes = new("--max-unsealed-bytes") { Description = "Durable bytes held unsealed across partitions before the largest are sealed early [env KAFSCALE_MAX_UNSEALED_BYTES, default 268435456]" };
     private static readonly Option<string> CacheBytes = new("--cache-bytes") { Description = "Memory for recent segments served to consumers [env KAFSCALE_CACHE_BYTES, default 67108864]" };
     private static readonly Option<string> AutoCreate = new("--auto-create-topics") { Description = "Create unknown topics named in Metadata requests when the client allows it [env KAFSCALE_AUTO_CREATE_TOPICS, default true]" };
     private static readonly Option<string> DefaultPartitions = new("--default-partitions") { Description = "Partitions of auto-created topics and of CreateTopics with -1 [env KAFSCALE_AUTO_CREATE_PARTITIONS, default 1]" };
@@ -32,7 +36,7 @@ internal static class BrokerCommand
         foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId })
             command.Options.Add(o);
         Storage.AddTo(command);
-        foreach (var o in new[] { LeaseTtl, FlushInterval, SegmentBytes, CacheBytes, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
+        foreach (var o in new[] { LeaseTtl, FlushInterval, FlushMaxBytes, MaxWalUploads, SegmentBytes, SegmentMs, MaxUnsealedBytes, CacheBytes, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
             command.Options.Add(o);
         command.SetAction(RunAsync);
         return command;
@@ -89,10 +93,11 @@ internal static class BrokerCommand
     }
 
     /// <summary>
-    /// Default flush interval on S3: every flush is a paid PUT per partition, so the interval is
-    /// the cost bound (at most 10 PUTs per partition per second at 100 ms).
+    /// Default flush interval on S3: every flush is one paid PUT for all partitions, so the
+    /// interval is the cost bound (4 PUTs per second per broker at 250 ms, whatever the partition
+    /// count), and the produce latency floor.
     /// </summary>
-    public const int DefaultS3FlushIntervalMs = 100;
+    public const int DefaultS3FlushIntervalMs = 250;
 
     private static BrokerConfig Resolve(Settings s, StorageSettings storage)
     {
@@ -114,8 +119,10 @@ internal static class BrokerCommand
             // etcd counts whole seconds and will not go below about 2 s.
             LeaseTtlMs = s.Int(LeaseTtl, "KAFSCALE_LEASE_TTL_MS", 0, 1000, 300_000),
             FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", storage.S3 is not null ? DefaultS3FlushIntervalMs : 0, 0, 60_000),
-            // A hot partition on S3 needs several uploads in flight to keep up (docs/architecture.md, "The write path").
-            MaxUploadsPerPartition = storage.S3 is not null ? 4 : 1,
+            FlushMaxBytes = s.Long(FlushMaxBytes, "KAFSCALE_FLUSH_MAX_BYTES", 8L * 1024 * 1024, 1024, 1024L * 1024 * 1024),
+            MaxWalUploads = s.Int(MaxWalUploads, "KAFSCALE_MAX_WAL_UPLOADS", 4, 1, 64),
+            SegmentMs = s.Long(SegmentMs, "KAFSCALE_SEGMENT_MS", BrokerConfig.DefaultSegmentMs, 0, 7L * 24 * 3600 * 1000),
+            MaxUnsealedBytes = s.Long(MaxUnsealedBytes, "KAFSCALE_MAX_UNSEALED_BYTES", 256L * 1024 * 1024, 1024 * 1024, long.MaxValue),
             Namespace = storage.Namespace,
             SegmentBytes = s.Int(SegmentBytes, "KAFSCALE_SEGMENT_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
             CacheBytes = s.Long(CacheBytes, "KAFSCALE_CACHE_BYTES", 64L * 1024 * 1024, 0, long.MaxValue),

@@ -51,12 +51,14 @@ internal sealed class ClusterNode : IAsyncDisposable
         try
         {
             runtime.Lease = registry.Guard;
+            runtime.Wal ??= new WalFlusher(storage, runtime, registry.BrokerId);
             logs = await LogManager.OpenAsync(meta, storage, runtime, config, loggers.CreateLogger("kafscale.log"), ct).ConfigureAwait(false);
             leadership = new PartitionLeadership(meta, registry, logs, groups, log);
             // Committed offsets of a deleted topic go with it, on whichever broker coordinates the group.
             logs.Registry.TopicRemoved += t => _ = groups.DeleteTopicOffsetsAsync([t.Name], CancellationToken.None);
             await leadership.StartAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             var node = new ClusterNode(meta, registry, logs, leadership, groups, clusterId, log);
+            logs.WalSweeper.IsSweeper = () => node.ControllerId == node.BrokerId && registry.Guard.MayWrite;
             node._snapshots = node.SnapshotLoopAsync(node._stop.Token);
             return node;
         }

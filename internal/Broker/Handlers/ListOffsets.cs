@@ -3,7 +3,6 @@ using KafScale.Broker.Network;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 using KafScale.Records;
-using KafScale.Storage;
 
 namespace KafScale.Broker.Handlers;
 
@@ -66,8 +65,8 @@ internal sealed class ListOffsetsHandler(Cluster cluster) : ApiHandler<ListOffse
         foreach (var segment in segments)
         {
             if (!max && segment.MaxTimestamp >= 0 && segment.MaxTimestamp < target) continue;
-            var kfs = await cluster.Logs.Storage.GetSegmentAsync(log, segment).ConfigureAwait(false);
-            if (Scan(kfs.Span[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)], start, target, max, ref bestOffset, ref bestTs))
+            var body = await cluster.Logs.Storage.GetBodyAsync(log, segment).ConfigureAwait(false);
+            if (Scan(body.Span, start, target, max, ref bestOffset, ref bestTs))
                 return (bestOffset, bestTs);
         }
         return (bestOffset, bestTs);

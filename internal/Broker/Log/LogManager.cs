@@ -26,7 +26,10 @@ internal sealed class LogManager : IAsyncDisposable
         Partitions = new PartitionLifecycle(meta, storage, runtime, Registry, Hints, log);
         Admin = new TopicAdministration(meta, storage, Registry, Partitions, config, log, time);
         Retention = new RetentionSweeper(Registry, Partitions, storage, log, time);
+        WalSweeper = new WalSweeper(meta, Registry, storage, log, time);
     }
+
+    public WalSweeper WalSweeper { get; }
 
     public TopicRegistry Registry { get; }
     public TopicAdministration Admin { get; }
@@ -39,6 +42,7 @@ internal sealed class LogManager : IAsyncDisposable
     /// <summary>Loads the topics and starts following them, the hint writer and retention; opens no partition.</summary>
     public static async Task<LogManager> OpenAsync(IMetadataStore meta, PartitionStorage storage, LogRuntime runtime, BrokerConfig config, ILogger log, CancellationToken ct, TimeProvider? time = null)
     {
+        runtime.Wal ??= new WalFlusher(storage, runtime, Math.Max(0, config.BrokerId));
         var manager = new LogManager(meta, storage, runtime, config, log, time ?? runtime.Time);
         var registry = manager.Registry;
         var hints = manager.Hints;
@@ -46,7 +50,7 @@ internal sealed class LogManager : IAsyncDisposable
             (all, _) => { hints.Reset(all); registry.Reset(all); },
             e => { hints.Track(e); registry.Apply(e); });
         var token = manager._stop.Token;
-        manager._background = Task.WhenAll(mirror.RunAsync(token), hints.RunAsync(token), manager.Retention.RunAsync(token));
+        manager._background = Task.WhenAll(mirror.RunAsync(token), hints.RunAsync(token), manager.Retention.RunAsync(token), manager.SealLoopAsync(token), manager.WalSweeper.RunAsync(token));
         try { await mirror.Synced.WaitAsync(ct).ConfigureAwait(false); }
         catch
         {
@@ -54,6 +58,29 @@ internal sealed class LogManager : IAsyncDisposable
             throw;
         }
         return manager;
+    }
+
+    /// <summary>
+    /// Once a second: seals what --segment-ms says is due, and while the unsealed bytes exceed
+    /// --max-unsealed-bytes, seals the partitions holding the most first.
+    /// </summary>
+    private async Task SealLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try { await Task.Delay(TimeSpan.FromSeconds(1), Runtime.Time, ct).ConfigureAwait(false); }
+            catch (OperationCanceledException) { break; }
+            long now = Runtime.NowMs;
+            long over = Runtime.UnsealedBytes - Runtime.MaxUnsealedBytes;
+            var logs = Registry.OpenLogs().ToList();
+            if (over > 0) logs.Sort(static (a, b) => b.UnsealedBytes.CompareTo(a.UnsealedBytes));
+            foreach (var log in logs)
+            {
+                bool force = over > 0 && log.UnsealedBytes > 0;
+                if (force) over -= log.UnsealedBytes;
+                log.MaybeSeal(now, force);
+            }
+        }
     }
 
     // What the request handlers use, unchanged from before the log layer was split.

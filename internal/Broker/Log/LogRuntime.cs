@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace KafScale.Broker.Log;
 
 /// <summary>
-/// What every partition log shares: flush settings and scheduling, the segment cache, the
+/// What every partition log shares: flush and seal settings, the WAL writer, the segment cache, the
 /// "new data" signal that wakes long-polling fetches, and the set of partitions whose
 /// metadata hint needs writing.
 /// </summary>
@@ -22,11 +22,30 @@ internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILo
 
     public int FlushIntervalMs { get; } = config.FlushIntervalMs;
     public int SegmentBytes { get; } = config.SegmentBytes;
-    public int MaxUploadsPerPartition { get; } = config.MaxUploadsPerPartition;
+    public int MaxWalUploads { get; } = Math.Max(1, config.MaxWalUploads);
+    public long FlushMaxBytes { get; } = config.FlushMaxBytes;
+    public long SegmentMs { get; } = config.SegmentMs;
+    public long MaxUnsealedBytes { get; } = config.MaxUnsealedBytes;
     public long MaxPendingBytes { get; } = config.MaxPendingBytes;
     public int MaxParallelUploads { get; } = config.MaxParallelUploads;
-    /// <summary>True while produced bytes not yet durable exceed --max-pending-bytes: produce is refused.</summary>
-    public bool OverPendingLimit => Interlocked.Read(ref _pendingBytes) > MaxPendingBytes;
+    /// <summary>
+    /// True while produced bytes not yet durable exceed --max-pending-bytes, or durable bytes not
+    /// yet sealed exceed twice --max-unsealed-bytes (sealing cannot keep up): produce is refused.
+    /// </summary>
+    public bool OverPendingLimit => Interlocked.Read(ref _pendingBytes) > MaxPendingBytes || Interlocked.Read(ref _unsealedBytes) > 2 * MaxUnsealedBytes;
+
+    /// <summary>The broker's WAL writer (null only in tests that build logs by hand).</summary>
+    public WalFlusher? Wal { get; set; }
+
+    private long _unsealedBytes;
+
+    /// <summary>Durable bytes held in memory until sealed, across partitions.</summary>
+    public long UnsealedBytes => Interlocked.Read(ref _unsealedBytes);
+    public void AddUnsealed(long bytes) => Interlocked.Add(ref _unsealedBytes, bytes);
+
+    /// <summary>Seals a partition on the thread pool (one seal of a partition at a time: see PartitionLog.SealAsync).</summary>
+    public void ScheduleSeal(PartitionLog partition) =>
+        ThreadPool.UnsafeQueueUserWorkItem(static p => _ = p.SealAsync(), partition, preferLocal: false);
     public BrokerMetrics Metrics { get; } = metrics;
     public ILogger Log { get; } = log;
     public KafScale.Storage.SegmentCache? SegmentCache { get; set; }
@@ -41,9 +60,6 @@ internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILo
 
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
     public void AddPending(long bytes) => Interlocked.Add(ref _pendingBytes, bytes);
-
-    public void ScheduleFlush(PartitionLog partition) =>
-        ThreadPool.UnsafeQueueUserWorkItem(static p => _ = p.FlushAsync(), partition, preferLocal: false);
 
     public void Cache(PartitionLog partition, SegmentRef segment, ReadOnlyMemory<byte> kfs) =>
         SegmentCache?.Add(partition.Topic, partition.Partition, segment.BaseOffset, kfs);

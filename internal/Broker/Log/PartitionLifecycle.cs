@@ -37,11 +37,32 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         }
         var opened = new PartitionLog(topic.Name, partition, topic, storage, runtime) { LeaderEpoch = epoch };
         var (segments, olderBelow) = await storage.RecoverAsync(topic.Name, partition, hint, lastSegment, ct).ConfigureAwait(false);
-        opened.Load(segments, start, olderBelow);
-        opened.SetProducers(await storage.ReplayProducersAsync(opened, segments, ct).ConfigureAwait(false));
+        var producers = await storage.ReplayProducersAsync(opened, segments, ct).ConfigureAwait(false);
+        // Then the WAL chain beyond the sealed segments: durable data the last leader had not
+        // sealed yet, sealed by this one at once (docs/architecture.md, "The write path").
+        long sealedEnd = segments.Count > 0 ? segments[^1].LastOffset + 1 : Math.Max(0, start);
+        int lastEpoch = segments.Count > 0 ? await LastEpochAsync(opened, segments[^1]).ConfigureAwait(false) : -1;
+        var unsealed = await storage.RecoverWalAsync(topic.Id, topic.Name, partition, sealedEnd, lastEpoch, ct).ConfigureAwait(false);
+        foreach (var u in unsealed) PartitionLog.ReplayInto(producers, u.UnsealedBody.Span);
+        opened.Load(segments, start, olderBelow, unsealed);
+        opened.SetProducers(producers);
+        if (unsealed.Count > 0)
+        {
+            log.LogInformation("{Topic}-{Partition}: adopted offsets {From}-{To} from the WAL; sealing them", topic.Name, partition, unsealed[0].BaseOffset, unsealed[^1].LastOffset);
+            runtime.ScheduleSeal(opened);
+        }
         if (opened.NextOffset != hint || (segments.Count > 0 && segments[^1].BaseOffset != lastSegment)) runtime.ScheduleHintUpdate(opened);
         if (olderBelow) _ = LoadOlderAsync(opened, segments[0].BaseOffset);
         return opened;
+    }
+
+    /// <summary>The leader epoch of the last batch of a segment: the WAL chain may not go below it.</summary>
+    private async Task<int> LastEpochAsync(PartitionLog log, SegmentRef segment)
+    {
+        var body = await storage.GetBodyAsync(log, segment).ConfigureAwait(false);
+        int epoch = -1;
+        foreach (var batch in KafScale.Records.RecordBatch.EnumerateBatches(body.Span)) epoch = new KafScale.Records.RecordBatchHeader(batch).PartitionLeaderEpoch;
+        return epoch;
     }
 
     /// <summary>
@@ -75,8 +96,8 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
     }
 
     /// <summary>
-    /// Graceful handoff: new appends are refused, everything appended is flushed and made
-    /// durable (up to timeout), the final hint is written; then the term ends and whatever is
+    /// Graceful handoff: new appends are refused, everything appended is flushed, made durable
+    /// and sealed (up to timeout), the final hint is written; then the term ends and whatever is
     /// still waiting is answered NOT_LEADER_OR_FOLLOWER (its producers retry on the next leader).
     /// </summary>
     public async Task CloseAsync(PartitionLog partition, TimeSpan timeout)

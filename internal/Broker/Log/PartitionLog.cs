@@ -1,5 +1,4 @@
 using KafScale.Records;
-using Microsoft.Extensions.Logging;
 
 namespace KafScale.Broker.Log;
 
@@ -14,6 +13,21 @@ internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, lo
     public long Size { get; } = size;
     /// <summary>Largest batch max-timestamp in the segment; -1 until known.</summary>
     public long MaxTimestamp { get; set; } = maxTimestamp;
+
+    /// <summary>
+    /// For durable data not yet sealed into a segment (docs/architecture.md, "The write path"):
+    /// its batches, a slice of the WAL object they were uploaded in. Empty for a sealed segment.
+    /// </summary>
+    public ReadOnlyMemory<byte> UnsealedBody { get; init; }
+
+    /// <summary>True for a .kfs in the store; false for WAL data held in memory until sealed.</summary>
+    public bool IsSealed => UnsealedBody.IsEmpty;
+
+    /// <summary>This broker's WAL object the unsealed data came from (null when another broker wrote it).</summary>
+    public OwnWalObject? Wal { get; init; }
+
+    /// <summary>When the unsealed data became durable (runtime milliseconds): segment.ms counts from here.</summary>
+    public long DurableAtMs { get; init; }
 }
 
 /// <summary>
@@ -64,18 +78,20 @@ internal readonly record struct AppendResult(short ErrorCode, long BaseOffset, l
 
 /// <summary>
 /// One partition's log for one leadership term: offsets are assigned on append, batches wait
-/// in memory until a flush uploads them as one segment object, and the high watermark advances
-/// only over contiguous durable segments (docs/architecture.md, "The write path"), and only while this broker's
-/// lease holds (section 6). A term ends with <see cref="Abandon"/>; the next leader opens a new
-/// log from the store.
+/// in memory until the broker's next WAL object carries them to the store (one object for all
+/// partitions per flush, <see cref="WalFlusher"/>), and the high watermark advances only over
+/// contiguous durable offsets, and only while this broker's lease holds. Durable data stays in
+/// memory, unsealed, until it is sealed into a segment (<c>PartitionLog.Sealing.cs</c>;
+/// docs/architecture.md, "The write path"). A term ends with <see cref="Abandon"/>; the next
+/// leader opens a new log from the store.
 /// </summary>
 internal sealed partial class PartitionLog
 {
     private readonly Lock _lock = new();
     private readonly List<SegmentRef> _segments = [];
-    private List<PendingBlob> _pending = [];
+    private readonly List<PendingBlob> _pending = [];
     private readonly Queue<FlushGroup> _groupsAwaitingDurability = new();
-    private readonly SortedDictionary<long, (SegmentRef Segment, ReadOnlyMemory<byte> Kfs)> _uploadedOutOfOrder = [];
+    private readonly SortedDictionary<long, SegmentRef> _durableOutOfOrder = [];
     private readonly PartitionStorage _storage;
     private readonly LogRuntime _runtime;
     private readonly CancellationTokenSource _term;
@@ -85,9 +101,7 @@ internal sealed partial class PartitionLog
     private long _logStartOffset;
     private long _pendingBytes;
     private long _currentGroupBytes;
-    private long _oldestPendingTicks;
     private int _uploadsInFlight;
-    private bool _timerArmed;
     private bool _failed;
     private ProducerStateTable _producers = new();
     private bool _deleted;
@@ -119,7 +133,7 @@ internal sealed partial class PartitionLog
     public long LogStartOffset { get { lock (_lock) return _logStartOffset; } }
     public long NextOffset { get { lock (_lock) return _nextOffset; } }
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
-    public bool HasPending { get { lock (_lock) return _pending.Count > 0 || _uploadsInFlight > 0 || _adopting; } }
+    public bool HasPending { get { lock (_lock) return _pending.Count > 0 || _uploadsInFlight > 0; } }
 
     /// <summary>True once the term has ended: nothing more is appended or acknowledged here.</summary>
     public bool IsClosed => Volatile.Read(ref _closed);
@@ -128,23 +142,35 @@ internal sealed partial class PartitionLog
     /// Adopts the durable segments found in the store when the partition is opened. With
     /// olderBelow, they are only the newest ones (an open from the hint): the older ones come
     /// later through <see cref="LoadOlder"/>, and reads below the first of these wait for them.
+    /// unsealed is the WAL chain found beyond the segments: durable, acknowledged perhaps, and
+    /// sealed as soon as the log is open.
     /// </summary>
-    public void Load(IReadOnlyList<SegmentRef> segments, long logStartOffset, bool olderBelow = false)
+    public void Load(IReadOnlyList<SegmentRef> segments, long logStartOffset, bool olderBelow = false, IReadOnlyList<SegmentRef>? unsealed = null)
     {
         lock (_lock)
         {
             _segments.Clear();
             _segments.AddRange(segments);
-            long end = segments.Count > 0 ? segments[^1].LastOffset + 1 : Math.Max(0, logStartOffset);
+            long sealedEnd = segments.Count > 0 ? segments[^1].LastOffset + 1 : Math.Max(0, logStartOffset);
+            if (segments.Count > 0) _lastSealedBase = segments[^1].BaseOffset;
+            _sealedEnd = sealedEnd;
+            long end = sealedEnd;
+            if (unsealed is { Count: > 0 })
+            {
+                if (segments.Count == 0) sealedEnd = unsealed[0].BaseOffset;
+                foreach (var u in unsealed) AddUnsealedLocked(u);
+                end = unsealed[^1].LastOffset + 1;
+                _sealAtOnce = true;
+            }
             _nextOffset = _highWatermark = _nextUploadBase = end;
-            long first = segments.Count > 0 ? segments[0].BaseOffset : end;
+            long first = _segments.Count > 0 ? _segments[0].BaseOffset : end;
             if (olderBelow && segments.Count > 0)
             {
                 _older = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 _loadedFrom = first;
                 _logStartOffset = Math.Clamp(logStartOffset, 0, end);
             }
-            else _logStartOffset = Math.Clamp(logStartOffset, first, end);
+            else _logStartOffset = Math.Clamp(logStartOffset, Math.Min(first, sealedEnd), end);
         }
     }
 
@@ -177,15 +203,16 @@ internal sealed partial class PartitionLog
         _older.TrySetResult();
     }
 
-    /// <summary>The high watermark and the base of the newest durable segment (-1 when none), read together for the hints.</summary>
+    /// <summary>The high watermark and the base of the newest sealed segment (-1 when none), read together for the hints.</summary>
     public (long HighWatermark, long LastSegmentBase) HintState
     {
-        get { lock (_lock) return (_highWatermark, _segments.Count > 0 ? _segments[^1].BaseOffset : -1); }
+        get { lock (_lock) return (_highWatermark, _lastSealedBase); }
     }
 
     /// <summary>
     /// Appends a validated partition blob (one or more v2 batches): copies it, assigns
-    /// offsets, and schedules its flush. Returns at once; the caller awaits Durable for acks.
+    /// offsets, and hands it to the broker's next WAL object. Returns at once; the caller awaits
+    /// Durable for acks.
     /// </summary>
     public AppendResult Append(ReadOnlySpan<byte> blob, int recordCount)
     {
@@ -195,7 +222,6 @@ internal sealed partial class PartitionLog
         blob.CopyTo(buffer);
         var span = buffer.AsSpan(0, blob.Length);
         long logAppendTime = -1;
-        bool flushNow;
         FlushGroup group;
         long baseOffset;
         lock (_lock)
@@ -229,22 +255,18 @@ internal sealed partial class PartitionLog
                 pos += size;
             }
             _nextOffset = offset;
-            long now = _runtime.NowMs;
-            if (_pending.Count == 0) _oldestPendingTicks = now;
-            _pending.Add(new PendingBlob(buffer, blob.Length, offset, now));
+            _pending.Add(new PendingBlob(buffer, blob.Length, offset, _runtime.NowMs));
             _pendingBytes += blob.Length;
-            // A group never holds more than the flush's greedy cut puts in one segment, so a
-            // durable segment answers its producers without waiting for the rest of a backlog.
-            if (_currentGroupBytes > 0 && _currentGroupBytes + blob.Length > SegmentBytes) SealCurrentGroupLocked();
+            // A group never holds more than one WAL object takes of this partition, so a
+            // durable object answers its producers without waiting for the rest of a backlog.
+            if (_currentGroupBytes > 0 && _currentGroupBytes + blob.Length > _runtime.FlushMaxBytes) SealCurrentGroupLocked();
             if (_currentGroupBytes == 0) _currentGroup.StartOffset = baseOffset;
             _currentGroupBytes += blob.Length;
             group = _currentGroup;
             group.EndOffset = _nextOffset;
-            flushNow = ShouldFlushLocked();
-            if (!flushNow) ArmTimerLocked();
         }
         _runtime.AddPending(blob.Length);
-        if (flushNow) _runtime.ScheduleFlush(this);
+        _runtime.Wal?.OnAppend(this, blob.Length);
         return new AppendResult(0, baseOffset, logAppendTime, group);
     }
 
@@ -313,121 +335,95 @@ internal sealed partial class PartitionLog
 
     public int ProducerCount { get { lock (_lock) return _producers.Count; } }
 
-    private bool ShouldFlushLocked()
-    {
-        if (_pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition || _adopting || _closed) return false;
-        if (_pendingBytes >= SegmentBytes || _handingOff) return true;
-        if (_runtime.FlushIntervalMs == 0) return true;
-        return _runtime.NowMs - _oldestPendingTicks >= _runtime.FlushIntervalMs;
-    }
-
-    /// <summary>True while a flush.interval.ms timer is waiting to flush this partition.</summary>
-    internal bool FlushTimerArmed { get { lock (_lock) return _timerArmed; } }
-
-    private void ArmTimerLocked()
-    {
-        if (_timerArmed || _pending.Count == 0 || _runtime.FlushIntervalMs == 0 || _closed) return;
-        _timerArmed = true;
-        long due = Math.Max(0, _runtime.FlushIntervalMs - (_runtime.NowMs - _oldestPendingTicks));
-        _ = FlushLaterAsync(due);
-    }
-
-    private async Task FlushLaterAsync(long delayMs)
-    {
-        if (delayMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(delayMs), _runtime.Time).ConfigureAwait(false);
-        lock (_lock) _timerArmed = false;
-        _runtime.ScheduleFlush(this);
-    }
-
     /// <summary>
-    /// Takes pending batches (up to the segment size) and uploads them as one segment.
-    /// Called on the thread pool; repeats while there is more to flush and room in flight.
+    /// The WAL flusher takes this partition's pending batches (whole produce blobs, at least one,
+    /// then up to budget bytes) for the object it is building. Null when there is nothing to take.
+    /// The groups they belong to are marked as handed to an upload: from here on their fate is
+    /// "maybe written" until the object is durable.
     /// </summary>
-    public async Task FlushAsync(bool force = false)
+    public WalTake? TakeForWal(long budget)
     {
-        while (true)
+        lock (_lock)
         {
-            List<PendingBlob> take;
-            long baseOffset;
-            lock (_lock)
+            if (_closed || _pending.Count == 0) return null;
+            var take = new List<PendingBlob>();
+            long bytes = 0;
+            int i = 0;
+            for (; i < _pending.Count; i++)
             {
-                if (_closed || _adopting || _pending.Count == 0 || _uploadsInFlight >= _runtime.MaxUploadsPerPartition) return;
-                if (!force && !ShouldFlushLocked()) { ArmTimerLocked(); return; }
-                take = [];
-                long bytes = 0;
-                int i = 0;
-                for (; i < _pending.Count; i++)
-                {
-                    if (i > 0 && bytes + _pending[i].Length > SegmentBytes) break;
-                    bytes += _pending[i].Length;
-                    take.Add(_pending[i]);
-                }
-                _pending.RemoveRange(0, i);
-                _pendingBytes -= bytes;
-                if (_pending.Count == 0) SealCurrentGroupLocked();
-                // What stays behind keeps its age, so it waits at most one interval in all.
-                else _oldestPendingTicks = _pending[0].AppendedTicks;
-                baseOffset = _nextUploadBase;
-                _nextUploadBase = take[^1].EndOffset;
-                MarkUploadStartedLocked(_nextUploadBase);
-                _uploadsInFlight++;
+                if (i > 0 && bytes + _pending[i].Length > budget) break;
+                bytes += _pending[i].Length;
+                take.Add(_pending[i]);
             }
-
-            long takenBytes = 0;
-            foreach (var t in take) takenBytes += t.Length;
-            BuiltSegment? built = null;
-            try { built = SegmentBuilder.Build(take, baseOffset); }
-            catch (Exception ex)
-            {
-                _runtime.Log.LogError(ex, "could not build a segment of {Topic}-{Partition} at offset {Base}; refusing further writes", Topic, Partition, baseOffset);
-            }
-            foreach (var t in take) BufferPools.Produce.Return(t.Buffer);
-            _runtime.AddPending(-takenBytes);
-
-            var outcome = built is null ? UploadOutcome.Cancelled : await _storage.UploadAsync(this, built, Term).ConfigureAwait(false);
-            bool adopt = false, deleted;
-            lock (_lock)
-            {
-                _uploadsInFlight--;
-                deleted = _deleted;
-                // A closed term acknowledges nothing; fetches waiting on it look again.
-                if (_closed) _runtime.SignalData();
-                else if (built is null) FailLocked(baseOffset);
-                else if (outcome != UploadOutcome.Cancelled && !_runtime.Lease.MayWrite)
-                {
-                    // The upload ended after the lease deadline: a new leader may already have
-                    // listed the store, so nothing of it may be acknowledged.
-                    AbandonLocked(ErrorCodes.NotLeaderOrFollower);
-                }
-                else if (outcome == UploadOutcome.Durable) OnDurableLocked(built.Segment, built.Kfs);
-                else if (outcome == UploadOutcome.Conflict)
-                {
-                    _conflicts[built.Segment.BaseOffset] = built;
-                    _adopting = true;
-                }
-                else AbandonLocked(ErrorCodes.NotLeaderOrFollower);
-                if (_adopting && !_adoptionRunning && _uploadsInFlight == 0 && !_closed) adopt = _adoptionRunning = true;
-            }
-            if (adopt)
-            {
-                await AdoptAsync().ConfigureAwait(false);
-                continue;
-            }
-            if (outcome != UploadOutcome.Durable) return;
-            if (deleted)
-            {
-                // The topic was deleted while this upload was under way: take the late segment back.
-                await _storage.DeleteSegmentAsync(Topic, Partition, built!.Segment.BaseOffset, CancellationToken.None).ConfigureAwait(false);
-                return;
-            }
-            _runtime.ScheduleHintUpdate(this);
+            _pending.RemoveRange(0, i);
+            _pendingBytes -= bytes;
+            if (_pending.Count == 0) SealCurrentGroupLocked();
+            long baseOffset = _nextUploadBase;
+            _nextUploadBase = take[^1].EndOffset;
+            MarkUploadStartedLocked(_nextUploadBase);
+            _uploadsInFlight++;
+            return new WalTake(this, take, baseOffset, _nextUploadBase, bytes, LeaderEpoch, _pending.Count > 0);
         }
     }
 
     /// <summary>
-    /// Marks the groups with batches below end as handed to an upload. Sticky: a group whose
-    /// batches an adoption moves to new offsets keeps the mark, which only errs toward "maybe
-    /// written".
+    /// A WAL object holding [baseOffset, endOffset) of this partition is durable. Acknowledged
+    /// only if the upload ended before the lease deadline (a new leader may list the store after
+    /// it) and only once every earlier offset is durable too.
+    /// </summary>
+    public void OnWalDurable(long baseOffset, long endOffset, ReadOnlyMemory<byte> body, long maxTimestamp, OwnWalObject wal)
+    {
+        bool seal;
+        lock (_lock)
+        {
+            _uploadsInFlight--;
+            if (_closed) { _runtime.SignalData(); return; }
+            if (!_runtime.Lease.MayWrite)
+            {
+                // The upload ended after the lease deadline: a new leader may already have
+                // listed the store, so nothing of it may be acknowledged.
+                AbandonLocked(ErrorCodes.NotLeaderOrFollower);
+                return;
+            }
+            _durableOutOfOrder[baseOffset] = new SegmentRef(baseOffset, endOffset - 1, body.Length, maxTimestamp)
+            {
+                UnsealedBody = body,
+                Wal = wal,
+                DurableAtMs = _runtime.NowMs,
+            };
+            while (_durableOutOfOrder.Remove(_highWatermark, out var next))
+            {
+                AddUnsealedLocked(next);
+                _highWatermark = next.LastOffset + 1;
+            }
+            CompleteDurableGroupsLocked();
+            seal = SealDueLocked(_runtime.NowMs);
+        }
+        _runtime.SignalData();
+        _runtime.ScheduleHintUpdate(this);
+        if (seal) _runtime.ScheduleSeal(this);
+    }
+
+    /// <summary>
+    /// The WAL object with some of this partition's batches could not be made durable before the
+    /// lease deadline (or could not be built): nothing at or above them may be acknowledged (that
+    /// would leave a hole), so the term ends. errorCode is KAFKA_STORAGE_ERROR when the object was
+    /// never sent anywhere; otherwise waiting producers hear "maybe written" (see AbandonAnswer).
+    /// </summary>
+    public void OnWalFailed(short errorCode)
+    {
+        lock (_lock)
+        {
+            _uploadsInFlight--;
+            if (_closed) return;
+            if (errorCode == ErrorCodes.KafkaStorageError) FailLocked(_highWatermark);
+            else AbandonLocked(errorCode);
+        }
+    }
+
+    /// <summary>
+    /// Marks the groups with batches below end as handed to an upload, which may land even if
+    /// this broker never hears of it.
     /// </summary>
     private void MarkUploadStartedLocked(long end)
     {
@@ -443,19 +439,6 @@ internal sealed partial class PartitionLog
         _currentGroupBytes = 0;
     }
 
-    private void OnDurableLocked(SegmentRef segment, ReadOnlyMemory<byte> kfs)
-    {
-        _uploadedOutOfOrder[segment.BaseOffset] = (segment, kfs);
-        while (_uploadedOutOfOrder.Remove(_highWatermark, out var next))
-        {
-            _segments.Add(next.Segment);
-            _runtime.Cache(this, next.Segment, next.Kfs);
-            _highWatermark = next.Segment.LastOffset + 1;
-        }
-        CompleteDurableGroupsLocked();
-        _runtime.SignalData();
-    }
-
     private void CompleteDurableGroupsLocked()
     {
         while (_groupsAwaitingDurability.TryPeek(out var g) && g.EndOffset <= _highWatermark)
@@ -466,9 +449,8 @@ internal sealed partial class PartitionLog
     }
 
     /// <summary>
-    /// A segment could not be built: nothing at or above it may be acknowledged (that would
-    /// leave a hole), so the partition refuses writes and fails those waiters. Groups wholly
-    /// below it wait on: their own uploads may still land.
+    /// Nothing at or above failedBase may be acknowledged (that would leave a hole), so the
+    /// partition refuses writes and fails those waiters. Groups wholly below it wait on.
     /// </summary>
     private void FailLocked(long failedBase)
     {
@@ -484,7 +466,7 @@ internal sealed partial class PartitionLog
         DropPendingLocked();
     }
 
-    /// <summary>The flush size: the broker's --segment-bytes, or the topic's segment.bytes when smaller.</summary>
+    /// <summary>The largest sealed segment: the broker's --segment-bytes, or the topic's segment.bytes when smaller.</summary>
     private int SegmentBytes => Math.Min(_runtime.SegmentBytes, TopicState.Config.SegmentBytesValue);
 
     /// <summary>Discards batches that will never be uploaded, and their bytes from the pending counts.</summary>
@@ -496,7 +478,7 @@ internal sealed partial class PartitionLog
         _pendingBytes = 0;
     }
 
-    /// <summary>Durable segments overlapping [fromOffset, high watermark), in order.</summary>
+    /// <summary>Durable data (sealed segments, then unsealed WAL data) overlapping [fromOffset, high watermark), in order.</summary>
     public void SegmentsFrom(long fromOffset, List<SegmentRef> result)
     {
         lock (_lock)
@@ -523,8 +505,10 @@ internal sealed partial class PartitionLog
     }
 
     /// <summary>
-    /// Moves the log start offset forward (DeleteRecords, retention) and returns the segments
-    /// that now lie wholly below it, removed from the log, for the caller to delete.
+    /// Moves the log start offset forward (DeleteRecords, retention) and returns the sealed
+    /// segments that now lie wholly below it, removed from the log, for the caller to delete.
+    /// Unsealed data below it stays until it is sealed (the sealed chain must have no gap), and
+    /// goes with the next move.
     /// </summary>
     public List<SegmentRef> AdvanceLogStart(long newStart)
     {
@@ -533,7 +517,7 @@ internal sealed partial class PartitionLog
         {
             if (newStart <= _logStartOffset || _closed) return removed;
             _logStartOffset = Math.Min(newStart, _highWatermark);
-            while (_segments.Count > 0 && _segments[0].LastOffset < _logStartOffset)
+            while (_segments.Count > 0 && _segments[0].IsSealed && _segments[0].LastOffset < _logStartOffset)
             {
                 removed.Add(_segments[0]);
                 _segments.RemoveAt(0);
@@ -542,18 +526,20 @@ internal sealed partial class PartitionLog
         return removed;
     }
 
-    /// <summary>Graceful handoff, first step: new appends are refused, what is pending flushes at once.</summary>
+    /// <summary>Graceful handoff, first step: new appends are refused, what is pending flushes at once and everything durable is sealed.</summary>
     public void BeginHandoff()
     {
         lock (_lock) _handingOff = true;
-        _runtime.ScheduleFlush(this);
+        _runtime.Wal?.FlushNow();
+        _runtime.ScheduleSeal(this);
     }
 
     /// <summary>
-    /// Flushes until everything appended is durable (or the term ends). Returns false when the
-    /// timeout passed first.
+    /// Flushes until everything appended is durable and sealed (or the term ends). Returns
+    /// false when the timeout passed first. Unsealed data left behind is not lost: it is in
+    /// the WAL, where the next leader finds it.
     /// </summary>
-    public async Task<bool> FlushUntilDurableAsync(TimeSpan timeout)
+    public async Task<bool> FlushUntilDurableAsync(TimeSpan timeout, bool seal = true)
     {
         long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         while (true)
@@ -561,18 +547,21 @@ internal sealed partial class PartitionLog
             lock (_lock)
             {
                 if (_closed) return _groupsAwaitingDurability.Count == 0 && _pending.Count == 0;
-                if (_pending.Count == 0 && _uploadsInFlight == 0 && !_adopting && _groupsAwaitingDurability.Count == 0
-                    && (_currentGroupBytes == 0 || _currentGroup.Durable.IsCompleted)) return true;
+                if (_pending.Count == 0 && _uploadsInFlight == 0 && _groupsAwaitingDurability.Count == 0
+                    && (_currentGroupBytes == 0 || _currentGroup.Durable.IsCompleted)
+                    && (!seal || (_unsealedCount == 0 && !_sealing))) return true;
+                _sealAtOnce |= seal;
             }
             if (Environment.TickCount64 >= deadline) return false;
-            await FlushAsync(force: true).ConfigureAwait(false);
+            _runtime.Wal?.FlushNow();
+            if (seal) await SealAsync().ConfigureAwait(false);
             await Task.Delay(5).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// Ends the term: waiting producers get errorCode, pending batches are dropped, uploads in
-    /// flight are cancelled and whatever they do is no longer acknowledged.
+    /// Ends the term: waiting producers get errorCode, pending batches are dropped, and whatever
+    /// uploads in flight do is no longer acknowledged.
     /// </summary>
     public void Abandon(short errorCode, bool deleted = false)
     {
@@ -602,9 +591,8 @@ internal sealed partial class PartitionLog
         while (_groupsAwaitingDurability.TryDequeue(out var g)) g.Complete(AbandonAnswer(g, errorCode));
         _currentGroup.Complete(_currentGroupBytes > 0 ? AbandonAnswer(_currentGroup, errorCode) : errorCode);
         DropPendingLocked();
-        _uploadedOutOfOrder.Clear();
-        _conflicts.Clear();
-        _adopting = false;
+        _durableOutOfOrder.Clear();
+        ReleaseUnsealedLocked();
         // Reads waiting for the older segments go on (and find the term over).
         _older?.TrySetResult();
         if (wasClosed) return;

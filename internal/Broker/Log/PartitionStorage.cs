@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using KafScale.Records;
 using KafScale.Storage;
+using KafScale.Storage.Wal;
 using Microsoft.Extensions.Logging;
 
 namespace KafScale.Broker.Log;
@@ -18,6 +19,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
 {
     private readonly SemaphoreSlim _uploadSlots = new(Math.Max(1, runtime.MaxParallelUploads));
     private readonly CancellationTokenSource _stopping = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WalFooter?> _walFooters = new();
 
     public IObjectStore Store => store;
     public string Namespace => ns;
@@ -42,7 +44,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>
-    /// Makes a segment durable: .kfs by conditional create, then .index. A failed attempt is
+    /// Seals a segment: .kfs by conditional create, then .index. A failed attempt is
     /// retried with the same key and bytes; a create that finds identical content already
     /// there (an earlier attempt that did land) counts as success. Conflict when the key holds
     /// different data (another writer got there first); Cancelled when the term ends (the
@@ -53,7 +55,6 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     {
         string kfsKey = SegmentKeys.Segment(ns, partition.Topic, partition.Partition, built.Segment.BaseOffset);
         string indexKey = SegmentKeys.Index(ns, partition.Topic, partition.Partition, built.Segment.BaseOffset);
-        long start = Stopwatch.GetTimestamp();
         int attempt = 0;
         try { await _uploadSlots.WaitAsync(term).ConfigureAwait(false); }
         catch (OperationCanceledException) { return UploadOutcome.Cancelled; }
@@ -69,6 +70,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                 try
                 {
                     bool created = await Measure("put", () => store.CreateIfAbsentAsync(kfsKey, built.Kfs, ct)).ConfigureAwait(false);
+                    runtime.Metrics.PutsSeal.Increment();
                     if (!created)
                     {
                         var existing = await Measure("get", () => store.GetAsync(kfsKey, ct)).ConfigureAwait(false);
@@ -81,9 +83,9 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                         }
                     }
                     await Measure("put", async () => { await store.PutRebuildableAsync(indexKey, built.Index, ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+                    runtime.Metrics.PutsIndex.Increment();
                     runtime.Metrics.SegmentsWritten.Increment();
                     runtime.Metrics.SegmentBytesWritten.Add(built.Kfs.Length);
-                    runtime.Metrics.FlushLatency.Observe(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                     return UploadOutcome.Durable;
                 }
                 catch (Exception ex)
@@ -99,6 +101,67 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             }
         }
         finally { _uploadSlots.Release(); }
+    }
+
+    /// <summary>
+    /// Makes a WAL object durable by conditional create under its unique key, retrying with the
+    /// same key and bytes; a create that finds identical bytes there (an earlier attempt that did
+    /// land) counts as success. False when it could not be done before the lease deadline (or the
+    /// broker stops): then nothing in it may be acknowledged, though it may have landed.
+    /// </summary>
+    public async Task<bool> WriteWalAsync(string key, ReadOnlyMemory<byte> bytes)
+    {
+        int attempt = 0;
+        var term = runtime.Lease.Term;
+        while (true)
+        {
+            if (term.IsCancellationRequested || !runtime.Lease.MayWrite) return false;
+            using var cut = CancellationTokenSource.CreateLinkedTokenSource(term, _stopping.Token);
+            var remaining = runtime.Lease.Remaining;
+            if (remaining != Timeout.InfiniteTimeSpan) cut.CancelAfter(remaining);
+            var ct = cut.Token;
+            try
+            {
+                bool created = await Measure("put", () => store.CreateIfAbsentAsync(key, bytes, ct)).ConfigureAwait(false);
+                runtime.Metrics.PutsWal.Increment();
+                if (!created)
+                {
+                    var existing = await Measure("get", () => store.GetAsync(key, ct)).ConfigureAwait(false);
+                    if (existing is null) throw new IOException($"{key} was reported taken but could not be read");
+                    if (!existing.AsSpan().SequenceEqual(bytes.Span))
+                    {
+                        log.LogError("WAL object {Key} already exists with other content: is another broker running with this broker id?", key);
+                        return false;
+                    }
+                }
+                return true;
+            }
+            catch (Exception ex)
+            {
+                if (term.IsCancellationRequested || runtime.Lease.Remaining == TimeSpan.Zero) return false;
+                attempt++;
+                if (_stopping.IsCancellationRequested && attempt > 3) return false;
+                int delay = Math.Min(5000, 50 * (1 << Math.Min(attempt, 7))) + Random.Shared.Next(50);
+                log.LogWarning("upload of {Key} failed (attempt {Attempt}): {Error}; retrying in {Delay} ms", key, attempt, ex.Message, delay);
+                try { await Task.Delay(delay, term).ConfigureAwait(false); }
+                catch (OperationCanceledException) { return false; }
+            }
+        }
+    }
+
+    /// <summary>Deletes a WAL object whose chunks are all sealed (a failure leaves it to the sweep).</summary>
+    public async Task DeleteWalAsync(string key)
+    {
+        try
+        {
+            await Measure("delete", async () => { await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+            runtime.Metrics.WalObjectsDeleted.Increment();
+            ForgetWal(key);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            log.LogInformation("could not delete sealed WAL object {Key} ({Error}); the sweep will", key, ex.Message);
+        }
     }
 
     /// <summary>
@@ -315,6 +378,106 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>
+    /// The WAL chain of a partition beyond its sealed segments (docs/architecture.md, "The write
+    /// path", takeover): every WAL object's footer (cached: objects never change), the chunks of
+    /// this topic incarnation and partition, chained from <paramref name="from"/> by the chain
+    /// rule, each chunk read by a ranged GET and checked. A torn or corrupt object is skipped with
+    /// a log line; a chunk that cannot be read whole ends the chain there. A store that fails
+    /// throws: the open is retried rather than cutting the chain short.
+    /// </summary>
+    public async Task<List<SegmentRef>> RecoverWalAsync(Guid topicId, string topic, int partition, long from, int minEpoch, CancellationToken ct)
+    {
+        var objects = new List<ObjectInfo>();
+        await foreach (var o in store.ListAsync(WalKeys.Prefix(ns), ct).ConfigureAwait(false)) objects.Add(o);
+        var footers = new WalFooter?[objects.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, objects.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct },
+            async (i, token) => footers[i] = await WalFooterAsync(objects[i], token).ConfigureAwait(false)).ConfigureAwait(false);
+        var chunks = new List<WalChunkRef>();
+        for (int i = 0; i < objects.Count; i++)
+        {
+            if (footers[i] is not { } footer) continue;
+            foreach (var c in footer.Chunks)
+                if (c.TopicId == topicId && c.Partition == partition && c.LastOffset >= from) chunks.Add(new WalChunkRef(objects[i].Key, c));
+        }
+        var result = new List<SegmentRef>();
+        if (chunks.Count == 0) return result;
+        foreach (var link in WalChain.Build(chunks, from, minEpoch))
+        {
+            var c = link.Source.Chunk;
+            var bytes = new byte[c.Length];
+            int n;
+            try { n = await Measure("get", () => store.ReadRangeAsync(link.Source.ObjectKey, c.Position, bytes, ct)).ConfigureAwait(false); }
+            catch (ObjectNotFoundException)
+            {
+                log.LogWarning("{Topic}-{Partition}: WAL object {Key} vanished while it was read; the WAL chain ends at offset {Offset}", topic, partition, link.Source.ObjectKey, link.FromOffset);
+                break;
+            }
+            if (n != c.Length || !WalReader.VerifyChunk(bytes, c))
+            {
+                log.LogError("{Topic}-{Partition}: the chunk of WAL object {Key} at offset {Offset} fails its checksum; the WAL chain ends there", topic, partition, link.Source.ObjectKey, link.FromOffset);
+                break;
+            }
+            // The first link may start inside a batch (a log start offset moved by DeleteRecords):
+            // it then starts with that whole batch.
+            long fromOffset = result.Count == 0 ? BatchStartAtOrBefore(bytes, link.FromOffset) : link.FromOffset;
+            if (WalChain.Slice(bytes, fromOffset, link.ToOffset) is not { } slice)
+            {
+                log.LogError("{Topic}-{Partition}: WAL object {Key} does not hold whole batches for offsets {From}-{To}; the WAL chain ends there", topic, partition, link.Source.ObjectKey, link.FromOffset, link.ToOffset - 1);
+                break;
+            }
+            result.Add(new SegmentRef(fromOffset, link.ToOffset - 1, slice.Length, c.MaxTimestamp) { UnsealedBody = slice, DurableAtMs = runtime.NowMs });
+        }
+        return result;
+    }
+
+    private static long BatchStartAtOrBefore(ReadOnlySpan<byte> batches, long offset)
+    {
+        foreach (var batch in RecordBatch.EnumerateBatches(batches))
+        {
+            var h = new RecordBatchHeader(batch);
+            if (h.LastOffset >= offset) return Math.Min(h.BaseOffset, offset);
+        }
+        return offset;
+    }
+
+    /// <summary>A WAL object's footer, read with one ranged GET (two for a large footer); null when the object is torn, corrupt or gone.</summary>
+    public async Task<WalFooter?> WalFooterAsync(ObjectInfo obj, CancellationToken ct)
+    {
+        if (_walFooters.TryGetValue(obj.Key, out var known)) return known;
+        if (!WalKeys.TryParse(obj.Key, out long createdAt, out long sequence, out int brokerId)) return null;
+        WalFooter? footer = null;
+        try
+        {
+            if (obj.Size < WalFormat.HeaderSize + WalFormat.TrailerSize) throw new WalCorruptException(WalProblem.TooShort, $"{obj.Size} bytes");
+            int tailSize = WalReader.TailReadSize(obj.Size);
+            var tail = new byte[tailSize];
+            int n = await Measure("get", () => store.ReadRangeAsync(obj.Key, obj.Size - tailSize, tail, ct)).ConfigureAwait(false);
+            if (n != tailSize) throw new WalCorruptException(WalProblem.TooShort, $"read {n} of the last {tailSize} bytes");
+            var (length, crc) = WalReader.ReadTrailer(tail.AsSpan(tailSize - WalFormat.TrailerSize));
+            byte[] table;
+            if (length + WalFormat.TrailerSize <= tailSize) table = tail.AsSpan(tailSize - WalFormat.TrailerSize - length, length).ToArray();
+            else
+            {
+                if (length + WalFormat.TrailerSize + WalFormat.HeaderSize > obj.Size) throw new WalCorruptException(WalProblem.BadFooter, $"footer of {length} bytes in an object of {obj.Size}");
+                table = new byte[length];
+                n = await Measure("get", () => store.ReadRangeAsync(obj.Key, obj.Size - WalFormat.TrailerSize - length, table, ct)).ConfigureAwait(false);
+                if (n != length) throw new WalCorruptException(WalProblem.TooShort, $"read {n} of a {length}-byte footer");
+            }
+            footer = WalReader.ParseFooter(table, crc, obj.Size, brokerId, createdAt, sequence);
+        }
+        catch (ObjectNotFoundException) { return null; }
+        catch (WalCorruptException ex)
+        {
+            log.LogWarning("skipping WAL object {Key}: {Problem} ({Error}); a torn write that was never acknowledged", obj.Key, ex.Problem, ex.Message);
+        }
+        _walFooters[obj.Key] = footer;
+        return footer;
+    }
+
+    /// <summary>Forgets a deleted WAL object's footer.</summary>
+    public void ForgetWal(string key) => _walFooters.TryRemove(key, out _);
+
+    /// <summary>
     /// The idempotent-producer state of the newest segments of a chain, up to
     /// <see cref="PartitionLifecycle.ProducerStateReplayBytes"/>, replayed in log order.
     /// </summary>
@@ -327,10 +490,18 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         for (int i = first; i < segments.Count; i++)
         {
             ct.ThrowIfCancellationRequested();
-            var kfs = await GetSegmentAsync(partition, segments[i]).ConfigureAwait(false);
-            PartitionLog.ReplayInto(table, kfs.Span[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)]);
+            var body = await GetBodyAsync(partition, segments[i]).ConfigureAwait(false);
+            PartitionLog.ReplayInto(table, body.Span);
         }
         return table;
+    }
+
+    /// <summary>The record batches of durable data: unsealed ones from memory, a segment's from the cache or the store.</summary>
+    public async ValueTask<ReadOnlyMemory<byte>> GetBodyAsync(PartitionLog partition, SegmentRef segment)
+    {
+        if (!segment.IsSealed) return segment.UnsealedBody;
+        var kfs = await GetSegmentAsync(partition, segment).ConfigureAwait(false);
+        return kfs[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)];
     }
 
     /// <summary>The whole .kfs of a segment, from the cache or the store (then cached).</summary>
@@ -358,8 +529,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         int total = 0;
         foreach (var segment in segments)
         {
-            var kfs = await GetSegmentAsync(partition, segment).ConfigureAwait(false);
-            var body = kfs[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)];
+            var body = await GetBodyAsync(partition, segment).ConfigureAwait(false);
             var span = body.Span;
             int startPos = FindBatch(span, fromOffset);
             int endPos = startPos;
@@ -396,10 +566,9 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// <summary>Largest batch max-timestamp in a segment (for retention.ms), caching it on the ref.</summary>
     public async Task<long> ReadMaxTimestampAsync(PartitionLog partition, SegmentRef segment, CancellationToken ct)
     {
-        var kfs = await GetSegmentAsync(partition, segment).ConfigureAwait(false);
+        var body = await GetBodyAsync(partition, segment).ConfigureAwait(false);
         long max = -1;
-        var body = kfs.Span[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)];
-        foreach (var batch in RecordBatch.EnumerateBatches(body)) max = Math.Max(max, new RecordBatchHeader(batch).MaxTimestamp);
+        foreach (var batch in RecordBatch.EnumerateBatches(body.Span)) max = Math.Max(max, new RecordBatchHeader(batch).MaxTimestamp);
         segment.MaxTimestamp = max;
         return max;
     }

@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using KafScale.Storage.Wal;
+using Microsoft.Extensions.Logging;
+
+namespace KafScale.Broker.Log;
+
+/// <summary>Pending batches of one partition taken for a WAL object: [BaseOffset, EndOffset).</summary>
+internal sealed record WalTake(PartitionLog Log, List<PendingBlob> Blobs, long BaseOffset, long EndOffset, long Bytes, int LeaderEpoch, bool MoreLeft);
+
+/// <summary>
+/// A WAL object this broker wrote, tracked until every chunk in it is sealed; then it is
+/// deleted at once. Chunks of partitions this broker gave up before sealing are sealed by their
+/// next leader, and the object is collected by the periodic sweep instead.
+/// </summary>
+internal sealed class OwnWalObject(string key, int chunks)
+{
+    private int _unsealed = chunks;
+
+    public string Key { get; } = key;
+
+    /// <summary>Counts one chunk as sealed; true when it was the last one.</summary>
+    public bool ChunkSealed() => Interlocked.Decrement(ref _unsealed) == 0;
+}
+
+/// <summary>
+/// Group commit across partitions (docs/architecture.md, "The write path"): every flush writes
+/// ONE object holding the pending batches of every partition this broker leads, so the PUT
+/// rate depends on the flush interval, not on the partition count. A flush starts when the
+/// oldest pending byte is --flush-interval-ms old (0: as soon as an upload slot is free), or
+/// when the pending bytes reach --flush-max-bytes. At most --max-wal-uploads objects are in
+/// flight; a partition's high watermark still advances strictly in offset order.
+/// </summary>
+internal sealed class WalFlusher
+{
+    private readonly Lock _lock = new();
+    private readonly HashSet<PartitionLog> _dirty = [];
+    private readonly PartitionStorage _storage;
+    private readonly LogRuntime _runtime;
+    private readonly int _brokerId;
+    private long _pendingBytes;
+    private int _inFlight;
+    private bool _timerArmed;
+    private bool _overdue;
+    private long _sequence;
+
+    public WalFlusher(PartitionStorage storage, LogRuntime runtime, int brokerId)
+    {
+        _storage = storage;
+        _runtime = runtime;
+        _brokerId = brokerId;
+        // Unique across restarts of the same broker id: the clock at start, then a counter.
+        _sequence = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+    }
+
+    private long _outstanding;
+
+    /// <summary>WAL objects written and not yet collected.</summary>
+    public long Outstanding => Interlocked.Read(ref _outstanding);
+
+    /// <summary>WAL uploads in flight now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>A partition appended bytes: flush now, or make sure a timer will.</summary>
+    public void OnAppend(PartitionLog log, int bytes)
+    {
+        bool now, arm = false;
+        lock (_lock)
+        {
+            _dirty.Add(log);
+            _pendingBytes += bytes;
+            now = _runtime.FlushIntervalMs == 0 || _pendingBytes >= _runtime.FlushMaxBytes;
+            if (!now && !_timerArmed) arm = _timerArmed = true;
+        }
+        if (now) TryFlush();
+        else if (arm) _ = FlushLaterAsync();
+    }
+
+    /// <summary>Flushes whatever is pending as soon as a slot is free (handoff, shutdown, tests).</summary>
+    public void FlushNow() => TryFlush(force: true);
+
+    private async Task FlushLaterAsync()
+    {
+        try { await Task.Delay(TimeSpan.FromMilliseconds(_runtime.FlushIntervalMs), _runtime.Time).ConfigureAwait(false); }
+        finally
+        {
+            lock (_lock) _timerArmed = false;
+            TryFlush(force: true);
+        }
+    }
+
+    /// <summary>
+    /// Starts uploads while there is something pending that is due and a slot is free. force:
+    /// the interval has passed (or a caller wants everything out), so whatever is pending goes.
+    /// </summary>
+    private void TryFlush(bool force = false)
+    {
+        while (true)
+        {
+            List<PartitionLog> candidates;
+            lock (_lock)
+            {
+                if (_dirty.Count == 0) return;
+                if (_inFlight >= _runtime.MaxWalUploads)
+                {
+                    // Due but no slot: the next upload to finish flushes it at once.
+                    _overdue |= force;
+                    return;
+                }
+                bool due = force || _runtime.FlushIntervalMs == 0 || _pendingBytes >= _runtime.FlushMaxBytes;
+                if (!due)
+                {
+                    if (!_timerArmed) { _timerArmed = true; _ = FlushLaterAsync(); }
+                    return;
+                }
+                _inFlight++;
+                candidates = [.. _dirty];
+                _dirty.Clear();
+            }
+
+            // Take from each partition until the object is full; the rest waits for the next one.
+            var takes = new List<WalTake>(candidates.Count);
+            long budget = _runtime.FlushMaxBytes, taken = 0;
+            var leftOver = new List<PartitionLog>();
+            foreach (var log in candidates)
+            {
+                if (taken >= budget) { leftOver.Add(log); continue; }
+                var take = log.TakeForWal(Math.Max(1, budget - taken));
+                if (take is null) continue;
+                takes.Add(take);
+                taken += take.Bytes;
+                if (take.MoreLeft) leftOver.Add(log);
+            }
+            lock (_lock)
+            {
+                _pendingBytes = Math.Max(0, _pendingBytes - taken);
+                foreach (var log in leftOver) _dirty.Add(log);
+                if (takes.Count == 0) { _inFlight--; continue; }
+            }
+            _ = UploadAsync(takes);
+            // What did not fit was due as much as what did: it goes in the next object.
+            force = leftOver.Count > 0;
+        }
+    }
+
+    private async Task UploadAsync(List<WalTake> takes)
+    {
+        long start = Stopwatch.GetTimestamp();
+        long createdAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        long sequence = Interlocked.Increment(ref _sequence);
+        string key = WalKeys.Key(_storage.Namespace, createdAt, sequence, _brokerId);
+        byte[]? bytes = null;
+        IReadOnlyList<WalChunkInfo>? chunks = null;
+        try
+        {
+            var builder = new WalObjectBuilder(_brokerId, createdAt, sequence);
+            var batches = new List<ReadOnlyMemory<byte>>();
+            foreach (var t in takes)
+            {
+                batches.Clear();
+                foreach (var b in t.Blobs) batches.Add(b.Buffer.AsMemory(0, b.Length));
+                builder.AddChunk(t.Log.TopicState.Id, t.Log.Topic, t.Log.Partition, t.LeaderEpoch, batches);
+            }
+            (bytes, chunks) = builder.Build();
+        }
+        catch (Exception ex)
+        {
+            _runtime.Log.LogError(ex, "could not build WAL object {Key}; refusing further writes to its partitions", key);
+        }
+        long takenBytes = 0;
+        foreach (var t in takes)
+        {
+            foreach (var b in t.Blobs) BufferPools.Produce.Return(b.Buffer);
+            takenBytes += t.Bytes;
+        }
+        _runtime.AddPending(-takenBytes);
+
+        bool durable = bytes is not null && await _storage.WriteWalAsync(key, bytes).ConfigureAwait(false);
+        if (durable)
+        {
+            _runtime.Metrics.WalWritten(bytes!.Length, takes.Count, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            var own = new OwnWalObject(key, takes.Count);
+            Interlocked.Increment(ref _outstanding);
+            for (int i = 0; i < takes.Count; i++)
+            {
+                var c = chunks![i];
+                takes[i].Log.OnWalDurable(c.FirstOffset, c.LastOffset + 1, bytes.AsMemory((int)c.Position, c.Length), c.MaxTimestamp, own);
+            }
+        }
+        else
+        {
+            short error = bytes is null ? ErrorCodes.KafkaStorageError : ErrorCodes.NotLeaderOrFollower;
+            foreach (var t in takes) t.Log.OnWalFailed(error);
+        }
+        bool overdue;
+        lock (_lock)
+        {
+            _inFlight--;
+            overdue = _overdue;
+            _overdue = false;
+        }
+        TryFlush(overdue);
+    }
+
+    /// <summary>Every chunk of one of our WAL objects is sealed: it is garbage now.</summary>
+    public void Collect(OwnWalObject wal)
+    {
+        Interlocked.Decrement(ref _outstanding);
+        _ = _storage.DeleteWalAsync(wal.Key);
+    }
+}

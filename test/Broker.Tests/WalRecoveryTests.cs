@@ -1,0 +1,188 @@
+using KafScale.Broker.Log;
+using KafScale.Records;
+using KafScale.Storage.Wal;
+
+namespace KafScale.Broker.Tests;
+
+/// <summary>
+/// docs/architecture.md, "The write path", takeover: a new leader adopts the WAL chain beyond the
+/// sealed segments (higher epoch wins, epochs never decrease, the chain ends at the first gap),
+/// seals it at once and rebuilds the idempotent producers from it.
+/// </summary>
+public class WalRecoveryTests
+{
+    private const string Topic = "orders";
+
+    /// <summary>Batches as a leader of epoch <paramref name="epoch"/> appended them from <paramref name="offset"/>.</summary>
+    private static List<ReadOnlyMemory<byte>> AsAppended(long offset, int epoch, params byte[][] batches)
+    {
+        var list = new List<ReadOnlyMemory<byte>>();
+        foreach (var b in batches)
+        {
+            byte[] copy = (byte[])b.Clone();
+            RecordBatch.PatchBaseOffset(copy, offset);
+            RecordBatch.SetPartitionLeaderEpoch(copy, epoch);
+            offset += Batches.Header(copy).LastOffsetDelta + 1;
+            list.Add(copy);
+        }
+        return list;
+    }
+
+    private static long _sequence;
+
+    /// <summary>Writes a WAL object as broker 9 would have, holding one chunk of the topic's partition 0 per entry.</summary>
+    private static async Task<string> WriteWalAsync(LogHost host, params (int Epoch, List<ReadOnlyMemory<byte>> Batches)[] chunks)
+    {
+        Assert.True(host.Logs.TryGetTopic(Topic, out var topic));
+        long seq = Interlocked.Increment(ref _sequence);
+        long created = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var builder = new WalObjectBuilder(9, created, seq);
+        foreach (var (epoch, batches) in chunks) builder.AddChunk(topic.Id, Topic, 0, epoch, batches);
+        var (bytes, _) = builder.Build();
+        string key = WalKeys.Key(host.Namespace, created, seq, 9);
+        await host.Store.Inner.PutAsync(key, bytes, CancellationToken.None);
+        return key;
+    }
+
+    private static async Task<List<byte[]>> ReadAllAsync(LogHost host, PartitionLog log)
+    {
+        var slices = new List<ReadOnlyMemory<byte>>();
+        await host.Storage.ReadAsync(log, 0, int.MaxValue, atLeastOne: true, slices);
+        return slices.SelectMany(s => Batches.Split(s.Span)).ToList();
+    }
+
+    [Fact]
+    public async Task Unsealed_data_is_sealed_at_handoff_and_a_restart_finds_it_in_segments()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        Assert.Equal(0, await log.AppendBlob(Batches.Make(3, "a")).DurableAsync());
+        Assert.Equal(0, await log.AppendBlob(Batches.Make(2, "b")).DurableAsync());
+        Assert.Empty(await host.SegmentBasesAsync(Topic));
+
+        await host.RestartAsync();
+
+        Assert.Equal([0L], await host.SegmentBasesAsync(Topic));
+        log = host.Log(Topic);
+        Assert.Equal(5, log.HighWatermark);
+        Assert.Equal(5, Batches.Records([.. (await ReadAllAsync(host, log)).SelectMany(b => b)]));
+    }
+
+    [Fact]
+    public async Task An_open_adopts_the_WAL_chain_a_crashed_leader_left_unsealed_seals_it_and_knows_its_producers()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        _ = await host.CreateTopicAsync(Topic);
+        byte[] idempotent;
+        using (var b = new RecordBatchBuilder { ProducerId = 7, ProducerEpoch = 0, BaseSequence = 0 })
+        {
+            b.Add(null, "p-0"u8.ToArray(), Batches.Epoch2023);
+            idempotent = b.Build();
+        }
+        await WriteWalAsync(host, (3, AsAppended(0, 3, Batches.Make(2, "x"))));
+        await WriteWalAsync(host, (3, AsAppended(2, 3, idempotent, Batches.Make(2, "y"))));
+
+        await host.RestartAsync();
+        var log = host.Log(Topic);
+
+        Assert.Equal(5, log.HighWatermark);
+        Assert.Equal(5, Batches.Records([.. (await ReadAllAsync(host, log)).SelectMany(b => b)]));
+        // Sealed at once, though segment.ms is ten minutes.
+        await TestExtensions.UntilAsync(async () => (await host.SegmentBasesAsync(Topic)).Count > 0, "the adopted chain is sealed");
+        Assert.Equal(0L, (await host.SegmentBasesAsync(Topic))[0]);
+        // The producer's retry of the adopted batch is a duplicate, answered with its offset.
+        var retry = log.AppendBlob(idempotent);
+        Assert.Equal(0, retry.ErrorCode);
+        Assert.Equal(2, retry.BaseOffset);
+        Assert.Equal(0, await retry.DurableAsync());
+        Assert.Equal(5, log.HighWatermark);
+    }
+
+    [Fact]
+    public async Task A_higher_epoch_wins_an_overlap_a_lower_epoch_after_it_is_ignored_and_the_chain_stops_at_a_gap()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        _ = await host.CreateTopicAsync(Topic);
+        await WriteWalAsync(host, (5, AsAppended(0, 5, Batches.Make(2, "e5"))));
+        // A deposed epoch-5 leader's late write of offsets 2-3, and the epoch-7 leader's own.
+        await WriteWalAsync(host, (5, AsAppended(2, 5, Batches.Make(2, "late"))));
+        await WriteWalAsync(host, (7, AsAppended(2, 7, Batches.Make(2, "e7"))));
+        // Lower than 7 after 7: ignored.
+        await WriteWalAsync(host, (6, AsAppended(4, 6, Batches.Make(2, "e6"))));
+        // Beyond a gap at 4-5: never acknowledged.
+        await WriteWalAsync(host, (7, AsAppended(6, 7, Batches.Make(2, "after-gap"))));
+
+        await host.RestartAsync();
+        var log = host.Log(Topic);
+
+        Assert.Equal(4, log.HighWatermark);
+        var read = await ReadAllAsync(host, log);
+        Assert.Equal([Batches.Make(2, "e5"), Batches.Make(2, "e7")], read.Select(Batches.AsProduced));
+        var next = log.AppendBlob(Batches.Make(1, "new"));
+        Assert.Equal(4, next.BaseOffset);
+        Assert.Equal(0, await next.DurableAsync());
+    }
+
+    [Fact]
+    public async Task A_torn_or_corrupt_WAL_object_is_skipped_and_the_chain_goes_on_without_it()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        _ = await host.CreateTopicAsync(Topic);
+        await WriteWalAsync(host, (1, AsAppended(0, 1, Batches.Make(2, "whole"))));
+        string torn = await WriteWalAsync(host, (1, AsAppended(2, 1, Batches.Make(2, "torn"))));
+        byte[] bytes = (await host.Store.Inner.GetAsync(torn, CancellationToken.None))!;
+        await host.Store.Inner.PutAsync(torn, bytes.AsMemory(0, bytes.Length - 5), CancellationToken.None);
+        string garbage = WalKeys.Key(host.Namespace, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 999_999, 9);
+        await host.Store.Inner.PutAsync(garbage, "not a WAL object at all"u8.ToArray(), CancellationToken.None);
+
+        await host.RestartAsync();
+        var log = host.Log(Topic);
+
+        Assert.Equal(2, log.HighWatermark);
+        Assert.Equal([Batches.Make(2, "whole")], (await ReadAllAsync(host, log)).Select(Batches.AsProduced));
+    }
+
+    [Fact]
+    public async Task Chunks_of_a_deleted_topic_do_not_reappear_in_a_new_topic_of_that_name()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var old = (await host.CreateTopicAsync(Topic))[0];
+        Assert.Equal(0, await old.AppendBlob(Batches.Make(3, "old")).DurableAsync());
+        Assert.Equal(0, (await host.Logs.DeleteTopicAsync(Topic, CancellationToken.None)).ErrorCode);
+
+        var again = (await host.CreateTopicAsync(Topic))[0];
+
+        Assert.Equal(0, again.HighWatermark);
+        Assert.Empty(await ReadAllAsync(host, again));
+    }
+
+    [Fact]
+    public async Task The_sweep_deletes_objects_whose_chunks_are_all_sealed_and_keeps_the_others()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        _ = await host.CreateTopicAsync(Topic);
+        // A crashed broker's object: adopted and sealed by the next leader (this one, after the restart).
+        string adopted = await WriteWalAsync(host, (1, AsAppended(0, 1, Batches.Make(2, "crashed"))));
+        await host.RestartAsync();
+        var log = host.Log(Topic);
+        await TestExtensions.UntilAsync(() => log.UnsealedBytes == 0, "the adopted chain is sealed");
+        // Our own object, durable but not sealed yet (segment.ms is ten minutes).
+        Assert.Equal(0, await log.AppendBlob(Batches.Make(1, "unsealed")).DurableAsync());
+        var ours = (await host.ListAsync(WalKeys.Prefix(host.Namespace))).Select(o => o.Key).Single(k => k != adopted);
+        // A deleted topic's object.
+        _ = await host.CreateTopicAsync("gone");
+        Assert.True(host.Logs.TryGetTopic("gone", out var gone));
+        var builder = new WalObjectBuilder(9, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 77);
+        builder.AddChunk(gone.Id, "gone", 0, 1, AsAppended(0, 1, Batches.Make(1, "gone")));
+        string goneKey = WalKeys.Key(host.Namespace, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 77, 9);
+        await host.Store.Inner.PutAsync(goneKey, builder.Build().Bytes, CancellationToken.None);
+        Assert.Equal(0, (await host.Logs.DeleteTopicAsync("gone", CancellationToken.None)).ErrorCode);
+
+        var age = WalSweeper.MinimumAge;
+        WalSweeper.MinimumAge = TimeSpan.Zero;
+        try { Assert.Equal(2, await host.Logs.WalSweeper.SweepAsync(CancellationToken.None)); }
+        finally { WalSweeper.MinimumAge = age; }
+
+        Assert.Equal([ours], (await host.ListAsync(WalKeys.Prefix(host.Namespace))).Select(o => o.Key));
+    }
+}
