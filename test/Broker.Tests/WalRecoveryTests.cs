@@ -124,6 +124,30 @@ public class WalRecoveryTests
     }
 
     [Fact]
+    public async Task A_deposed_leaders_upload_landing_after_the_next_epoch_began_is_never_adopted_later()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        int first = log.LeaderEpoch;
+        Assert.Equal(0, await log.AppendBlob(Batches.Make(2, "acked")).DurableAsync());
+        // The next epoch begins at 2 and writes nothing.
+        await host.RestartAsync();
+        int second = host.Log(Topic).LeaderEpoch;
+        Assert.True(second > first);
+        Assert.Equal(2, host.Log(Topic).HighWatermark);
+        // Only now does the first epoch's upload of offsets 2-3 land (its leader was paused mid-upload).
+        await WriteWalAsync(host, (first, AsAppended(2, first, Batches.Make(2, "late"))));
+
+        await host.RestartAsync();
+        log = host.Log(Topic);
+
+        Assert.Equal(2, log.HighWatermark);
+        Assert.Equal([Batches.Make(2, "acked")], (await ReadAllAsync(host, log)).Select(Batches.AsProduced));
+        var kv = await host.Metadata.GetAsync($"/kafscale/topics/{Topic}/partitions/0/epoch_starts", CancellationToken.None);
+        Assert.Equal($"{first}:0 {second}:2 {log.LeaderEpoch}:2", System.Text.Encoding.ASCII.GetString(kv!.Value));
+    }
+
+    [Fact]
     public async Task A_torn_or_corrupt_WAL_object_is_skipped_and_the_chain_goes_on_without_it()
     {
         await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);

@@ -39,6 +39,28 @@ public class WalChainTests
     }
 
     [Fact]
+    public void A_chunk_of_an_epoch_never_counts_at_or_above_the_start_of_a_later_epoch()
+    {
+        // Epoch 1's leader was deposed with an upload of 364 in flight; epoch 2 began at 364 and
+        // wrote nothing; the upload landed after epoch 2 had listed the store. Epoch 3 must not
+        // take it: the fence starts where epoch 2 began.
+        EpochStart[] starts = [new(1, 0), new(2, 364)];
+        Assert.Empty(WalChain.Build([C("late", 1, 364, 364)], 364, 1, starts));
+        Assert.Single(WalChain.Build([C("late", 1, 364, 364)], 364, 1)); // what happened without the record
+        // A chunk of epoch 1 running across 364 counts up to it only; one of epoch 2 is not fenced.
+        Assert.Equal([("a", 360L, 364L), ("b", 364L, 370L)],
+            WalChain.Build([C("a", 1, 360, 367), C("b", 2, 364, 369)], 360, 1, starts).Select(l => (l.Source.ObjectKey, l.FromOffset, l.ToOffset)));
+        Assert.Equal([("a", 360L, 364L)],
+            WalChain.Build([C("a", 1, 360, 367)], 360, 1, starts).Select(l => (l.Source.ObjectKey, l.FromOffset, l.ToOffset)));
+        // The earliest start of any later epoch is the fence, whatever order the record lists them in.
+        Assert.Equal([("a", 360L, 362L)],
+            WalChain.Build([C("a", 1, 360, 367)], 360, 1, [new(3, 362), new(2, 365)]).Select(l => (l.Source.ObjectKey, l.FromOffset, l.ToOffset)));
+        // An epoch's own start and lower epochs' starts do not fence it.
+        Assert.Equal([("a", 360L, 368L)],
+            WalChain.Build([C("a", 2, 360, 367)], 360, 1, [new(1, 0), new(2, 360)]).Select(l => (l.Source.ObjectKey, l.FromOffset, l.ToOffset)));
+    }
+
+    [Fact]
     public void A_gap_ends_the_chain()
     {
         Assert.Equal([("a", 0L, 10L)], Links([C("a", 1, 0, 9), C("after-gap", 1, 11, 19)]));

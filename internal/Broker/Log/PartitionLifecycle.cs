@@ -29,12 +29,15 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
     {
         var keys = await meta.GetPrefixAsync(MetadataKeys.Partition(topic.Name, partition), ct).ConfigureAwait(false);
         long hint = 0, start = 0, lastSegment = 0;
+        KeyValue? epochStartsKey = null;
         foreach (var kv in keys.Kvs)
         {
             if (kv.Key.EndsWith("/next_offset", StringComparison.Ordinal)) hint = ParseLong(kv.Value);
             else if (kv.Key.EndsWith("/log_start_offset", StringComparison.Ordinal)) start = ParseLong(kv.Value);
             else if (kv.Key.EndsWith("/last_segment", StringComparison.Ordinal)) lastSegment = ParseLong(kv.Value);
+            else if (kv.Key.EndsWith("/epoch_starts", StringComparison.Ordinal)) epochStartsKey = kv;
         }
+        var epochStarts = EpochStarts.Parse(epochStartsKey?.Value);
         var opened = new PartitionLog(topic.Name, partition, topic, storage, runtime) { LeaderEpoch = epoch };
         var (segments, olderBelow) = await storage.RecoverAsync(topic.Name, partition, hint, lastSegment, ct).ConfigureAwait(false);
         var producers = await storage.ReplayProducersAsync(opened, segments, ct).ConfigureAwait(false);
@@ -42,10 +45,13 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         // sealed yet, sealed by this one at once (docs/architecture.md, "The write path").
         long sealedEnd = segments.Count > 0 ? segments[^1].LastOffset + 1 : Math.Max(0, start);
         int lastEpoch = segments.Count > 0 ? await LastEpochAsync(opened, segments[^1]).ConfigureAwait(false) : -1;
-        var unsealed = await storage.RecoverWalAsync(topic.Id, topic.Name, partition, sealedEnd, lastEpoch, ct).ConfigureAwait(false);
+        var unsealed = await storage.RecoverWalAsync(topic.Id, topic.Name, partition, sealedEnd, lastEpoch, epochStarts, ct).ConfigureAwait(false);
         foreach (var u in unsealed) PartitionLog.ReplayInto(producers, u.UnsealedBody.Span);
         opened.Load(segments, start, olderBelow, unsealed);
         opened.SetProducers(producers);
+        // Before this epoch takes a write: its log begins here, so a deposed leader's upload
+        // landing later at or above this offset never counts (docs/storage-format.md, "The chain rule").
+        await RecordEpochStartAsync(topic, partition, epoch, opened.NextOffset, epochStartsKey, ct).ConfigureAwait(false);
         if (unsealed.Count > 0)
         {
             log.LogInformation("{Topic}-{Partition}: adopted offsets {From}-{To} from the WAL; sealing them", topic.Name, partition, unsealed[0].BaseOffset, unsealed[^1].LastOffset);
@@ -54,6 +60,33 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         if (opened.NextOffset != hint || (segments.Count > 0 && segments[^1].BaseOffset != lastSegment)) runtime.ScheduleHintUpdate(opened);
         if (olderBelow) _ = LoadOlderAsync(opened, segments[0].BaseOffset);
         return opened;
+    }
+
+    /// <summary>
+    /// Adds (epoch, start) to the partition's epoch_starts key (docs/metadata.md) with a
+    /// transaction that requires the version read at open; a concurrent change is read again and
+    /// merged. A newer epoch already recorded means this broker was deposed while opening.
+    /// </summary>
+    private async Task RecordEpochStartAsync(TopicState topic, int partition, int epoch, long startOffset, KeyValue? read, CancellationToken ct)
+    {
+        string key = MetadataKeys.EpochStarts(topic.Name, partition);
+        for (int attempt = 0; ; attempt++)
+        {
+            var known = EpochStarts.Parse(read?.Value);
+            if (known.Exists(e => e.Epoch > epoch))
+                throw new InvalidOperationException($"{topic.Name}-{partition}: leader epoch {epoch} is already followed by a newer one");
+            known.RemoveAll(e => e.Epoch == epoch);
+            known.Add(new KafScale.Storage.Wal.EpochStart(epoch, startOffset));
+            var compares = new List<Compare>
+            {
+                new(MetadataKeys.TopicConfig(topic.Name), CompareTarget.CreateRevision, CompareResult.Equal, topic.CreateRevision),
+                new(key, CompareTarget.ModRevision, CompareResult.Equal, read?.ModRevision ?? 0),
+            };
+            var result = await meta.TxnAsync(new TxnRequest(compares, [TxnOp.Put(key, EpochStarts.Format(known))], [TxnOp.Get(key)]), ct).ConfigureAwait(false);
+            if (result.Succeeded) return;
+            if (attempt >= 4) throw new IOException($"{topic.Name}-{partition}: {key} kept changing while leader epoch {epoch} was recorded");
+            read = result.Gets.Count > 0 && result.Gets[0].Count > 0 ? result.Gets[0][0] : null;
+        }
     }
 
     /// <summary>The leader epoch of the last batch of a segment: the WAL chain may not go below it.</summary>
@@ -151,4 +184,36 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
 
     private static long ParseLong(byte[] value) =>
         long.TryParse(Encoding.ASCII.GetString(value), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l) ? l : 0;
+}
+
+/// <summary>
+/// The epoch_starts key (docs/metadata.md): "epoch:offset" pairs separated by spaces, in epoch
+/// order, the newest <see cref="Kept"/>. An unreadable pair is skipped: the key only narrows
+/// which WAL chunks count, so a lost entry weakens the fence for that old epoch and nothing else.
+/// </summary>
+internal static class EpochStarts
+{
+    public const int Kept = 32;
+
+    public static List<KafScale.Storage.Wal.EpochStart> Parse(byte[]? value)
+    {
+        var result = new List<KafScale.Storage.Wal.EpochStart>();
+        if (value is null) return result;
+        foreach (string pair in Encoding.ASCII.GetString(value).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int colon = pair.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0
+                && int.TryParse(pair.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out int epoch)
+                && long.TryParse(pair.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long offset))
+                result.Add(new KafScale.Storage.Wal.EpochStart(epoch, offset));
+        }
+        return result;
+    }
+
+    public static byte[] Format(List<KafScale.Storage.Wal.EpochStart> starts)
+    {
+        starts.Sort(static (a, b) => a.Epoch.CompareTo(b.Epoch));
+        int skip = Math.Max(0, starts.Count - Kept);
+        return Encoding.ASCII.GetBytes(string.Join(' ', starts.Skip(skip).Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Epoch}:{e.StartOffset}"))));
+    }
 }

@@ -385,7 +385,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// a log line; a chunk that cannot be read whole ends the chain there. A store that fails
     /// throws: the open is retried rather than cutting the chain short.
     /// </summary>
-    public async Task<List<SegmentRef>> RecoverWalAsync(Guid topicId, string topic, int partition, long from, int minEpoch, CancellationToken ct)
+    public async Task<List<SegmentRef>> RecoverWalAsync(Guid topicId, string topic, int partition, long from, int minEpoch, IReadOnlyList<EpochStart>? epochStarts, CancellationToken ct)
     {
         var objects = new List<ObjectInfo>();
         await foreach (var o in store.ListAsync(WalKeys.Prefix(ns), ct).ConfigureAwait(false)) objects.Add(o);
@@ -401,7 +401,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         }
         var result = new List<SegmentRef>();
         if (chunks.Count == 0) return result;
-        foreach (var link in WalChain.Build(chunks, from, minEpoch))
+        foreach (var link in WalChain.Build(chunks, from, minEpoch, epochStarts))
         {
             var c = link.Source.Chunk;
             var bytes = new byte[c.Length];

@@ -75,4 +75,5 @@ internal static class MetadataKeys
     public static string LastSegment(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/last_segment";
     public static string LogStartOffset(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/log_start_offset";
     public static string LeaderEpoch(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/leader_epoch";
+    public static string EpochStarts(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/epoch_starts";
 }

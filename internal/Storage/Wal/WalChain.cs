@@ -5,6 +5,13 @@ namespace KafScale.Storage.Wal;
 /// <summary>One chunk found in a WAL object, with the key of that object.</summary>
 public readonly record struct WalChunkRef(string ObjectKey, WalChunkInfo Chunk);
 
+/// <summary>
+/// Where a leader epoch's log began: the offset the partition's leader of <paramref name="Epoch"/>
+/// found as its log end when it took the partition over, recorded before it took any write. No
+/// data of a lower epoch at or above that offset was ever acknowledged.
+/// </summary>
+public readonly record struct EpochStart(int Epoch, long StartOffset);
+
 /// <summary>One piece of a partition's log: offsets [<paramref name="FromOffset"/>, <paramref name="ToOffset"/>) of one chunk (ToOffset exclusive).</summary>
 public readonly record struct WalChainLink(WalChunkRef Source, long FromOffset, long ToOffset);
 
@@ -27,11 +34,15 @@ public static class WalChain
     /// over there, so the lower epoch's data beyond never counted;</item>
     /// <item>no candidate: the chain ends (a gap; nothing beyond it was acknowledged).</item>
     /// </list>
+    /// A chunk of epoch e is also never used at or above the start of any later epoch
+    /// (<paramref name="epochStarts"/>): a deposed leader's write that landed after its successor
+    /// began, where the successor wrote nothing that would overlap it.
     /// </summary>
     /// <param name="chunks">Chunks of one partition (already filtered by topic id and partition).</param>
+    /// <param name="epochStarts">The recorded starts of the partition's leader epochs, in any order; null or empty when none are known.</param>
     /// <returns>The links in offset order, each starting where the previous one ends; the first starts at <paramref name="from"/>.</returns>
     /// <exception cref="ArgumentException">A chunk whose offsets are not a range of a log (a footer entry the reader would have refused).</exception>
-    public static List<WalChainLink> Build(IEnumerable<WalChunkRef> chunks, long from, int minEpoch)
+    public static List<WalChainLink> Build(IEnumerable<WalChunkRef> chunks, long from, int minEpoch, IReadOnlyList<EpochStart>? epochStarts = null)
     {
         ArgumentNullException.ThrowIfNull(chunks);
         var sorted = new List<WalChunkRef>();
@@ -60,13 +71,13 @@ public static class WalChain
             WalChunkRef? best = null;
             foreach (WalChunkRef r in active)
             {
-                if (r.Chunk.LeaderEpoch >= epoch && (best is not { } b || Better(r, b)))
+                if (r.Chunk.LeaderEpoch >= epoch && c < Fence(epochStarts, r.Chunk.LeaderEpoch) && (best is not { } b || Better(r, b)))
                     best = r;
             }
             if (best is not { } winner)
                 break;
 
-            long end = winner.Chunk.LastOffset + 1;
+            long end = Math.Min(winner.Chunk.LastOffset + 1, Fence(epochStarts, winner.Chunk.LeaderEpoch));
             // Every chunk not yet active starts above the cursor; sorted by First, the first one
             // of a higher epoch that starts inside the winner is where that epoch took over.
             for (int j = next; j < sorted.Count && sorted[j].Chunk.FirstOffset < end; j++)
@@ -82,6 +93,20 @@ public static class WalChain
             epoch = winner.Chunk.LeaderEpoch;
         }
         return links;
+    }
+
+    /// <summary>The first offset at which a chunk of this epoch no longer counts: the earliest start of a later epoch.</summary>
+    private static long Fence(IReadOnlyList<EpochStart>? epochStarts, int epoch)
+    {
+        long fence = long.MaxValue;
+        if (epochStarts is null)
+            return fence;
+        for (int i = 0; i < epochStarts.Count; i++)
+        {
+            if (epochStarts[i].Epoch > epoch && epochStarts[i].StartOffset < fence)
+                fence = epochStarts[i].StartOffset;
+        }
+        return fence;
     }
 
     private static bool Better(in WalChunkRef a, in WalChunkRef b)
