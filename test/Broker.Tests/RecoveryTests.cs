@@ -68,7 +68,7 @@ public class RecoveryTests
         var log = (await host.CreateTopicAsync(Topic))[0];
         await WriteSegmentsAsync(log, Batches.Make(3, "a"), Batches.Make(4, "b"));
 
-        var chain = (await FreshStorage(host).RecoverAsync(Topic, 0, nextOffsetHint: 0, lastSegmentHint: 0, CancellationToken.None)).Chain;
+        var chain = (await FreshStorage(host).RecoverAsync(Topic, 0, lastSegmentHint: 0, CancellationToken.None)).Chain;
 
         Assert.Equal([(0L, 2L), (3L, 6L)], chain.Select(s => (s.BaseOffset, s.LastOffset)));
         foreach (var s in chain)
@@ -88,7 +88,7 @@ public class RecoveryTests
         Assert.True(SegmentIndex.Parse(original).Count > 1);
         await host.Store.Inner.DeleteAsync(indexKey, CancellationToken.None);
 
-        var chain = (await FreshStorage(host).RecoverAsync(Topic, 0, 0, 0, CancellationToken.None)).Chain;
+        var chain = (await FreshStorage(host).RecoverAsync(Topic, 0, 0, CancellationToken.None)).Chain;
 
         Assert.Equal([0L, 1L], chain.Select(s => s.BaseOffset));
         Assert.Equal(original, await host.Store.Inner.GetAsync(indexKey, CancellationToken.None));
@@ -168,7 +168,7 @@ public class RecoveryTests
         await WriteSegmentsAsync(log, Batches.Make(2, "a"), Batches.Make(2, "b"), Batches.Make(2, "c"));
         await host.Store.Inner.PutAsync(host.SegmentKey(Topic, 0, 2), new byte[SegmentFormat.MinimumSegmentSize - 1], CancellationToken.None);
 
-        var chain = (await FreshStorage(host).RecoverAsync(Topic, 0, 0, 0, CancellationToken.None)).Chain;
+        var chain = (await FreshStorage(host).RecoverAsync(Topic, 0, 0, CancellationToken.None)).Chain;
 
         Assert.Equal([0L], chain.Select(s => s.BaseOffset));
         Assert.Equal([0L], await host.SegmentBasesAsync(Topic));
@@ -222,7 +222,7 @@ public class RecoveryTests
     {
         await using var host = await LogHost.StartAsync();
 
-        var chain = (await FreshStorage(host).RecoverAsync("never-written", 0, 0, 0, CancellationToken.None)).Chain;
+        var chain = (await FreshStorage(host).RecoverAsync("never-written", 0, 0, CancellationToken.None)).Chain;
 
         Assert.Empty(chain);
     }
@@ -257,7 +257,7 @@ public class RecoveryTests
         var storage = FreshStorage(host);
         host.Store.ClearRangeReads();
 
-        var (chain, olderBelow) = await storage.RecoverAsync(Topic, 0, log.HighWatermark, lastSegmentHint: bases[4], CancellationToken.None);
+        var (chain, olderBelow) = await storage.RecoverAsync(Topic, 0, lastSegmentHint: bases[4], CancellationToken.None);
 
         Assert.True(olderBelow);
         Assert.Equal(bases[4..], chain.Select(s => s.BaseOffset));
@@ -277,7 +277,7 @@ public class RecoveryTests
         var bases = await WriteSegmentsAsync(log, Batches.Make(3, "a"), Batches.Make(4, "b"), Batches.Make(2, "c"));
 
         // Offset 5 lies inside the second segment: no segment starts there.
-        var (chain, olderBelow) = await FreshStorage(host).RecoverAsync(Topic, 0, log.HighWatermark, lastSegmentHint: 5, CancellationToken.None);
+        var (chain, olderBelow) = await FreshStorage(host).RecoverAsync(Topic, 0, lastSegmentHint: 5, CancellationToken.None);
 
         Assert.False(olderBelow);
         Assert.Equal(bases, chain.Select(s => s.BaseOffset));

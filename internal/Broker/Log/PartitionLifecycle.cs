@@ -39,7 +39,7 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         }
         var epochStarts = EpochStarts.Parse(epochStartsKey?.Value);
         var opened = new PartitionLog(topic.Name, partition, topic, storage, runtime) { LeaderEpoch = epoch };
-        var (segments, olderBelow) = await storage.RecoverAsync(topic.Name, partition, hint, lastSegment, ct).ConfigureAwait(false);
+        var (segments, olderBelow) = await storage.RecoverAsync(topic.Name, partition, lastSegment, ct).ConfigureAwait(false);
         var producers = await storage.ReplayProducersAsync(opened, segments, ct).ConfigureAwait(false);
         // Then the WAL chain beyond the sealed segments: durable data the last leader had not
         // sealed yet, sealed by this one at once (docs/architecture.md, "The write path").
@@ -49,6 +49,9 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         foreach (var u in unsealed) PartitionLog.ReplayInto(producers, u.UnsealedBody.Span);
         opened.Load(segments, start, olderBelow, unsealed);
         opened.SetProducers(producers);
+        // The hint is written after data is durable, so it is never ahead of the sealed segments and the WAL together.
+        if (opened.NextOffset < hint)
+            log.LogWarning("{Topic}-{Partition}: metadata says next offset {Hint} but the segments and the WAL end at {End}", topic.Name, partition, hint, opened.NextOffset);
         // Before this epoch takes a write: its log begins here, so a deposed leader's upload
         // landing later at or above this offset never counts (docs/storage-format.md, "The chain rule").
         await RecordEpochStartAsync(topic, partition, epoch, opened.NextOffset, epochStartsKey, ct).ConfigureAwait(false);

@@ -298,7 +298,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// whole partition is listed.
     /// </para>
     /// </summary>
-    public async Task<(List<SegmentRef> Chain, bool OlderBelow)> RecoverAsync(string topic, int partition, long nextOffsetHint, long lastSegmentHint, CancellationToken ct)
+    public async Task<(List<SegmentRef> Chain, bool OlderBelow)> RecoverAsync(string topic, int partition, long lastSegmentHint, CancellationToken ct)
     {
         List<SegmentRef> chain;
         bool olderBelow = false;
@@ -321,8 +321,6 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             }
         }
         else chain = await RecoverWholeAsync(topic, partition, ct).ConfigureAwait(false);
-        if (chain.Count > 0 && nextOffsetHint > chain[^1].LastOffset + 1)
-            log.LogWarning("{Topic}-{Partition}: metadata says next offset {Hint} but the store ends at {End}", topic, partition, nextOffsetHint, chain[^1].LastOffset + 1);
         return (chain, olderBelow);
     }
 
