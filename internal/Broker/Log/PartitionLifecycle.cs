@@ -78,8 +78,12 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
             var known = EpochStarts.Parse(read?.Value);
             if (known.Exists(e => e.Epoch > epoch))
                 throw new InvalidOperationException($"{topic.Name}-{partition}: leader epoch {epoch} is already followed by a newer one");
+            // A broker that takes its partitions up again under the same lease keeps their epoch:
+            // the epoch still began where it first did.
+            long start = startOffset;
+            foreach (var e in known) if (e.Epoch == epoch) start = Math.Min(start, e.StartOffset);
             known.RemoveAll(e => e.Epoch == epoch);
-            known.Add(new KafScale.Storage.Wal.EpochStart(epoch, startOffset));
+            known.Add(new KafScale.Storage.Wal.EpochStart(epoch, start));
             var compares = new List<Compare>
             {
                 new(MetadataKeys.TopicConfig(topic.Name), CompareTarget.CreateRevision, CompareResult.Equal, topic.CreateRevision),
