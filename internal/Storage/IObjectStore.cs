@@ -64,6 +64,20 @@ public interface IObjectStore : IAsyncDisposable
 
     /// <summary>Deletes the object; deleting a missing object is not an error.</summary>
     Task DeleteAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes an object whose return after a crash does no harm (a WAL object whose chunks are
+    /// all sealed: whoever finds it again deletes it again). A store where durability costs a
+    /// separate step may skip it. By default a normal delete.
+    /// </summary>
+    Task DeleteGarbageAsync(string key, CancellationToken cancellationToken) => DeleteAsync(key, cancellationToken);
+
+    /// <summary>
+    /// True when a ranged read costs about what its bytes cost (a local file), so a reader may
+    /// read just the part of an object it needs; false when every request has a price of its own
+    /// (S3), where reading a whole object once is cheaper than reading it piece by piece.
+    /// </summary>
+    bool CheapRangedReads => false;
 }
 
 public sealed class ObjectNotFoundException(string key) : Exception($"object '{key}' does not exist")
