@@ -34,6 +34,27 @@ public interface IObjectStore : IAsyncDisposable
     /// </summary>
     Task<bool> CreateIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <see cref="CreateIfAbsentAsync(string, ReadOnlyMemory{byte}, CancellationToken)"/> of the
+    /// object made of <paramref name="parts"/> back to back. A store that can write them as they
+    /// are (a local file: one gathered write) saves the copy into one array; by default they are
+    /// copied into one and created as usual.
+    /// </summary>
+    Task<bool> CreateIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken)
+    {
+        long length = 0;
+        foreach (ReadOnlyMemory<byte> part in parts)
+            length += part.Length;
+        byte[] whole = new byte[length];
+        int position = 0;
+        foreach (ReadOnlyMemory<byte> part in parts)
+        {
+            part.Span.CopyTo(whole.AsSpan(position));
+            position += part.Length;
+        }
+        return CreateIfAbsentAsync(key, whole, cancellationToken);
+    }
+
     /// <summary>The whole object, or null when it does not exist.</summary>
     Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken);
 

@@ -58,7 +58,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         {
             string directory = Path.GetDirectoryName(path)!;
             EnsureDirectory(directory);
-            string temp = WriteTempFile(directory, new ReadOnlySpan<ReadOnlyMemory<byte>>(in data), cancellationToken, durable);
+            string temp = WriteTempFile(directory, [data], cancellationToken, durable);
             try
             {
                 File.Move(temp, path, overwrite: true);
@@ -72,7 +72,11 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         }, cancellationToken);
     }
 
-    public Task<bool> CreateIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public Task<bool> CreateIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        CreateIfAbsentAsync(key, [data], cancellationToken);
+
+    /// <summary>One gathered write of the parts as they are: no copy into one array.</summary>
+    public Task<bool> CreateIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken)
     {
         string path = PathOf(key);
         cancellationToken.ThrowIfCancellationRequested();
@@ -82,7 +86,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
                 return false;
             string directory = Path.GetDirectoryName(path)!;
             EnsureDirectory(directory);
-            string temp = WriteTempFile(directory, new ReadOnlySpan<ReadOnlyMemory<byte>>(in data), cancellationToken);
+            string temp = WriteTempFile(directory, parts, cancellationToken);
             int errno;
             try
             {
@@ -167,9 +171,26 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
     /// <summary>
     /// Unlinks the file without the fsync of its directory: after a crash the object may be back,
     /// which the caller has said is harmless. That fsync is a journal commit, and one per WAL
-    /// object (hundreds a second) kept as many threads waiting on the disk.
+    /// object (hundreds a second) kept as many threads waiting on the disk. The unlink alone takes
+    /// microseconds, so it runs on the caller's thread instead of queueing for a pool thread.
     /// </summary>
-    public Task DeleteGarbageAsync(string key, CancellationToken cancellationToken) => DeleteAsync(key, durable: false, cancellationToken);
+    public Task DeleteGarbageAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            File.Delete(PathOf(key));
+            return Task.CompletedTask;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return Task.CompletedTask;
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException(ex);
+        }
+    }
 
     public bool CheapRangedReads => true;
 
@@ -259,9 +280,9 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
     /// writes beside it (whose fsyncs share the file system's journal commit) wait for all of its
     /// data at once (docs/architecture.md, "The write path").
     /// </summary>
-    internal const int WriteBackPieceBytes = 1024 * 1024;
+    public const int WriteBackPieceBytes = 1024 * 1024;
 
-    private static string WriteTempFile(string directory, ReadOnlySpan<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken, bool durable = true)
+    private static string WriteTempFile(string directory, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken, bool durable = true)
     {
         string temp = Path.Combine(directory, TempPrefix + Guid.NewGuid().ToString("N"));
         try

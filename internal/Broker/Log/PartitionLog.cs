@@ -16,7 +16,7 @@ internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, lo
 
     /// <summary>
     /// For durable data not yet sealed into a segment (docs/architecture.md, "The write path"):
-    /// its batches, a slice of the WAL object they were uploaded in. Empty for a sealed segment.
+    /// its batches, the chunk of the WAL object they were uploaded in. Empty for a sealed segment.
     /// </summary>
     public ReadOnlyMemory<byte> UnsealedBody { get; init; }
 

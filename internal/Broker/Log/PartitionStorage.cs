@@ -109,7 +109,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// land) counts as success. False when it could not be done before the lease deadline (or the
     /// broker stops): then nothing in it may be acknowledged, though it may have landed.
     /// </summary>
-    public async Task<bool> WriteWalAsync(string key, ReadOnlyMemory<byte> bytes)
+    public async Task<bool> WriteWalAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts)
     {
         int attempt = 0;
         var term = runtime.Lease.Term;
@@ -122,13 +122,13 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             var ct = cut.Token;
             try
             {
-                bool created = await Measure("put", () => store.CreateIfAbsentAsync(key, bytes, ct)).ConfigureAwait(false);
+                bool created = await Measure("put", () => store.CreateIfAbsentAsync(key, parts, ct)).ConfigureAwait(false);
                 runtime.Metrics.PutsWal.Increment();
                 if (!created)
                 {
                     var existing = await Measure("get", () => store.GetAsync(key, ct)).ConfigureAwait(false);
                     if (existing is null) throw new IOException($"{key} was reported taken but could not be read");
-                    if (!existing.AsSpan().SequenceEqual(bytes.Span))
+                    if (!SameBytes(existing, parts))
                     {
                         log.LogError("WAL object {Key} already exists with other content: is another broker running with this broker id?", key);
                         return false;
@@ -147,6 +147,17 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                 catch (OperationCanceledException) { return false; }
             }
         }
+    }
+
+    private static bool SameBytes(ReadOnlySpan<byte> whole, IReadOnlyList<ReadOnlyMemory<byte>> parts)
+    {
+        int position = 0;
+        foreach (var part in parts)
+        {
+            if (position + part.Length > whole.Length || !whole.Slice(position, part.Length).SequenceEqual(part.Span)) return false;
+            position += part.Length;
+        }
+        return position == whole.Length;
     }
 
     /// <summary>Deletes a WAL object whose chunks are all sealed (a failure leaves it to the sweep).</summary>
