@@ -145,13 +145,15 @@ public class PartitionReadTests
         await using var host = await LogHost.StartAsync(c => c.SegmentBytes = 16 << 20);
         host.Store.CheapRangedReads = ranged;
         var log = (await host.CreateTopicAsync(Topic))[0];
+        // Today's timestamps: the default retention.ms must not delete the segments mid-test.
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var first = new List<byte[]>();
-        for (int i = 0; i < 30; i++) first.Add(Batches.Make(50, $"a{i}", valueBytes: 2000));
-        first.Add(Batches.OfSize(PartitionStorage.ReadWindowBytes + 500_000, "big"));
-        for (int i = 0; i < 10; i++) first.Add(Batches.Make(3, $"b{i}"));
-        for (int i = 0; i < 10; i++) first.Add(Batches.Make(50, $"c{i}", valueBytes: 2000));
+        for (int i = 0; i < 30; i++) first.Add(Batches.Make(50, $"a{i}", now, valueBytes: 2000));
+        first.Add(Batches.OfSize(PartitionStorage.ReadWindowBytes + 500_000, "big", now));
+        for (int i = 0; i < 10; i++) first.Add(Batches.Make(3, $"b{i}", now));
+        for (int i = 0; i < 10; i++) first.Add(Batches.Make(50, $"c{i}", now, valueBytes: 2000));
         Assert.Equal(0, await log.AppendBlob(Batches.Blob([.. first])).DurableAsync());
-        Assert.Equal(0, await log.AppendBlob(Batches.Blob(Batches.Make(4, "d"), Batches.Make(5, "e"))).DurableAsync());
+        Assert.Equal(0, await log.AppendBlob(Batches.Blob(Batches.Make(4, "d", now), Batches.Make(5, "e", now))).DurableAsync());
         Assert.True(await log.FlushUntilDurableAsync(TimeSpan.FromSeconds(30)));
         var stored = await host.AllStoredBatchesAsync(Topic);
         Assert.Equal(first.Count + 2, stored.Count);
