@@ -19,7 +19,7 @@
 #   BENCH_BATCH_BYTES_16 (64k) BENCH_IN_FLIGHT_16 (8): 16 partitions, 1 MiB requests, 8 MiB in flight
 #   BENCH_CONNECTIONS (1)  BENCH_PACED_BATCH_BYTES (16k)
 #   BENCH_BROKER_ARGS (extra broker flags, e.g. "--flush-interval-ms 5")
-#   BENCH_KEEP=1 keeps the work directory (broker log, JSON results)
+#   BENCH_KEEP=1 keeps the work directory (broker log, JSON results, /metrics after each step)
 #   KAFSCALE_BINARY (default out/kafscale)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,6 +119,14 @@ run_json() {
   grep '^{' <<<"$out" | tee "$WORK/$name.json" || true
 }
 
+# With BENCH_KEEP=1 the broker's /metrics after each step, to see where the time went.
+keep_metrics() {
+  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
+    curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$WORK/metrics-after-$1.txt" || true
+    grep -E '^(VmRSS|RssAnon|RssFile|VmHWM):' "/proc/$BROKER_PID/status" >>"$WORK/metrics-after-$1.txt" || true
+  fi
+}
+
 # Broker counters around a run: flushes, object-store puts, segments, CPU seconds.
 snapshot() {
   echo "$(metric kafscale_flush_latency_ms_sum) $(metric kafscale_flush_latency_ms_count)" \
@@ -145,15 +153,18 @@ s0=$(snapshot)
 P1=$(run_json produce-1 "$produce_limit" produce --bootstrap "$BOOTSTRAP" --topic bench-p1 --partitions 1 --record-size 1024 --acks all \
   --duration "${PRODUCE_SECONDS}s" --warmup "${WARMUP_SECONDS}s" --batch-bytes "$BATCH_BYTES_1" --in-flight "$IN_FLIGHT_1" --connections "$CONNECTIONS")
 P1_BROKER=$(describe_delta "$s0" "$(snapshot)" "$total_seconds")
+keep_metrics produce-1
 log "(a) produce, 16 partitions, ${PRODUCE_SECONDS}s"
 s0=$(snapshot)
 P16=$(run_json produce-16 "$produce_limit" produce --bootstrap "$BOOTSTRAP" --topic bench-p16 --partitions 16 --record-size 1024 --acks all \
   --duration "${PRODUCE_SECONDS}s" --warmup "${WARMUP_SECONDS}s" --batch-bytes "$BATCH_BYTES_16" --in-flight "$IN_FLIGHT_16" --connections "$CONNECTIONS")
 P16_BROKER=$(describe_delta "$s0" "$(snapshot)" "$total_seconds")
+keep_metrics produce-16
 
 # ---- (b) consume ---------------------------------------------------------------------------------
 log "(b) consume what was produced (at most ${CONSUME_SECONDS}s per topic)"
 C16=$(run_json consume-16 $((CONSUME_SECONDS + 30)) consume --bootstrap "$BOOTSTRAP" --topic bench-p16 --duration "${CONSUME_SECONDS}s")
+keep_metrics consume-16
 C1=$(run_json consume-1 $((CONSUME_SECONDS + 30)) consume --bootstrap "$BOOTSTRAP" --topic bench-p1 --duration "${CONSUME_SECONDS}s")
 
 # ---- (c) paced latency ---------------------------------------------------------------------------
@@ -167,9 +178,11 @@ paced() {
 s0=$(snapshot)
 PACED16=$(paced 16)
 PACED16_BROKER=$(describe_delta "$s0" "$(snapshot)" $((PACED_SECONDS + WARMUP_SECONDS)))
+keep_metrics paced-16
 s0=$(snapshot)
 PACED1=$(paced 1)
 PACED1_BROKER=$(describe_delta "$s0" "$(snapshot)" $((PACED_SECONDS + WARMUP_SECONDS)))
+keep_metrics paced-1
 
 # ---- (f) kcat ------------------------------------------------------------------------------------
 KCAT_LINE="skipped"
@@ -200,6 +213,7 @@ DISK=$(run_json disk 60 disk-probe --dir "$WORK" --count 200 --size 16k)
 # ---- (d) RSS after the load ----------------------------------------------------------------------
 sleep 12  # idle: the broker returns memory a few seconds after traffic stops
 RSS_AFTER=$(rss_mb)
+keep_metrics idle
 kill "$BROKER_PID" 2>/dev/null || true
 wait "$BROKER_PID" 2>/dev/null || true
 BROKER_PID=""

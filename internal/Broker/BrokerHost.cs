@@ -86,6 +86,15 @@ public sealed class BrokerHost : IAsyncDisposable
             throw new StartupException(openStore is not null ? ex.Message
                 : $"cannot use '{objectsDir}' as the object store (--objects-dir / KAFSCALE_OBJECTS_DIR, or --data-dir / KAFSCALE_DATA_DIR): {ex.Message}", ex);
         }
+        // The directory store's writes each hold a pool thread in fsync (up to --max-wal-uploads WAL
+        // objects and --max-parallel-uploads seals at once). Below that many threads the pool adds
+        // threads only slowly, and meanwhile requests, acks and unlinks wait behind the disk:
+        // measured as seconds of produce p99 at full speed (docs/decisions.md).
+        if (store is LocalDirectoryObjectStore)
+        {
+            ThreadPool.GetMinThreads(out int workers, out int completions);
+            ThreadPool.SetMinThreads(Math.Max(workers, Environment.ProcessorCount + config.MaxWalUploads + config.MaxParallelUploads), completions);
+        }
         if (!store.SupportsConditionalCreate && meta is not EmbeddedMetadataStore)
             log.LogWarning("the object store does not refuse to overwrite existing objects (no conditional create): a deposed leader is fenced only by its lease deadline, which is weaker (docs/architecture.md, \"Leadership and fencing\")");
 

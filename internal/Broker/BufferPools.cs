@@ -16,6 +16,12 @@ internal static class BufferPools
     /// <summary>Response frames: at most 16 arrays per size class up to 1 MiB (about 32 MiB kept at worst).</summary>
     public static readonly ArrayPool<byte> Responses = ArrayPool<byte>.Create(maxArrayLength: 1024 * 1024, maxArraysPerBucket: 16);
 
+    /// <summary>
+    /// Ranged reads of sealed segments for Fetch (1 MiB windows; larger batches alone): at most 32
+    /// arrays per size class up to 16 MiB, so a fetch of 16 partitions reuses its windows.
+    /// </summary>
+    public static readonly ArrayPool<byte> Reads = ArrayPool<byte>.Create(maxArrayLength: 16 * 1024 * 1024, maxArraysPerBucket: 32);
+
     /// <summary>Request frames read from sockets: at most 16 arrays per size class up to 4 MiB.</summary>
     public static readonly ArrayPool<byte> Requests = ArrayPool<byte>.Create(maxArrayLength: 4 * 1024 * 1024, maxArraysPerBucket: 16);
 }

@@ -34,6 +34,27 @@ public interface IObjectStore : IAsyncDisposable
     /// </summary>
     Task<bool> CreateIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <see cref="CreateIfAbsentAsync(string, ReadOnlyMemory{byte}, CancellationToken)"/> of the
+    /// object made of <paramref name="parts"/> back to back. A store that can write them as they
+    /// are (a local file: one gathered write) saves the copy into one array; by default they are
+    /// copied into one and created as usual.
+    /// </summary>
+    Task<bool> CreateIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken)
+    {
+        long length = 0;
+        foreach (ReadOnlyMemory<byte> part in parts)
+            length += part.Length;
+        byte[] whole = new byte[length];
+        int position = 0;
+        foreach (ReadOnlyMemory<byte> part in parts)
+        {
+            part.Span.CopyTo(whole.AsSpan(position));
+            position += part.Length;
+        }
+        return CreateIfAbsentAsync(key, whole, cancellationToken);
+    }
+
     /// <summary>The whole object, or null when it does not exist.</summary>
     Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken);
 
@@ -64,6 +85,20 @@ public interface IObjectStore : IAsyncDisposable
 
     /// <summary>Deletes the object; deleting a missing object is not an error.</summary>
     Task DeleteAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes an object whose return after a crash does no harm (a WAL object whose chunks are
+    /// all sealed: whoever finds it again deletes it again). A store where durability costs a
+    /// separate step may skip it. By default a normal delete.
+    /// </summary>
+    Task DeleteGarbageAsync(string key, CancellationToken cancellationToken) => DeleteAsync(key, cancellationToken);
+
+    /// <summary>
+    /// True when a ranged read costs about what its bytes cost (a local file), so a reader may
+    /// read just the part of an object it needs; false when every request has a price of its own
+    /// (S3), where reading a whole object once is cheaper than reading it piece by piece.
+    /// </summary>
+    bool CheapRangedReads => false;
 }
 
 public sealed class ObjectNotFoundException(string key) : Exception($"object '{key}' does not exist")

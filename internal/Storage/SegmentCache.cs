@@ -65,6 +65,13 @@ public sealed class SegmentCache
         return false;
     }
 
+    /// <summary>True when the segment is cached; counts neither a hit nor a miss and leaves the LRU order alone.</summary>
+    public bool Contains(string topic, int partition, long baseOffset)
+    {
+        lock (_lock)
+            return _map.ContainsKey(new SegmentCacheKey(topic, partition, baseOffset));
+    }
+
     /// <summary>
     /// Adds or replaces a segment and evicts least recently used ones until the total fits.
     /// Returns false (caching nothing) when the segment alone exceeds the capacity. The cache

@@ -19,6 +19,13 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
     private readonly ConcurrentQueue<PutAttempt> _attempts = new();
 
     public LocalDirectoryObjectStore Inner => inner;
+
+    /// <summary>
+    /// What the store says of its ranged reads (false by default, like S3, so recovery tests count
+    /// only their own ranged reads); true makes Fetch read sealed segments by range, like the
+    /// directory store does.
+    /// </summary>
+    public bool CheapRangedReads { get; set; }
     public string Kind => inner.Kind;
     public bool SupportsConditionalCreate => inner.SupportsConditionalCreate;
 

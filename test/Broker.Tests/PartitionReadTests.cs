@@ -130,4 +130,59 @@ public class PartitionReadTests
         Assert.Equal(0, await later.DurableAsync());
         Assert.Equal(2, (await ReadAsync(host, log, 11, int.MaxValue)).Batches.Count);
     }
+
+    /// <summary>
+    /// Ranged reads of sealed segments (docs/architecture.md, "The read path"): a segment of
+    /// several MiB, with batches of many records (so the .index is sparse), one batch larger
+    /// than a read window, then a second segment. Every read must return exactly the whole
+    /// batches the rule asks for, whatever the start offset and byte limit.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Ranged_reads_of_large_segments_return_exactly_the_batches_a_whole_read_would(bool ranged)
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentBytes = 16 << 20);
+        host.Store.CheapRangedReads = ranged;
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        // Today's timestamps: the default retention.ms must not delete the segments mid-test.
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var first = new List<byte[]>();
+        for (int i = 0; i < 30; i++) first.Add(Batches.Make(50, $"a{i}", now, valueBytes: 2000));
+        first.Add(Batches.OfSize(PartitionStorage.ReadWindowBytes + 500_000, "big", now));
+        for (int i = 0; i < 10; i++) first.Add(Batches.Make(3, $"b{i}", now));
+        for (int i = 0; i < 10; i++) first.Add(Batches.Make(50, $"c{i}", now, valueBytes: 2000));
+        Assert.Equal(0, await log.AppendBlob(Batches.Blob([.. first])).DurableAsync());
+        Assert.Equal(0, await log.AppendBlob(Batches.Blob(Batches.Make(4, "d", now), Batches.Make(5, "e", now))).DurableAsync());
+        Assert.True(await log.FlushUntilDurableAsync(TimeSpan.FromSeconds(30)));
+        var stored = await host.AllStoredBatchesAsync(Topic);
+        Assert.Equal(first.Count + 2, stored.Count);
+        Assert.Equal(2, log.SegmentsSnapshot().Count(s => s.IsSealed));
+
+        long[] starts = [0, 1, 49, 50, 149, 1500, 1501, 1505, 1530, 1531, log.HighWatermark - 1];
+        int[] limits = [1, 150_000, PartitionStorage.ReadWindowBytes, 2_500_000, int.MaxValue];
+        host.Store.ClearRangeReads();
+        foreach (long from in starts)
+            foreach (int maxBytes in limits)
+                foreach (bool atLeastOne in new[] { true, false })
+                {
+                    var expected = new List<byte[]>();
+                    long total = 0;
+                    foreach (var b in stored.Where(b => Batches.Header(b).LastOffset >= from))
+                    {
+                        if (total + b.Length > maxBytes && !(expected.Count == 0 && atLeastOne)) break;
+                        expected.Add(b);
+                        total += b.Length;
+                    }
+                    var read = await ReadAsync(host, log, from, maxBytes, atLeastOne);
+                    string what = $"from {from}, max {maxBytes}, at least one {atLeastOne}";
+                    Assert.True(expected.Count == read.Batches.Count, $"{what}: {read.Batches.Count} batches, expected {expected.Count}");
+                    // Span comparison: xunit's element-by-element one takes minutes over these megabytes.
+                    for (int i = 0; i < expected.Count; i++)
+                        Assert.True(expected[i].AsSpan().SequenceEqual(read.Batches[i]), $"{what}: batch {i} differs");
+                    Assert.Equal(total, read.Total);
+                }
+        // The path under test was taken: ranged reads of the .kfs, never whole ones.
+        Assert.Equal(ranged, host.Store.RangeReads.Any(k => k.EndsWith(".kfs", StringComparison.Ordinal)));
+    }
 }

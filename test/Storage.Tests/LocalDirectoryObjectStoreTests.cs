@@ -106,6 +106,51 @@ public sealed class LocalDirectoryObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_garbage_delete_removes_the_object_and_deleting_a_missing_one_is_fine()
+    {
+        IObjectStore store = _store;
+        await store.PutAsync("w/1", Bytes("x"), Ct);
+        await store.PutAsync("w/2", Bytes("y"), Ct);
+        await store.DeleteGarbageAsync("w/1", Ct);
+        await store.DeleteGarbageAsync("w/1", Ct);
+        await store.DeleteGarbageAsync("never/existed", Ct);
+        Assert.Null(await store.GetAsync("w/1", Ct));
+        Assert.Equal(Bytes("y"), await store.GetAsync("w/2", Ct));
+        Assert.Equal(["w/2"], (await List("w/")).Select(o => o.Key));
+    }
+
+    /// <summary>Sizes around the write-back piece: below, exactly, one byte over, several pieces and a tail.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(LocalDirectoryObjectStore.WriteBackPieceBytes - 1)]
+    [InlineData(LocalDirectoryObjectStore.WriteBackPieceBytes)]
+    [InlineData(LocalDirectoryObjectStore.WriteBackPieceBytes + 1)]
+    [InlineData(3 * LocalDirectoryObjectStore.WriteBackPieceBytes + 12345)]
+    public async Task Durable_writes_of_any_size_store_exactly_the_bytes(int size)
+    {
+        var data = new byte[size];
+        new Random(size).NextBytes(data);
+        await _store.PutAsync("big/put", data, Ct);
+        Assert.True(await _store.CreateIfAbsentAsync("big/create", data, Ct));
+        await _store.PutRebuildableAsync("big/rebuildable", data, Ct);
+        foreach (string key in new[] { "big/put", "big/create", "big/rebuildable" })
+        {
+            byte[]? read = await _store.GetAsync(key, Ct);
+            Assert.NotNull(read);
+            Assert.Equal(size, read.Length);
+            Assert.True(data.AsSpan().SequenceEqual(read), key);
+        }
+        Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(_root, "big")), f => Path.GetFileName(f).StartsWith(".kstmp-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Ranged_reads_are_cheap_on_a_local_directory()
+    {
+        Assert.True(((IObjectStore)_store).CheapRangedReads);
+    }
+
+    [Fact]
     public async Task Create_if_absent_refuses_an_existing_key()
     {
         Assert.True(await _store.CreateIfAbsentAsync("c/key", Bytes("one"), Ct));

@@ -134,6 +134,69 @@ public class WalFormatTests
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(12)]
+    public async Task Parts_are_the_built_object_piece_by_piece_and_a_gathered_create_stores_exactly_those_bytes(int partitions)
+    {
+        var builder = new WalObjectBuilder(3, 1_750_000_000_000, 42);
+        for (int p = 0; p < partitions; p++)
+            builder.AddChunk(OrdersId, "events", p, 1, Batches.Chain(1000L * p, 1 + p % 3, 300, 2));
+        (byte[] bytes, IReadOnlyList<WalChunkInfo> chunks) = builder.Build();
+        (ReadOnlyMemory<byte>[] parts, IReadOnlyList<WalChunkInfo> partChunks) = builder.BuildParts();
+
+        Assert.Equal(chunks, partChunks);
+        Assert.Equal(partitions + 2, parts.Length);
+        Assert.Equal(bytes, parts.SelectMany(p => p.ToArray()));
+        for (int i = 0; i < partitions; i++)
+            Assert.Equal(WalReader.ChunkBytes(bytes, chunks[i]).ToArray(), parts[i + 1].ToArray());
+
+        string dir = Directory.CreateTempSubdirectory("kafscale-wal-").FullName;
+        try
+        {
+            await using var store = new LocalDirectoryObjectStore(dir);
+            string key = WalKeys.Key("default", 1_750_000_000_000, 42, 3);
+            Assert.True(await store.CreateIfAbsentAsync(key, parts, CancellationToken.None));
+            Assert.False(await store.CreateIfAbsentAsync(key, parts, CancellationToken.None));
+            Assert.Equal(bytes, await store.GetAsync(key, CancellationToken.None));
+            Assert.Equal(chunks, WalReader.OpenVerified(bytes).Chunks);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_gathered_create_through_the_default_of_the_interface_copies_the_parts_in_order()
+    {
+        var store = new RecordingStore();
+        ReadOnlyMemory<byte>[] parts = [new byte[] { 1, 2 }, Array.Empty<byte>(), new byte[] { 3 }, new byte[] { 4, 5, 6 }];
+        Assert.True(await ((IObjectStore)store).CreateIfAbsentAsync("k", parts, CancellationToken.None));
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6 }, store.Created);
+    }
+
+    /// <summary>A store with only the single-buffer create, to exercise the interface's default gathered create.</summary>
+    private sealed class RecordingStore : IObjectStore
+    {
+        public byte[]? Created;
+        public string Kind => "recording";
+        public bool SupportsConditionalCreate => true;
+        public Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> CreateIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            Created = data.ToArray();
+            return Task.FromResult(true);
+        }
+        public Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<long?> GetSizeAsync(string key, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task DeleteAsync(string key, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     [Fact]
     public void An_empty_object_is_valid()
     {

@@ -46,7 +46,15 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         public Slot[] Slots = new Slot[16];
         public (TopicState? Topic, string? Name, Guid Id, int First, int Count)[] Topics = new (TopicState?, string?, Guid, int, int)[4];
         public readonly List<ReadOnlyMemory<byte>> Slices = [];
+        /// <summary>Buffers of ranged segment reads that Slices point into; back to the pool once the response is written.</summary>
+        public readonly List<byte[]> Rented = [];
         public readonly FetchRequest Request = new();
+
+        public void ReturnRented()
+        {
+            foreach (var buffer in Rented) BufferPools.Reads.Return(buffer);
+            Rented.Clear();
+        }
     }
 
     private static readonly ConcurrentStack<State> States = new();
@@ -91,6 +99,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 // Take the signal before reading, so data landing in between still wakes us.
                 var signal = cluster.Logs.Runtime.DataSignal;
                 state.Slices.Clear();
+                state.ReturnRented();
                 long total = 0;
                 bool anyError = false;
                 for (int i = 0; i < slotCount; i++)
@@ -154,7 +163,9 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         }
         finally
         {
+            // The frame holds its own copy of the records by now.
             state.Slices.Clear();
+            state.ReturnRented();
             Array.Clear(state.Topics);
             for (int i = 0; i < state.Slots.Length; i++) state.Slots[i].Log = null;
             States.Push(state);
@@ -222,7 +233,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         int budget = Math.Min(s.MaxBytes, responseBudget);
         if (budget <= 0 && !firstWithData) return 0;
         int before = state.Slices.Count;
-        int length = await cluster.Logs.Storage.ReadAsync(log, offset, Math.Max(budget, 0), firstWithData, state.Slices).ConfigureAwait(false);
+        int length = await cluster.Logs.Storage.ReadAsync(log, offset, Math.Max(budget, 0), firstWithData, state.Slices, state.Rented).ConfigureAwait(false);
         s = ref state.Slots[i];
         s.SliceCount = state.Slices.Count - before;
         s.Length = length;

@@ -16,7 +16,7 @@ internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, lo
 
     /// <summary>
     /// For durable data not yet sealed into a segment (docs/architecture.md, "The write path"):
-    /// its batches, a slice of the WAL object they were uploaded in. Empty for a sealed segment.
+    /// its batches, the chunk of the WAL object they were uploaded in. Empty for a sealed segment.
     /// </summary>
     public ReadOnlyMemory<byte> UnsealedBody { get; init; }
 
@@ -28,7 +28,16 @@ internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, lo
 
     /// <summary>When the unsealed data became durable (runtime milliseconds): segment.ms counts from here.</summary>
     public long DurableAtMs { get; init; }
+
+    /// <summary>A sealed segment's .index, once a ranged read needed it (boxed: fetches set it concurrently).</summary>
+    public System.Runtime.CompilerServices.StrongBox<KafScale.Storage.SegmentIndex>? Index { get; set; }
+
+    /// <summary>Where the last ranged read of this segment ended, so a consumer reading on starts there.</summary>
+    public SegmentReadHint? ReadHint { get; set; }
 }
+
+/// <summary>The .kfs position of the batch that starts at NextOffset.</summary>
+internal sealed record SegmentReadHint(long NextOffset, long Position);
 
 /// <summary>
 /// Batches appended since the last flush started, answered together when they are durable

@@ -109,7 +109,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// land) counts as success. False when it could not be done before the lease deadline (or the
     /// broker stops): then nothing in it may be acknowledged, though it may have landed.
     /// </summary>
-    public async Task<bool> WriteWalAsync(string key, ReadOnlyMemory<byte> bytes)
+    public async Task<bool> WriteWalAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts)
     {
         int attempt = 0;
         var term = runtime.Lease.Term;
@@ -122,13 +122,13 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             var ct = cut.Token;
             try
             {
-                bool created = await Measure("put", () => store.CreateIfAbsentAsync(key, bytes, ct)).ConfigureAwait(false);
+                bool created = await Measure("put", () => store.CreateIfAbsentAsync(key, parts, ct)).ConfigureAwait(false);
                 runtime.Metrics.PutsWal.Increment();
                 if (!created)
                 {
                     var existing = await Measure("get", () => store.GetAsync(key, ct)).ConfigureAwait(false);
                     if (existing is null) throw new IOException($"{key} was reported taken but could not be read");
-                    if (!existing.AsSpan().SequenceEqual(bytes.Span))
+                    if (!SameBytes(existing, parts))
                     {
                         log.LogError("WAL object {Key} already exists with other content: is another broker running with this broker id?", key);
                         return false;
@@ -149,12 +149,23 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         }
     }
 
+    private static bool SameBytes(ReadOnlySpan<byte> whole, IReadOnlyList<ReadOnlyMemory<byte>> parts)
+    {
+        int position = 0;
+        foreach (var part in parts)
+        {
+            if (position + part.Length > whole.Length || !whole.Slice(position, part.Length).SequenceEqual(part.Span)) return false;
+            position += part.Length;
+        }
+        return position == whole.Length;
+    }
+
     /// <summary>Deletes a WAL object whose chunks are all sealed (a failure leaves it to the sweep).</summary>
     public async Task DeleteWalAsync(string key)
     {
         try
         {
-            await Measure("delete", async () => { await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+            await Measure("delete", async () => { await store.DeleteGarbageAsync(key, CancellationToken.None).ConfigureAwait(false); return true; }).ConfigureAwait(false);
             runtime.Metrics.WalObjectsDeleted.Increment();
             ForgetWal(key);
         }
@@ -517,9 +528,12 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// <summary>
     /// Appends to slices the whole batches starting with the one that holds fromOffset, up to
     /// maxBytes (but at least one batch when atLeastOne), possibly across segments, and returns
-    /// their total length. Slices point into cached segments: nothing is copied here.
+    /// their total length. Slices point into unsealed data and cached segments, or, where the
+    /// store's ranged reads are cheap, into buffers read for this call (see
+    /// <see cref="ReadSealedRangeAsync"/>): rented ones go to <paramref name="rented"/>, and the
+    /// caller returns them to <see cref="BufferPools.Reads"/> once the slices are used.
     /// </summary>
-    public async ValueTask<int> ReadAsync(PartitionLog partition, long fromOffset, int maxBytes, bool atLeastOne, List<ReadOnlyMemory<byte>> slices)
+    public async ValueTask<int> ReadAsync(PartitionLog partition, long fromOffset, int maxBytes, bool atLeastOne, List<ReadOnlyMemory<byte>> slices, List<byte[]>? rented = null)
     {
         if (partition.NeedsOlderSegments(fromOffset)) await partition.OlderSegmentsLoaded.ConfigureAwait(false);
         var segments = new List<SegmentRef>(4);
@@ -527,6 +541,14 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         int total = 0;
         foreach (var segment in segments)
         {
+            if (segment.IsSealed && store.CheapRangedReads && !IsCached(partition, segment))
+            {
+                var (added, next, more) = await ReadSealedRangeAsync(partition, segment, fromOffset, maxBytes - total, atLeastOne && total == 0, slices, rented).ConfigureAwait(false);
+                total += added;
+                if (more) break;
+                fromOffset = next;
+                continue;
+            }
             var body = await GetBodyAsync(partition, segment).ConfigureAwait(false);
             var span = body.Span;
             int startPos = FindBatch(span, fromOffset);
@@ -546,6 +568,104 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             fromOffset = segment.LastOffset + 1;
         }
         return total;
+    }
+
+    private bool IsCached(PartitionLog partition, SegmentRef segment) =>
+        runtime.SegmentCache is { } cache && cache.Contains(partition.Topic, partition.Partition, segment.BaseOffset);
+
+    /// <summary>Bytes one ranged read of a sealed segment asks for (a batch larger than this is read whole on its own).</summary>
+    internal const int ReadWindowBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Reads whole batches of a sealed segment from the store with ranged reads of up to
+    /// <see cref="ReadWindowBytes"/>, starting at the batch that holds fromOffset (found with the
+    /// segment's .index, or where the previous read of it ended), up to maxBytes (at least one
+    /// batch when atLeastOne). Unlike a whole-segment read into the cache, this reads each byte
+    /// about once however many partitions are consumed at once: a 16 MiB segment per partition
+    /// does not fit the cache, and reading it whole for every fetch read it many times
+    /// (docs/architecture.md, "The read path"). Returns the bytes added, the next offset to read,
+    /// and whether the segment has more that did not fit (the read ends there).
+    /// </summary>
+    private async ValueTask<(int Added, long Next, bool More)> ReadSealedRangeAsync(PartitionLog partition, SegmentRef segment, long fromOffset, int maxBytes, bool atLeastOne,
+        List<ReadOnlyMemory<byte>> slices, List<byte[]>? rented)
+    {
+        string key = SegmentKeys.Segment(ns, partition.Topic, partition.Partition, segment.BaseOffset);
+        long end = SegmentFormat.BodyEnd(segment.Size);
+        long position = await StartPositionAsync(partition, segment, fromOffset).ConfigureAwait(false);
+        int added = 0;
+        while (position < end)
+        {
+            int want = (int)Math.Min(ReadWindowBytes, end - position);
+            byte[] buffer = Rent(want, rented);
+            int n = await Measure("get", () => store.ReadRangeAsync(key, position, buffer.AsMemory(0, want), CancellationToken.None)).ConfigureAwait(false);
+            if (n != want) throw new SegmentCorruptException(SegmentProblem.TooShort, $"{key}: read {n} of {want} bytes at position {position}");
+            var span = buffer.AsSpan(0, n);
+            // Skip the batches below fromOffset (the index points at or before its batch).
+            int start = 0, size;
+            while ((size = RecordBatch.PeekTotalSize(span[start..])) > 0 && start + size <= n && new RecordBatchHeader(span[start..]).LastOffset < fromOffset) start += size;
+            if (size <= 0 || start + size > n)
+            {
+                // The window ends inside a batch: read again from that batch.
+                if (start > 0) { position += start; continue; }
+                if (size <= 0 || size > end - position) throw new SegmentCorruptException(SegmentProblem.BatchFraming, $"{key}: no whole record batch at position {position}");
+                // The batch alone is larger than a window: read exactly it.
+                if (new RecordBatchHeader(span).LastOffset < fromOffset) { position += size; continue; }
+                if ((long)added + size > maxBytes && !(atLeastOne && added == 0)) return (added, fromOffset, true);
+                buffer = Rent(size, rented);
+                n = await Measure("get", () => store.ReadRangeAsync(key, position, buffer.AsMemory(0, size), CancellationToken.None)).ConfigureAwait(false);
+                if (n != size) throw new SegmentCorruptException(SegmentProblem.TooShort, $"{key}: read {n} of {size} bytes at position {position}");
+                span = buffer.AsSpan(0, n);
+            }
+            int stop = start;
+            long last = fromOffset - 1;
+            while ((size = RecordBatch.PeekTotalSize(span[stop..])) > 0 && stop + size <= span.Length)
+            {
+                bool first = added == 0 && stop == start;
+                if ((long)added + (stop - start) + size > maxBytes && !(first && atLeastOne)) break;
+                last = new RecordBatchHeader(span[stop..]).LastOffset;
+                stop += size;
+            }
+            if (stop > start)
+            {
+                slices.Add(buffer.AsMemory(start, stop - start));
+                added += stop - start;
+                fromOffset = last + 1;
+            }
+            position += stop;
+            segment.ReadHint = new SegmentReadHint(fromOffset, position);
+            // Stopped by maxBytes with a whole batch still in the window: the read is over.
+            if (size > 0 && stop + size <= span.Length) return (added, fromOffset, true);
+            if (stop == 0) throw new SegmentCorruptException(SegmentProblem.BatchFraming, $"{key}: no whole record batch at position {position}");
+        }
+        return (added, segment.LastOffset + 1, false);
+    }
+
+    /// <summary>A position in the .kfs of a batch at or before the one holding offset.</summary>
+    private async ValueTask<long> StartPositionAsync(PartitionLog partition, SegmentRef segment, long offset)
+    {
+        if (segment.ReadHint is { } hint && hint.NextOffset == offset) return hint.Position;
+        if (segment.Index?.Value is not { } index)
+        {
+            string key = SegmentKeys.Index(ns, partition.Topic, partition.Partition, segment.BaseOffset);
+            try
+            {
+                var bytes = await Measure("get", () => store.GetAsync(key, CancellationToken.None)).ConfigureAwait(false);
+                // Missing or cut short (an index is written without fsync): read from the first batch.
+                if (bytes is null) return SegmentFormat.HeaderSize;
+                index = SegmentIndex.Parse(bytes);
+                segment.Index = new System.Runtime.CompilerServices.StrongBox<SegmentIndex>(index);
+            }
+            catch (SegmentCorruptException) { return SegmentFormat.HeaderSize; }
+        }
+        return index.FindPosition(offset);
+    }
+
+    private static byte[] Rent(int length, List<byte[]>? rented)
+    {
+        if (rented is null) return new byte[length];
+        var buffer = BufferPools.Reads.Rent(length);
+        rented.Add(buffer);
+        return buffer;
     }
 
     /// <summary>Position in a segment body of the batch that holds offset (or the first after it).</summary>

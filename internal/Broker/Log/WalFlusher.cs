@@ -148,7 +148,7 @@ internal sealed class WalFlusher
         long createdAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         long sequence = Interlocked.Increment(ref _sequence);
         string key = WalKeys.Key(_storage.Namespace, createdAt, sequence, _brokerId);
-        byte[]? bytes = null;
+        ReadOnlyMemory<byte>[]? parts = null;
         IReadOnlyList<WalChunkInfo>? chunks = null;
         try
         {
@@ -160,7 +160,9 @@ internal sealed class WalFlusher
                 foreach (var b in t.Blobs) batches.Add(b.Buffer.AsMemory(0, b.Length));
                 builder.AddChunk(t.Log.TopicState.Id, t.Log.Topic, t.Log.Partition, t.LeaderEpoch, batches);
             }
-            (bytes, chunks) = builder.Build();
+            // Each chunk in an array of its own: sealing a partition frees its bytes at once,
+            // instead of only when every partition of the object has sealed its chunk.
+            (parts, chunks) = builder.BuildParts();
         }
         catch (Exception ex)
         {
@@ -174,21 +176,23 @@ internal sealed class WalFlusher
         }
         _runtime.AddPending(-takenBytes);
 
-        bool durable = bytes is not null && await _storage.WriteWalAsync(key, bytes).ConfigureAwait(false);
+        bool durable = parts is not null && await _storage.WriteWalAsync(key, parts).ConfigureAwait(false);
         if (durable)
         {
-            _runtime.Metrics.WalWritten(bytes!.Length, takes.Count, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            long length = 0;
+            foreach (var part in parts!) length += part.Length;
+            _runtime.Metrics.WalWritten(length, takes.Count, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             var own = new OwnWalObject(key, takes.Count);
             Interlocked.Increment(ref _outstanding);
             for (int i = 0; i < takes.Count; i++)
             {
                 var c = chunks![i];
-                takes[i].Log.OnWalDurable(c.FirstOffset, c.LastOffset + 1, bytes.AsMemory((int)c.Position, c.Length), c.MaxTimestamp, own);
+                takes[i].Log.OnWalDurable(c.FirstOffset, c.LastOffset + 1, parts[i + 1], c.MaxTimestamp, own);
             }
         }
         else
         {
-            short error = bytes is null ? ErrorCodes.KafkaStorageError : ErrorCodes.NotLeaderOrFollower;
+            short error = parts is null ? ErrorCodes.KafkaStorageError : ErrorCodes.NotLeaderOrFollower;
             foreach (var t in takes) t.Log.OnWalFailed(error);
         }
         bool overdue;

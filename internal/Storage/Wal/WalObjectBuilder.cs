@@ -121,15 +121,51 @@ public sealed class WalObjectBuilder
                 position += batch.Length;
             }
         }
+        WriteFooterAndTrailer(span.Slice(position));
+        return (bytes, infos);
+    }
 
-        int footerStart = position;
+    /// <summary>
+    /// The same object as parts for a gathered write: the header, then each chunk's batches in an
+    /// exactly-sized array of its own, then the footer and trailer; written back to back they are
+    /// the bytes <see cref="Build"/> returns. A chunk's array is its own so that whoever keeps a
+    /// chunk (the broker, until it is sealed) keeps only that partition's bytes, not the object.
+    /// Part i + 1 is chunk i. May be called again; each call builds new arrays.
+    /// </summary>
+    public (ReadOnlyMemory<byte>[] Parts, IReadOnlyList<WalChunkInfo> Chunks) BuildParts()
+    {
+        var parts = new ReadOnlyMemory<byte>[_chunks.Count + 2];
+        byte[] header = new byte[WalFormat.HeaderSize];
+        WalFormat.WriteHeader(header, _brokerId, _createdAtMs, _sequence, _chunks.Count);
+        parts[0] = header;
+        var infos = new WalChunkInfo[_chunks.Count];
+        for (int i = 0; i < _chunks.Count; i++)
+        {
+            infos[i] = _chunks[i].Info;
+            byte[] chunk = GC.AllocateUninitializedArray<byte>(infos[i].Length);
+            int position = 0;
+            foreach (ReadOnlyMemory<byte> batch in _chunks[i].Batches)
+            {
+                batch.Span.CopyTo(chunk.AsSpan(position));
+                position += batch.Length;
+            }
+            parts[i + 1] = chunk;
+        }
+        byte[] footer = new byte[_footerBytes + WalFormat.TrailerSize];
+        WriteFooterAndTrailer(footer);
+        parts[^1] = footer;
+        return (parts, infos);
+    }
+
+    /// <summary>The footer entries, then the trailer (footer length, footer CRC-32C, magic).</summary>
+    private void WriteFooterAndTrailer(Span<byte> span)
+    {
+        int position = 0;
         foreach (PendingChunk chunk in _chunks)
             position += WriteEntry(span.Slice(position), chunk.Info, chunk.TopicNameBytes);
-        int footerLength = position - footerStart;
-        BinaryPrimitives.WriteUInt32BigEndian(span.Slice(position), (uint)footerLength);
-        BinaryPrimitives.WriteUInt32BigEndian(span.Slice(position + 4), Crc32C.Compute(span.Slice(footerStart, footerLength)));
+        BinaryPrimitives.WriteUInt32BigEndian(span.Slice(position), (uint)position);
+        BinaryPrimitives.WriteUInt32BigEndian(span.Slice(position + 4), Crc32C.Compute(span.Slice(0, position)));
         BinaryPrimitives.WriteUInt32BigEndian(span.Slice(position + 8), WalFormat.TrailerMagic);
-        return (bytes, infos);
     }
 
     private static int WriteEntry(Span<byte> d, in WalChunkInfo c, int nameBytes)
