@@ -148,6 +148,23 @@ public class WalRecoveryTests
     }
 
     [Fact]
+    public async Task A_WAL_object_seen_torn_while_it_was_being_written_is_read_again_once_whole()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        _ = await host.CreateTopicAsync(Topic);
+        string key = await WriteWalAsync(host, (1, AsAppended(0, 1, Batches.Make(2, "whole"))));
+        long size = (await host.ListAsync(key)).Single().Size;
+
+        // A store whose listing shows a PUT in progress: first 0 bytes, then a part of it.
+        Assert.Null(await host.Storage.WalFooterAsync(new KafScale.Storage.ObjectInfo(key, 0), CancellationToken.None));
+        Assert.Null(await host.Storage.WalFooterAsync(new KafScale.Storage.ObjectInfo(key, size / 2), CancellationToken.None));
+        // Whole now: this broker must not remember the earlier verdict.
+        var footer = await host.Storage.WalFooterAsync(new KafScale.Storage.ObjectInfo(key, size), CancellationToken.None);
+        Assert.NotNull(footer);
+        Assert.Equal(2, footer!.Chunks[0].LastOffset + 1);
+    }
+
+    [Fact]
     public async Task A_torn_or_corrupt_WAL_object_is_skipped_and_the_chain_goes_on_without_it()
     {
         await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);

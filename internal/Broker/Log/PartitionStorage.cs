@@ -477,7 +477,11 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         catch (ObjectNotFoundException) { return null; }
         catch (WalCorruptException ex)
         {
+            // Not remembered: a store whose listing can show a PUT still in progress (s3rver lists
+            // the object's file while it is being written) would otherwise hide that object from
+            // every later open on this broker once it is whole and acknowledged.
             log.LogWarning("skipping WAL object {Key}: {Problem} ({Error}); a torn write that was never acknowledged", obj.Key, ex.Problem, ex.Message);
+            return null;
         }
         _walFooters[obj.Key] = footer;
         return footer;
