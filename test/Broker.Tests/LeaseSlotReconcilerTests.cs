@@ -81,6 +81,13 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
             return txn.Succeeded ? new SlotClaim(new LeaderInfo(me, 1, lease), txn.Revision) : null;
         }
 
+        public async Task<SlotClaim?> RetakeAsync(int slot, LeaderInfo holder, int me, long lease, CancellationToken ct)
+        {
+            var txn = await meta.TxnAsync(new TxnRequest([new Compare(KeyOf(slot), CompareTarget.Lease, CompareResult.Equal, lease)], [TxnOp.Put(KeyOf(slot), PartitionSlots.LeaderValue(me, holder.Epoch + 1), lease)], []), ct);
+            Calls.Enqueue($"retake {slot}");
+            return txn.Succeeded ? new SlotClaim(new LeaderInfo(me, holder.Epoch + 1, lease), txn.Revision) : null;
+        }
+
         public Task<IReadOnlyList<string>> OpenAsync(IReadOnlyList<(int Slot, LeaderInfo Holder)> batch, CancellationToken ct)
         {
             foreach (var (slot, _) in batch) Calls.Enqueue($"open {slot}");
@@ -169,7 +176,7 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task At_the_lease_deadline_every_slot_is_dropped_and_taken_up_again_without_a_new_claim_once_confirmed()
+    public async Task At_the_lease_deadline_every_slot_is_dropped_and_taken_up_again_by_a_retake_not_a_new_claim_once_confirmed()
     {
         var a = await StartBrokerAsync(0, 0);
         await TestExtensions.UntilAsync(() => a.Slots.Open.Count == SlotCount, "every slot is open");
@@ -189,6 +196,7 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         a.Members.Confirm();
         await TestExtensions.UntilAsync(() => a.Slots.Open.Count == SlotCount, "every slot is open again");
         Assert.Equal(claims, a.Slots.Calls.Count(c => c.StartsWith("claim", StringComparison.Ordinal)));
+        Assert.Equal(Enumerable.Range(0, SlotCount).Select(s => $"retake {s}").Order(), a.Slots.Calls.Where(c => c.StartsWith("retake", StringComparison.Ordinal)).Order());
     }
 
     [Fact]
@@ -198,6 +206,7 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         var logs = await host.CreateTopicAsync("orders", 3);
         var node = host.Node;
         Assert.True(node.Leadership.ShardsLed > 0);
+        int[] epochsBefore = [.. logs.Select(l => l.LeaderEpoch)];
 
         node.Registry.Lapse("the test says so");
 
@@ -210,6 +219,9 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         // The next keep-alive confirms the lease again: both kinds are taken up again.
         await TestExtensions.UntilAsync(() => topic.Logs.All(l => l is { IsClosed: false }) && node.Leadership.ShardsLed == node.Groups.ShardCount,
             "partitions and shards are led again");
+        // Each partition is taken up under a new leader epoch, so a late upload of the earlier term is fenced.
+        for (int p = 0; p < 3; p++)
+            Assert.True(topic.Logs[p]!.LeaderEpoch > epochsBefore[p], $"partition {p}: epoch {topic.Logs[p]!.LeaderEpoch} after the lapse, {epochsBefore[p]} before");
     }
 
     public async ValueTask DisposeAsync()

@@ -36,6 +36,10 @@ internal sealed class CoordinatorShardSlots(IMetadataStore meta, GroupCoordinato
         return txn.Succeeded ? new SlotClaim(new LeaderInfo(me, 0, lease), txn.Revision) : null;
     }
 
+    /// <summary>A shard has no epoch: its writes are fenced by the lease compare alone, so the key is taken up as it is.</summary>
+    public Task<SlotClaim?> RetakeAsync(int shard, LeaderInfo holder, int me, long lease, CancellationToken ct) =>
+        Task.FromResult<SlotClaim?>(new SlotClaim(holder, 0));
+
     public async Task<IReadOnlyList<int>> OpenAsync(IReadOnlyList<(int Slot, LeaderInfo Holder)> batch, CancellationToken ct)
     {
         // Every write of a shard's coordinator requires its key to still be bound to the lease it was claimed under.

@@ -53,6 +53,14 @@ internal interface ILeaseSlotKind<TKey, THandle> where TKey : notnull
     /// <summary>Creates the slot's key bound to the lease; null when another broker (or a changed topic) won.</summary>
     Task<SlotClaim?> ClaimAsync(TKey slot, int me, long lease, CancellationToken ct);
 
+    /// <summary>
+    /// Takes up again a slot whose key is still bound to our lease but which is not open (the lease
+    /// seemed to lapse and was confirmed again, or opening failed). A partition moves to a new
+    /// leader epoch here, so whatever the earlier term still had in flight is fenced like a
+    /// deposed leader's; null when the key is no longer ours (or the topic changed).
+    /// </summary>
+    Task<SlotClaim?> RetakeAsync(TKey slot, LeaderInfo holder, int me, long lease, CancellationToken ct);
+
     /// <summary>Opens claimed slots (all or nothing: an exception fails the whole batch).</summary>
     Task<IReadOnlyList<THandle>> OpenAsync(IReadOnlyList<(TKey Slot, LeaderInfo Holder)> batch, CancellationToken ct);
 

@@ -254,14 +254,11 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         var held = new List<(TKey Slot, LeaderInfo Holder)>();
         foreach (var (key, holder, claim) in batch)
         {
-            if (!claim)
-            {
-                held.Add((key, holder));
-                continue;
-            }
             try
             {
-                var won = await _kind.ClaimAsync(key, _members.BrokerId, lease, _stop.Token).ConfigureAwait(false);
+                var won = claim
+                    ? await _kind.ClaimAsync(key, _members.BrokerId, lease, _stop.Token).ConfigureAwait(false)
+                    : await _kind.RetakeAsync(key, holder, _members.BrokerId, lease, _stop.Token).ConfigureAwait(false);
                 if (won is null)
                 {
                     RemoveSlot(key);

@@ -50,20 +50,31 @@ internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogg
     /// Creates the leader key bound to the lease and bumps the stored leader epoch, in one
     /// transaction that also requires the topic to be the incarnation this broker knows.
     /// </summary>
-    public async Task<SlotClaim?> ClaimAsync(PartitionId id, int me, long lease, CancellationToken ct)
+    public Task<SlotClaim?> ClaimAsync(PartitionId id, int me, long lease, CancellationToken ct) =>
+        BumpEpochAsync(id, me, lease, Compare.KeyMissing(ClusterKeys.Leader(id.Topic, id.Partition)), 0, ct);
+
+    /// <summary>
+    /// The leader key is still bound to our lease, but the partition was not open: a new epoch all
+    /// the same, so a WAL upload of the earlier term that lands after this term recovered is fenced
+    /// like a deposed leader's instead of competing with this term's chunks at the same epoch
+    /// (docs/architecture.md, "Leadership and fencing").
+    /// </summary>
+    public Task<SlotClaim?> RetakeAsync(PartitionId id, LeaderInfo holder, int me, long lease, CancellationToken ct) =>
+        BumpEpochAsync(id, me, lease, new Compare(ClusterKeys.Leader(id.Topic, id.Partition), CompareTarget.Lease, CompareResult.Equal, lease), holder.Epoch, ct);
+
+    private async Task<SlotClaim?> BumpEpochAsync(PartitionId id, int me, long lease, Compare leaderKeyState, int atLeast, CancellationToken ct)
     {
         if (!logs.TryGetTopic(id.Topic, out var topic) || id.Partition >= topic.PartitionCount) return null;
         string epochKey = MetadataKeys.LeaderEpoch(id.Topic, id.Partition);
-        string leaderKey = ClusterKeys.Leader(id.Topic, id.Partition);
         var stored = await meta.GetAsync(epochKey, ct).ConfigureAwait(false);
-        int epoch = (stored is null ? 0 : int.Parse(Encoding.ASCII.GetString(stored.Value), CultureInfo.InvariantCulture)) + 1;
+        int epoch = Math.Max(atLeast, stored is null ? 0 : int.Parse(Encoding.ASCII.GetString(stored.Value), CultureInfo.InvariantCulture)) + 1;
         var txn = await meta.TxnAsync(new TxnRequest(
             [
-                Compare.KeyMissing(leaderKey),
+                leaderKeyState,
                 Compare.ModRevisionEquals(epochKey, stored?.ModRevision ?? 0),
                 new Compare(MetadataKeys.TopicConfig(id.Topic), CompareTarget.CreateRevision, CompareResult.Equal, topic.CreateRevision),
             ],
-            [TxnOp.Put(leaderKey, LeaderValue(me, epoch), lease), TxnOp.Put(epochKey, Encoding.ASCII.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)))],
+            [TxnOp.Put(ClusterKeys.Leader(id.Topic, id.Partition), LeaderValue(me, epoch), lease), TxnOp.Put(epochKey, Encoding.ASCII.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)))],
             []), ct).ConfigureAwait(false);
         return txn.Succeeded ? new SlotClaim(new LeaderInfo(me, epoch, lease), txn.Revision) : null;
     }
