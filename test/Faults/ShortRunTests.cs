@@ -14,7 +14,7 @@ public sealed class ShortRunTests(ITestOutputHelper output)
     [Fact]
     public async Task Kill_pause_and_terminate_of_brokers_lose_nothing_acknowledged_and_write_nothing_twice_or_inconsistently()
     {
-        var options = new SuiteOptions { Store = StorageKind.SharedDirectory, Log = output.WriteLine };
+        var options = new SuiteOptions { Store = StorageKind.SharedDirectory, Log = output.WriteLine, KeepLogsIn = Environment.GetEnvironmentVariable("KAFSCALE_FAULTS_KEEP_LOGS") };
         var report = await FaultSuite.RunAsync(options, async (nemesis, cluster) =>
         {
             await Task.Delay(TimeSpan.FromSeconds(3));
