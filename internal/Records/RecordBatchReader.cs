@@ -21,6 +21,13 @@ public ref struct RecordBatchReader
 
     /// <param name="batch">One whole batch (extra bytes after it are ignored).</param>
     public RecordBatchReader(ReadOnlySpan<byte> batch)
+        : this(batch, MaxDecompressedBytes)
+    {
+    }
+
+    /// <param name="batch">One whole batch (extra bytes after it are ignored).</param>
+    /// <param name="maxDecompressedBytes">The most the batch's records may take decompressed.</param>
+    public RecordBatchReader(ReadOnlySpan<byte> batch, int maxDecompressedBytes)
     {
         if (!RecordBatchHeader.TryRead(batch, out RecordBatchHeader header))
             throw new InvalidDataException($"a record batch needs at least {RecordBatch.HeaderSize} bytes, got {batch.Length}");
@@ -42,7 +49,7 @@ public ref struct RecordBatchReader
             var buffer = new PooledBufferWriter((int)Math.Clamp(payload.Length * 4L, 4096, 64L * 1024 * 1024));
             try
             {
-                RecordCompression.Decompress(header.Compression, payload, buffer);
+                RecordCompression.Decompress(header.Compression, payload, new BoundedWriter(buffer, maxDecompressedBytes));
             }
             catch
             {
@@ -55,6 +62,14 @@ public ref struct RecordBatchReader
         _position = 0;
         _read = 0;
     }
+
+    /// <summary>
+    /// The most a compressed batch may decompress to (128 MiB): far beyond any batch a Kafka
+    /// client builds under the default 1 MiB message.max.bytes, and a bound on what one hostile
+    /// batch (a zstd run of 4 bytes becomes 128 KiB) can make a reader hold. Past it the batch is
+    /// refused with <see cref="InvalidDataException"/> (docs/reliability.md, "Findings").
+    /// </summary>
+    public static int MaxDecompressedBytes { get; set; } = 128 * 1024 * 1024;
 
     public RecordBatchHeader Header { get; }
 
@@ -234,5 +249,36 @@ public ref struct RecordHeaderEnumerator
         _index++;
         Current = new RecordHeaderView(key, value, valueNull);
         return true;
+    }
+}
+
+/// <summary>A writer that refuses to hold more than a limit: a decompressor writing past it meets <see cref="InvalidDataException"/>.</summary>
+internal sealed class BoundedWriter(PooledBufferWriter inner, int limit) : System.Buffers.IBufferWriter<byte>
+{
+    public void Advance(int count)
+    {
+        if ((long)inner.WrittenCount + count > limit)
+            throw new InvalidDataException($"a compressed record batch decompresses to more than {limit} bytes");
+        inner.Advance(count);
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Check(sizeHint);
+        return inner.GetMemory(sizeHint);
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Check(sizeHint);
+        return inner.GetSpan(sizeHint);
+    }
+
+    // A codec asks for room before it writes; room for more than the limit (plus a block of
+    // slack, since codecs ask in blocks) is never granted.
+    private void Check(int sizeHint)
+    {
+        if ((long)inner.WrittenCount + sizeHint > (long)limit + (1 << 20))
+            throw new InvalidDataException($"a compressed record batch decompresses to more than {limit} bytes");
     }
 }

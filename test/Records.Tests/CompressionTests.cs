@@ -47,6 +47,28 @@ public class CompressionTests
 
     [Theory]
     [MemberData(nameof(AllCodecs))]
+    public void A_batch_that_decompresses_past_the_limit_is_refused_and_one_within_it_is_read(CompressionType codec)
+    {
+        if (codec == CompressionType.None) return;
+        // 2 MiB of zeros compress to a few KiB: a small batch that asks for a lot of memory.
+        using var b = new RecordBatchBuilder(codec);
+        b.Add(null, new byte[2 * 1024 * 1024], 1);
+        byte[] batch = b.Build();
+        Assert.True(batch.Length < 128 * 1024, $"{codec}: {batch.Length} bytes");
+
+        var refused = Assert.Throws<InvalidDataException>(() =>
+        {
+            using var reader = new RecordBatchReader(batch, 1024 * 1024);
+            reader.TryReadNext(out _);
+        });
+        Assert.Contains("decompresses to more than 1048576 bytes", refused.Message, StringComparison.Ordinal);
+        using var fits = new RecordBatchReader(batch, 3 * 1024 * 1024);
+        Assert.True(fits.TryReadNext(out var record));
+        Assert.Equal(2 * 1024 * 1024, record.Value.Length);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllCodecs))]
     public void Compress_and_decompress_are_inverse(CompressionType codec)
     {
         foreach (int size in new[] { 0, 1, 100, 65_536, 65_537, 200_001 })
