@@ -71,13 +71,20 @@ public sealed class Nemesis(TestCluster cluster, StoreProxy? proxy, IReadOnlyLis
         return led;
     }
 
+    /// <summary>
+    /// How long a restarted broker may take to listen: it waits for its earlier registration to
+    /// expire (the lease TTL), then opens its partitions before it listens, for up to 60 s while
+    /// the store answers errors (other faults may be on).
+    /// </summary>
+    private static readonly TimeSpan RestartTimeout = TimeSpan.FromSeconds(120);
+
     public async Task BrokerKillAsync(BrokerNode broker, TimeSpan down)
     {
         var led = await LedByAsync(broker);
         long start = Now;
         await broker.Process.KillAsync();
         await Task.Delay(down);
-        await broker.StartAsync();
+        await broker.StartAsync(RestartTimeout);
         await RecordAsync(FaultKind.BrokerKill, broker.ToString(), start, led);
     }
 
@@ -98,7 +105,7 @@ public sealed class Nemesis(TestCluster cluster, StoreProxy? proxy, IReadOnlyLis
         int code = await broker.Process.TerminateAsync();
         if (code != 0) log($"{broker} exited with code {code} after SIGTERM");
         await Task.Delay(down);
-        await broker.StartAsync();
+        await broker.StartAsync(RestartTimeout);
         await RecordAsync(FaultKind.BrokerTerminate, broker.ToString(), start, led);
     }
 

@@ -40,7 +40,8 @@ public sealed class BrokerNode(int index, int kafkaPort, int httpPort, ServerPro
     public ServerProcess Process { get; } = process;
     public string Address => $"127.0.0.1:{KafkaPort}";
     public Uri Http => new($"http://127.0.0.1:{HttpPort}/");
-    public Task StartAsync() => Process.StartAsync(KafkaPort);
+    /// <summary>Starts the broker and waits for its Kafka port (by default 30 s; a broker listens only once its partitions are open, which a faulty store can stretch to its 60 s settle bound).</summary>
+    public Task StartAsync(TimeSpan? timeout = null) => Process.StartAsync(KafkaPort, timeout);
     public override string ToString() => $"broker#{Index} ({Address})";
 }
 
