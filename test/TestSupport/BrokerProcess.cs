@@ -27,6 +27,9 @@ public sealed record BrokerOptions
     public string LogLevel { get; init; } = "debug";
 
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+
+    /// <summary>A data directory to start from (copied, so the original stays as it is): an upgrade test's fixture.</summary>
+    public string? SeedDataDir { get; init; }
 }
 
 /// <summary>
@@ -94,6 +97,14 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        if (options?.SeedDataDir is { } seed)
+        {
+            foreach (string dir in Directory.EnumerateDirectories(seed, "*", SearchOption.AllDirectories))
+                Directory.CreateDirectory(Path.Combine(dataDir, Path.GetRelativePath(seed, dir)));
+            foreach (string file in Directory.EnumerateFiles(seed, "*", SearchOption.AllDirectories))
+                File.Copy(file, Path.Combine(dataDir, Path.GetRelativePath(seed, file)));
         }
 
         (int kafkaPort, int httpPort) = FreePorts();
