@@ -5,15 +5,24 @@ namespace KafScale.Common;
 /// <summary>
 /// An <see cref="IBufferWriter{T}"/> over arrays rented from <see cref="ArrayPool{T}.Shared"/>.
 /// Dispose returns the array; spans handed out before a later write may be stale after growth.
+/// With a maximum length, writing past it throws <see cref="InvalidDataException"/> and the
+/// buffer never grows beyond it plus <see cref="LimitSlack"/> (writers such as decompressors ask
+/// for room in blocks before they know how much they will write).
 /// </summary>
 public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 {
     private const int MinimumGrowth = 256;
+
+    /// <summary>Room granted past the maximum length for a writer that asks in blocks.</summary>
+    public const int LimitSlack = 1 << 20;
+
+    private readonly long _maxLength;
     private byte[] _buffer;
     private int _written;
 
-    public PooledBufferWriter(int initialCapacity = 4096)
+    public PooledBufferWriter(int initialCapacity = 4096, int maxLength = int.MaxValue)
     {
+        _maxLength = maxLength;
         _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, 1));
     }
 
@@ -32,6 +41,8 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     {
         if ((uint)count > (uint)(_buffer.Length - _written))
             throw new ArgumentOutOfRangeException(nameof(count));
+        if (_written + (long)count > _maxLength)
+            throw new InvalidDataException($"more than {_maxLength} bytes written");
         _written += count;
     }
 
@@ -51,7 +62,7 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     {
         Ensure(data.Length);
         data.CopyTo(_buffer.AsSpan(_written));
-        _written += data.Length;
+        Advance(data.Length);
     }
 
     /// <summary>Copies the written bytes into a new exact-size array.</summary>
@@ -63,9 +74,12 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
             sizeHint = 1;
         if (sizeHint <= _buffer.Length - _written)
             return;
+        long ceiling = _maxLength + LimitSlack;
+        if (_written + (long)sizeHint > ceiling)
+            throw new InvalidDataException($"more than {_maxLength} bytes written");
         long needed = (long)_written + Math.Max(sizeHint, MinimumGrowth);
         long doubled = (long)_buffer.Length * 2;
-        long size = Math.Max(needed, doubled);
+        long size = Math.Min(Math.Max(needed, doubled), Math.Max(needed, ceiling));
         if (size > Array.MaxLength)
         {
             if (needed > Array.MaxLength)

@@ -46,10 +46,10 @@ public ref struct RecordBatchReader
         }
         else
         {
-            var buffer = new PooledBufferWriter((int)Math.Clamp(payload.Length * 4L, 4096, 64L * 1024 * 1024));
+            var buffer = new PooledBufferWriter((int)Math.Clamp(payload.Length * 4L, 4096, 64L * 1024 * 1024), maxDecompressedBytes);
             try
             {
-                RecordCompression.Decompress(header.Compression, payload, new BoundedWriter(buffer, maxDecompressedBytes));
+                RecordCompression.Decompress(header.Compression, payload, buffer);
             }
             catch
             {
@@ -249,36 +249,5 @@ public ref struct RecordHeaderEnumerator
         _index++;
         Current = new RecordHeaderView(key, value, valueNull);
         return true;
-    }
-}
-
-/// <summary>A writer that refuses to hold more than a limit: a decompressor writing past it meets <see cref="InvalidDataException"/>.</summary>
-internal sealed class BoundedWriter(PooledBufferWriter inner, int limit) : System.Buffers.IBufferWriter<byte>
-{
-    public void Advance(int count)
-    {
-        if ((long)inner.WrittenCount + count > limit)
-            throw new InvalidDataException($"a compressed record batch decompresses to more than {limit} bytes");
-        inner.Advance(count);
-    }
-
-    public Memory<byte> GetMemory(int sizeHint = 0)
-    {
-        Check(sizeHint);
-        return inner.GetMemory(sizeHint);
-    }
-
-    public Span<byte> GetSpan(int sizeHint = 0)
-    {
-        Check(sizeHint);
-        return inner.GetSpan(sizeHint);
-    }
-
-    // A codec asks for room before it writes; room for more than the limit (plus a block of
-    // slack, since codecs ask in blocks) is never granted.
-    private void Check(int sizeHint)
-    {
-        if ((long)inner.WrittenCount + sizeHint > (long)limit + (1 << 20))
-            throw new InvalidDataException($"a compressed record batch decompresses to more than {limit} bytes");
     }
 }

@@ -135,18 +135,9 @@ public static class FaultSuite
         Directory.CreateDirectory(dir);
         foreach (string file in Directory.EnumerateFiles(cluster.Root, "*.log"))
             File.Copy(file, Path.Combine(dir, Path.GetFileName(file)), overwrite: true);
-        // The shared directory store too: its segments and WAL objects are what a failed check is about.
+        // The shared directory store too: its segments are what a failed check is about.
         if (Directory.Exists(cluster.ObjectsDir))
-            CopyTree(cluster.ObjectsDir, Path.Combine(dir, "objects"));
+            Directories.CopyTree(cluster.ObjectsDir, Path.Combine(dir, "objects"));
         log($"logs kept in {dir}");
-    }
-
-    private static void CopyTree(string from, string to)
-    {
-        foreach (string d in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
-            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, d)));
-        Directory.CreateDirectory(to);
-        foreach (string f in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-            File.Copy(f, Path.Combine(to, Path.GetRelativePath(from, f)), overwrite: true);
     }
 }

@@ -45,11 +45,13 @@ public class CompressionTests
         Assert.Equal(value.AsSpan(0, 70_000).ToArray(), records[1].Value);
     }
 
+    public static TheoryData<CompressionType> CompressingCodecs =>
+        [CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lz4, CompressionType.Zstd];
+
     [Theory]
-    [MemberData(nameof(AllCodecs))]
+    [MemberData(nameof(CompressingCodecs))]
     public void A_batch_that_decompresses_past_the_limit_is_refused_and_one_within_it_is_read(CompressionType codec)
     {
-        if (codec == CompressionType.None) return;
         // 2 MiB of zeros compress to a few KiB: a small batch that asks for a lot of memory.
         using var b = new RecordBatchBuilder(codec);
         b.Add(null, new byte[2 * 1024 * 1024], 1);
@@ -61,7 +63,7 @@ public class CompressionTests
             using var reader = new RecordBatchReader(batch, 1024 * 1024);
             reader.TryReadNext(out _);
         });
-        Assert.Contains("decompresses to more than 1048576 bytes", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("more than 1048576 bytes", refused.Message, StringComparison.Ordinal);
         using var fits = new RecordBatchReader(batch, 3 * 1024 * 1024);
         Assert.True(fits.TryReadNext(out var record));
         Assert.Equal(2 * 1024 * 1024, record.Value.Length);

@@ -101,10 +101,7 @@ public sealed partial class BrokerProcess : IAsyncDisposable
 
         if (options?.SeedDataDir is { } seed)
         {
-            foreach (string dir in Directory.EnumerateDirectories(seed, "*", SearchOption.AllDirectories))
-                Directory.CreateDirectory(Path.Combine(dataDir, Path.GetRelativePath(seed, dir)));
-            foreach (string file in Directory.EnumerateFiles(seed, "*", SearchOption.AllDirectories))
-                File.Copy(file, Path.Combine(dataDir, Path.GetRelativePath(seed, file)));
+            Directories.CopyTree(seed, dataDir);
         }
 
         (int kafkaPort, int httpPort) = FreePorts();

@@ -81,22 +81,32 @@ public sealed class S3rverServer : IAsyncDisposable
     /// An S3 PUT is atomic: a key either has the whole new object or does not exist. s3rver writes
     /// an object's data, then its MD5 file, then its metadata file, as separate steps, so a kill
     /// between or during them (StopAsync) leaves a key whose metadata does not parse (s3rver then
-    /// answers HTTP 500 for ever), or, when the PUT overwrote an earlier one, whose data or MD5 file
-    /// does not match the earlier metadata (s3rver then serves a truncated body or an ETag that is
-    /// not an MD5, which S3 clients refuse). Such a PUT never completed and was never acknowledged;
-    /// removing its files before the restart gives the state real S3 would have for a key whose
-    /// only PUT failed.
+    /// answers HTTP 500 for ever), a key with data but no metadata at all (s3rver then serves the
+    /// partial data without the headers a PUT sets, and the S3 client fails to parse the answer),
+    /// or, when the PUT overwrote an earlier one, whose data or MD5 file does not match the earlier
+    /// metadata (s3rver then serves a truncated body or an ETag that is not an MD5, which S3
+    /// clients refuse). Such a PUT never completed and was never acknowledged (s3rver answers
+    /// after writing the metadata); removing its files before the restart gives the state real S3
+    /// would have for a key whose only PUT failed.
     /// </summary>
     private void DropTornPuts()
     {
         const string MetadataSuffix = "._S3rver_metadata.json";
-        foreach (string metadata in Directory.EnumerateFiles(_data, "*" + MetadataSuffix, SearchOption.AllDirectories))
+        const string DataSuffix = "._S3rver_object";
+        foreach (string data in Directory.EnumerateFiles(_data, "*" + DataSuffix, SearchOption.AllDirectories).ToList())
         {
-            string stem = metadata[..^MetadataSuffix.Length];
-            if (IsWhole(metadata, stem + "._S3rver_object", stem + "._S3rver_object.md5"))
+            string stem = data[..^DataSuffix.Length];
+            string metadata = stem + MetadataSuffix, md5 = data + ".md5";
+            if (File.Exists(metadata) && IsWhole(metadata, data, md5))
                 continue;
-            foreach (string file in new[] { metadata, stem + "._S3rver_object", stem + "._S3rver_object.md5" })
+            foreach (string file in new[] { metadata, data, md5 })
                 File.Delete(file);
+        }
+        // Metadata left without data (a kill during an overwrite's first step).
+        foreach (string metadata in Directory.EnumerateFiles(_data, "*" + MetadataSuffix, SearchOption.AllDirectories).ToList())
+        {
+            if (!File.Exists(metadata[..^MetadataSuffix.Length] + DataSuffix))
+                File.Delete(metadata);
         }
     }
 
@@ -110,7 +120,7 @@ public sealed class S3rverServer : IAsyncDisposable
         {
             return false;
         }
-        if (!File.Exists(data) || !File.Exists(md5))
+        if (!File.Exists(md5))
             return false;
         string expected = File.ReadAllText(md5).Trim();
         string actual = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(File.ReadAllBytes(data)));

@@ -5,8 +5,9 @@ broker run, so the fixture holds several segments per partition written by sever
   write_data.py BOOTSTRAP PHASE      PHASE 1: create the topics and write the first half;
                                      PHASE 2: write the second half and commit the group's offsets.
 
-The records are a pure function of their index (see expected_records in the test), so the
-test knows every key, value, header and timestamp without reading this script.
+The records are a pure function of their index (orders() and events() below; the test,
+test/Integration/Broker/UpgradeTests.cs, builds the same ones), so the test knows every key,
+value, header and timestamp without reading this script.
 """
 
 import sys

@@ -228,6 +228,12 @@ internal sealed class ClientContext(string remote)
     public string Remote { get; } = remote;
     public string? ClientId { get; set; }
 
+    /// <summary>
+    /// Who the connection acts for, as Kafka writes a principal: <c>User:ANONYMOUS</c> until the
+    /// connection authenticates (docs/security.md).
+    /// </summary>
+    public string Principal { get; set; } = "User:ANONYMOUS";
+
     /// <summary>The client quotas resolved for this connection (docs/operations.md, "Client quotas").</summary>
     public ClientQuotas? Quotas { get; set; }
 

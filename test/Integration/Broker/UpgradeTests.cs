@@ -30,9 +30,9 @@ public sealed class UpgradeTests(ITestOutputHelper output) : BrokerTest(output)
         {
             var kcat = KafkaClient.ByName("kcat");
             RecordAssert.SamePerPartition(Orders(180), await kcat.ConsumeAsync(broker.Bootstrap, "orders"));
-            RecordAssert.SamePerPartition(Events(80), await kcat.ConsumeAsync(broker.Bootstrap, "events"));
-            var timestamps = (await kcat.ConsumeAsync(broker.Bootstrap, "events")).Select(r => r.Timestamp);
-            Assert.Equal(Events(80).Select(r => r.Timestamp!.Value), timestamps);
+            var events = await kcat.ConsumeAsync(broker.Bootstrap, "events");
+            RecordAssert.SamePerPartition(Events(80), events);
+            Assert.Equal(Events(80).Select(r => r.Timestamp!.Value), events.Select(r => r.Timestamp));
 
             ClientResult lag = (await ClientRunner.PythonAsync("admin-kafka-python.py", ["lag", broker.Bootstrap, "upgrade-group"])).EnsureSuccess();
             var committed = lag.Lines("result").Single().GetProperty("offsets").EnumerateArray()
