@@ -18,6 +18,7 @@ read: every partition of a topic from the beginning up to its end offset taken a
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -39,8 +40,24 @@ def on_error(err):
           "message": err.str(), "t": now_ms()})
 
 
+def debug_settings(name):
+    """librdkafka's idempotence log (epoch bumps and what caused them) in DIR/NAME.log when
+    KAFSCALE_FAULTS_CLIENT_DEBUG_DIR is set (docs/reliability.md, "How to run it")."""
+    directory = os.environ.get("KAFSCALE_FAULTS_CLIENT_DEBUG_DIR")
+    if not directory:
+        return {}
+    os.makedirs(directory, exist_ok=True)
+    logger = logging.getLogger(name)
+    handler = logging.FileHandler(os.path.join(directory, name + ".log"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return {"debug": "eos,msg", "logger": logger}
+
+
 def produce(args):
     producer = Producer({
+        **debug_settings(args.name),
         "bootstrap.servers": args.bootstrap,
         "client.id": args.name,
         "acks": "all",
