@@ -18,10 +18,23 @@ public class ProducerStateTableTests
     public void The_next_batch_must_continue_the_sequence_and_a_gap_is_out_of_order()
     {
         var t = new ProducerStateTable();
-        t.Record(7, 0, 0, 4, 100, 104);
+        t.RecordAppended(7, 0, 0, 4, 100, 104);
         Assert.Equal(SequenceCheck.Append, t.Check(7, 0, 5, 9, out _));
         Assert.Equal(SequenceCheck.OutOfOrder, t.Check(7, 0, 6, 9, out _));
         Assert.Equal(SequenceCheck.OutOfOrder, t.Check(7, 0, 3, 3, out _));
+    }
+
+    [Fact]
+    public void A_gap_ahead_of_what_the_log_holds_is_told_apart_until_this_term_appends_for_the_producer()
+    {
+        var t = new ProducerStateTable();
+        t.Record(7, 0, 0, 4, 100, 104);
+        Assert.Equal(SequenceCheck.GapSinceEarlierTerm, t.Check(7, 0, 6, 9, out _));
+        // Behind the log is no gap an earlier term explains.
+        Assert.Equal(SequenceCheck.OutOfOrder, t.Check(7, 0, 3, 3, out _));
+        Assert.Equal(SequenceCheck.Append, t.Check(7, 0, 5, 5, out _));
+        t.RecordAppended(7, 0, 5, 5, 105, 105);
+        Assert.Equal(SequenceCheck.OutOfOrder, t.Check(7, 0, 8, 9, out _));
     }
 
     [Fact]
@@ -116,6 +129,25 @@ public class IdempotentAppendTests
         Assert.Equal(ErrorCodes.InvalidProducerEpoch, Refused(log, Idempotent(42, 0, 2, 1)));
         Assert.Equal(ErrorCodes.UnknownProducerId, Refused(log, Idempotent(99, 0, 7, 1)));
         Assert.Equal(2, log.NextOffset);
+    }
+
+    [Fact]
+    public async Task After_a_restart_a_sequence_gap_is_not_written_and_retriable_until_the_producer_writes_in_order()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync("idem"))[0];
+        Assert.Equal(0, await log.AppendBlob(Idempotent(42, 0, 0, 3)).DurableAsync());
+        await host.RestartAsync();
+
+        log = host.Log("idem");
+        // Sequence 3 and 4 were refused by the earlier term; 5 arrives first.
+        Assert.Equal(ErrorCodes.NotLeaderOrFollower, Refused(log, Idempotent(42, 0, 5, 1)));
+        Assert.Equal(3, log.NextOffset);
+        Assert.Equal(0, await log.AppendBlob(Idempotent(42, 0, 3, 2)).DurableAsync());
+        Assert.Equal(0, await log.AppendBlob(Idempotent(42, 0, 5, 1)).DurableAsync());
+        // This term has written for the producer now: a gap is Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER.
+        Assert.Equal(ErrorCodes.OutOfOrderSequenceNumber, Refused(log, Idempotent(42, 0, 9, 1)));
+        Assert.Equal(6, log.HighWatermark);
     }
 
     [Fact]

@@ -259,7 +259,7 @@ internal sealed partial class PartitionLog
                 RecordBatch.SetPartitionLeaderEpoch(one, LeaderEpoch);
                 if (logAppendTime >= 0) RecordBatch.SetLogAppendTime(one, logAppendTime);
                 if (header.HasProducerId)
-                    _producers.Record(header.ProducerId, header.ProducerEpoch, header.BaseSequence, LastSequence(header), offset, offset + header.LastOffsetDelta);
+                    _producers.RecordAppended(header.ProducerId, header.ProducerEpoch, header.BaseSequence, LastSequence(header), offset, offset + header.LastOffsetDelta);
                 offset += header.LastOffsetDelta + 1;
                 pos += size;
             }
@@ -300,6 +300,10 @@ internal sealed partial class PartitionLog
                     if (duplicates++ == 0) duplicateOffset = original;
                     break;
                 case SequenceCheck.InvalidEpoch: return new AppendResult(ErrorCodes.InvalidProducerEpoch, -1, -1, null);
+                // Not written, retry: librdkafka takes OUT_OF_ORDER_SEQUENCE_NUMBER here as a sign
+                // to bump its epoch and renumber, which duplicates a batch whose earlier answer was
+                // "maybe written", or fails the producer for good (docs/architecture.md, "The write path").
+                case SequenceCheck.GapSinceEarlierTerm: return new AppendResult(ErrorCodes.NotLeaderOrFollower, -1, -1, null);
                 // While the older segments of an open from the hint are still being read, a
                 // producer the newest ones do not know may be in them: "not written, retry".
                 case SequenceCheck.UnknownProducer:

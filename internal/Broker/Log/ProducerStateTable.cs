@@ -1,7 +1,7 @@
 namespace KafScale.Broker.Log;
 
 /// <summary>What an idempotent producer's batch gets: append it, answer it as a duplicate, or refuse it.</summary>
-internal enum SequenceCheck { Append, Duplicate, OutOfOrder, InvalidEpoch, UnknownProducer }
+internal enum SequenceCheck { Append, Duplicate, OutOfOrder, InvalidEpoch, UnknownProducer, GapSinceEarlierTerm }
 
 /// <summary>
 /// Idempotent-producer state of one partition (KIP-98): per producer id, its epoch and the
@@ -20,6 +20,9 @@ internal sealed class ProducerStateTable
         public readonly (int FirstSeq, int LastSeq, long BaseOffset)[] Batches = new (int, int, long)[RetainedBatches];
         public int Count;
         public int Next;
+
+        /// <summary>True once this term appended a batch of the producer; false while all it knows came from the log.</summary>
+        public bool AppendedThisTerm;
         public int LastSeq => Batches[(Next + RetainedBatches - 1) % RetainedBatches].LastSeq;
         public long LastOffset;
 
@@ -72,10 +75,22 @@ internal sealed class ProducerStateTable
         if (entry.Count == 0) return firstSeq == 0 ? SequenceCheck.Append : SequenceCheck.OutOfOrder;
         // Sequences wrap from int.MaxValue to 0 (Kafka's DefaultRecordBatch.incrementSequence).
         int expected = entry.LastSeq == int.MaxValue ? 0 : entry.LastSeq + 1;
-        return firstSeq == expected ? SequenceCheck.Append : SequenceCheck.OutOfOrder;
+        if (firstSeq == expected) return SequenceCheck.Append;
+        // Ahead of the log, and nothing of this producer appended in this term yet: the batches
+        // in between were refused by an earlier term (or are still on their way to this one),
+        // and the producer holds them (docs/architecture.md, "The write path").
+        long ahead = ((long)firstSeq - expected + int.MaxValue + 1) % ((long)int.MaxValue + 1);
+        return !entry.AppendedThisTerm && ahead < int.MaxValue / 2 ? SequenceCheck.GapSinceEarlierTerm : SequenceCheck.OutOfOrder;
     }
 
-    /// <summary>Records an appended batch (after <see cref="Check"/> said Append, or when replaying the log).</summary>
+    /// <summary>Records a batch this term appended (after <see cref="Check"/> said Append).</summary>
+    public void RecordAppended(long producerId, short epoch, int firstSeq, int lastSeq, long baseOffset, long lastOffset)
+    {
+        Record(producerId, epoch, firstSeq, lastSeq, baseOffset, lastOffset);
+        _producers[producerId].AppendedThisTerm = true;
+    }
+
+    /// <summary>Records a batch of the log as it is replayed when a partition is opened.</summary>
     public void Record(long producerId, short epoch, int firstSeq, int lastSeq, long baseOffset, long lastOffset)
     {
         if (!_producers.TryGetValue(producerId, out var entry))
