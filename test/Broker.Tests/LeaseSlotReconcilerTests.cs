@@ -88,10 +88,19 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
             return txn.Succeeded ? new SlotClaim(new LeaderInfo(me, holder.Epoch + 1, lease), txn.Revision) : null;
         }
 
-        public Task<IReadOnlyList<string>> OpenAsync(IReadOnlyList<(int Slot, LeaderInfo Holder)> batch, CancellationToken ct)
+        /// <summary>When set, opens wait for it and then fail (an open that outlives a lapse).</summary>
+        public TaskCompletionSource? FailingOpens { get; set; }
+
+        public async Task<IReadOnlyList<string>> OpenAsync(IReadOnlyList<(int Slot, LeaderInfo Holder)> batch, CancellationToken ct)
         {
             foreach (var (slot, _) in batch) Calls.Enqueue($"open {slot}");
-            return Task.FromResult<IReadOnlyList<string>>([.. batch.Select(b => $"handle {b.Slot}")]);
+            if (FailingOpens is { } gate)
+            {
+                await gate.Task;
+                foreach (var (slot, _) in batch) Calls.Enqueue($"open failed {slot}");
+                throw new IOException("the store failed the open");
+            }
+            return [.. batch.Select(b => $"handle {b.Slot}")];
         }
 
         public bool Activate(string handle) => Open.TryAdd(int.Parse(handle["handle ".Length..]), handle);
@@ -108,7 +117,7 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         public void Drop(int slot, string? handle, bool open)
         {
             Open.TryRemove(slot, out _);
-            Calls.Enqueue($"drop {slot}");
+            Calls.Enqueue(open ? $"drop {slot} {handle}" : $"drop {slot}");
         }
     }
 
@@ -197,6 +206,36 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         await TestExtensions.UntilAsync(() => a.Slots.Open.Count == SlotCount, "every slot is open again");
         Assert.Equal(claims, a.Slots.Calls.Count(c => c.StartsWith("claim", StringComparison.Ordinal)));
         Assert.Equal(Enumerable.Range(0, SlotCount).Select(s => $"retake {s}").Order(), a.Slots.Calls.Where(c => c.StartsWith("retake", StringComparison.Ordinal)).Order());
+    }
+
+    [Fact]
+    public async Task An_open_that_fails_after_a_lapse_leaves_the_slot_a_later_pass_leads_alone()
+    {
+        var a = await StartBrokerAsync(0, 0);
+        await TestExtensions.UntilAsync(() => a.Slots.Open.Count == SlotCount, "every slot is open");
+
+        // Taken up again after a lapse, but the opens hang, and the lease lapses again meanwhile.
+        a.Members.Lapse();
+        var stuck = new TaskCompletionSource();
+        a.Slots.FailingOpens = stuck;
+        a.Members.Confirm();
+        await TestExtensions.UntilAsync(() => a.Slots.Calls.Count(c => c.StartsWith("open ", StringComparison.Ordinal) && !c.StartsWith("open failed", StringComparison.Ordinal)) == 2 * SlotCount, "the second opens started");
+        a.Members.Lapse();
+
+        // Confirmed again: this time the opens succeed and every slot is led.
+        a.Slots.FailingOpens = null;
+        a.Members.Confirm();
+        await TestExtensions.UntilAsync(() => a.Reconciler.Leading == SlotCount, "every slot is led again");
+
+        // The hung opens of the earlier pass fail only now; their slots are gone, and the slots
+        // led now keep their handles: the next lapse drops every one of them.
+        stuck.SetResult();
+        await TestExtensions.UntilAsync(() => a.Slots.Calls.Count(c => c.StartsWith("open failed", StringComparison.Ordinal)) == SlotCount, "the hung opens failed");
+        Assert.Equal(SlotCount, a.Reconciler.Leading);
+        int before = a.Slots.Calls.Count(c => c.StartsWith("drop", StringComparison.Ordinal));
+        a.Members.Lapse();
+        var drops = a.Slots.Calls.Where(c => c.StartsWith("drop", StringComparison.Ordinal)).Skip(before).ToList();
+        Assert.Equal(Enumerable.Range(0, SlotCount).Select(s => $"drop {s} handle {s}").Order(), drops.Order());
     }
 
     [Fact]

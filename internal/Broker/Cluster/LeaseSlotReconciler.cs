@@ -166,7 +166,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         bool mayLead = _members.Guard.MayWrite && Array.IndexOf(live, me) >= 0;
         long now = Stopwatch.GetTimestamp();
         bool started = false;
-        var toOpen = new List<(TKey Slot, LeaderInfo Holder, bool Claim)>();
+        var toOpen = new List<(TKey Key, LeaderInfo Holder, bool Claim, Slot? State)>();
 
         foreach (var (key, desired) in _kind.Slots(live))
         {
@@ -186,19 +186,19 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
                 if (holder.BrokerId != me || holder.Lease != myLease || _kind.HasEnded(handle))
                     started |= Drop(key, slot, holder.BrokerId != me ? "its key is gone" : "it ended");
                 else if (mayLead && desired >= 0 && desired != me)
-                    started |= Start(key, SlotState.Closing, () => HandOffAsync(key, handle, myLease), slot);
+                    started |= Start(key, SlotState.Closing, mine => HandOffAsync(key, handle, myLease, mine), slot);
                 continue;
             }
             if (!mayLead) continue;
             if (holder.BrokerId < 0)
             {
-                if (desired == me) toOpen.Add((key, holder, true));
+                if (desired == me) toOpen.Add((key, holder, true, null));
             }
             else if (holder.BrokerId == me && holder.Lease == myLease)
             {
                 // Ours but not open: the lease was confirmed again after a lapse, or opening failed.
-                if (desired == me) toOpen.Add((key, holder, false));
-                else started |= Start(key, SlotState.Closing, () => ReleaseAsync(key, myLease), slot);
+                if (desired == me) toOpen.Add((key, holder, false, null));
+                else started |= Start(key, SlotState.Closing, mine => ReleaseAsync(key, myLease, mine), slot);
             }
         }
 
@@ -208,7 +208,12 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
             var batch = toOpen.GetRange(i, Math.Min(batchSize, toOpen.Count - i));
             lock (_lock)
             {
-                foreach (var item in batch) _slots[item.Slot] = new Slot(SlotState.Claiming, _generation);
+                for (int j = 0; j < batch.Count; j++)
+                {
+                    var state = new Slot(SlotState.Claiming, _generation);
+                    _slots[batch[j].Key] = state;
+                    batch[j] = batch[j] with { State = state };
+                }
                 _running++;
             }
             _ = RunActionAsync(() => ClaimAndOpenAsync(batch, myLease));
@@ -217,15 +222,17 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         return started;
     }
 
-    private bool Start(TKey key, SlotState state, Func<Task> action, Slot? existing)
+    private bool Start(TKey key, SlotState state, Func<Slot, Task> action, Slot? existing)
     {
+        Slot mine;
         lock (_lock)
         {
             if (existing is not null) existing.State = state;
-            else _slots[key] = new Slot(state, _generation);
+            else _slots[key] = existing = new Slot(state, _generation);
+            mine = existing;
             _running++;
         }
-        _ = RunActionAsync(action);
+        _ = RunActionAsync(() => action(mine));
         return true;
     }
 
@@ -249,10 +256,10 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
     private bool Stopped(Exception ex) => ex is OperationCanceledException && _stop.IsCancellationRequested;
 
     /// <summary>Claims the vacant slots of a batch, then opens everything claimed (and what was already ours) together.</summary>
-    private async Task ClaimAndOpenAsync(List<(TKey Slot, LeaderInfo Holder, bool Claim)> batch, long lease)
+    private async Task ClaimAndOpenAsync(List<(TKey Key, LeaderInfo Holder, bool Claim, Slot? State)> batch, long lease)
     {
-        var held = new List<(TKey Slot, LeaderInfo Holder)>();
-        foreach (var (key, holder, claim) in batch)
+        var held = new List<(TKey Slot, LeaderInfo Holder, Slot State)>();
+        foreach (var (key, holder, claim, state) in batch)
         {
             try
             {
@@ -261,16 +268,16 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
                     : await _kind.RetakeAsync(key, holder, _members.BrokerId, lease, _stop.Token).ConfigureAwait(false);
                 if (won is null)
                 {
-                    RemoveSlot(key);
+                    RemoveSlot(key, state!);
                     continue;
                 }
                 SetHolder(key, won.Holder, won.Revision);
-                held.Add((key, won.Holder));
+                held.Add((key, won.Holder, state!));
             }
             catch (Exception ex) when (!Stopped(ex))
             {
                 _log.LogWarning("could not claim {Slot}: {Error}", _kind.Describe(key), ex.Message);
-                Failed(key);
+                Failed(key, state!);
             }
         }
 
@@ -278,11 +285,12 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         var opening = new List<(TKey Slot, LeaderInfo Holder, Slot State)>();
         lock (_lock)
         {
-            foreach (var (key, holder) in held)
+            foreach (var (key, holder, state) in held)
             {
-                if (!_slots.TryGetValue(key, out var slot)) continue;
-                slot.State = SlotState.Opening;
-                opening.Add((key, holder, slot));
+                // Only the slot this pass created: a lapse meanwhile may have put a newer one there.
+                if (_slots.GetValueOrDefault(key) != state) continue;
+                state.State = SlotState.Opening;
+                opening.Add((key, holder, state));
             }
         }
         if (opening.Count == 0) return;
@@ -295,7 +303,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
             foreach (var o in opening)
             {
                 _log.LogWarning("could not open {Slot} (epoch {Epoch}): {Error}; will retry", _kind.Describe(o.Slot), o.Holder.Epoch, ex.Message);
-                Failed(o.Slot);
+                Failed(o.Slot, o.State);
             }
             return;
         }
@@ -326,27 +334,27 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         }
     }
 
-    private async Task HandOffAsync(TKey key, THandle handle, long lease)
+    private async Task HandOffAsync(TKey key, THandle handle, long lease, Slot? mine)
     {
         await _kind.HandOffAsync(key, handle).ConfigureAwait(false);
-        await ReleaseAsync(key, lease).ConfigureAwait(false);
+        await ReleaseAsync(key, lease, mine).ConfigureAwait(false);
         _log.Log(_leadingLevel, "handed {Slot} over", _kind.Describe(key));
     }
 
     /// <summary>Deletes a slot key of ours (compare on our lease, so another broker's key is never touched).</summary>
-    private async Task ReleaseAsync(TKey slot, long lease)
+    private async Task ReleaseAsync(TKey slot, long lease, Slot? mine)
     {
         string key = _kind.KeyOf(slot);
         try
         {
             var txn = await _meta.TxnAsync(new TxnRequest([new Compare(key, CompareTarget.Lease, CompareResult.Equal, lease)], [TxnOp.Delete(key)], []), _stop.Token).ConfigureAwait(false);
             if (txn.Succeeded) SetHolder(slot, Vacant, txn.Revision);
-            RemoveSlot(slot);
+            if (mine is not null) RemoveSlot(slot, mine);
         }
         catch (Exception ex) when (!Stopped(ex))
         {
             _log.LogWarning("could not release {Key}: {Error}; will retry", key, ex.Message);
-            Failed(slot);
+            if (mine is not null) Failed(slot, mine);
         }
     }
 
@@ -359,16 +367,22 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         return false;
     }
 
-    private void RemoveSlot(TKey key)
+    /// <summary>
+    /// Removes the slot an action worked on, and only that one: an action that outlived a lapse
+    /// must not touch the slot a later pass put under the same key (it may be leading).
+    /// </summary>
+    private void RemoveSlot(TKey key, Slot mine)
     {
-        lock (_lock) _slots.Remove(key);
+        lock (_lock) if (_slots.GetValueOrDefault(key) == mine) _slots.Remove(key);
     }
 
-    private void Failed(TKey key)
+    /// <summary>Marks the slot an action worked on as failed (retried later); a newer slot under the key is left alone.</summary>
+    private void Failed(TKey key, Slot mine)
     {
         lock (_lock)
         {
-            if (!_slots.TryGetValue(key, out var slot)) return;
+            if (_slots.GetValueOrDefault(key) != mine) return;
+            var slot = mine;
             slot.State = SlotState.Failed;
             slot.Handle = default;
             slot.Failures++;
@@ -423,7 +437,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
             _slots.Clear();
         }
         long lease = _members.LeaseId;
-        return (Task.WhenAll(leading.Select(l => HandOffAsync(l.Key, l.Handle, lease))), leading.Count);
+        return (Task.WhenAll(leading.Select(l => HandOffAsync(l.Key, l.Handle, lease, null))), leading.Count);
     }
 
     public async ValueTask DisposeAsync()
