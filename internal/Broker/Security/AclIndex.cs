@@ -77,6 +77,41 @@ internal sealed class AclIndex
         return allowed;
     }
 
+    /// <summary>
+    /// Kafka's "authorize by resource type": is there some resource of the type the principal may
+    /// perform the operation on? True when a matching ALLOW names a resource no matching DENY
+    /// covers (a DENY of the LITERAL "*" covers all). InitProducerId asks it for WRITE on topics.
+    /// </summary>
+    public bool AllowsAny(string principal, string host, AclOperation operation, AclResourceType type)
+    {
+        var acls = (uint)type < (uint)_byType.Length ? _byType[(int)type] : null;
+        if (acls is null) return false;
+        bool wildcardAllowed = false;
+        if (Scan(acls.Wildcard, principal, host, operation, ref wildcardAllowed)) return false;
+        if (wildcardAllowed) return true;
+        var deniedLiterals = new HashSet<string>(StringComparer.Ordinal);
+        var deniedPrefixes = new List<string>();
+        var allowedLiterals = new List<string>();
+        var allowedPrefixes = new List<string>();
+        foreach (var (name, entries) in acls.Literal)
+        {
+            bool allowed = false;
+            if (Scan(entries, principal, host, operation, ref allowed)) deniedLiterals.Add(name);
+            else if (allowed) allowedLiterals.Add(name);
+        }
+        foreach (var (name, entries) in acls.Prefixed)
+        {
+            bool allowed = false;
+            if (Scan(entries, principal, host, operation, ref allowed)) deniedPrefixes.Add(name);
+            else if (allowed) allowedPrefixes.Add(name);
+        }
+        foreach (var name in allowedLiterals)
+            if (!deniedLiterals.Contains(name) && !deniedPrefixes.Exists(d => name.StartsWith(d, StringComparison.Ordinal))) return true;
+        foreach (var name in allowedPrefixes)
+            if (!deniedPrefixes.Exists(d => name.StartsWith(d, StringComparison.Ordinal))) return true;
+        return false;
+    }
+
     /// <summary>Returns true when a DENY matches; sets <paramref name="allowed"/> when an ALLOW does.</summary>
     private static bool Scan(Entry[] entries, string principal, string host, AclOperation operation, ref bool allowed)
     {

@@ -148,6 +148,13 @@ internal sealed class Authorizer : IAsyncDisposable
         return Volatile.Read(ref _index).Allows(principal, client.Host, operation, type, name);
     }
 
+    /// <summary>Whether the principal may WRITE some topic (Kafka's rule for an idempotent producer without IDEMPOTENT_WRITE).</summary>
+    public bool MayWriteSomeTopic(ClientContext client)
+    {
+        if (!Enabled || _superUsers.Contains(client.Principal)) return true;
+        return Volatile.Read(ref _index).AllowsAny(client.Principal, client.Host, AclOperation.Write, AclResourceType.Topic);
+    }
+
     public bool AuthorizeCluster(ClientContext client, AclOperation operation) => Authorize(client, operation, AclResourceType.Cluster, AclNames.ClusterName);
 
     /// <summary>
