@@ -81,6 +81,15 @@ public sealed class BrokerConfig
     /// <summary>Pending (not yet durable) bytes across all partitions before produce is refused.</summary>
     public long MaxPendingBytes { get; set; } = 512L * 1024 * 1024;
 
+    /// <summary>
+    /// --authorizer acl: every request is checked against the ACLs (deny by default);
+    /// false (--authorizer none) allows everything (docs/security.md, "ACLs").
+    /// </summary>
+    public bool AclAuthorizer { get; set; }
+
+    /// <summary>Principals (User:name) that may do anything when the authorizer is on.</summary>
+    public IReadOnlyList<string> SuperUsers { get; set; } = [];
+
     /// <summary>Object-store health thresholds (KAFSCALE_S3_LATENCY_*_MS, KAFSCALE_S3_ERROR_RATE_*, KAFSCALE_S3_HEALTH_WINDOW_SEC).</summary>
     public KafScale.Observability.StoreHealthThresholds StoreHealth { get; set; } = new();
 }

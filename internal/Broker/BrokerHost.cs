@@ -6,6 +6,7 @@ using KafScale.Broker.Handlers;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
 using KafScale.Broker.Quotas;
+using KafScale.Broker.Security;
 using KafScale.Groups;
 using KafScale.Metadata;
 using KafScale.Metadata.Embedded;
@@ -37,6 +38,7 @@ public sealed class BrokerHost : IAsyncDisposable
     private IdleMemoryTrimmer? _trimmer;
     private StoreHealthProbe? _probe;
     private QuotaManager? _quotas;
+    private Authorizer? _authorizer;
 
     private BrokerHost(IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer server, HttpEndpoint http, GroupCoordinatorService groups)
     {
@@ -53,6 +55,9 @@ public sealed class BrokerHost : IAsyncDisposable
     public string ClusterId => _node.ClusterId;
     public System.Net.IPEndPoint KafkaEndPoint => _server.LocalEndPoint;
     public System.Net.IPEndPoint HttpEndPoint => _http.LocalEndPoint;
+
+    /// <summary>The request dispatcher, for tests that hand it requests of a connection whose principal they set.</summary>
+    internal RequestDispatcher Dispatcher { get; private set; } = null!;
 
     /// <summary>
     /// Starts a broker. <paramref name="openStore"/> opens the object store (S3 when a bucket is
@@ -101,6 +106,7 @@ public sealed class BrokerHost : IAsyncDisposable
         GroupCoordinatorService? groups = null;
         ClusterNode? node = null;
         QuotaManager? quotas = null;
+        Authorizer? authorizer = null;
         try
         {
             string clusterId = await EnsureClusterIdAsync(meta, ct).ConfigureAwait(false);
@@ -118,6 +124,8 @@ public sealed class BrokerHost : IAsyncDisposable
             var logs = node.Logs;
             quotas = new QuotaManager(loggers.CreateLogger("kafscale.quotas"));
             await quotas.StartAsync(meta).WaitAsync(ct).ConfigureAwait(false);
+            authorizer = new Authorizer(config.AclAuthorizer, config.SuperUsers, loggers.CreateLogger("kafscale.authorizer"), registry);
+            await authorizer.StartAsync(meta).WaitAsync(ct).ConfigureAwait(false);
 
             ApiHandler[] handlers =
             [
@@ -152,8 +160,11 @@ public sealed class BrokerHost : IAsyncDisposable
                 new InitProducerIdHandler(new ProducerIdAllocator(meta)),
                 new DescribeClientQuotasHandler(quotas),
                 new AlterClientQuotasHandler(meta),
+                new DescribeAclsHandler(),
+                new CreateAclsHandler(meta),
+                new DeleteAclsHandler(meta),
             ];
-            var dispatcher = new RequestDispatcher(handlers, metrics, loggers.CreateLogger("kafscale.requests")) { Quotas = quotas };
+            var dispatcher = new RequestDispatcher(handlers, metrics, loggers.CreateLogger("kafscale.requests")) { Quotas = quotas, Authorizer = authorizer };
 
             KafkaServer server;
             try { server = new KafkaServer(config, dispatcher, loggers.CreateLogger("kafscale.network")); }
@@ -177,6 +188,8 @@ public sealed class BrokerHost : IAsyncDisposable
 
             var host = new BrokerHost(meta, store, node, storage, server, http, groups);
             host._quotas = quotas;
+            host._authorizer = authorizer;
+            host.Dispatcher = dispatcher;
             host._trimmer = new IdleMemoryTrimmer(metrics, TimeSpan.FromSeconds(5));
             host._probe = new StoreHealthProbe(store, config.Namespace, metrics);
             server.Start();
@@ -189,6 +202,7 @@ public sealed class BrokerHost : IAsyncDisposable
         catch
         {
             if (quotas is not null) await quotas.DisposeAsync().ConfigureAwait(false);
+            if (authorizer is not null) await authorizer.DisposeAsync().ConfigureAwait(false);
             if (node is not null) await node.DisposeAsync().ConfigureAwait(false);
             if (groups is not null) await groups.DisposeAsync().ConfigureAwait(false);
             await store.DisposeAsync().ConfigureAwait(false);
@@ -261,6 +275,7 @@ public sealed class BrokerHost : IAsyncDisposable
         _storage.Stop();
         await _node.DisposeAsync().ConfigureAwait(false);
         if (_quotas is not null) await _quotas.DisposeAsync().ConfigureAwait(false);
+        if (_authorizer is not null) await _authorizer.DisposeAsync().ConfigureAwait(false);
         if (_trimmer is not null) await _trimmer.DisposeAsync().ConfigureAwait(false);
         if (_probe is not null) await _probe.DisposeAsync().ConfigureAwait(false);
         await _http.DisposeAsync().ConfigureAwait(false);

@@ -35,6 +35,8 @@ internal static class ErrorCodes
     public const short KafkaStorageError = (short)ErrorCode.KafkaStorageError;
     public const short UnknownServerError = (short)ErrorCode.UnknownServerError;
     public const short ClusterAuthorizationFailed = (short)ErrorCode.ClusterAuthorizationFailed;
+    public const short TopicAuthorizationFailed = (short)ErrorCode.TopicAuthorizationFailed;
+    public const short SecurityDisabled = (short)ErrorCode.SecurityDisabled;
     public const short TransactionalIdAuthorizationFailed = (short)ErrorCode.TransactionalIdAuthorizationFailed;
     public const short GroupAuthorizationFailed = (short)ErrorCode.GroupAuthorizationFailed;
     public const short CoordinatorNotAvailable = (short)ErrorCode.CoordinatorNotAvailable;

@@ -28,14 +28,14 @@ internal static partial class AdminCommand
 
     public static Command Create()
     {
-        var command = new Command("admin", "Operate a cluster: topics, groups, records, offsets, quotas, segments, benchmarks.");
+        var command = new Command("admin", "Operate a cluster: topics, groups, records, offsets, quotas, ACLs, segments, benchmarks.");
         // Recursive options of admin: `kafscale admin --bootstrap H topics list` and `kafscale
         // admin topics list --bootstrap H` mean the same. `segments` reads the bucket, not a
         // broker: it takes --output and ignores --bootstrap, so an alias carrying --bootstrap
         // still works for it.
         command.Options.Add(Bootstrap);
         command.Options.Add(Output);
-        foreach (var cluster in new[] { ClusterCommand(), TopicsCommand(), GroupsCommand(), ProduceCommand(), ConsumeCommand(), OffsetsCommand(), BenchCommand(), QuotasCommand() })
+        foreach (var cluster in new[] { ClusterCommand(), TopicsCommand(), GroupsCommand(), ProduceCommand(), ConsumeCommand(), OffsetsCommand(), BenchCommand(), QuotasCommand(), AclsCommand() })
         {
             command.Subcommands.Add(cluster);
         }

@@ -28,6 +28,9 @@ internal static class BrokerCommand
     private static readonly Option<string> LogLevel = new("--log-level") { Description = "trace|debug|info|warn|error [env KAFSCALE_LOG_LEVEL, default info]" };
     private static readonly Option<string> LogFormat = new("--log-format") { Description = "text|json [env KAFSCALE_LOG_FORMAT, default text]" };
 
+    private static readonly Option<string> AuthorizerMode = new("--authorizer") { Description = "none (allow everything) or acl (deny unless an ACL or --super-users allows) [env KAFSCALE_AUTHORIZER, default none]" };
+    private static readonly Option<string> SuperUsers = new("--super-users") { Description = "Principals allowed everything when --authorizer acl, User:a,User:b [env KAFSCALE_SUPER_USERS, default none]" };
+
     private static readonly StorageOptions Storage = new();
 
     public static Command Create()
@@ -38,6 +41,8 @@ internal static class BrokerCommand
         Storage.AddTo(command);
         foreach (var o in new[] { LeaseTtl, FlushInterval, FlushMaxBytes, MaxWalUploads, SegmentBytes, SegmentMs, MaxUnsealedBytes, CacheBytes, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
             command.Options.Add(o);
+        command.Options.Add(AuthorizerMode);
+        command.Options.Add(SuperUsers);
         command.SetAction(RunAsync);
         return command;
     }
@@ -131,6 +136,7 @@ internal static class BrokerCommand
             GroupInitialRebalanceDelayMs = s.Int(GroupInitialRebalanceDelay, "KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS", 3_000, 0, 300_000),
             MaxRequestBytes = s.Int(MaxRequest, "KAFSCALE_MAX_REQUEST_BYTES", 100 * 1024 * 1024, 1024, int.MaxValue),
         };
+        ResolveAuthorizer(s, config);
         config.StoreHealth = new KafScale.Observability.StoreHealthThresholds(
             LatencyWarnMs: EnvDouble("KAFSCALE_S3_LATENCY_WARN_MS", 500),
             LatencyCritMs: EnvDouble("KAFSCALE_S3_LATENCY_CRIT_MS", 3000),
@@ -138,6 +144,28 @@ internal static class BrokerCommand
             ErrorRateCrit: EnvDouble("KAFSCALE_S3_ERROR_RATE_CRIT", 0.6),
             WindowSeconds: (int)EnvDouble("KAFSCALE_S3_HEALTH_WINDOW_SEC", 60));
         return config;
+    }
+
+    /// <summary>--authorizer and --super-users (docs/security.md, "ACLs").</summary>
+    private static void ResolveAuthorizer(Settings s, BrokerConfig config)
+    {
+        string mode = s.String(AuthorizerMode, "KAFSCALE_AUTHORIZER", "none");
+        config.AclAuthorizer = mode.ToLowerInvariant() switch
+        {
+            "none" => false,
+            "acl" => true,
+            _ => throw new SettingException($"invalid value '{mode}' for {AuthorizerMode.Name} (KAFSCALE_AUTHORIZER): expected none or acl"),
+        };
+        // Kafka's super.users separates with ';'; a ',' list is accepted too.
+        var users = new List<string>();
+        foreach (var part in (s.Raw(SuperUsers, "KAFSCALE_SUPER_USERS") ?? "").Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int colon = part.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0 || colon == part.Length - 1)
+                throw new SettingException($"invalid principal '{part}' in {SuperUsers.Name} (KAFSCALE_SUPER_USERS): expected TYPE:NAME, for example User:admin");
+            users.Add(part);
+        }
+        config.SuperUsers = users;
     }
 
     /// <summary>Object-store health thresholds are environment-only, with upstream KafScale's names.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Broker.Quotas;
 using KafScale.Metadata;
 using KafScale.Protocol;
@@ -11,7 +12,8 @@ namespace KafScale.Broker.Handlers;
 /// AlterClientQuotas (49): sets and removes quota values of user and client-id entities. Each
 /// entry is checked and applied on its own (one bad entry does not stop the others, as in
 /// Kafka); validate_only checks without writing. Values are written to the metadata store,
-/// from where every broker's watch applies them (docs/metadata.md, "Client quotas").
+/// from where every broker's watch applies them (docs/metadata.md, "Client quotas"). Needs
+/// ALTER_CONFIGS on the cluster.
 /// </summary>
 internal sealed class AlterClientQuotasHandler(IMetadataStore store) : ApiHandler<AlterClientQuotasRequest, AlterClientQuotasResponse>
 {
@@ -26,6 +28,7 @@ internal sealed class AlterClientQuotasHandler(IMetadataStore store) : ApiHandle
 
     protected override async ValueTask<AlterClientQuotasResponse?> HandleAsync(RequestContext context, AlterClientQuotasRequest request, short version)
     {
+        if (!context.AuthorizeCluster(AclOperation.AlterConfigs)) return ErrorResponse(request, ErrorCodes.ClusterAuthorizationFailed);
         var response = new AlterClientQuotasResponse();
         foreach (var entry in request.Entries)
         {

@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -20,6 +21,19 @@ internal sealed class AlterConfigsHandler(Cluster cluster) : ApiHandler<AlterCon
         {
             var result = new AlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = r.ResourceType, ResourceName = r.ResourceName };
             response.Responses.Add(result);
+            // Kafka's rule: ALTER_CONFIGS on the topic, or on the cluster for broker configs.
+            if (r.ResourceType == DescribeConfigsHandler.TopicResource && !context.Authorize(AclOperation.AlterConfigs, AclResourceType.Topic, r.ResourceName))
+            {
+                result.ErrorCode = ErrorCodes.TopicAuthorizationFailed;
+                result.ErrorMessage = "Authorization failed: altering a topic's configs needs ALTER_CONFIGS on the topic";
+                continue;
+            }
+            if (r.ResourceType == DescribeConfigsHandler.BrokerResource && !context.AuthorizeCluster(AclOperation.AlterConfigs))
+            {
+                result.ErrorCode = ErrorCodes.ClusterAuthorizationFailed;
+                result.ErrorMessage = "Authorization failed: altering broker configs needs ALTER_CONFIGS on the cluster";
+                continue;
+            }
             if (r.ResourceType != DescribeConfigsHandler.TopicResource)
             {
                 result.ErrorCode = ErrorCodes.InvalidRequest;

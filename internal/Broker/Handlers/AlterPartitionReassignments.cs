@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -10,7 +11,7 @@ namespace KafScale.Broker.Handlers;
 /// succeed is to that broker alone, which changes nothing. Anything else gets the error Kafka
 /// gives for it (UNKNOWN_TOPIC_OR_PARTITION, NO_REASSIGNMENT_IN_PROGRESS for a cancel,
 /// INVALID_REPLICA_ASSIGNMENT for a list naming no broker, an unknown one or one twice) or
-/// INVALID_REPLICA_ASSIGNMENT with a message saying why this broker cannot do it.
+/// INVALID_REPLICA_ASSIGNMENT with a message saying why this broker cannot do it. Needs ALTER on the cluster.
 /// </summary>
 internal sealed class AlterPartitionReassignmentsHandler(Cluster cluster) : ApiHandler<AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse>
 {
@@ -22,6 +23,7 @@ internal sealed class AlterPartitionReassignmentsHandler(Cluster cluster) : ApiH
 
     protected override ValueTask<AlterPartitionReassignmentsResponse?> HandleAsync(RequestContext context, AlterPartitionReassignmentsRequest request, short version)
     {
+        if (!context.AuthorizeCluster(AclOperation.Alter)) return ValueTask.FromResult<AlterPartitionReassignmentsResponse?>(ErrorResponse(request, ErrorCodes.ClusterAuthorizationFailed));
         var response = new AlterPartitionReassignmentsResponse { ErrorCode = ErrorCodes.None, ErrorMessage = null };
         foreach (var t in request.Topics)
         {

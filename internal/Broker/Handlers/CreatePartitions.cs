@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -9,6 +10,7 @@ namespace KafScale.Broker.Handlers;
 /// Kafka's rules (one per new partition, each naming live brokers once, as many as the topic's
 /// replication factor, which is 1 here) and then left to the leases: whichever live broker
 /// claims a new partition's lease leads it (docs/architecture.md, "Leadership and fencing").
+/// Needs ALTER on each topic (TOPIC_AUTHORIZATION_FAILED otherwise).
 /// </summary>
 internal sealed class CreatePartitionsHandler(Cluster cluster) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>
 {
@@ -27,6 +29,7 @@ internal sealed class CreatePartitionsHandler(Cluster cluster) : ApiHandler<Crea
             var result = new CreatePartitionsResponse.CreatePartitionsTopicResult { Name = t.Name, ErrorMessage = null };
             response.Results.Add(result);
             if (!seen.Add(t.Name)) { result.ErrorCode = ErrorCodes.InvalidRequest; result.ErrorMessage = $"topic '{t.Name}' appears more than once in the request"; continue; }
+            if (!context.Authorize(AclOperation.Alter, AclResourceType.Topic, t.Name)) { result.ErrorCode = ErrorCodes.TopicAuthorizationFailed; result.ErrorMessage = "Authorization failed: adding partitions needs ALTER on the topic"; continue; }
             if (t.Assignments is { } assignments && cluster.Logs.TryGetTopic(t.Name, out var topic) && t.Count > topic.PartitionCount
                 && ValidateAssignments(assignments, topic.PartitionCount, t.Count) is { } invalid)
             {

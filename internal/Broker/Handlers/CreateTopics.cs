@@ -1,5 +1,6 @@
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -8,7 +9,9 @@ namespace KafScale.Broker.Handlers;
 /// <summary>
 /// CreateTopics (19). -1 partitions means --default-partitions; any replication factor is
 /// accepted (-1 or more): durability comes from the object store, not from replicas. Manual
-/// assignments name only this broker's partitions and set the partition count.
+/// assignments name only this broker's partitions and set the partition count. Needs CREATE on
+/// the cluster or on each topic (TOPIC_AUTHORIZATION_FAILED for a topic without it, as in Kafka);
+/// the configs are reported only with DESCRIBE_CONFIGS on the topic.
 /// </summary>
 internal sealed class CreateTopicsHandler(Cluster cluster) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
 {
@@ -22,11 +25,19 @@ internal sealed class CreateTopicsHandler(Cluster cluster) : ApiHandler<CreateTo
     {
         var response = new CreateTopicsResponse();
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var authorizer = context.Authorizer;
+        bool clusterCreate = authorizer.Check(context.Client, AclOperation.Create, AclResourceType.Cluster, AclNames.ClusterName);
         foreach (var t in request.Topics)
         {
             var result = new CreateTopicsResponse.CreatableTopicResult { Name = t.Name, NumPartitions = -1, ReplicationFactor = -1, Configs = null };
             response.Topics.Add(result);
             if (!seen.Add(t.Name)) { result.ErrorCode = ErrorCodes.InvalidRequest; result.ErrorMessage = $"topic '{t.Name}' appears more than once in the request"; continue; }
+            if (!clusterCreate && !context.Authorize(AclOperation.Create, AclResourceType.Topic, t.Name))
+            {
+                result.ErrorCode = ErrorCodes.TopicAuthorizationFailed;
+                result.ErrorMessage = "Authorization failed: creating a topic needs CREATE on the cluster or on the topic";
+                continue;
+            }
             int partitions = t.NumPartitions;
             if (t.Assignments.Count > 0)
             {
@@ -43,6 +54,12 @@ internal sealed class CreateTopicsHandler(Cluster cluster) : ApiHandler<CreateTo
             result.NumPartitions = partitions == -1 ? cluster.Config.DefaultPartitions : partitions;
             result.ReplicationFactor = 1;
             if (cluster.Logs.TryGetTopic(t.Name, out var created)) result.TopicId = created.Id;
+            if (!authorizer.Check(context.Client, AclOperation.DescribeConfigs, AclResourceType.Topic, t.Name))
+            {
+                // Kafka's way: the topic is created, its configs are withheld with this error.
+                result.TopicConfigErrorCode = ErrorCodes.TopicAuthorizationFailed;
+                continue;
+            }
             result.Configs = [];
             var effective = TopicConfig.From(configs.Where(kv => kv.Value is not null && TopicConfig.Defaults.ContainsKey(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value!));
             foreach (var (name, fallback) in TopicConfig.Defaults)

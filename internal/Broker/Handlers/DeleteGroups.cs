@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -6,7 +7,8 @@ namespace KafScale.Broker.Handlers;
 
 /// <summary>
 /// DeleteGroups (42): deletes empty groups with their committed offsets. A group with members
-/// gets NON_EMPTY_GROUP; an unknown one GROUP_ID_NOT_FOUND.
+/// gets NON_EMPTY_GROUP; an unknown one GROUP_ID_NOT_FOUND. Needs DELETE on each group
+/// (GROUP_AUTHORIZATION_FAILED otherwise).
 /// </summary>
 internal sealed class DeleteGroupsHandler(Cluster cluster) : ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse>
 {
@@ -21,8 +23,10 @@ internal sealed class DeleteGroupsHandler(Cluster cluster) : ApiHandler<DeleteGr
         var response = new DeleteGroupsResponse();
         foreach (var groupId in request.GroupsNames)
         {
-            var error = await cluster.Groups.DeleteGroupAsync(groupId).ConfigureAwait(false);
-            response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)error });
+            short error = context.Authorize(AclOperation.Delete, AclResourceType.Group, groupId)
+                ? (short)await cluster.Groups.DeleteGroupAsync(groupId).ConfigureAwait(false)
+                : ErrorCodes.GroupAuthorizationFailed;
+            response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = error });
         }
         return response;
     }

@@ -1,10 +1,14 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
 namespace KafScale.Broker.Handlers;
 
-/// <summary>DeleteTopics (20): removes the topic's metadata, every object it has in the store, and its committed offsets.</summary>
+/// <summary>
+/// DeleteTopics (20): removes the topic's metadata, every object it has in the store, and its
+/// committed offsets. Needs DELETE on each topic (TOPIC_AUTHORIZATION_FAILED otherwise).
+/// </summary>
 internal sealed class DeleteTopicsHandler(Cluster cluster) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
 {
     public override short ApiKey => DeleteTopicsRequest.ApiKey;
@@ -32,6 +36,7 @@ internal sealed class DeleteTopicsHandler(Cluster cluster) : ApiHandler<DeleteTo
                 result.Name = resolved;
             }
             else if (cluster.Logs.TryGetTopic(resolved, out var state)) result.TopicId = state.Id;
+            if (!context.Authorize(AclOperation.Delete, AclResourceType.Topic, resolved)) { result.ErrorCode = ErrorCodes.TopicAuthorizationFailed; continue; }
             var outcome = await cluster.Logs.DeleteTopicAsync(resolved, CancellationToken.None).ConfigureAwait(false);
             result.ErrorCode = outcome.ErrorCode;
             result.ErrorMessage = outcome.Message;

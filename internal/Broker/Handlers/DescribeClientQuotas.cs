@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Broker.Quotas;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -9,7 +10,8 @@ namespace KafScale.Broker.Handlers;
 /// DescribeClientQuotas (48): the configured quota entities matching a filter, from this
 /// broker's mirror of the metadata store. Each filter component names an entity type and
 /// matches it exactly (0), as the default (1) or with any name, the default included (2);
-/// strict filters leave out entities that have types the filter does not name.
+/// strict filters leave out entities that have types the filter does not name. Needs
+/// DESCRIBE_CONFIGS on the cluster.
 /// </summary>
 internal sealed class DescribeClientQuotasHandler(QuotaManager quotas) : ApiHandler<DescribeClientQuotasRequest, DescribeClientQuotasResponse>
 {
@@ -25,6 +27,8 @@ internal sealed class DescribeClientQuotasHandler(QuotaManager quotas) : ApiHand
 
     protected override ValueTask<DescribeClientQuotasResponse?> HandleAsync(RequestContext context, DescribeClientQuotasRequest request, short version)
     {
+        if (!context.AuthorizeCluster(AclOperation.DescribeConfigs))
+            return ValueTask.FromResult<DescribeClientQuotasResponse?>(new DescribeClientQuotasResponse { ErrorCode = ErrorCodes.ClusterAuthorizationFailed, ErrorMessage = "DescribeClientQuotas needs DESCRIBE_CONFIGS on the cluster", Entries = null });
         if (Validate(request) is { } problem)
             return ValueTask.FromResult<DescribeClientQuotasResponse?>(new DescribeClientQuotasResponse { ErrorCode = ErrorCodes.InvalidRequest, ErrorMessage = problem, Entries = null });
 

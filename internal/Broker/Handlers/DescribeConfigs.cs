@@ -1,5 +1,6 @@
 using System.Globalization;
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -11,6 +12,8 @@ namespace KafScale.Broker.Handlers;
 /// configs that correspond to its flags, read-only: its own id or an empty name (Kafka's
 /// "default broker") describe this broker; another id is INVALID_REQUEST, as in Kafka, where
 /// each broker describes only itself. Keys Kafka does not have are left out, as Kafka does.
+/// Needs DESCRIBE_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED) or, for a broker, on the
+/// cluster (CLUSTER_AUTHORIZATION_FAILED).
 /// </summary>
 internal sealed class DescribeConfigsHandler(Cluster cluster) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
 {
@@ -34,6 +37,12 @@ internal sealed class DescribeConfigsHandler(Cluster cluster) : ApiHandler<Descr
             HashSet<string>? keys = r.ConfigurationKeys is { } asked ? new HashSet<string>(asked, StringComparer.Ordinal) : null;
             switch (r.ResourceType)
             {
+                case TopicResource when !context.Authorize(AclOperation.DescribeConfigs, AclResourceType.Topic, r.ResourceName):
+                    Fail(result, ErrorCodes.TopicAuthorizationFailed, "Authorization failed: describing a topic's configs needs DESCRIBE_CONFIGS on the topic");
+                    break;
+                case BrokerResource when !context.AuthorizeCluster(AclOperation.DescribeConfigs):
+                    Fail(result, ErrorCodes.ClusterAuthorizationFailed, "Authorization failed: describing broker configs needs DESCRIBE_CONFIGS on the cluster");
+                    break;
                 case TopicResource:
                     DescribeTopic(request, r.ResourceName, keys, result);
                     break;

@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -7,13 +8,12 @@ namespace KafScale.Broker.Handlers;
 /// <summary>
 /// DescribeGroups (15): state, protocol and members (client id, host, and, while the group is
 /// Stable, each member's metadata and assignment). A group that does not exist is reported
-/// Dead with no error, as Kafka does up to v5.
+/// Dead with no error, as Kafka does up to v5. Needs DESCRIBE on each group
+/// (GROUP_AUTHORIZATION_FAILED for that group otherwise); authorized operations (KIP-430) are
+/// those of READ, DELETE and DESCRIBE the principal has.
 /// </summary>
 internal sealed class DescribeGroupsHandler(Cluster cluster) : ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse>
 {
-    /// <summary>KIP-430 operations a principal may have on a group: READ (3), DELETE (6), DESCRIBE (8). There are no ACLs here, so all of them.</summary>
-    private const int GroupOperations = (1 << 3) | (1 << 6) | (1 << 8);
-
     public override short ApiKey => DescribeGroupsRequest.ApiKey;
     public override string Name => "DescribeGroups";
     public override bool IsAdmin => true;
@@ -25,6 +25,11 @@ internal sealed class DescribeGroupsHandler(Cluster cluster) : ApiHandler<Descri
         var response = new DescribeGroupsResponse();
         foreach (var groupId in request.Groups)
         {
+            if (!context.Authorize(AclOperation.Describe, AclResourceType.Group, groupId))
+            {
+                response.Groups.Add(new DescribeGroupsResponse.DescribedGroup { ErrorCode = ErrorCodes.GroupAuthorizationFailed, GroupId = groupId, GroupState = "", ProtocolType = "", ProtocolData = "" });
+                continue;
+            }
             var d = await cluster.Groups.DescribeGroupAsync(groupId).ConfigureAwait(false);
             var group = new DescribeGroupsResponse.DescribedGroup
             {
@@ -33,7 +38,7 @@ internal sealed class DescribeGroupsHandler(Cluster cluster) : ApiHandler<Descri
                 GroupState = d.State,
                 ProtocolType = d.ProtocolType,
                 ProtocolData = d.ProtocolData,
-                AuthorizedOperations = request.IncludeAuthorizedOperations ? GroupOperations : int.MinValue,
+                AuthorizedOperations = request.IncludeAuthorizedOperations ? context.Authorizer.AuthorizedOperations(context.Client, AclResourceType.Group, groupId) : int.MinValue,
             };
             foreach (var m in d.Members)
             {

@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -12,6 +13,7 @@ namespace KafScale.Broker.Handlers;
 /// whose lease is free answers the retriable PREFERRED_LEADER_NOT_AVAILABLE or
 /// ELIGIBLE_LEADERS_NOT_AVAILABLE, since the live brokers claim it by themselves within the
 /// lease TTL. A request for every partition (null) leaves out the ones that need nothing, as Kafka does.
+/// Needs ALTER on the cluster.
 /// </summary>
 internal sealed class ElectLeadersHandler(Cluster cluster) : ApiHandler<ElectLeadersRequest, ElectLeadersResponse>
 {
@@ -26,6 +28,8 @@ internal sealed class ElectLeadersHandler(Cluster cluster) : ApiHandler<ElectLea
 
     protected override ValueTask<ElectLeadersResponse?> HandleAsync(RequestContext context, ElectLeadersRequest request, short version)
     {
+        if (!context.AuthorizeCluster(AclOperation.Alter))
+            return ValueTask.FromResult<ElectLeadersResponse?>(Refuse(request, ErrorCodes.ClusterAuthorizationFailed, "ElectLeaders needs ALTER on the cluster"));
         if (request.ElectionType is not (Preferred or Unclean))
             return ValueTask.FromResult<ElectLeadersResponse?>(Refuse(request, ErrorCodes.InvalidRequest, $"unknown election type {request.ElectionType}: 0 is preferred, 1 unclean"));
         var response = new ElectLeadersResponse();

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
 using KafScale.Broker.Quotas;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 using KafScale.Records;
@@ -16,7 +17,9 @@ namespace KafScale.Broker.Handlers;
 /// batch (KIP-74). When less than min_bytes is available it waits on the in-process "new data"
 /// signal until enough arrives or max_wait_ms passes. Sessions are not kept (session id 0), so
 /// clients send full fetch requests, which Kafka allows. Stored batches are copied into the
-/// response frame as they are, never re-encoded.
+/// response frame as they are, never re-encoded. With the authorizer on, a consumer needs READ on
+/// each topic and a follower (replica id set) CLUSTER_ACTION; other partitions answer
+/// TOPIC_AUTHORIZATION_FAILED.
 /// </summary>
 internal sealed class FetchHandler(Cluster cluster) : ApiHandler
 {
@@ -84,7 +87,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         {
             var request = state.Request;
             short version = context.Version;
-            int topicCount = Resolve(state, request, version);
+            int topicCount = Resolve(context, state, request, version);
             int slotCount = topicCount == 0 ? 0 : state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
 
             long deadline = Environment.TickCount64 + Math.Max(0, request.MaxWaitMs);
@@ -173,9 +176,13 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
     }
 
     /// <summary>Resolves every requested partition to its log, or to the error the client gets.</summary>
-    private int Resolve(State state, FetchRequest request, short version)
+    private int Resolve(RequestContext context, State state, FetchRequest request, short version)
     {
         int topicCount = 0, p = 0;
+        // A follower's fetch (replica id >= 0) needs CLUSTER_ACTION, a consumer's READ on each topic (Kafka's rules).
+        int replicaId = version >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
+        bool follower = replicaId >= 0;
+        bool followerAllowed = follower && context.AuthorizeCluster(AclOperation.ClusterAction);
         foreach (var topic in request.Topics)
         {
             TopicState? t;
@@ -184,7 +191,9 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             {
                 t = cluster.Logs.FindById(topic.TopicId);
                 if (t is null) topicError = ErrorCodes.UnknownTopicId;
+                else if (follower ? !followerAllowed : !context.Authorize(AclOperation.Read, AclResourceType.Topic, t.Name)) topicError = ErrorCodes.TopicAuthorizationFailed;
             }
+            else if (follower ? !followerAllowed : !context.Authorize(AclOperation.Read, AclResourceType.Topic, topic.Topic)) { t = null; topicError = ErrorCodes.TopicAuthorizationFailed; }
             else if (!cluster.Logs.TryGetTopic(topic.Topic, out t!)) { t = null; topicError = ErrorCodes.UnknownTopicOrPartition; }
             if (topicCount == state.Topics.Length) Array.Resize(ref state.Topics, topicCount * 2);
             state.Topics[topicCount++] = (t, topic.Topic, topic.TopicId, p, topic.Partitions.Count);

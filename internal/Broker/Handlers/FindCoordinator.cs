@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -10,6 +11,8 @@ namespace KafScale.Broker.Handlers;
 /// from v4 (KIP-699). Transaction coordinators are "found" here too: transactions are out of
 /// scope, and InitProducerId then refuses the transactional id with a fatal error, which fails
 /// a transactional producer at once instead of leaving it looking for a coordinator forever.
+/// Needs DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or on the transactional id
+/// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 /// </summary>
 internal sealed class FindCoordinatorHandler(Cluster cluster) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
 {
@@ -26,20 +29,24 @@ internal sealed class FindCoordinatorHandler(Cluster cluster) : ApiHandler<FindC
         var response = new FindCoordinatorResponse();
         if (version < 4)
         {
-            var c = Find(request.Key, request.KeyType);
+            var c = Find(context, request.Key, request.KeyType);
             (response.ErrorCode, response.ErrorMessage, response.NodeId, response.Host, response.Port) = (c.ErrorCode, c.ErrorMessage, c.NodeId, c.Host, c.Port);
         }
         else
         {
-            foreach (var key in request.CoordinatorKeys) response.Coordinators.Add(Find(key, request.KeyType));
+            foreach (var key in request.CoordinatorKeys) response.Coordinators.Add(Find(context, key, request.KeyType));
         }
         return ValueTask.FromResult<FindCoordinatorResponse?>(response);
     }
 
-    private FindCoordinatorResponse.Coordinator Find(string key, sbyte keyType)
+    private FindCoordinatorResponse.Coordinator Find(RequestContext context, string key, sbyte keyType)
     {
         if (keyType != GroupKey && keyType != TransactionKey)
             return Failed(key, ErrorCodes.InvalidRequest, $"coordinator key type {keyType} is not supported");
+        if (keyType == GroupKey && !context.Authorize(AclOperation.Describe, AclResourceType.Group, key))
+            return Failed(key, ErrorCodes.GroupAuthorizationFailed, null);
+        if (keyType == TransactionKey && !context.Authorize(AclOperation.Describe, AclResourceType.TransactionalId, key))
+            return Failed(key, ErrorCodes.TransactionalIdAuthorizationFailed, null);
         // Transactional ids have no coordinator shard: any broker "is" theirs (InitProducerId refuses them).
         if (keyType == TransactionKey)
             return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort, ErrorMessage = null };

@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -7,6 +8,7 @@ namespace KafScale.Broker.Handlers;
 /// <summary>
 /// Heartbeat (12): keeps a member's session alive. REBALANCE_IN_PROGRESS tells the member to
 /// rejoin; a member that stops heartbeating for its session timeout is removed.
+/// Needs READ on the group (GROUP_AUTHORIZATION_FAILED otherwise).
 /// </summary>
 internal sealed class HeartbeatHandler(Cluster cluster) : ApiHandler<HeartbeatRequest, HeartbeatResponse>
 {
@@ -17,6 +19,7 @@ internal sealed class HeartbeatHandler(Cluster cluster) : ApiHandler<HeartbeatRe
 
     protected override async ValueTask<HeartbeatResponse?> HandleAsync(RequestContext context, HeartbeatRequest request, short version)
     {
+        if (!context.Authorize(AclOperation.Read, AclResourceType.Group, request.GroupId)) return ErrorResponse(request, ErrorCodes.GroupAuthorizationFailed);
         var error = await cluster.Groups.HeartbeatAsync(request.GroupId, request.MemberId, version >= 3 ? request.GroupInstanceId : null, request.GenerationId).ConfigureAwait(false);
         return new HeartbeatResponse { ErrorCode = (short)error };
     }

@@ -1,5 +1,6 @@
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -24,6 +25,19 @@ internal sealed class IncrementalAlterConfigsHandler(Cluster cluster) : ApiHandl
         {
             var result = new IncrementalAlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = r.ResourceType, ResourceName = r.ResourceName };
             response.Responses.Add(result);
+            // Kafka's rule: ALTER_CONFIGS on the topic, or on the cluster for broker configs.
+            if (r.ResourceType == DescribeConfigsHandler.TopicResource && !context.Authorize(AclOperation.AlterConfigs, AclResourceType.Topic, r.ResourceName))
+            {
+                result.ErrorCode = ErrorCodes.TopicAuthorizationFailed;
+                result.ErrorMessage = "Authorization failed: altering a topic's configs needs ALTER_CONFIGS on the topic";
+                continue;
+            }
+            if (r.ResourceType == DescribeConfigsHandler.BrokerResource && !context.AuthorizeCluster(AclOperation.AlterConfigs))
+            {
+                result.ErrorCode = ErrorCodes.ClusterAuthorizationFailed;
+                result.ErrorMessage = "Authorization failed: altering broker configs needs ALTER_CONFIGS on the cluster";
+                continue;
+            }
             if (r.ResourceType != DescribeConfigsHandler.TopicResource)
             {
                 result.ErrorCode = ErrorCodes.InvalidRequest;

@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -9,7 +10,9 @@ namespace KafScale.Broker.Handlers;
 /// gives a producer without a transactional id (a client that wants a new epoch after a
 /// sequence error asks again and gets a new id). Transactions are out of scope: a transactional
 /// id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal, so
-/// a transactional producer fails at once with a clear error instead of retrying forever.
+/// a transactional producer fails at once with a clear error instead of retrying forever. An
+/// idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic, as in Kafka
+/// (CLUSTER_AUTHORIZATION_FAILED otherwise).
 /// </summary>
 internal sealed class InitProducerIdHandler(ProducerIdAllocator producerIds) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>
 {
@@ -22,6 +25,13 @@ internal sealed class InitProducerIdHandler(ProducerIdAllocator producerIds) : A
     {
         if (request.TransactionalId is not null)
             return ErrorResponse(request, ErrorCodes.TransactionalIdAuthorizationFailed);
+        var authorizer = context.Authorizer;
+        if (!authorizer.Check(context.Client, AclOperation.IdempotentWrite, AclResourceType.Cluster, AclNames.ClusterName)
+            && !authorizer.MayWriteSomeTopic(context.Client))
+        {
+            context.AuthorizeCluster(AclOperation.IdempotentWrite); // counts the denial
+            return ErrorResponse(request, ErrorCodes.ClusterAuthorizationFailed);
+        }
         long id = await producerIds.NextAsync(CancellationToken.None).ConfigureAwait(false);
         return new InitProducerIdResponse { ProducerId = id, ProducerEpoch = 0 };
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Groups;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -11,6 +12,7 @@ namespace KafScale.Broker.Handlers;
 /// ends when every member has rejoined. From v4 a member without an id is first sent one with
 /// MEMBER_ID_REQUIRED (KIP-394); from v5 members may be static (KIP-345); from v9 a static
 /// leader rejoining a stable group is told to skip the assignment (KIP-814).
+/// Needs READ on the group (GROUP_AUTHORIZATION_FAILED otherwise).
 /// </summary>
 internal sealed class JoinGroupHandler(Cluster cluster) : ApiHandler<JoinGroupRequest, JoinGroupResponse>
 {
@@ -21,6 +23,7 @@ internal sealed class JoinGroupHandler(Cluster cluster) : ApiHandler<JoinGroupRe
 
     protected override async ValueTask<JoinGroupResponse?> HandleAsync(RequestContext context, JoinGroupRequest request, short version)
     {
+        if (!context.Authorize(AclOperation.Read, AclResourceType.Group, request.GroupId)) return ErrorResponse(request, ErrorCodes.GroupAuthorizationFailed);
         var protocols = new List<GroupProtocol>(request.Protocols.Count);
         foreach (var p in request.Protocols) protocols.Add(new GroupProtocol(p.Name, p.Metadata));
         var input = new JoinGroupInput(

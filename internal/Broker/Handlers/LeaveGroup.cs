@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Groups;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -9,6 +10,7 @@ namespace KafScale.Broker.Handlers;
 /// LeaveGroup (13): members leave and the group rebalances without them. v0-v2 name one
 /// member; v3+ carry a batch of members (KIP-345), which an admin may name by instance id
 /// alone, with one error per member.
+/// Needs READ on the group (GROUP_AUTHORIZATION_FAILED otherwise).
 /// </summary>
 internal sealed class LeaveGroupHandler(Cluster cluster) : ApiHandler<LeaveGroupRequest, LeaveGroupResponse>
 {
@@ -19,6 +21,7 @@ internal sealed class LeaveGroupHandler(Cluster cluster) : ApiHandler<LeaveGroup
 
     protected override async ValueTask<LeaveGroupResponse?> HandleAsync(RequestContext context, LeaveGroupRequest request, short version)
     {
+        if (!context.Authorize(AclOperation.Read, AclResourceType.Group, request.GroupId)) return ErrorResponse(request, ErrorCodes.GroupAuthorizationFailed);
         var leaving = new List<LeavingMember>();
         if (version < 3) leaving.Add(new LeavingMember(request.MemberId, null));
         else foreach (var m in request.Members) leaving.Add(new LeavingMember(m.MemberId, m.GroupInstanceId, version >= 5 ? m.Reason : null));

@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Groups;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -8,7 +9,8 @@ namespace KafScale.Broker.Handlers;
 /// <summary>
 /// ListGroups (16): the groups this broker coordinates, filtered by state from v4 (KIP-518)
 /// and by type from v5 (KIP-848; every group here is "classic"). Filters compare
-/// case-insensitively, as Kafka's do.
+/// case-insensitively, as Kafka's do. Lists every group for a principal with DESCRIBE on the
+/// cluster, else only the groups it may DESCRIBE.
 /// </summary>
 internal sealed class ListGroupsHandler(Cluster cluster) : ApiHandler<ListGroupsRequest, ListGroupsResponse>
 {
@@ -24,10 +26,12 @@ internal sealed class ListGroupsHandler(Cluster cluster) : ApiHandler<ListGroups
         var response = new ListGroupsResponse { ErrorCode = (short)result.Error };
         bool classicWanted = version < 5 || request.TypesFilter.Count == 0
             || request.TypesFilter.Exists(t => string.Equals(t, GroupListing.ClassicType, StringComparison.OrdinalIgnoreCase));
+        var authorizer = context.Authorizer;
+        bool all = authorizer.Check(context.Client, AclOperation.Describe, AclResourceType.Cluster, AclNames.ClusterName);
         if (classicWanted)
         {
             foreach (var g in result.Groups)
-                response.Groups.Add(new ListGroupsResponse.ListedGroup { GroupId = g.GroupId, ProtocolType = g.ProtocolType, GroupState = g.StateName, GroupType = GroupListing.ClassicType });
+                if (all || authorizer.Check(context.Client, AclOperation.Describe, AclResourceType.Group, g.GroupId)) response.Groups.Add(new ListGroupsResponse.ListedGroup { GroupId = g.GroupId, ProtocolType = g.ProtocolType, GroupState = g.StateName, GroupType = GroupListing.ClassicType });
         }
         return ValueTask.FromResult<ListGroupsResponse?>(response);
     }

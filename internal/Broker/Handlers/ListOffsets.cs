@@ -1,5 +1,6 @@
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 using KafScale.Records;
@@ -10,6 +11,7 @@ namespace KafScale.Broker.Handlers;
 /// ListOffsets (2): -2 earliest (log start offset), -1 latest (high watermark), -3 the record
 /// with the largest timestamp (KIP-734), and otherwise the first record whose timestamp is at
 /// or after the given time. There are no transactions, so read_committed sees the same end.
+/// Needs DESCRIBE on each topic (TOPIC_AUTHORIZATION_FAILED otherwise).
 /// </summary>
 internal sealed class ListOffsetsHandler(Cluster cluster) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>
 {
@@ -25,10 +27,12 @@ internal sealed class ListOffsetsHandler(Cluster cluster) : ApiHandler<ListOffse
         {
             var tr = new ListOffsetsResponse.ListOffsetsTopicResponse { Name = topic.Name };
             response.Topics.Add(tr);
+            bool described = context.Authorize(AclOperation.Describe, AclResourceType.Topic, topic.Name);
             foreach (var p in topic.Partitions)
             {
                 var pr = new ListOffsetsResponse.ListOffsetsPartitionResponse { PartitionIndex = p.PartitionIndex, Timestamp = -1, Offset = -1, LeaderEpoch = -1 };
                 tr.Partitions.Add(pr);
+                if (!described) { pr.ErrorCode = ErrorCodes.TopicAuthorizationFailed; continue; }
                 short error = cluster.TryGetPartition(topic.Name, p.PartitionIndex, out var log);
                 if (error != 0) { pr.ErrorCode = error; continue; }
                 pr.LeaderEpoch = log.LeaderEpoch;

@@ -1,5 +1,6 @@
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Metadata;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -10,7 +11,10 @@ namespace KafScale.Broker.Handlers;
 /// Metadata (3): brokers, leaders and leader epochs. Unknown topics are created when both the
 /// broker (--auto-create-topics) and the request (AllowAutoTopicCreation, v4+; always for
 /// older versions) allow it, with --default-partitions partitions; the request that creates a
-/// topic gets LEADER_NOT_AVAILABLE for it, as from Kafka.
+/// topic gets LEADER_NOT_AVAILABLE for it, as from Kafka. With the authorizer on, a list of all
+/// topics leaves out those the principal may not DESCRIBE; a named one it may not describe answers
+/// TOPIC_AUTHORIZATION_FAILED, and so does an unknown one it may not create (CREATE on the
+/// cluster or the topic). Authorized-operations fields are filled when asked for (KIP-430).
 /// </summary>
 internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequest, MetadataResponse>
 {
@@ -27,11 +31,17 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
             ControllerId = cluster.ControllerId,
         };
         AddBrokers(response);
+        var authorizer = context.Authorizer;
+        if (version >= 8 && version <= 10 && request.IncludeClusterAuthorizedOperations)
+            response.ClusterAuthorizedOperations = authorizer.AuthorizedOperations(context.Client, AclResourceType.Cluster, AclNames.ClusterName);
 
         bool allowCreate = cluster.Config.AutoCreateTopics && (version < 4 || request.AllowAutoTopicCreation);
         if (request.Topics is null || (version == 0 && request.Topics.Count == 0))
         {
-            foreach (var t in cluster.Logs.Topics.OrderBy(t => t.Name, StringComparer.Ordinal)) response.Topics.Add(Describe(t));
+            // Topics the principal may not describe are left out, not reported (Kafka does not disclose them).
+            foreach (var t in cluster.Logs.Topics.OrderBy(t => t.Name, StringComparer.Ordinal))
+                if (authorizer.Check(context.Client, AclOperation.Describe, AclResourceType.Topic, t.Name)) response.Topics.Add(Describe(t));
+            AddTopicOperations(context, request, version, response);
             return response;
         }
         foreach (var requested in request.Topics)
@@ -46,6 +56,17 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
                     response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = ErrorCodes.UnknownTopicId, Name = null, TopicId = requested.TopicId });
                     continue;
                 }
+                if (!context.Authorize(AclOperation.Describe, AclResourceType.Topic, topic.Name))
+                {
+                    response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = ErrorCodes.TopicAuthorizationFailed, Name = null, TopicId = requested.TopicId });
+                    continue;
+                }
+            }
+            else if (name is not null && !context.Authorize(AclOperation.Describe, AclResourceType.Topic, name))
+            {
+                // Checked before existence, so the answer does not tell whether the topic exists.
+                response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = ErrorCodes.TopicAuthorizationFailed, Name = name });
+                continue;
             }
             else if (name is not null && !cluster.Logs.TryGetTopic(name, out topic!))
             {
@@ -53,6 +74,12 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
                 if (LogManager.ValidateTopicName(name) is not null)
                 {
                     response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = ErrorCodes.InvalidTopicException, Name = name });
+                    continue;
+                }
+                if (allowCreate && !authorizer.Check(context.Client, AclOperation.Create, AclResourceType.Cluster, AclNames.ClusterName)
+                    && !context.Authorize(AclOperation.Create, AclResourceType.Topic, name))
+                {
+                    response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = ErrorCodes.TopicAuthorizationFailed, Name = name });
                     continue;
                 }
                 if (allowCreate)
@@ -87,7 +114,16 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
             }
             response.Topics.Add(Describe(topic));
         }
+        AddTopicOperations(context, request, version, response);
         return response;
+    }
+
+    /// <summary>KIP-430: the operations the principal may perform on each topic described, when the request asks (v8+).</summary>
+    private static void AddTopicOperations(RequestContext context, MetadataRequest request, short version, MetadataResponse response)
+    {
+        if (version < 8 || !request.IncludeTopicAuthorizedOperations) return;
+        foreach (var t in response.Topics)
+            if (t.ErrorCode == 0 && t.Name is not null) t.TopicAuthorizedOperations = context.Authorizer.AuthorizedOperations(context.Client, AclResourceType.Topic, t.Name);
     }
 
     private void AddBrokers(MetadataResponse response)

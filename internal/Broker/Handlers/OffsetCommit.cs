@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Groups;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -9,7 +10,9 @@ namespace KafScale.Broker.Handlers;
 /// OffsetCommit (8): stores committed offsets in the metadata store (upstream's key and JSON).
 /// Members commit with their generation; generation -1 with no member id is a "simple" commit
 /// (the admin client, or a consumer that assigns partitions itself), accepted while the group
-/// has no members. Partitions that do not exist get UNKNOWN_TOPIC_OR_PARTITION.
+/// has no members. Partitions that do not exist get UNKNOWN_TOPIC_OR_PARTITION. Needs READ on the
+/// group (GROUP_AUTHORIZATION_FAILED for every partition otherwise) and READ on each topic
+/// (TOPIC_AUTHORIZATION_FAILED for its partitions).
 /// </summary>
 internal sealed class OffsetCommitHandler(Cluster cluster) : ApiHandler<OffsetCommitRequest, OffsetCommitResponse>
 {
@@ -20,6 +23,7 @@ internal sealed class OffsetCommitHandler(Cluster cluster) : ApiHandler<OffsetCo
 
     protected override async ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, short version)
     {
+        if (!context.Authorize(AclOperation.Read, AclResourceType.Group, request.GroupId)) return ErrorResponse(request, ErrorCodes.GroupAuthorizationFailed);
         var response = new OffsetCommitResponse();
         var entries = new List<OffsetCommitEntry>();
         var slots = new List<OffsetCommitResponse.OffsetCommitResponsePartition>();
@@ -27,10 +31,12 @@ internal sealed class OffsetCommitHandler(Cluster cluster) : ApiHandler<OffsetCo
         {
             var t = new OffsetCommitResponse.OffsetCommitResponseTopic { Name = topic.Name };
             response.Topics.Add(t);
+            bool readable = context.Authorize(AclOperation.Read, AclResourceType.Topic, topic.Name);
             foreach (var p in topic.Partitions)
             {
                 var result = new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex };
                 t.Partitions.Add(result);
+                if (!readable) { result.ErrorCode = ErrorCodes.TopicAuthorizationFailed; continue; }
                 short exists = cluster.PartitionExists(topic.Name, p.PartitionIndex);
                 if (exists != ErrorCodes.None)
                 {

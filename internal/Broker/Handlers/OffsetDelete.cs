@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Groups;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -8,7 +9,8 @@ namespace KafScale.Broker.Handlers;
 /// <summary>
 /// OffsetDelete (47, KIP-496): deletes a group's committed offsets for some partitions. Allowed
 /// for an empty group, and for topics a consumer group does not subscribe to
-/// (GROUP_SUBSCRIBED_TO_TOPIC otherwise); other groups with members get NON_EMPTY_GROUP.
+/// (GROUP_SUBSCRIBED_TO_TOPIC otherwise); other groups with members get NON_EMPTY_GROUP. Needs
+/// DELETE on the group (GROUP_AUTHORIZATION_FAILED) and READ on each topic (TOPIC_AUTHORIZATION_FAILED).
 /// </summary>
 internal sealed class OffsetDeleteHandler(Cluster cluster) : ApiHandler<OffsetDeleteRequest, OffsetDeleteResponse>
 {
@@ -20,14 +22,18 @@ internal sealed class OffsetDeleteHandler(Cluster cluster) : ApiHandler<OffsetDe
 
     protected override async ValueTask<OffsetDeleteResponse?> HandleAsync(RequestContext context, OffsetDeleteRequest request, short version)
     {
+        if (!context.Authorize(AclOperation.Delete, AclResourceType.Group, request.GroupId)) return ErrorResponse(request, ErrorCodes.GroupAuthorizationFailed);
         var unknown = new List<TopicPartition>();
+        var unauthorized = new List<TopicPartition>();
         var partitions = new List<TopicPartition>();
         foreach (var t in request.Topics)
         {
+            bool readable = context.Authorize(AclOperation.Read, AclResourceType.Topic, t.Name);
             foreach (var p in t.Partitions)
             {
                 var tp = new TopicPartition(t.Name, p.PartitionIndex);
-                if (cluster.PartitionExists(t.Name, p.PartitionIndex) == ErrorCodes.None) partitions.Add(tp);
+                if (!readable) unauthorized.Add(tp);
+                else if (cluster.PartitionExists(t.Name, p.PartitionIndex) == ErrorCodes.None) partitions.Add(tp);
                 else unknown.Add(tp);
             }
         }
@@ -48,6 +54,7 @@ internal sealed class OffsetDeleteHandler(Cluster cluster) : ApiHandler<OffsetDe
         }
         foreach (var r in result.Partitions) Add(r.Partition, r.Error);
         foreach (var tp in unknown) Add(tp, ErrorCode.UnknownTopicOrPartition);
+        foreach (var tp in unauthorized) Add(tp, ErrorCode.TopicAuthorizationFailed);
         return response;
     }
 

@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Groups;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -9,6 +10,9 @@ namespace KafScale.Broker.Handlers;
 /// OffsetFetch (9): committed offsets of a group; of several groups at once from v8 (KIP-709).
 /// A partition without a commit answers offset -1 with no error, as Kafka does (consumers then
 /// apply auto.offset.reset). Null topics (v2+) mean every partition the group has committed.
+/// Needs READ on the group (GROUP_AUTHORIZATION_FAILED) and, as Kafka, DESCRIBE on each topic:
+/// a named partition of a topic without it answers TOPIC_AUTHORIZATION_FAILED, and "every
+/// partition" leaves such topics out.
 /// </summary>
 internal sealed class OffsetFetchHandler(Cluster cluster) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>
 {
@@ -24,10 +28,15 @@ internal sealed class OffsetFetchHandler(Cluster cluster) : ApiHandler<OffsetFet
         {
             foreach (var g in request.Groups)
             {
+                if (!context.Authorize(AclOperation.Read, AclResourceType.Group, g.GroupId))
+                {
+                    response.Groups.Add(new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId, ErrorCode = ErrorCodes.GroupAuthorizationFailed });
+                    continue;
+                }
                 var partitions = g.Topics is null ? null : Partitions(g.Topics.Select(t => (t.Name, t.PartitionIndexes)));
                 var result = await cluster.Groups.FetchOffsetsAsync(g.GroupId, partitions).ConfigureAwait(false);
                 var group = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId, ErrorCode = (short)result.Error };
-                foreach (var (topic, groupOffsets) in ByTopic(result.Offsets))
+                foreach (var (topic, groupOffsets) in ByTopic(Authorized(context, result.Offsets, all: partitions is null)))
                 {
                     var t = new OffsetFetchResponse.OffsetFetchResponseTopics { Name = topic };
                     foreach (var o in groupOffsets)
@@ -39,6 +48,7 @@ internal sealed class OffsetFetchHandler(Cluster cluster) : ApiHandler<OffsetFet
             return response;
         }
 
+        if (!context.Authorize(AclOperation.Read, AclResourceType.Group, request.GroupId)) return ErrorResponse(request, ErrorCodes.GroupAuthorizationFailed);
         var requested = request.Topics is null ? null : Partitions(request.Topics.Select(t => (t.Name, t.PartitionIndexes)));
         var fetched = await cluster.Groups.FetchOffsetsAsync(request.GroupId, requested).ConfigureAwait(false);
         IReadOnlyList<FetchedOffset> offsets = fetched.Offsets;
@@ -48,7 +58,7 @@ internal sealed class OffsetFetchHandler(Cluster cluster) : ApiHandler<OffsetFet
             response.ErrorCode = (short)fetched.Error;
             offsets = [.. (requested ?? []).Select(tp => new FetchedOffset(tp.Topic, tp.Partition, -1, -1, "", fetched.Error))];
         }
-        foreach (var (topic, list) in ByTopic(offsets))
+        foreach (var (topic, list) in ByTopic(Authorized(context, offsets, all: requested is null)))
         {
             var t = new OffsetFetchResponse.OffsetFetchResponseTopic { Name = topic };
             foreach (var o in list)
@@ -56,6 +66,29 @@ internal sealed class OffsetFetchHandler(Cluster cluster) : ApiHandler<OffsetFet
             response.Topics.Add(t);
         }
         return response;
+    }
+
+    /// <summary>
+    /// Offsets of topics the principal may DESCRIBE as they are; of the others, left out when the
+    /// request asked for every partition, else answered TOPIC_AUTHORIZATION_FAILED.
+    /// </summary>
+    private static IReadOnlyList<FetchedOffset> Authorized(RequestContext context, IReadOnlyList<FetchedOffset> offsets, bool all)
+    {
+        if (!context.Authorizer.Enabled) return offsets;
+        var result = new List<FetchedOffset>(offsets.Count);
+        var decisions = new Dictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var o in offsets)
+        {
+            if (!decisions.TryGetValue(o.Topic, out bool allowed))
+            {
+                allowed = all ? context.Authorizer.Check(context.Client, AclOperation.Describe, AclResourceType.Topic, o.Topic)
+                    : context.Authorize(AclOperation.Describe, AclResourceType.Topic, o.Topic);
+                decisions[o.Topic] = allowed;
+            }
+            if (allowed) result.Add(o);
+            else if (!all) result.Add(new FetchedOffset(o.Topic, o.Partition, -1, -1, "", ErrorCode.TopicAuthorizationFailed));
+        }
+        return result;
     }
 
     private static List<TopicPartition> Partitions(IEnumerable<(string Name, List<int> Partitions)> topics)

@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -8,7 +9,8 @@ namespace KafScale.Broker.Handlers;
 /// OffsetForLeaderEpoch (23, KIP-101/320): clients use it to detect log truncation after a
 /// leader change. Logs here are never truncated below the high watermark, so the end offset
 /// of any epoch up to the current one is the high watermark; a future epoch is
-/// UNKNOWN_LEADER_EPOCH and an older current_leader_epoch is FENCED_LEADER_EPOCH.
+/// UNKNOWN_LEADER_EPOCH and an older current_leader_epoch is FENCED_LEADER_EPOCH. Needs DESCRIBE on
+/// each topic (a follower: CLUSTER_ACTION).
 /// </summary>
 internal sealed class OffsetForLeaderEpochHandler(Cluster cluster) : ApiHandler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>
 {
@@ -20,14 +22,19 @@ internal sealed class OffsetForLeaderEpochHandler(Cluster cluster) : ApiHandler<
     protected override ValueTask<OffsetForLeaderEpochResponse?> HandleAsync(RequestContext context, OffsetForLeaderEpochRequest request, short version)
     {
         var response = new OffsetForLeaderEpochResponse();
+        // A follower (replica id >= 0, v3+) needs CLUSTER_ACTION; a consumer DESCRIBE on each topic.
+        bool follower = version >= 3 && request.ReplicaId >= 0;
+        bool followerAllowed = follower && context.AuthorizeCluster(AclOperation.ClusterAction);
         foreach (var t in request.Topics)
         {
             var tr = new OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult { Topic = t.Topic };
             response.Topics.Add(tr);
+            bool allowed = follower ? followerAllowed : context.Authorize(AclOperation.Describe, AclResourceType.Topic, t.Topic);
             foreach (var p in t.Partitions)
             {
                 var pr = new OffsetForLeaderEpochResponse.EpochEndOffset { Partition = p.Partition, LeaderEpoch = -1, EndOffset = -1 };
                 tr.Partitions.Add(pr);
+                if (!allowed) { pr.ErrorCode = ErrorCodes.TopicAuthorizationFailed; continue; }
                 short error = cluster.TryGetPartition(t.Topic, p.Partition, out var log);
                 if (error != 0) { pr.ErrorCode = error; continue; }
                 int current = log.LeaderEpoch;

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using KafScale.Broker.Log;
 using KafScale.Broker.Network;
 using KafScale.Broker.Quotas;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using KafScale.Protocol.HotPath;
 using KafScale.Protocol.Messages;
@@ -17,7 +18,8 @@ namespace KafScale.Broker.Handlers;
 /// before them, are durable in the object store. acks=0 gets no response.
 /// This is the hottest path: the request is walked in place (no message objects), records are
 /// copied once into the partition's pending buffer, and the response is written straight into
-/// a pooled frame.
+/// a pooled frame. With the authorizer on, each topic needs WRITE (TOPIC_AUTHORIZATION_FAILED
+/// otherwise); the check is a lookup in the in-memory ACL index and allocates nothing.
 /// </summary>
 internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
 {
@@ -92,6 +94,7 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
             // Memory bound: too much produced data is still waiting to be made durable.
             : cluster.Logs.Runtime.OverPendingLimit ? ErrorCodes.KafkaStorageError : (short)0;
         var metrics = cluster.Metrics;
+        var authorizer = context.Authorizer;
         int p = 0;
         while (reader.NextTopic(out var name))
         {
@@ -99,12 +102,15 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
             body.Overlaps(name, out int nameOffset);
             int first = p;
             cluster.Logs.TryGetTopic(name, out var topic);
+            // WRITE on the topic, checked before its existence so an unauthorized client learns nothing about it (as Kafka).
+            bool writable = requestError != 0 || authorizer.AuthorizeUtf8(context.Client, AclOperation.Write, AclResourceType.Topic, name);
             while (reader.NextPartition(out int index, out int recordsOffset, out int recordsLength))
             {
                 if (p == state.Partitions.Length) Array.Resize(ref state.Partitions, p * 2);
                 ref var r = ref state.Partitions[p++];
                 r = new PartitionResult { Index = index, BaseOffset = -1, LogAppendTime = -1, LogStartOffset = -1 };
                 if (requestError != 0) { r.Error = requestError; continue; }
+                if (!writable) { r.Error = ErrorCodes.TopicAuthorizationFailed; continue; }
                 var logs = topic?.Logs;
                 if (logs is null || index < 0 || index >= logs.Length) { r.Error = ErrorCodes.UnknownTopicOrPartition; continue; }
                 // Another broker leads it (or nobody yet): the client refreshes its metadata and retries.

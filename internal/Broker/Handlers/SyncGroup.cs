@@ -1,4 +1,5 @@
 using KafScale.Broker.Network;
+using KafScale.Broker.Security;
 using KafScale.Groups;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -9,6 +10,7 @@ namespace KafScale.Broker.Handlers;
 /// SyncGroup (14): the leader hands in the assignments it computed, every member gets its own.
 /// A follower's request waits for the leader's. From v5 the protocol type and name are checked
 /// against the group's (INCONSISTENT_GROUP_PROTOCOL) and echoed back (KIP-559).
+/// Needs READ on the group (GROUP_AUTHORIZATION_FAILED otherwise).
 /// </summary>
 internal sealed class SyncGroupHandler(Cluster cluster) : ApiHandler<SyncGroupRequest, SyncGroupResponse>
 {
@@ -19,6 +21,7 @@ internal sealed class SyncGroupHandler(Cluster cluster) : ApiHandler<SyncGroupRe
 
     protected override async ValueTask<SyncGroupResponse?> HandleAsync(RequestContext context, SyncGroupRequest request, short version)
     {
+        if (!context.Authorize(AclOperation.Read, AclResourceType.Group, request.GroupId)) return ErrorResponse(request, ErrorCodes.GroupAuthorizationFailed);
         var assignments = new List<MemberAssignment>(request.Assignments.Count);
         foreach (var a in request.Assignments) assignments.Add(new MemberAssignment(a.MemberId, a.Assignment));
         var input = new SyncGroupInput(

@@ -228,6 +228,9 @@ internal sealed class ClientContext(string remote)
     public string Remote { get; } = remote;
     public string? ClientId { get; set; }
 
+    /// <summary>The client's IP address as an ACL host names it (IPv4-mapped addresses as IPv4; docs/security.md, "ACLs").</summary>
+    public string Host { get; } = HostOf(remote);
+
     /// <summary>
     /// Who the connection acts for, as Kafka writes a principal: <c>User:ANONYMOUS</c> until the
     /// connection authenticates (docs/security.md).
@@ -241,6 +244,13 @@ internal sealed class ClientContext(string remote)
 
     /// <summary>Environment.TickCount64 before which no further request is read from the connection.</summary>
     public long MutedUntilMs => Volatile.Read(ref _mutedUntilMs);
+
+    private static string HostOf(string remote)
+    {
+        if (!System.Net.IPEndPoint.TryParse(remote, out var endPoint)) return remote;
+        var address = endPoint.Address.IsIPv4MappedToIPv6 ? endPoint.Address.MapToIPv4() : endPoint.Address;
+        return address.ToString();
+    }
 
     /// <summary>Mutes the connection for <paramref name="throttleMs"/> from now (a longer mute already set stays).</summary>
     public void Throttle(long throttleMs)

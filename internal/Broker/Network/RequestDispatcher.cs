@@ -29,6 +29,9 @@ internal sealed class RequestDispatcher
     /// <summary>Client quotas; request_percentage is measured here, around starting each request.</summary>
     public QuotaManager? Quotas { get; init; }
 
+    /// <summary>Who may do what (docs/security.md, "ACLs"); allows everything with --authorizer none.</summary>
+    public Security.Authorizer Authorizer { get; init; } = Security.Authorizer.None;
+
     /// <summary>The APIs and versions this broker advertises in ApiVersions.</summary>
     public IEnumerable<ApiHandler> Handlers => _handlers.Where(h => h is not null && h.Advertised)!;
 
@@ -92,6 +95,18 @@ internal sealed class RequestDispatcher
 internal readonly record struct RequestContext(ClientContext Client, KafkaRequestHeader Header, ReadOnlyMemory<byte> Body, RequestDispatcher Dispatcher)
 {
     public short Version => Header.ApiVersion;
+
+    public Security.Authorizer Authorizer => Dispatcher.Authorizer;
+
+    /// <summary>Checks an operation on a resource for this connection's principal (a denial is counted).</summary>
+    public bool Authorize(Security.AclOperation operation, Security.AclResourceType type, ReadOnlySpan<char> name) =>
+        Dispatcher.Authorizer.Authorize(Client, operation, type, name);
+
+    public bool Authorize(Security.AclOperation operation, Security.AclResourceType type, string? name) =>
+        Dispatcher.Authorizer.Authorize(Client, operation, type, (name ?? "").AsSpan());
+
+    /// <summary>Checks an operation on the cluster resource (kafka-cluster).</summary>
+    public bool AuthorizeCluster(Security.AclOperation operation) => Dispatcher.Authorizer.AuthorizeCluster(Client, operation);
 }
 
 /// <summary>
