@@ -26,27 +26,28 @@ internal sealed class FindCoordinatorHandler(Cluster cluster) : ApiHandler<FindC
         var response = new FindCoordinatorResponse();
         if (version < 4)
         {
-            var c = Find(request.Key, request.KeyType);
+            var c = Find(request.Key, request.KeyType, context.Client.Listener);
             (response.ErrorCode, response.ErrorMessage, response.NodeId, response.Host, response.Port) = (c.ErrorCode, c.ErrorMessage, c.NodeId, c.Host, c.Port);
         }
         else
         {
-            foreach (var key in request.CoordinatorKeys) response.Coordinators.Add(Find(key, request.KeyType));
+            foreach (var key in request.CoordinatorKeys) response.Coordinators.Add(Find(key, request.KeyType, context.Client.Listener));
         }
         return ValueTask.FromResult<FindCoordinatorResponse?>(response);
     }
 
-    private FindCoordinatorResponse.Coordinator Find(string key, sbyte keyType)
+    /// <summary>The coordinator's endpoint of the listener the request came in on.</summary>
+    private FindCoordinatorResponse.Coordinator Find(string key, sbyte keyType, string listener)
     {
         if (keyType != GroupKey && keyType != TransactionKey)
             return Failed(key, ErrorCodes.InvalidRequest, $"coordinator key type {keyType} is not supported");
         // Transactional ids have no coordinator shard: any broker "is" theirs (InitProducerId refuses them).
-        if (keyType == TransactionKey)
-            return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort, ErrorMessage = null };
-        int leader = cluster.Groups.IsCoordinatorFor(key) ? cluster.BrokerId : cluster.CoordinatorOf(key);
+        int leader = keyType == TransactionKey || cluster.Groups.IsCoordinatorFor(key) ? cluster.BrokerId : cluster.CoordinatorOf(key);
         if (leader < 0 || cluster.Broker(leader) is not { } broker)
             return Failed(key, ErrorCodes.CoordinatorNotAvailable, "no broker leads the group's coordinator shard yet");
-        return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.Id, Host = broker.Host, Port = broker.Port, ErrorMessage = null };
+        if (broker.EndpointFor(listener) is not { } endpoint)
+            return Failed(key, ErrorCodes.CoordinatorNotAvailable, $"the coordinator, broker {broker.Id}, has no {listener} listener");
+        return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.Id, Host = endpoint.Host, Port = endpoint.Port, ErrorMessage = null };
     }
 
     private static FindCoordinatorResponse.Coordinator Failed(string key, short errorCode, string? message) =>

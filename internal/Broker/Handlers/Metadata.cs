@@ -26,7 +26,7 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
             ClusterId = cluster.ClusterId,
             ControllerId = cluster.ControllerId,
         };
-        AddBrokers(response);
+        AddBrokers(response, context.Client.Listener);
 
         bool allowCreate = cluster.Config.AutoCreateTopics && (version < 4 || request.AllowAutoTopicCreation);
         if (request.Topics is null || (version == 0 && request.Topics.Count == 0))
@@ -90,10 +90,11 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
         return response;
     }
 
-    private void AddBrokers(MetadataResponse response)
+    private void AddBrokers(MetadataResponse response, string listener)
     {
-        foreach (var b in cluster.LiveBrokers)
-            response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = b.Id, Host = b.Host, Port = b.Port, Rack = b.Rack });
+        // Each broker's endpoint of the listener this request came in on (docs/security.md, "Listeners").
+        foreach (var (b, e) in cluster.LiveEndpoints(listener))
+            response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = b.Id, Host = e.Host, Port = e.Port, Rack = b.Rack });
     }
 
     /// <summary>
@@ -140,8 +141,8 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
 
     protected override MetadataResponse ErrorResponse(MetadataRequest request, short errorCode)
     {
+        // No brokers: the listener the request came in on is not known here, and the topics' error is the answer.
         var response = new MetadataResponse { ClusterId = cluster.ClusterId, ControllerId = cluster.ControllerId };
-        AddBrokers(response);
         foreach (var t in request.Topics ?? []) response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = errorCode, Name = t.Name, TopicId = t.TopicId });
         return response;
     }
