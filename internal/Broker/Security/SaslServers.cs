@@ -176,21 +176,21 @@ internal sealed class ScramSaslServer(ScramMechanism mechanism, IScramCredential
         if (flag is not ("n" or "y")) return Failed("Invalid SCRAM client-first message: bad channel binding flag");
         _gs2Header = text[..(second + 1)];
         _clientFirstBare = text[(second + 1)..];
-        var attrs = ScramSyntax.Attributes(_clientFirstBare);
-        if (attrs is null || attrs.Count < 2 || attrs[0].Key != 'n' || attrs[1].Key != 'r')
+        // n=user,r=nonce, then optional extensions key=value (Kafka's own have multi-letter keys).
+        string[] parts = _clientFirstBare.Split(',');
+        if (parts.Length < 2 || !parts[0].StartsWith("n=", StringComparison.Ordinal) || !parts[1].StartsWith("r=", StringComparison.Ordinal))
             return Failed("Invalid SCRAM client-first message: expected n=user,r=nonce");
-        if (attrs[0].Value.Length == 0 || ScramSyntax.UnescapeName(attrs[0].Value) is not { } user)
+        if (parts[0].Length == 2 || ScramSyntax.UnescapeName(parts[0][2..]) is not { } user)
             return Failed("Invalid SCRAM client-first message: bad user name");
         User = user;
         if (authzid.Length > 0 && (!authzid.StartsWith("a=", StringComparison.Ordinal) || ScramSyntax.UnescapeName(authzid[2..]) != user))
             return Failed("Authentication failed: Client requested an authorization id that is different from username");
-        for (int i = 2; i < attrs.Count; i++)
+        for (int i = 2; i < parts.Length; i++)
         {
-            if (attrs[i].Key == 'm') return Failed("Invalid SCRAM client-first message: mandatory extensions are not supported");
+            if (parts[i].StartsWith("m=", StringComparison.Ordinal)) return Failed("Invalid SCRAM client-first message: mandatory extensions are not supported");
+            if (parts[i].StartsWith("tokenauth=", StringComparison.Ordinal)) return Failed("Authentication failed: delegation tokens are not supported");
         }
-        if (_clientFirstBare.Contains(",tokenauth=", StringComparison.Ordinal))
-            return Failed("Authentication failed: delegation tokens are not supported");
-        string clientNonce = attrs[1].Value;
+        string clientNonce = parts[1][2..];
         if (clientNonce.Length == 0) return Failed("Invalid SCRAM client-first message: empty nonce");
         _credential = credentials.Find(user, mechanism) ?? Decoy(user);
         _nonce = clientNonce + (nonces?.Invoke() ?? ScramSyntax.NewNonce());
