@@ -108,7 +108,11 @@ internal sealed class Connection
             _dispatcher.Metrics.TlsHandshakeFailed(_listener.Config.Name);
             return null;
         }
-        if (TlsCertificates.PrincipalOf(tls.RemoteCertificate) is { } principal) Context.Principal = principal;
+        if (TlsCertificates.PrincipalOf(tls.RemoteCertificate) is { } principal)
+        {
+            Context.Principal = principal;
+            _log.LogDebug("TLS connection from {Remote} on listener {Listener} with a client certificate: principal {Principal}", Remote, _listener.Config.Name, principal);
+        }
         return tls;
     }
 
