@@ -118,6 +118,24 @@ public sealed class SaslTests
         }
     }
 
+    [Fact]
+    public void A_client_final_nonce_that_repeats_the_client_nonce_first_is_accepted_as_kafka_does()
+    {
+        // librdkafka sends r=<client nonce><client nonce + server nonce>; Kafka checks only that it ends with the combined nonce.
+        var m = ScramMechanism.Sha256;
+        var users = new Users().With("user", "pencil", m, Convert.FromBase64String("W22ZaJ0SNY7soEsUEjb6gQ=="));
+        var server = new ScramSaslServer(m, users, () => "SERVER");
+        string serverFirst = Encoding.UTF8.GetString(server.Evaluate("n,,n=user,r=CLIENT"u8).Challenge);
+        Assert.StartsWith("r=CLIENTSERVER,", serverFirst, StringComparison.Ordinal);
+        byte[] salted = m.SaltedPassword("pencil", Convert.FromBase64String("W22ZaJ0SNY7soEsUEjb6gQ=="), 4096);
+        string withoutProof = "c=biws,r=CLIENTCLIENTSERVER";
+        byte[] authMessage = Encoding.UTF8.GetBytes("n=user,r=CLIENT," + serverFirst + "," + withoutProof);
+        byte[] clientKey = m.Hmac(salted, "Client Key"u8);
+        byte[] proof = ScramSyntax.Xor(clientKey, m.Hmac(m.H(clientKey), authMessage));
+        var final = server.Evaluate(Encoding.UTF8.GetBytes(withoutProof + ",p=" + Convert.ToBase64String(proof)));
+        Assert.Equal(SaslOutcome.Complete, final.Outcome);
+    }
+
     [Theory]
     [InlineData("\0alice\0pw", "", "alice", "pw")]
     [InlineData("alice\0alice\0pw", "alice", "alice", "pw")]

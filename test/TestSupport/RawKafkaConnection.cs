@@ -159,6 +159,15 @@ public sealed class RawKafkaConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads exactly <paramref name="count"/> bytes, whatever they are (bare SASL tokens have no Kafka framing).</summary>
+    public async Task<byte[]> ReadExactlyAsync(int count, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
+        byte[] buffer = new byte[count];
+        await _stream.ReadExactlyAsync(buffer, cts.Token).ConfigureAwait(false);
+        return buffer;
+    }
+
     /// <summary>Sends a request and decodes the response of the same version.</summary>
     public async Task<TResponse> SendAsync<TResponse>(short apiKey, short version, IKafkaMessage request)
         where TResponse : IKafkaMessage, new()

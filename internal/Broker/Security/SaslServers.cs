@@ -209,7 +209,8 @@ internal sealed class ScramSaslServer(ScramMechanism mechanism, IScramCredential
             return Failed("Invalid SCRAM client-final message: expected c=...,r=...,p=...");
         if (attrs[0].Value != Convert.ToBase64String(Encoding.UTF8.GetBytes(_gs2Header)))
             return Failed("Invalid SCRAM client-final message: channel binding does not match the client-first message");
-        if (attrs[1].Value != _nonce) return Failed("Invalid SCRAM client-final message: nonce mismatch");
+        // Ends with, as Kafka checks it: librdkafka sends its own nonce again before the combined one.
+        if (!attrs[1].Value.EndsWith(_nonce, StringComparison.Ordinal)) return Failed("Invalid SCRAM client-final message: nonce mismatch");
         byte[] proof;
         try { proof = Convert.FromBase64String(text[(proofAt + 3)..]); }
         catch (FormatException) { return Failed("Invalid SCRAM client-final message: the proof is not base64"); }

@@ -1,4 +1,5 @@
 using KafScale.TestSupport;
+using Xunit;
 
 namespace KafScale.Integration.Security;
 
@@ -44,8 +45,11 @@ public sealed class SecureBrokerFixture : IAsyncLifetime
     }
 
     /// <summary>Runs <c>kafscale admin</c> against the PLAINTEXT listener (extra arguments may point it elsewhere).</summary>
-    public Task<ClientResult> AdminAsync(params string[] args) =>
-        ClientRunner.RunAsync(Broker.Binary, ["admin", "--bootstrap", Broker.Bootstrap, .. args], timeout: TimeSpan.FromSeconds(60));
+    public Task<ClientResult> AdminAsync(params string[] args) => AdminAtAsync(Broker.Bootstrap, args);
+
+    /// <summary>Runs <c>kafscale admin</c> against the given bootstrap address.</summary>
+    public Task<ClientResult> AdminAtAsync(string bootstrap, params string[] args) =>
+        ClientRunner.RunAsync(Broker.Binary, ["admin", "--bootstrap", bootstrap, .. args], timeout: TimeSpan.FromSeconds(60));
 
     private static async Task WaitForPortAsync(int port)
     {
