@@ -62,6 +62,12 @@ internal sealed class Settings(ParseResult parse)
         var host = raw[..colon].Trim('[', ']');
         if (!int.TryParse(raw[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
             throw new SettingException($"invalid port in '{raw}' for {option.Name} ({env})");
+        return ResolveEndpoint(host, port, $"{option.Name} ({env})");
+    }
+
+    /// <summary>An address or host name (the first IPv4 address it resolves to) and a port.</summary>
+    public static IPEndPoint ResolveEndpoint(string host, int port, string setting)
+    {
         if (IPAddress.TryParse(host, out var address)) return new IPEndPoint(address, port);
         if (host is "localhost") return new IPEndPoint(IPAddress.Loopback, port);
         try
@@ -72,7 +78,7 @@ internal sealed class Settings(ParseResult parse)
         }
         catch (Exception)
         {
-            throw new SettingException($"cannot resolve host '{host}' in {option.Name} ({env})");
+            throw new SettingException($"cannot resolve host '{host}' in {setting}");
         }
     }
 }

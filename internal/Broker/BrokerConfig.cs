@@ -9,6 +9,23 @@ public sealed class BrokerConfig
     public string AdvertisedHost { get; set; } = "127.0.0.1";
     public int AdvertisedPort { get; set; } = 9092;
     public IPEndPoint Http { get; set; } = new(IPAddress.Any, 9093);
+
+    /// <summary>
+    /// The Kafka listeners (--listeners); empty means one PLAINTEXT listener on <see cref="Listen"/>,
+    /// advertised as <see cref="AdvertisedHost"/>:<see cref="AdvertisedPort"/>. An advertised port 0
+    /// becomes the port bound.
+    /// </summary>
+    public IReadOnlyList<Security.ListenerConfig> Listeners { get; set; } = [];
+
+    /// <summary>Certificate, key and CA of the SSL and SASL_SSL listeners; null when none is configured.</summary>
+    public Security.TlsSettings? Tls { get; set; }
+
+    /// <summary>The SASL mechanisms SASL_* listeners accept (--sasl-mechanisms).</summary>
+    public IReadOnlyList<string> SaslMechanisms { get; set; } = Security.SaslMechanisms.Default;
+
+    /// <summary>The listeners this broker runs: <see cref="Listeners"/>, or the one PLAINTEXT listener of --listen.</summary>
+    public IReadOnlyList<Security.ListenerConfig> EffectiveListeners() =>
+        Listeners.Count > 0 ? Listeners : [new Security.ListenerConfig(Security.SecurityProtocol.Plaintext, Listen, AdvertisedHost, AdvertisedPort)];
     /// <summary>-1 = allocate from the metadata store.</summary>
     public int BrokerId { get; set; } = -1;
     public string DataDir { get; set; } = "./kafscale-data";

@@ -31,7 +31,7 @@ public sealed class BrokerHost : IAsyncDisposable
     private readonly IObjectStore _store;
     private readonly ClusterNode _node;
     private readonly PartitionStorage _storage;
-    private readonly KafkaServer _server;
+    private readonly KafkaServer[] _servers;
     private readonly HttpEndpoint _http;
     private readonly GroupCoordinatorService _groups;
     private int _disposed;
@@ -39,21 +39,26 @@ public sealed class BrokerHost : IAsyncDisposable
     private StoreHealthProbe? _probe;
     private QuotaManager? _quotas;
     private Authorizer? _authorizer;
+    private ScramCredentialStore? _credentials;
 
-    private BrokerHost(IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer server, HttpEndpoint http, GroupCoordinatorService groups)
+    private BrokerHost(IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer[] servers, HttpEndpoint http, GroupCoordinatorService groups)
     {
         _meta = meta;
         _store = store;
         _node = node;
         _storage = storage;
-        _server = server;
+        _servers = servers;
         _http = http;
         _groups = groups;
     }
 
     public int BrokerId => _node.BrokerId;
     public string ClusterId => _node.ClusterId;
-    public System.Net.IPEndPoint KafkaEndPoint => _server.LocalEndPoint;
+    /// <summary>The first listener's bound address.</summary>
+    public System.Net.IPEndPoint KafkaEndPoint => _servers[0].LocalEndPoint;
+
+    /// <summary>The bound address of the listener of that name (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), or null.</summary>
+    public System.Net.IPEndPoint? EndPointOf(string listener) => Array.Find(_servers, s => s.Listener.Name == listener)?.LocalEndPoint;
     public System.Net.IPEndPoint HttpEndPoint => _http.LocalEndPoint;
 
     /// <summary>The request dispatcher, for tests that hand it requests of a connection whose principal they set.</summary>
@@ -107,9 +112,13 @@ public sealed class BrokerHost : IAsyncDisposable
         ClusterNode? node = null;
         QuotaManager? quotas = null;
         Authorizer? authorizer = null;
+        ScramCredentialStore? credentials = null;
+        List<KafkaServer> servers = [];
         try
         {
             string clusterId = await EnsureClusterIdAsync(meta, ct).ConfigureAwait(false);
+            // Bound before registering, so a listener on port 0 registers the port it got.
+            servers = await OpenListenersAsync(config, loggers).ConfigureAwait(false);
 
             var registry = new MetricsRegistry();
             var health = new StoreHealth(config.StoreHealth);
@@ -126,6 +135,9 @@ public sealed class BrokerHost : IAsyncDisposable
             await quotas.StartAsync(meta).WaitAsync(ct).ConfigureAwait(false);
             authorizer = new Authorizer(config.AclAuthorizer, config.SuperUsers, loggers.CreateLogger("kafscale.authorizer"), registry);
             await authorizer.StartAsync(meta).WaitAsync(ct).ConfigureAwait(false);
+            credentials = new ScramCredentialStore(loggers.CreateLogger("kafscale.security"));
+            await credentials.StartAsync(meta).WaitAsync(ct).ConfigureAwait(false);
+            var authenticator = new SaslAuthenticator(config.SaslMechanisms, credentials);
 
             ApiHandler[] handlers =
             [
@@ -163,21 +175,21 @@ public sealed class BrokerHost : IAsyncDisposable
                 new DescribeAclsHandler(),
                 new CreateAclsHandler(meta),
                 new DeleteAclsHandler(meta),
+                new SaslHandshakeHandler(authenticator),
+                new SaslAuthenticateHandler(),
+                new DescribeUserScramCredentialsHandler(meta),
+                new AlterUserScramCredentialsHandler(meta),
             ];
             var dispatcher = new RequestDispatcher(handlers, metrics, loggers.CreateLogger("kafscale.requests")) { Quotas = quotas, Authorizer = authorizer };
 
-            KafkaServer server;
-            try { server = new KafkaServer(config, dispatcher, loggers.CreateLogger("kafscale.network")); }
-            catch (SocketException ex) { throw new StartupException($"cannot listen on {config.Listen} (--listen / KAFSCALE_BROKER_ADDR): {ex.Message}", ex); }
             HttpEndpoint http;
             try { http = new HttpEndpoint(config.Http, loggers.CreateLogger("kafscale.http")); }
             catch (SocketException ex)
             {
-                await server.DisposeAsync().ConfigureAwait(false);
                 throw new StartupException($"cannot listen on {config.Http} (--http / KAFSCALE_METRICS_ADDR): {ex.Message}", ex);
             }
 
-            RegisterGauges(registry, runtime, cache, node, server);
+            RegisterGauges(registry, runtime, cache, node);
             groups.RegisterLagMetrics(registry, (topic, partition) => cluster.HighWatermarkOf(topic, partition));
             http.Map("/metrics", () => new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8", registry.Render()));
             http.Map("/healthz", () => new HttpReply(200, "text/plain", "ok\n"));
@@ -186,21 +198,25 @@ public sealed class BrokerHost : IAsyncDisposable
                 : !node.Registry.Guard.MayWrite ? new HttpReply(503, "text/plain", "metadata store lease lapsed\n")
                 : new HttpReply(200, "text/plain", "ready\n"));
 
-            var host = new BrokerHost(meta, store, node, storage, server, http, groups);
+            var host = new BrokerHost(meta, store, node, storage, [.. servers], http, groups);
             host._quotas = quotas;
             host._authorizer = authorizer;
             host.Dispatcher = dispatcher;
+            host._credentials = credentials;
             host._trimmer = new IdleMemoryTrimmer(metrics, TimeSpan.FromSeconds(5));
             host._probe = new StoreHealthProbe(store, config.Namespace, metrics);
-            server.Start();
+            foreach (var server in servers) server.Start(dispatcher);
             http.Start();
-            log.LogInformation("kafscale broker {BrokerId} of cluster {ClusterId} listening on {Kafka} (advertised {Host}:{Port}), http on {Http}, metadata in the {Meta} store, segments in the {Store} store, lease {Lease} ms, flush interval {Flush} ms, leading {Led} partitions and {Shards} coordinator shards, ready in {Ms} ms",
-                node.BrokerId, clusterId, server.LocalEndPoint, config.AdvertisedHost, config.AdvertisedPort, http.LocalEndPoint, meta.Kind, store.Kind, config.LeaseTtlMs, config.FlushIntervalMs,
+            string listening = string.Join(", ", servers.Select(s => $"{s.Listener.Name} {s.LocalEndPoint} (advertised {s.Listener.AdvertisedHost}:{s.Listener.AdvertisedPort})"));
+            log.LogInformation("kafscale broker {BrokerId} of cluster {ClusterId} listening on {Listeners}, http on {Http}, metadata in the {Meta} store, segments in the {Store} store, lease {Lease} ms, flush interval {Flush} ms, leading {Led} partitions and {Shards} coordinator shards, ready in {Ms} ms",
+                node.BrokerId, clusterId, listening, http.LocalEndPoint, meta.Kind, store.Kind, config.LeaseTtlMs, config.FlushIntervalMs,
                 logs.OpenLogs().Count(), node.Leadership.ShardsLed, started.ElapsedMilliseconds);
             return host;
         }
         catch
         {
+            foreach (var server in servers) await server.DisposeAsync().ConfigureAwait(false);
+            if (credentials is not null) await credentials.DisposeAsync().ConfigureAwait(false);
             if (quotas is not null) await quotas.DisposeAsync().ConfigureAwait(false);
             if (authorizer is not null) await authorizer.DisposeAsync().ConfigureAwait(false);
             if (node is not null) await node.DisposeAsync().ConfigureAwait(false);
@@ -209,6 +225,41 @@ public sealed class BrokerHost : IAsyncDisposable
             await meta.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Binds every listener and loads the TLS certificates the SSL and SASL_SSL ones need; an
+    /// advertised port 0 becomes the port bound. Bad settings are a <see cref="StartupException"/>
+    /// naming the setting.
+    /// </summary>
+    private static async Task<List<KafkaServer>> OpenListenersAsync(BrokerConfig config, ILoggerFactory loggers)
+    {
+        var listeners = config.EffectiveListeners();
+        TlsCertificates? certificates = null;
+        if (listeners.Any(l => l.UsesTls))
+        {
+            if (config.Tls is null)
+                throw new StartupException($"listener {listeners.First(l => l.UsesTls).Name} needs a TLS certificate: set --tls-cert and --tls-key (KAFSCALE_TLS_CERT, KAFSCALE_TLS_KEY)");
+            certificates = TlsCertificates.Load(config.Tls, loggers.CreateLogger("kafscale.tls"));
+        }
+        var log = loggers.CreateLogger("kafscale.network");
+        var servers = new List<KafkaServer>();
+        var resolved = new List<ListenerConfig>();
+        foreach (var l in listeners)
+        {
+            KafkaServer server;
+            try { server = new KafkaServer(new ListenerRuntime(l, l.UsesTls ? certificates : null), config.MaxRequestBytes, log); }
+            catch (SocketException ex)
+            {
+                foreach (var s in servers) await s.DisposeAsync().ConfigureAwait(false);
+                throw new StartupException($"cannot listen on {l.Bind} for listener {l.Name} ({(config.Listeners.Count > 0 ? "--listeners / KAFSCALE_LISTENERS" : "--listen / KAFSCALE_BROKER_ADDR")}): {ex.Message}", ex);
+            }
+            servers.Add(server);
+            resolved.Add(l.AdvertisedPort == 0 ? l with { AdvertisedPort = server.LocalEndPoint.Port } : l);
+        }
+        if (config.Listeners.Count > 0) config.Listeners = resolved;
+        else if (config.AdvertisedPort == 0) config.AdvertisedPort = resolved[0].AdvertisedPort;
+        return servers;
     }
 
     private static async Task<IMetadataStore> OpenMetadataAsync(BrokerConfig config, string dataDir, Func<CancellationToken, Task<IMetadataStore>>? open, CancellationToken ct)
@@ -231,7 +282,7 @@ public sealed class BrokerHost : IAsyncDisposable
 
     private static readonly long StartTicks = Stopwatch.GetTimestamp();
 
-    private static void RegisterGauges(MetricsRegistry registry, LogRuntime runtime, SegmentCache cache, ClusterNode node, KafkaServer server)
+    private static void RegisterGauges(MetricsRegistry registry, LogRuntime runtime, SegmentCache cache, ClusterNode node)
     {
         var logs = node.Logs;
         registry.GaugeFunc("kafscale_broker_uptime_seconds", "Seconds since the broker started.", () => Stopwatch.GetElapsedTime(StartTicks).TotalSeconds);
@@ -266,9 +317,9 @@ public sealed class BrokerHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        await _server.StopAcceptingAsync().ConfigureAwait(false);
+        foreach (var server in _servers) await server.StopAcceptingAsync().ConfigureAwait(false);
         var handoff = _node.StopAsync(TimeSpan.FromSeconds(30));
-        await _server.DisposeAsync().ConfigureAwait(false);
+        foreach (var server in _servers) await server.DisposeAsync().ConfigureAwait(false);
         await handoff.ConfigureAwait(false);
         // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can close.
         await _groups.DisposeAsync().ConfigureAwait(false);
@@ -276,6 +327,7 @@ public sealed class BrokerHost : IAsyncDisposable
         await _node.DisposeAsync().ConfigureAwait(false);
         if (_quotas is not null) await _quotas.DisposeAsync().ConfigureAwait(false);
         if (_authorizer is not null) await _authorizer.DisposeAsync().ConfigureAwait(false);
+        if (_credentials is not null) await _credentials.DisposeAsync().ConfigureAwait(false);
         if (_trimmer is not null) await _trimmer.DisposeAsync().ConfigureAwait(false);
         if (_probe is not null) await _probe.DisposeAsync().ConfigureAwait(false);
         await _http.DisposeAsync().ConfigureAwait(false);

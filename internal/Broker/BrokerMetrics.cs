@@ -36,6 +36,8 @@ internal sealed class BrokerMetrics
     private readonly Counter _badFrames;
     private readonly Counter _handlerFailures;
     private readonly Counter[] _throttled;
+    private readonly Family<Counter> _sasl;
+    private readonly Family<Counter> _tlsFailures;
     private long _open;
 
     public BrokerMetrics(MetricsRegistry registry, StoreHealth health)
@@ -73,6 +75,8 @@ internal sealed class BrokerMetrics
         WalChunks = registry.Histogram("kafscale_wal_object_chunks", "Partitions per WAL object (one flush).", [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024]);
         var throttled = registry.CounterFamily("kafscale_quota_throttled_total", "Responses that carried a quota throttle time (and muted their connection), by the quota (producer_byte_rate, consumer_byte_rate, request_percentage).", "quota");
         _throttled = [.. Quotas.QuotaNames.Keys.Select(k => throttled.WithLabels(k))];
+        _sasl = registry.CounterFamily("kafscale_sasl_authentications_total", "SASL authentications, by listener, mechanism and result (success, failure, unauthenticated_request: a request other than the SASL exchange before it completed).", "listener", "mechanism", "result");
+        _tlsFailures = registry.CounterFamily("kafscale_tls_handshake_failures_total", "TLS handshakes that failed or timed out, by listener.", "listener");
         ProduceRate = new RateMeter();
         FetchRate = new RateMeter();
         registry.GaugeFunc("kafscale_produce_rps", "Records produced per second (10 s window).", ProduceRate.PerSecond);
@@ -140,4 +144,6 @@ internal sealed class BrokerMetrics
     public void BadFrame() => _badFrames.Increment();
     public void Throttled(Quotas.QuotaKey quota) => _throttled[(int)quota].Increment();
     public void HandlerFailed(string api) => _handlerFailures.Increment();
+    public void SaslAuthentication(string listener, string mechanism, string result) => _sasl.WithLabels(listener, mechanism, result).Increment();
+    public void TlsHandshakeFailed(string listener) => _tlsFailures.WithLabels(listener).Increment();
 }

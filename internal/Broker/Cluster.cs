@@ -16,8 +16,8 @@ internal sealed class Cluster(BrokerConfig config, ClusterNode node)
     public IMetadataStore Metadata => Node.Metadata;
     /// <summary>The group coordinator: routes each group to the shard that owns it.</summary>
     public required GroupCoordinatorService Groups { get; init; }
-    public string AdvertisedHost => Config.AdvertisedHost;
-    public int AdvertisedPort => Config.AdvertisedPort;
+    public string AdvertisedHost => Config.EffectiveListeners()[0].AdvertisedHost;
+    public int AdvertisedPort => Config.EffectiveListeners()[0].AdvertisedPort;
     public BrokerMetrics Metrics => Logs.Runtime.Metrics;
 
     /// <summary>The broker Kafka clients are told is the controller (any broker serves admin requests).</summary>
@@ -31,8 +31,21 @@ internal sealed class Cluster(BrokerConfig config, ClusterNode node)
             var live = Node.Registry.Live;
             if (live.Count > 0) return live;
             // Not yet (or no longer) seen in the store: at least this broker.
-            return [new BrokerInfo(BrokerId, AdvertisedHost, AdvertisedPort, null, 0)];
+            return [new BrokerInfo(BrokerId, AdvertisedHost, AdvertisedPort, null, 0)
+            {
+                Endpoints = [.. Config.EffectiveListeners().Select(l => new BrokerEndpoint(l.Name, l.AdvertisedHost, l.AdvertisedPort))],
+            }];
         }
+    }
+
+    /// <summary>
+    /// The live brokers with their endpoint for one listener name, as Kafka answers a client of
+    /// that listener: brokers without that listener are left out.
+    /// </summary>
+    public IEnumerable<(BrokerInfo Broker, BrokerEndpoint Endpoint)> LiveEndpoints(string listener)
+    {
+        foreach (var b in LiveBrokers)
+            if (b.EndpointFor(listener) is { } e) yield return (b, e);
     }
 
     /// <summary>A live broker's address, or null.</summary>

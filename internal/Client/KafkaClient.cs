@@ -218,7 +218,8 @@ public sealed partial class KafkaClient : IAsyncDisposable
             }
         }
 
-        throw new KafkaConnectionException($"no broker reachable (tried {string.Join(", ", known.Select(k => $"{k.Host}:{k.Port}"))})", last);
+        // The last failure's words (an authentication error, a TLS failure) are what an operator needs.
+        throw new KafkaConnectionException($"no broker reachable (tried {string.Join(", ", known.Select(k => $"{k.Host}:{k.Port}"))}){(last is null ? "" : ": " + last.Message)}", last);
     }
 
     internal async Task BackoffAsync(int attempt, CancellationToken cancellationToken)

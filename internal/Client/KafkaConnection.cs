@@ -23,6 +23,8 @@ public sealed partial class KafkaConnection : IAsyncDisposable
     private const int InitialWriteBufferBytes = 64 * 1024;
 
     private readonly Socket _socket;
+    // The TLS stream over the socket on SSL and SASL_SSL; plaintext connections use the socket directly.
+    private readonly Stream? _stream;
     private readonly KafkaConnectionOptions _options;
     private readonly byte[] _clientIdUtf8;
     private readonly object _lock = new();
@@ -41,9 +43,10 @@ public sealed partial class KafkaConnection : IAsyncDisposable
     private Task _writeLoop = Task.CompletedTask;
     private Timer? _timeoutTimer;
 
-    private KafkaConnection(Socket socket, string host, int port, KafkaConnectionOptions options)
+    private KafkaConnection(Socket socket, Stream? stream, string host, int port, KafkaConnectionOptions options)
     {
         _socket = socket;
+        _stream = stream;
         _options = options;
         Host = host;
         Port = port;
@@ -112,19 +115,41 @@ public sealed partial class KafkaConnection : IAsyncDisposable
             throw;
         }
 
-        var connection = new KafkaConnection(socket, host, port, options);
-        connection.Start();
-        if (options.NegotiateApiVersions)
+        Stream? stream = null;
+        var security = options.Security;
+        if (security.UsesTls)
         {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.ConnectTimeout);
             try
+            {
+                stream = await KafkaSecurity.HandshakeAsync(new NetworkStream(socket, ownsSocket: true), host, security, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                socket.Dispose();
+                throw new KafkaConnectionException($"TLS handshake with {host}:{port} failed: {ex.Message} (check the CA, --tls-ca, and that the port is a TLS listener)", ex);
+            }
+        }
+
+        var connection = new KafkaConnection(socket, stream, host, port, options);
+        connection.Start();
+        try
+        {
+            if (options.NegotiateApiVersions)
             {
                 await connection.NegotiateApiVersionsAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch
+
+            if (security.UsesSasl)
             {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                throw;
+                await KafkaSecurity.AuthenticateAsync(connection, security, cancellationToken).ConfigureAwait(false);
             }
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
 
         return connection;
@@ -324,6 +349,12 @@ public sealed partial class KafkaConnection : IAsyncDisposable
                     ReadOnlyMemory<byte> bytes = batch.WrittenMemory;
                     while (!bytes.IsEmpty)
                     {
+                        if (_stream is not null)
+                        {
+                            await _stream.WriteAsync(bytes, _closing.Token).ConfigureAwait(false);
+                            break;
+                        }
+
                         int n = await _socket.SendAsync(bytes, SocketFlags.None, _closing.Token).ConfigureAwait(false);
                         bytes = bytes[n..];
                     }
@@ -401,7 +432,9 @@ public sealed partial class KafkaConnection : IAsyncDisposable
                     start = 0;
                 }
 
-                int read = await _socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, _closing.Token).ConfigureAwait(false);
+                int read = _stream is not null
+                    ? await _stream.ReadAsync(buffer.AsMemory(end), _closing.Token).ConfigureAwait(false)
+                    : await _socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, _closing.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     throw new KafkaConnectionException($"{this} closed the connection");
@@ -537,6 +570,7 @@ public sealed partial class KafkaConnection : IAsyncDisposable
         }
 
         _socket.Dispose();
+        _stream?.Dispose();
         _writeSignal.Signal();
         foreach (PendingRequest pending in inFlight)
         {

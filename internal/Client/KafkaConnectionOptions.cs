@@ -25,6 +25,9 @@ public sealed record KafkaConnectionOptions
 
     public int? SocketReceiveBufferBytes { get; init; }
 
+    /// <summary>TLS and SASL (security.protocol and friends); plaintext by default.</summary>
+    public KafkaSecurityOptions Security { get; init; } = new();
+
     /// <summary>Skip the ApiVersions exchange (then every call must name its version).</summary>
     public bool NegotiateApiVersions { get; init; } = true;
 }

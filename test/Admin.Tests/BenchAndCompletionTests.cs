@@ -70,7 +70,7 @@ public sealed class BenchAndCompletionTests(BrokerFixture fixture)
         Assert.DoesNotContain("-?", options);
         Assert.Equal(["text", "json"], await BashCompleteAsync(script, "kafscale", "admin", "topics", "list", "--output", ""));
         Assert.Equal(["lz4"], await BashCompleteAsync(script, "kafscale", "admin", "produce", "t", "--compression", "l"));
-        Assert.Equal(["--listen"], await BashCompleteAsync(script, "kafscale", "broker", "--lis"));
+        Assert.Equal(["--listen", "--listeners"], await BashCompleteAsync(script, "kafscale", "broker", "--lis"));
     }
 
     [Fact]

@@ -160,7 +160,8 @@ public sealed partial class BrokerProcess : IAsyncDisposable
             args.Add(delay.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
-        args.AddRange(_options.ExtraArguments);
+        // "{kafka-port}" stands for the port chosen here, so a test's --listeners can name it.
+        args.AddRange(_options.ExtraArguments.Select(a => a.Replace("{kafka-port}", KafkaPort.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)));
         return args;
     }
 

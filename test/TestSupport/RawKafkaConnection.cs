@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
 
@@ -15,13 +17,33 @@ public sealed class RawKafkaConnection : IAsyncDisposable
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
 
     private readonly TcpClient _client;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private int _nextCorrelationId = 1;
 
-    private RawKafkaConnection(TcpClient client)
+    private RawKafkaConnection(TcpClient client, Stream? stream = null)
     {
         _client = client;
-        _stream = client.GetStream();
+        _stream = stream ?? client.GetStream();
+    }
+
+    /// <summary>The broker's certificate on a TLS connection.</summary>
+    public X509Certificate? RemoteCertificate => (_stream as SslStream)?.RemoteCertificate;
+
+    /// <summary>A TLS connection (any server certificate accepted: the tests look at it themselves), optionally with a client certificate.</summary>
+    public static async Task<RawKafkaConnection> ConnectTlsAsync(int port, X509Certificate2? clientCertificate = null)
+    {
+        var client = new TcpClient { NoDelay = true };
+        await client.ConnectAsync(IPAddress.Loopback, port).ConfigureAwait(false);
+        var tls = new SslStream(client.GetStream(), leaveInnerStreamOpen: false);
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            ClientCertificates = clientCertificate is null ? null : [clientCertificate],
+        };
+        using var timeout = new CancellationTokenSource(DefaultTimeout);
+        await tls.AuthenticateAsClientAsync(options, timeout.Token).ConfigureAwait(false);
+        return new RawKafkaConnection(client, tls);
     }
 
     public static async Task<RawKafkaConnection> ConnectAsync(int port)
@@ -135,6 +157,15 @@ public sealed class RawKafkaConnection : IAsyncDisposable
         {
             return (false, received);
         }
+    }
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes, whatever they are (bare SASL tokens have no Kafka framing).</summary>
+    public async Task<byte[]> ReadExactlyAsync(int count, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
+        byte[] buffer = new byte[count];
+        await _stream.ReadExactlyAsync(buffer, cts.Token).ConfigureAwait(false);
+        return buffer;
     }
 
     /// <summary>Sends a request and decodes the response of the same version.</summary>

@@ -26,6 +26,15 @@ internal static partial class AdminCommand
         Recursive = true,
     };
 
+    // Client security, as Kafka's clients name it (security.protocol, sasl.mechanism, ...); recursive like --bootstrap.
+    private static readonly Option<string> SecurityProtocol = new("--security-protocol") { Description = "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL [env KAFSCALE_CLIENT_SECURITY_PROTOCOL, default PLAINTEXT]", Recursive = true };
+    private static readonly Option<string> SaslMechanism = new("--sasl-mechanism") { Description = "PLAIN|SCRAM-SHA-256|SCRAM-SHA-512 [env KAFSCALE_CLIENT_SASL_MECHANISM, default PLAIN]", Recursive = true };
+    private static readonly Option<string> SaslUsername = new("--sasl-username") { Description = "SASL user [env KAFSCALE_CLIENT_SASL_USERNAME]", Recursive = true };
+    private static readonly Option<string> SaslPassword = new("--sasl-password") { Description = "SASL password; prefer the environment variable, which other users cannot see [env KAFSCALE_CLIENT_SASL_PASSWORD]", Recursive = true };
+    private static readonly Option<string> ClientTlsCa = new("--tls-ca") { Description = "PEM CA the brokers' certificates must chain to [env KAFSCALE_CLIENT_TLS_CA, default: the system's roots]", Recursive = true };
+    private static readonly Option<string> ClientTlsCert = new("--tls-cert") { Description = "PEM client certificate for mTLS [env KAFSCALE_CLIENT_TLS_CERT]", Recursive = true };
+    private static readonly Option<string> ClientTlsKey = new("--tls-key") { Description = "PEM key of --tls-cert [env KAFSCALE_CLIENT_TLS_KEY]", Recursive = true };
+
     public static Command Create()
     {
         var command = new Command("admin", "Operate a cluster: topics, groups, records, offsets, quotas, ACLs, segments, benchmarks.");
@@ -35,7 +44,12 @@ internal static partial class AdminCommand
         // still works for it.
         command.Options.Add(Bootstrap);
         command.Options.Add(Output);
-        foreach (var cluster in new[] { ClusterCommand(), TopicsCommand(), GroupsCommand(), ProduceCommand(), ConsumeCommand(), OffsetsCommand(), BenchCommand(), QuotasCommand(), AclsCommand() })
+        foreach (var o in new[] { SecurityProtocol, SaslMechanism, SaslUsername, SaslPassword, ClientTlsCa, ClientTlsCert, ClientTlsKey })
+        {
+            command.Options.Add(o);
+        }
+
+        foreach (var cluster in new[] { ClusterCommand(), TopicsCommand(), GroupsCommand(), ProduceCommand(), ConsumeCommand(), OffsetsCommand(), BenchCommand(), QuotasCommand(), AclsCommand(), UsersCommand() })
         {
             command.Subcommands.Add(cluster);
         }
@@ -113,7 +127,7 @@ internal static partial class AdminCommand
             {
                 BootstrapServers = servers,
                 MaxRetries = 3,
-                Connection = new KafkaConnectionOptions { ClientId = "kafscale-admin", ConnectTimeout = TimeSpan.FromSeconds(5) },
+                Connection = new KafkaConnectionOptions { ClientId = "kafscale-admin", ConnectTimeout = TimeSpan.FromSeconds(5), Security = ClientSecurity(settings) },
             };
             KafkaClient client;
             try
@@ -437,6 +451,92 @@ internal static partial class AdminCommand
     }
 
     // ---- quotas -------------------------------------------------------------------------------
+
+    /// <summary>--security-protocol and the SASL and TLS settings that go with it.</summary>
+    private static KafkaSecurityOptions ClientSecurity(Settings s)
+    {
+        string protocolName = s.String(SecurityProtocol, "KAFSCALE_CLIENT_SECURITY_PROTOCOL", "PLAINTEXT");
+        if (!KafkaSecurityOptions.TryParseProtocol(protocolName, out var protocol))
+        {
+            throw new SettingException($"invalid value '{protocolName}' for --security-protocol (KAFSCALE_CLIENT_SECURITY_PROTOCOL): expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL");
+        }
+
+        string mechanism = s.String(SaslMechanism, "KAFSCALE_CLIENT_SASL_MECHANISM", "PLAIN").ToUpperInvariant();
+        if (mechanism is not ("PLAIN" or "SCRAM-SHA-256" or "SCRAM-SHA-512"))
+        {
+            throw new SettingException($"invalid value '{mechanism}' for --sasl-mechanism (KAFSCALE_CLIENT_SASL_MECHANISM): expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
+        }
+
+        var security = new KafkaSecurityOptions
+        {
+            Protocol = protocol,
+            SaslMechanism = mechanism,
+            SaslUsername = s.Raw(SaslUsername, "KAFSCALE_CLIENT_SASL_USERNAME"),
+            SaslPassword = s.Raw(SaslPassword, "KAFSCALE_CLIENT_SASL_PASSWORD"),
+            TlsCaPath = s.Raw(ClientTlsCa, "KAFSCALE_CLIENT_TLS_CA"),
+            TlsCertificatePath = s.Raw(ClientTlsCert, "KAFSCALE_CLIENT_TLS_CERT"),
+            TlsKeyPath = s.Raw(ClientTlsKey, "KAFSCALE_CLIENT_TLS_KEY"),
+        };
+        if (security.UsesSasl && (security.SaslUsername is null || security.SaslPassword is null))
+        {
+            throw new SettingException($"--security-protocol {protocolName.ToUpperInvariant()} needs --sasl-username and --sasl-password (KAFSCALE_CLIENT_SASL_USERNAME, KAFSCALE_CLIENT_SASL_PASSWORD)");
+        }
+
+        if ((security.TlsCertificatePath is null) != (security.TlsKeyPath is null))
+        {
+            throw new SettingException("--tls-cert and --tls-key (KAFSCALE_CLIENT_TLS_CERT, KAFSCALE_CLIENT_TLS_KEY) go together");
+        }
+
+        return security;
+    }
+
+    // ---- users --------------------------------------------------------------------------------
+
+    private static Command UsersCommand()
+    {
+        var users = new Command("users", "List, set and delete SCRAM users (SASL PLAIN checks the same credentials).");
+        var list = new Command("list", "Every user with SCRAM credentials: mechanism and iterations.");
+        Act(list, (parse, ctx, ct) => UserAdmin.ListAsync(ctx.Client, ctx.Output, ct));
+
+        var set = new Command("set", "Create a user's credential or change its password; the password is salted and hashed here.");
+        var setName = new Argument<string>("NAME") { Description = "The user" };
+        var setMechanism = new Option<string>("--mechanism") { Description = "SCRAM-SHA-256 or SCRAM-SHA-512 (required)" };
+        var password = new Option<string>("--password") { Description = "The password (visible to other users of this machine; prefer --password-file)" };
+        var passwordFile = new Option<string>("--password-file") { Description = "A file whose first line is the password" };
+        var iterations = new Option<string>("--iterations") { Description = "PBKDF2 iterations, 4096 to 16384 [default 4096]" };
+        set.Arguments.Add(setName);
+        foreach (Option o in new Option[] { setMechanism, password, passwordFile, iterations })
+        {
+            set.Options.Add(o);
+        }
+
+        Act(set, (parse, ctx, ct) =>
+        {
+            var mechanism = UserAdmin.ParseMechanism(parse.GetValue(setMechanism), "--mechanism");
+            string secret = UserAdmin.ReadPassword(parse.GetValue(password), parse.GetValue(passwordFile));
+            string? rawIterations = parse.GetValue(iterations);
+            int count = 4096;
+            if (rawIterations is not null && !int.TryParse(rawIterations, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count))
+            {
+                throw new AdminUsageException($"invalid value '{rawIterations}' for --iterations: expected a number from 4096 to 16384");
+            }
+
+            return UserAdmin.SetAsync(ctx.Client, ctx.Output, parse.GetValue(setName)!, mechanism, secret, count, ct);
+        });
+
+        var delete = new Command("delete", "Delete a user's credential of one mechanism.");
+        var deleteName = new Argument<string>("NAME") { Description = "The user" };
+        var deleteMechanism = new Option<string>("--mechanism") { Description = "SCRAM-SHA-256 or SCRAM-SHA-512 (required)" };
+        delete.Arguments.Add(deleteName);
+        delete.Options.Add(deleteMechanism);
+        Act(delete, (parse, ctx, ct) =>
+            UserAdmin.DeleteAsync(ctx.Client, ctx.Output, parse.GetValue(deleteName)!, UserAdmin.ParseMechanism(parse.GetValue(deleteMechanism), "--mechanism"), ct));
+
+        users.Subcommands.Add(list);
+        users.Subcommands.Add(set);
+        users.Subcommands.Add(delete);
+        return users;
+    }
 
     private static Command QuotasCommand()
     {

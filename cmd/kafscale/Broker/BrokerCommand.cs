@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using KafScale.Broker;
+using KafScale.Broker.Security;
 using KafScale.Storage.S3;
 using Microsoft.Extensions.Logging;
 
@@ -11,6 +12,13 @@ internal static class BrokerCommand
     private static readonly Option<string> Listen = new("--listen") { Description = "Kafka listener HOST:PORT [env KAFSCALE_BROKER_ADDR, default 0.0.0.0:9092]" };
     private static readonly Option<string> AdvertisedHost = new("--advertised-host") { Description = "Host name clients are told to connect to [env KAFSCALE_BROKER_HOST, default: this host's name, 127.0.0.1 on loopback]" };
     private static readonly Option<string> AdvertisedPort = new("--advertised-port") { Description = "Port clients are told to connect to [env KAFSCALE_BROKER_PORT, default: the listen port]" };
+    private static readonly Option<string> ListenersOption = new("--listeners") { Description = "Kafka listeners NAME://HOST:PORT,... with NAME one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL; replaces --listen [env KAFSCALE_LISTENERS]" };
+    private static readonly Option<string> AdvertisedListeners = new("--advertised-listeners") { Description = "Where clients of each listener are told to connect, NAME://HOST:PORT,... [env KAFSCALE_ADVERTISED_LISTENERS, default: --advertised-host (or the bind address) and the listener's port]" };
+    private static readonly Option<string> TlsCert = new("--tls-cert") { Description = "PEM certificate (and intermediates) of the SSL and SASL_SSL listeners; reloaded when the file changes [env KAFSCALE_TLS_CERT]" };
+    private static readonly Option<string> TlsKey = new("--tls-key") { Description = "PEM private key of --tls-cert [env KAFSCALE_TLS_KEY]" };
+    private static readonly Option<string> TlsCa = new("--tls-ca") { Description = "PEM CA certificates client certificates must chain to (mTLS) [env KAFSCALE_TLS_CA]" };
+    private static readonly Option<string> TlsClientAuth = new("--tls-client-auth") { Description = "none|requested|required: whether TLS listeners ask for a client certificate; its subject CN becomes the principal [env KAFSCALE_TLS_CLIENT_AUTH, default none]" };
+    private static readonly Option<string> SaslMechanismsOption = new("--sasl-mechanisms") { Description = "SASL mechanisms the SASL_* listeners accept, comma separated [env KAFSCALE_SASL_MECHANISMS, default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512]" };
     private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
     private static readonly Option<string> BrokerId = new("--broker-id") { Description = "Broker id [env KAFSCALE_BROKER_ID, default: allocated from the metadata store]" };
     private static readonly Option<string> LeaseTtl = new("--lease-ttl-ms") { Description = "TTL of the broker's lease: how soon a crashed broker's partitions move [env KAFSCALE_LEASE_TTL_MS, default 5000 with etcd, 30000 embedded]" };
@@ -36,7 +44,7 @@ internal static class BrokerCommand
     public static Command Create()
     {
         var command = new Command("broker", "Run a Kafka-protocol broker. With no storage options it runs self-contained under --data-dir.");
-        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, Http, BrokerId })
+        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, ListenersOption, AdvertisedListeners, TlsCert, TlsKey, TlsCa, TlsClientAuth, SaslMechanismsOption, Http, BrokerId })
             command.Options.Add(o);
         Storage.AddTo(command);
         foreach (var o in new[] { LeaseTtl, FlushInterval, FlushMaxBytes, MaxWalUploads, SegmentBytes, SegmentMs, MaxUnsealedBytes, CacheBytes, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
@@ -137,6 +145,7 @@ internal static class BrokerCommand
             MaxRequestBytes = s.Int(MaxRequest, "KAFSCALE_MAX_REQUEST_BYTES", 100 * 1024 * 1024, 1024, int.MaxValue),
         };
         ResolveAuthorizer(s, config);
+        ResolveSecurity(s, config);
         config.StoreHealth = new KafScale.Observability.StoreHealthThresholds(
             LatencyWarnMs: EnvDouble("KAFSCALE_S3_LATENCY_WARN_MS", 500),
             LatencyCritMs: EnvDouble("KAFSCALE_S3_LATENCY_CRIT_MS", 3000),
@@ -167,6 +176,76 @@ internal static class BrokerCommand
         }
         config.SuperUsers = users;
     }
+
+    /// <summary>
+    /// --listeners, --advertised-listeners, TLS and SASL (docs/security.md). Without --listeners
+    /// the broker has the one PLAINTEXT listener of --listen, as before.
+    /// </summary>
+    private static void ResolveSecurity(Settings s, BrokerConfig config)
+    {
+        string? listeners = s.Raw(ListenersOption, "KAFSCALE_LISTENERS");
+        string? advertised = s.Raw(AdvertisedListeners, "KAFSCALE_ADVERTISED_LISTENERS");
+        string? explicitHost = s.Raw(AdvertisedHost, "KAFSCALE_BROKER_HOST");
+        if (listeners is not null)
+        {
+            var entries = Listeners.Parse(listeners, out string? error) ?? throw new SettingException($"invalid value for {ListenersOption.Name} (KAFSCALE_LISTENERS): {error}");
+            var ads = new List<ListenerEntry>();
+            if (advertised is not null)
+            {
+                ads = Listeners.Parse(advertised, out error) ?? throw new SettingException($"invalid value for {AdvertisedListeners.Name} (KAFSCALE_ADVERTISED_LISTENERS): {error}");
+                foreach (var a in ads)
+                    if (!entries.Exists(e => e.Protocol == a.Protocol))
+                        throw new SettingException($"invalid value for {AdvertisedListeners.Name} (KAFSCALE_ADVERTISED_LISTENERS): {a.Name} is not one of --listeners ({listeners})");
+            }
+            var list = new List<ListenerConfig>();
+            foreach (var e in entries)
+            {
+                var bind = Settings.ResolveEndpoint(e.Host.Length == 0 ? "0.0.0.0" : e.Host, e.Port, $"{ListenersOption.Name} (KAFSCALE_LISTENERS)");
+                var ad = ads.FindIndex(a => a.Protocol == e.Protocol) is int i and >= 0 ? ads[i] : (ListenerEntry?)null;
+                string host = ad?.Host is { Length: > 0 } h ? h : explicitHost ?? DefaultHost(bind.Address);
+                list.Add(new ListenerConfig(e.Protocol, bind, host, ad?.Port ?? e.Port));
+            }
+            config.Listeners = list;
+        }
+        else if (advertised is not null)
+        {
+            throw new SettingException($"{AdvertisedListeners.Name} (KAFSCALE_ADVERTISED_LISTENERS) needs --listeners (KAFSCALE_LISTENERS); with --listen use --advertised-host and --advertised-port");
+        }
+
+        string? cert = s.Raw(TlsCert, "KAFSCALE_TLS_CERT"), key = s.Raw(TlsKey, "KAFSCALE_TLS_KEY"), ca = s.Raw(TlsCa, "KAFSCALE_TLS_CA");
+        var clientAuth = s.String(TlsClientAuth, "KAFSCALE_TLS_CLIENT_AUTH", "none").ToLowerInvariant() switch
+        {
+            "none" => KafScale.Broker.Security.TlsClientAuth.None,
+            "requested" => KafScale.Broker.Security.TlsClientAuth.Requested,
+            "required" => KafScale.Broker.Security.TlsClientAuth.Required,
+            var other => throw new SettingException($"invalid value '{other}' for {TlsClientAuth.Name} (KAFSCALE_TLS_CLIENT_AUTH): expected none, requested or required"),
+        };
+        if ((cert is null) != (key is null))
+            throw new SettingException($"{TlsCert.Name} and {TlsKey.Name} (KAFSCALE_TLS_CERT, KAFSCALE_TLS_KEY) go together: give both PEM files");
+        if (clientAuth != KafScale.Broker.Security.TlsClientAuth.None && ca is null)
+            throw new SettingException($"{TlsClientAuth.Name} {clientAuth.ToString().ToLowerInvariant()} needs {TlsCa.Name} (KAFSCALE_TLS_CA): the CA client certificates must chain to");
+        if (cert is not null) config.Tls = new TlsSettings(cert, key!, ca, clientAuth);
+        bool usesTls = config.EffectiveListeners().Any(l => l.UsesTls);
+        if (usesTls && cert is null)
+            throw new SettingException($"an SSL or SASL_SSL listener needs {TlsCert.Name} and {TlsKey.Name} (KAFSCALE_TLS_CERT, KAFSCALE_TLS_KEY)");
+
+        string mechanisms = s.String(SaslMechanismsOption, "KAFSCALE_SASL_MECHANISMS", string.Join(',', SaslMechanisms.Default));
+        var enabled = new List<string>();
+        foreach (var m in mechanisms.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            string canonical = SaslMechanisms.Canonical(m)
+                ?? throw new SettingException($"invalid value '{m}' in {SaslMechanismsOption.Name} (KAFSCALE_SASL_MECHANISMS): expected some of {string.Join(", ", SaslMechanisms.Supported)}");
+            if (!enabled.Contains(canonical)) enabled.Add(canonical);
+        }
+        if (enabled.Count == 0 && config.EffectiveListeners().Any(l => l.UsesSasl))
+            throw new SettingException($"{SaslMechanismsOption.Name} (KAFSCALE_SASL_MECHANISMS) is empty but a SASL_* listener needs at least one mechanism");
+        config.SaslMechanisms = enabled;
+    }
+
+    /// <summary>The advertised host when none is given: 127.0.0.1 on loopback, this host's name on a wildcard, else the address.</summary>
+    private static string DefaultHost(IPAddress address) =>
+        IPAddress.IsLoopback(address) ? "127.0.0.1"
+        : address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) ? Dns.GetHostName() : address.ToString();
 
     /// <summary>Object-store health thresholds are environment-only, with upstream KafScale's names.</summary>
     private static double EnvDouble(string name, double fallback)

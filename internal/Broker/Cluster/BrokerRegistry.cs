@@ -73,9 +73,19 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
     /// Grants the lease, registers (with the given id, or the lowest free one when requestedId
     /// is -1), and starts keeping alive and watching the other brokers.
     /// </summary>
-    public static async Task<BrokerRegistry> StartAsync(IMetadataStore meta, int requestedId, string host, int port, TimeSpan ttl, ILogger log, CancellationToken ct)
+    public static Task<BrokerRegistry> StartAsync(IMetadataStore meta, int requestedId, string host, int port, TimeSpan ttl, ILogger log, CancellationToken ct) =>
+        StartAsync(meta, requestedId, [new BrokerEndpoint(Security.Listeners.Plaintext, host, port)], ttl, log, ct);
+
+    /// <summary>Registers with one advertised endpoint per listener (the first also as host and port).</summary>
+    public static async Task<BrokerRegistry> StartAsync(IMetadataStore meta, int requestedId, IReadOnlyList<BrokerEndpoint> endpoints, TimeSpan ttl, ILogger log, CancellationToken ct)
     {
-        var record = new BrokerRecord { Host = host, Port = port, StartedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        var record = new BrokerRecord
+        {
+            Host = endpoints[0].Host,
+            Port = endpoints[0].Port,
+            StartedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            Listeners = [.. endpoints.Select(e => new ListenerRecord { Name = e.Listener, Host = e.Host, Port = e.Port })],
+        };
         var registry = new BrokerRegistry(meta, record, ttl, log);
         try
         {
@@ -193,7 +203,11 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
         try
         {
             var r = JsonSerializer.Deserialize(kv.Value, ClusterJsonContext.Default.BrokerRecord);
-            if (r is not null) _brokers[id] = new BrokerInfo(id, r.Host, r.Port, r.Rack, kv.Lease);
+            if (r is null) return;
+            var info = new BrokerInfo(id, r.Host, r.Port, r.Rack, kv.Lease);
+            if (r.Listeners is { Count: > 0 } listeners)
+                info = info with { Endpoints = [.. listeners.Select(l => new BrokerEndpoint(l.Name, l.Host, l.Port))] };
+            _brokers[id] = info;
         }
         catch (JsonException ex)
         {

@@ -2,8 +2,25 @@ using System.Text.Json.Serialization;
 
 namespace KafScale.Broker.Clustering;
 
-/// <summary>A live broker as its registration describes it.</summary>
-internal sealed record BrokerInfo(int Id, string Host, int Port, string? Rack, long Lease);
+/// <summary>
+/// A live broker as its registration describes it. Host and Port are its first listener's;
+/// <see cref="Endpoints"/> has one per listener name (a registration without a list, from a
+/// version before listeners, is one PLAINTEXT endpoint).
+/// </summary>
+internal sealed record BrokerInfo(int Id, string Host, int Port, string? Rack, long Lease)
+{
+    public IReadOnlyList<BrokerEndpoint> Endpoints { get; init; } = [new BrokerEndpoint(Security.Listeners.Plaintext, Host, Port)];
+
+    /// <summary>The endpoint clients of one listener name are told to use, or null when the broker has no such listener.</summary>
+    public BrokerEndpoint? EndpointFor(string listener)
+    {
+        foreach (var e in Endpoints) if (e.Listener == listener) return e;
+        return null;
+    }
+}
+
+/// <summary>Where clients of one listener reach a broker.</summary>
+internal sealed record BrokerEndpoint(string Listener, string Host, int Port);
 
 /// <summary>Who holds a leader or coordinator key: the broker, its epoch there, and the lease the key is bound to.</summary>
 internal sealed record LeaderInfo(int BrokerId, int Epoch, long Lease);
@@ -16,6 +33,15 @@ internal sealed class BrokerRecord
     [JsonPropertyName("port")] public int Port { get; set; }
     [JsonPropertyName("rack")] public string? Rack { get; set; }
     [JsonPropertyName("started_ms")] public long StartedMs { get; set; }
+    /// <summary>One advertised endpoint per listener name; host and port above repeat the first.</summary>
+    [JsonPropertyName("listeners")] public List<ListenerRecord>? Listeners { get; set; }
+}
+
+internal sealed class ListenerRecord
+{
+    [JsonPropertyName("name")] public string Name { get; set; } = "";
+    [JsonPropertyName("host")] public string Host { get; set; } = "";
+    [JsonPropertyName("port")] public int Port { get; set; }
 }
 
 /// <summary>The value of /kafscale/leaders/&lt;topic&gt;/&lt;p&gt; and /kafscale/coordinators/&lt;shard&gt;.</summary>

@@ -34,8 +34,8 @@ internal sealed class DescribeClusterHandler(Cluster cluster) : ApiHandler<Descr
             response.ErrorMessage = "only the broker endpoint type (1) is served";
             return ValueTask.FromResult<DescribeClusterResponse?>(response);
         }
-        foreach (var b in cluster.LiveBrokers)
-            response.Brokers.Add(new DescribeClusterResponse.DescribeClusterBroker { BrokerId = b.Id, Host = b.Host, Port = b.Port, Rack = b.Rack });
+        foreach (var (b, e) in cluster.LiveEndpoints(context.Client.Listener))
+            response.Brokers.Add(new DescribeClusterResponse.DescribeClusterBroker { BrokerId = b.Id, Host = e.Host, Port = e.Port, Rack = b.Rack });
         return ValueTask.FromResult<DescribeClusterResponse?>(response);
     }
 

@@ -39,8 +39,10 @@ internal sealed class FindCoordinatorHandler(Cluster cluster) : ApiHandler<FindC
         return ValueTask.FromResult<FindCoordinatorResponse?>(response);
     }
 
+    /// <summary>The coordinator's endpoint of the listener the request came in on.</summary>
     private FindCoordinatorResponse.Coordinator Find(RequestContext context, string key, sbyte keyType)
     {
+        string listener = context.Client.Listener;
         if (keyType != GroupKey && keyType != TransactionKey)
             return Failed(key, ErrorCodes.InvalidRequest, $"coordinator key type {keyType} is not supported");
         if (keyType == GroupKey && !context.Authorize(AclOperation.Describe, AclResourceType.Group, key))
@@ -48,12 +50,12 @@ internal sealed class FindCoordinatorHandler(Cluster cluster) : ApiHandler<FindC
         if (keyType == TransactionKey && !context.Authorize(AclOperation.Describe, AclResourceType.TransactionalId, key))
             return Failed(key, ErrorCodes.TransactionalIdAuthorizationFailed, null);
         // Transactional ids have no coordinator shard: any broker "is" theirs (InitProducerId refuses them).
-        if (keyType == TransactionKey)
-            return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = cluster.BrokerId, Host = cluster.AdvertisedHost, Port = cluster.AdvertisedPort, ErrorMessage = null };
-        int leader = cluster.Groups.IsCoordinatorFor(key) ? cluster.BrokerId : cluster.CoordinatorOf(key);
+        int leader = keyType == TransactionKey || cluster.Groups.IsCoordinatorFor(key) ? cluster.BrokerId : cluster.CoordinatorOf(key);
         if (leader < 0 || cluster.Broker(leader) is not { } broker)
             return Failed(key, ErrorCodes.CoordinatorNotAvailable, "no broker leads the group's coordinator shard yet");
-        return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.Id, Host = broker.Host, Port = broker.Port, ErrorMessage = null };
+        if (broker.EndpointFor(listener) is not { } endpoint)
+            return Failed(key, ErrorCodes.CoordinatorNotAvailable, $"the coordinator, broker {broker.Id}, has no {listener} listener");
+        return new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.Id, Host = endpoint.Host, Port = endpoint.Port, ErrorMessage = null };
     }
 
     private static FindCoordinatorResponse.Coordinator Failed(string key, short errorCode, string? message) =>

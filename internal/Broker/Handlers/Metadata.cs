@@ -30,7 +30,7 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
             ClusterId = cluster.ClusterId,
             ControllerId = cluster.ControllerId,
         };
-        AddBrokers(response);
+        AddBrokers(response, context.Client.Listener);
         var authorizer = context.Authorizer;
         if (version >= 8 && version <= 10 && request.IncludeClusterAuthorizedOperations)
             response.ClusterAuthorizedOperations = authorizer.AuthorizedOperations(context.Client, AclResourceType.Cluster, AclNames.ClusterName);
@@ -126,10 +126,11 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
             if (t.ErrorCode == 0 && t.Name is not null) t.TopicAuthorizedOperations = context.Authorizer.AuthorizedOperations(context.Client, AclResourceType.Topic, t.Name);
     }
 
-    private void AddBrokers(MetadataResponse response)
+    private void AddBrokers(MetadataResponse response, string listener)
     {
-        foreach (var b in cluster.LiveBrokers)
-            response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = b.Id, Host = b.Host, Port = b.Port, Rack = b.Rack });
+        // Each broker's endpoint of the listener this request came in on (docs/security.md, "Listeners").
+        foreach (var (b, e) in cluster.LiveEndpoints(listener))
+            response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = b.Id, Host = e.Host, Port = e.Port, Rack = b.Rack });
     }
 
     /// <summary>
@@ -176,8 +177,8 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
 
     protected override MetadataResponse ErrorResponse(MetadataRequest request, short errorCode)
     {
+        // No brokers: the listener the request came in on is not known here, and the topics' error is the answer.
         var response = new MetadataResponse { ClusterId = cluster.ClusterId, ControllerId = cluster.ControllerId };
-        AddBrokers(response);
         foreach (var t in request.Topics ?? []) response.Topics.Add(new MetadataResponse.MetadataResponseTopic { ErrorCode = errorCode, Name = t.Name, TopicId = t.TopicId });
         return response;
     }

@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using KafScale.Broker.Quotas;
+using KafScale.Broker.Security;
 using KafScale.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +31,9 @@ internal sealed class Connection
     private long _inFlightBytes;
     private TaskCompletionSource? _bytesFreed;
 
+    /// <summary>A client that has not finished its TLS handshake by then is dropped.</summary>
+    internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
     private readonly Socket _socket;
     private readonly RequestDispatcher _dispatcher;
     private readonly int _maxFrameBytes;
@@ -39,14 +44,17 @@ internal sealed class Connection
 
     private readonly record struct InFlight(ValueTask<ResponseFrame?> Response, byte[] Request, int Length);
 
-    public Connection(Socket socket, RequestDispatcher dispatcher, int maxFrameBytes, ILogger log)
+    private readonly ListenerRuntime _listener;
+
+    public Connection(Socket socket, RequestDispatcher dispatcher, int maxFrameBytes, ILogger log, ListenerRuntime? listener = null)
     {
         _socket = socket;
         _dispatcher = dispatcher;
         _maxFrameBytes = maxFrameBytes;
         _log = log;
+        _listener = listener ?? ListenerRuntime.Plaintext;
         Remote = socket.RemoteEndPoint?.ToString() ?? "?";
-        Context = new ClientContext(Remote);
+        Context = new ClientContext(Remote) { Listener = _listener.Config.Name, SaslRequired = _listener.Config.UsesSasl };
     }
 
     public string Remote { get; }
@@ -60,7 +68,16 @@ internal sealed class Connection
 
     private async Task RunCoreAsync(CancellationToken serverStopping)
     {
-        await using var stream = new NetworkStream(_socket, ownsSocket: true);
+        await using var network = new NetworkStream(_socket, ownsSocket: true);
+        Stream stream = network;
+        SslStream? tls = null;
+        if (_listener.Tls is { } certificates)
+        {
+            tls = await HandshakeAsync(network, certificates, serverStopping).ConfigureAwait(false);
+            if (tls is null) return;
+            stream = tls;
+        }
+        await using var tlsScope = tls;
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024));
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024));
         _dispatcher.Metrics.ConnectionsOpened();
@@ -79,6 +96,37 @@ internal sealed class Connection
         }
     }
 
+    /// <summary>
+    /// The TLS handshake, bounded by <see cref="HandshakeTimeout"/>. A failure (a plaintext client
+    /// on a TLS port, an untrusted client certificate) is one log line and a closed connection.
+    /// A client certificate names the connection's principal (User:&lt;subject CN&gt;).
+    /// </summary>
+    private async Task<SslStream?> HandshakeAsync(NetworkStream network, TlsCertificates certificates, CancellationToken serverStopping)
+    {
+        var tls = new SslStream(network, leaveInnerStreamOpen: true);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(serverStopping, _closing.Token);
+        timeout.CancelAfter(HandshakeTimeout);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(certificates.Current(), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            string why = ex is OperationCanceledException ? $"no handshake within {HandshakeTimeout.TotalSeconds:0} s" : ex.Message;
+            _log.LogInformation("TLS handshake with {Remote} on listener {Listener} failed: {Error} (a plaintext client on a TLS port, or a client certificate not signed by --tls-ca, look like this)",
+                Remote, _listener.Config.Name, why);
+            _dispatcher.Metrics.TlsHandshakeFailed(_listener.Config.Name);
+            return null;
+        }
+        if (TlsCertificates.PrincipalOf(tls.RemoteCertificate) is { } principal)
+        {
+            Context.Principal = principal;
+            _log.LogDebug("TLS connection from {Remote} on listener {Listener} with a client certificate: principal {Principal}", Remote, _listener.Config.Name, principal);
+        }
+        return tls;
+    }
+
     private async Task ReadLoopAsync(PipeReader reader)
     {
         var ct = _closing.Token;
@@ -91,6 +139,7 @@ internal sealed class Connection
             var buffer = result.Buffer;
             while (true)
             {
+                if (Context.CloseAfterResponse) { reader.AdvanceTo(buffer.Start, buffer.End); return; }
                 var status = KafkaFraming.TryReadFrame(ref buffer, _maxFrameBytes, out var frame);
                 if (status == FrameResult.NeedMoreData) break;
                 if (status != FrameResult.Ok)
@@ -118,7 +167,14 @@ internal sealed class Connection
                 ValueTask<ResponseFrame?> response;
                 try
                 {
-                    response = _dispatcher.DispatchAsync(Context, request.AsMemory(0, length));
+                    ResponseFrame? raw = null;
+                    if (Context.SaslRequired && !Context.Authenticated && !MayPassBeforeAuthentication(request.AsSpan(0, length), out raw))
+                    {
+                        BufferPools.Requests.Return(request);
+                        reader.AdvanceTo(buffer.Start, buffer.End);
+                        return;
+                    }
+                    response = raw is not null ? ValueTask.FromResult<ResponseFrame?>(raw) : _dispatcher.DispatchAsync(Context, request.AsMemory(0, length));
                 }
                 catch (Exception ex)
                 {
@@ -158,6 +214,27 @@ internal sealed class Connection
         Interlocked.Exchange(ref _bytesFreed, null)?.TrySetResult();
     }
 
+    /// <summary>
+    /// Before a SASL_* connection authenticates only ApiVersions, SaslHandshake and
+    /// SaslAuthenticate reach a handler; anything else closes it, as Kafka does (false). After a
+    /// SaslHandshake v0 the frames are bare SASL tokens, answered here (<paramref name="raw"/>).
+    /// </summary>
+    private bool MayPassBeforeAuthentication(ReadOnlySpan<byte> frame, out ResponseFrame? raw)
+    {
+        raw = null;
+        if (Context.SaslRawTokens)
+        {
+            raw = Handlers.SaslAuthenticateHandler.RawToken(Context, frame, _dispatcher);
+            return raw is not null;
+        }
+        short apiKey = frame.Length >= 2 ? System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(frame) : (short)-1;
+        if (apiKey is Protocol.ApiKeys.ApiVersions or Protocol.ApiKeys.SaslHandshake or Protocol.ApiKeys.SaslAuthenticate) return true;
+        _log.LogInformation("closing connection from {Remote} on listener {Listener}: request with API key {ApiKey} before SASL authentication completed",
+            Remote, _listener.Config.Name, apiKey);
+        _dispatcher.Metrics.SaslAuthentication(_listener.Config.Name, Context.SaslMechanism ?? "none", "unauthenticated_request");
+        return false;
+    }
+
     private async Task WriteLoopAsync(PipeWriter writer)
     {
         bool broken = false;
@@ -184,11 +261,13 @@ internal sealed class Connection
                 response.CopyTo(writer);
                 response.Dispose();
                 // Flush only when no further response is ready, so pipelined answers share a write.
-                if (!_inFlight.Reader.TryPeek(out var next) || !next.Response.IsCompleted)
+                if (!_inFlight.Reader.TryPeek(out var next) || !next.Response.IsCompleted || Context.CloseAfterResponse)
                 {
                     var flush = await writer.FlushAsync().ConfigureAwait(false);
                     if (flush.IsCompleted) broken = true;
                 }
+                // A failed authentication: the client has its answer, and the connection ends.
+                if (Context.CloseAfterResponse) broken = true;
             }
             catch (Exception)
             {
@@ -236,6 +315,29 @@ internal sealed class ClientContext(string remote)
     /// connection authenticates (docs/security.md).
     /// </summary>
     public string Principal { get; set; } = "User:ANONYMOUS";
+
+    /// <summary>The name of the listener the connection came in on (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL).</summary>
+    public string Listener { get; init; } = Security.Listeners.Plaintext;
+
+    /// <summary>A SASL_* listener: nothing but ApiVersions and the SASL exchange until authenticated.</summary>
+    public bool SaslRequired { get; init; }
+
+    /// <summary>The SASL exchange completed; <see cref="Principal"/> names the user.</summary>
+    public bool Authenticated { get; set; }
+
+    /// <summary>The exchange SaslHandshake started, until it completes or fails.</summary>
+    internal SaslServer? Sasl { get; set; }
+
+    /// <summary>The mechanism chosen in SaslHandshake (for logs and metrics).</summary>
+    public string? SaslMechanism { get; set; }
+
+    /// <summary>SaslHandshake v0 was used: the next frames are bare SASL tokens, not Kafka requests.</summary>
+    public bool SaslRawTokens { get; set; }
+
+    private volatile bool _closeAfterResponse;
+
+    /// <summary>Set by a failed authentication: the response already queued is the last.</summary>
+    public bool CloseAfterResponse { get => _closeAfterResponse; set => _closeAfterResponse = value; }
 
     /// <summary>The client quotas resolved for this connection (docs/operations.md, "Client quotas").</summary>
     public ClientQuotas? Quotas { get; set; }

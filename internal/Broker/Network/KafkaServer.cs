@@ -1,35 +1,54 @@
 using System.Net;
 using System.Net.Sockets;
+using KafScale.Broker.Security;
 using Microsoft.Extensions.Logging;
 
 namespace KafScale.Broker.Network;
 
-/// <summary>Accepts Kafka client connections and runs one <see cref="Connection"/> per socket.</summary>
+/// <summary>
+/// One Kafka listener: accepts client connections and runs one <see cref="Connection"/> per
+/// socket. It binds when constructed (so the port is known before the broker registers its
+/// endpoints) and accepts from <see cref="Start"/>.
+/// </summary>
 internal sealed class KafkaServer : IAsyncDisposable
 {
     private readonly Socket _listener;
-    private readonly RequestDispatcher _dispatcher;
-    private readonly BrokerConfig _config;
+    private readonly ListenerRuntime _runtime;
+    private readonly int _maxRequestBytes;
     private readonly ILogger _log;
+    private RequestDispatcher _dispatcher = null!;
     private readonly CancellationTokenSource _stop = new();
     private readonly HashSet<Connection> _connections = [];
     private readonly Lock _lock = new();
     private Task _acceptLoop = Task.CompletedTask;
 
-    public KafkaServer(BrokerConfig config, RequestDispatcher dispatcher, ILogger log)
+    public KafkaServer(ListenerRuntime runtime, int maxRequestBytes, ILogger log)
     {
-        _config = config;
-        _dispatcher = dispatcher;
+        _runtime = runtime;
+        _maxRequestBytes = maxRequestBytes;
         _log = log;
-        _listener = new Socket(config.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _listener.Bind(config.Listen);
-        _listener.Listen(512);
+        _listener = new Socket(runtime.Config.Bind.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            _listener.Bind(runtime.Config.Bind);
+            _listener.Listen(512);
+        }
+        catch
+        {
+            _listener.Dispose();
+            throw;
+        }
     }
 
+    public ListenerConfig Listener => _runtime.Config;
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
     public int ConnectionCount { get { lock (_lock) return _connections.Count; } }
 
-    public void Start() => _acceptLoop = AcceptLoopAsync(_stop.Token);
+    public void Start(RequestDispatcher dispatcher)
+    {
+        _dispatcher = dispatcher;
+        _acceptLoop = AcceptLoopAsync(_stop.Token);
+    }
 
     private async Task AcceptLoopAsync(CancellationToken ct)
     {
@@ -45,7 +64,7 @@ internal sealed class KafkaServer : IAsyncDisposable
                 continue;
             }
             socket.NoDelay = true;
-            var connection = new Connection(socket, _dispatcher, _config.MaxRequestBytes, _log);
+            var connection = new Connection(socket, _dispatcher, _maxRequestBytes, _log, _runtime);
             lock (_lock) _connections.Add(connection);
             _ = RunAsync(connection);
         }
@@ -61,6 +80,7 @@ internal sealed class KafkaServer : IAsyncDisposable
     /// <summary>Stops accepting; connections finish the requests they have read.</summary>
     public async Task StopAcceptingAsync()
     {
+        if (_stop.IsCancellationRequested) return;
         _stop.Cancel();
         _listener.Dispose();
         try { await _acceptLoop.ConfigureAwait(false); } catch { }

@@ -1,0 +1,48 @@
+using KafScale.Broker.Network;
+using KafScale.Broker.Security;
+using KafScale.Protocol;
+using KafScale.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace KafScale.Broker.Handlers;
+
+/// <summary>
+/// SaslHandshake (17): the client names a mechanism; the answer lists the enabled ones. On a
+/// listener without SASL, or once the connection has authenticated, it is ILLEGAL_SASL_STATE;
+/// a mechanism not enabled is UNSUPPORTED_SASL_MECHANISM and the connection closes after the
+/// answer, as in Kafka. v0 means the SASL tokens follow as bare frames (docs/security.md, "SASL").
+/// </summary>
+internal sealed class SaslHandshakeHandler(SaslAuthenticator authenticator) : ApiHandler<SaslHandshakeRequest, SaslHandshakeResponse>
+{
+    public override short ApiKey => SaslHandshakeRequest.ApiKey;
+    public override string Name => "SaslHandshake";
+    public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
+    public override short MaxVersion => SaslHandshakeRequest.HighestSupportedVersion;
+
+    protected override ValueTask<SaslHandshakeResponse?> HandleAsync(RequestContext context, SaslHandshakeRequest request, short version)
+    {
+        var client = context.Client;
+        var response = new SaslHandshakeResponse { Mechanisms = [.. authenticator.Enabled] };
+        if (!client.SaslRequired || client.Authenticated || client.Sasl is not null)
+        {
+            response.ErrorCode = ErrorCodes.IllegalSaslState;
+            return ValueTask.FromResult<SaslHandshakeResponse?>(response);
+        }
+        if (!authenticator.IsEnabled(request.Mechanism) || SaslServer.Create(request.Mechanism, authenticator.Credentials) is not { } server)
+        {
+            response.ErrorCode = ErrorCodes.UnsupportedSaslMechanism;
+            context.Dispatcher.Log.LogInformation("SASL handshake from {Remote} on listener {Listener} asked for mechanism {Mechanism}, which is not enabled (--sasl-mechanisms: {Enabled}); closing the connection",
+                client.Remote, client.Listener, request.Mechanism, string.Join(',', authenticator.Enabled));
+            context.Dispatcher.Metrics.SaslAuthentication(client.Listener, "unsupported", "failure");
+            client.CloseAfterResponse = true;
+            return ValueTask.FromResult<SaslHandshakeResponse?>(response);
+        }
+        client.Sasl = server;
+        client.SaslMechanism = server.Mechanism;
+        client.SaslRawTokens = version == 0;
+        return ValueTask.FromResult<SaslHandshakeResponse?>(response);
+    }
+
+    protected override SaslHandshakeResponse ErrorResponse(SaslHandshakeRequest request, short errorCode) =>
+        new() { ErrorCode = errorCode, Mechanisms = [.. authenticator.Enabled] };
+}
