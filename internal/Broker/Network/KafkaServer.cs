@@ -30,8 +30,9 @@ internal sealed class KafkaServer : IAsyncDisposable
         _listener = new Socket(runtime.Config.Bind.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            // Bound now (a port 0 listener learns its port for the advertised endpoint), listening
+            // only from Start: a client that connects before the broker is ready is refused, not held.
             _listener.Bind(runtime.Config.Bind);
-            _listener.Listen(512);
         }
         catch
         {
@@ -47,6 +48,7 @@ internal sealed class KafkaServer : IAsyncDisposable
     public void Start(RequestDispatcher dispatcher)
     {
         _dispatcher = dispatcher;
+        _listener.Listen(512);
         _acceptLoop = AcceptLoopAsync(_stop.Token);
     }
 
