@@ -21,7 +21,7 @@ public sealed class BrokerConfig
     public Security.TlsSettings? Tls { get; set; }
 
     /// <summary>The SASL mechanisms SASL_* listeners accept (--sasl-mechanisms).</summary>
-    public IReadOnlyList<string> SaslMechanisms { get; set; } = Security.SaslMechanisms.Default;
+    public IReadOnlyList<string> SaslMechanisms { get; set; } = Security.SaslMechanisms.Supported;
 
     /// <summary>The listeners this broker runs: <see cref="Listeners"/>, or the one PLAINTEXT listener of --listen.</summary>
     public IReadOnlyList<Security.ListenerConfig> EffectiveListeners() =>

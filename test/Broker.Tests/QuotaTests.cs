@@ -24,7 +24,7 @@ public sealed class QuotaResolutionTests
     {
         var manager = new QuotaManager(NullLogger.Instance);
         manager.Publish(configs);
-        return manager.Resolve(clientId, manager.Version);
+        return manager.Resolve(Anonymous, clientId, manager.Version);
     }
 
     [Fact]
@@ -73,13 +73,25 @@ public sealed class QuotaResolutionTests
     }
 
     [Fact]
+    public void A_connection_gets_the_quotas_of_the_principal_it_authenticated_as()
+    {
+        var manager = new QuotaManager(NullLogger.Instance);
+        manager.Publish(new Dictionary<QuotaEntity, QuotaValues> { [User("alice")] = Values(producer: 4), [User(null)] = Values(producer: 9) });
+        var client = new KafScale.Broker.Network.ClientContext("127.0.0.1:50000") { ClientId = "app" };
+        Assert.Equal(9, manager.For(client).Bound(QuotaKey.ProducerByteRate));
+        // SASL (or a client certificate) names the principal: its quotas apply from the next request.
+        client.Principal = "User:alice";
+        Assert.Equal(4, manager.For(client).Bound(QuotaKey.ProducerByteRate));
+    }
+
+    [Fact]
     public void Clients_under_a_default_client_id_quota_are_measured_apart_and_connections_of_one_client_together()
     {
         var manager = new QuotaManager(NullLogger.Instance);
         manager.Publish(new Dictionary<QuotaEntity, QuotaValues> { [Client(null)] = Values(producer: 100) });
-        var a1 = manager.Resolve("a", manager.Version);
-        var a2 = manager.Resolve("a", manager.Version);
-        var b = manager.Resolve("b", manager.Version);
+        var a1 = manager.Resolve(Anonymous, "a", manager.Version);
+        var a2 = manager.Resolve(Anonymous, "a", manager.Version);
+        var b = manager.Resolve(Anonymous, "b", manager.Version);
         Assert.Same(a1.Sensor(QuotaKey.ProducerByteRate), a2.Sensor(QuotaKey.ProducerByteRate));
         Assert.NotSame(a1.Sensor(QuotaKey.ProducerByteRate), b.Sensor(QuotaKey.ProducerByteRate));
     }

@@ -229,7 +229,7 @@ internal static class BrokerCommand
         if (usesTls && cert is null)
             throw new SettingException($"an SSL or SASL_SSL listener needs {TlsCert.Name} and {TlsKey.Name} (KAFSCALE_TLS_CERT, KAFSCALE_TLS_KEY)");
 
-        string mechanisms = s.String(SaslMechanismsOption, "KAFSCALE_SASL_MECHANISMS", string.Join(',', SaslMechanisms.Default));
+        string mechanisms = s.String(SaslMechanismsOption, "KAFSCALE_SASL_MECHANISMS", string.Join(',', SaslMechanisms.Supported));
         var enabled = new List<string>();
         foreach (var m in mechanisms.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {

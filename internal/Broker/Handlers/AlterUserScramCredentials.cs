@@ -31,11 +31,13 @@ internal sealed class AlterUserScramCredentialsHandler(IMetadataStore store) : A
         changes.AddRange(request.Deletions.Select(d => new Change(d.Name, d.Mechanism, null)));
         changes.AddRange(request.Upsertions.Select(u => new Change(u.Name, u.Mechanism, u)));
         var response = new AlterUserScramCredentialsResponse();
+        // As Kafka: ALTER on the cluster, else every user's result is CLUSTER_AUTHORIZATION_FAILED.
+        bool allowed = context.AuthorizeCluster(AclOperation.Alter);
         foreach (var group in changes.GroupBy(c => c.User, StringComparer.Ordinal))
         {
             var result = new AlterUserScramCredentialsResponse.AlterUserScramCredentialsResult { User = group.Key, ErrorMessage = null };
             response.Results.Add(result);
-            var (error, message) = Validate(group.Key, [.. group]);
+            var (error, message) = allowed ? Validate(group.Key, [.. group]) : (ErrorCodes.ClusterAuthorizationFailed, "AlterUserScramCredentials needs ALTER on the cluster");
             if (error == 0) (error, message) = await ApplyAsync(group.Key, [.. group]).ConfigureAwait(false);
             result.ErrorCode = error;
             result.ErrorMessage = message;

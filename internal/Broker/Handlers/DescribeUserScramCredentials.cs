@@ -22,6 +22,9 @@ internal sealed class DescribeUserScramCredentialsHandler(IMetadataStore store) 
 
     protected override async ValueTask<DescribeUserScramCredentialsResponse?> HandleAsync(RequestContext context, DescribeUserScramCredentialsRequest request, short version)
     {
+        // As Kafka: DESCRIBE on the cluster.
+        if (!context.AuthorizeCluster(AclOperation.Describe))
+            return new DescribeUserScramCredentialsResponse { ErrorCode = ErrorCodes.ClusterAuthorizationFailed, ErrorMessage = "DescribeUserScramCredentials needs DESCRIBE on the cluster" };
         var range = await store.GetPrefixAsync(ScramCredentialStore.KeyPrefix, CancellationToken.None).ConfigureAwait(false);
         var byUser = new SortedDictionary<string, List<DescribeUserScramCredentialsResponse.CredentialInfo>>(StringComparer.Ordinal);
         foreach (var kv in range.Kvs)

@@ -31,6 +31,9 @@ internal sealed class Connection
     private long _inFlightBytes;
     private TaskCompletionSource? _bytesFreed;
 
+    /// <summary>The largest frame read before SASL authentication completes.</summary>
+    private const int MaxUnauthenticatedFrameBytes = 512 * 1024;
+
     /// <summary>A client that has not finished its TLS handshake by then is dropped.</summary>
     internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
@@ -42,7 +45,8 @@ internal sealed class Connection
     private readonly CancellationTokenSource _closing = new();
     private Task _run = Task.CompletedTask;
 
-    private readonly record struct InFlight(ValueTask<ResponseFrame?> Response, byte[] Request, int Length);
+    /// <summary>A request read and its answer to come; Last: the connection closes once it is written (a failed authentication).</summary>
+    private readonly record struct InFlight(ValueTask<ResponseFrame?> Response, byte[] Request, int Length, bool Last);
 
     private readonly ListenerRuntime _listener;
 
@@ -139,13 +143,17 @@ internal sealed class Connection
             var buffer = result.Buffer;
             while (true)
             {
-                if (Context.CloseAfterResponse) { reader.AdvanceTo(buffer.Start, buffer.End); return; }
-                var status = KafkaFraming.TryReadFrame(ref buffer, _maxFrameBytes, out var frame);
+                // Before SASL completes a frame may be at most 512 KiB (Kafka's sasl.server.max.receive.size),
+                // so an unauthenticated client cannot make the broker hold --max-request-bytes.
+                bool unauthenticated = Context.SaslRequired && !Context.Authenticated;
+                int maxFrame = unauthenticated ? Math.Min(_maxFrameBytes, MaxUnauthenticatedFrameBytes) : _maxFrameBytes;
+                var status = KafkaFraming.TryReadFrame(ref buffer, maxFrame, out var frame);
                 if (status == FrameResult.NeedMoreData) break;
                 if (status != FrameResult.Ok)
                 {
-                    _log.LogWarning("closing connection from {Remote}: {Reason} (request frames may be at most {Max} bytes; see --max-request-bytes)",
-                        Remote, status == FrameResult.TooLarge ? "request frame larger than the maximum" : "invalid frame size", _maxFrameBytes);
+                    _log.LogWarning("closing connection from {Remote}: {Reason} (request frames may be at most {Max} bytes; {Setting})",
+                        Remote, status == FrameResult.TooLarge ? "request frame larger than the maximum" : "invalid frame size", maxFrame,
+                        unauthenticated ? "before SASL authentication completes" : "see --max-request-bytes");
                     _dispatcher.Metrics.BadFrame();
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     return;
@@ -185,8 +193,12 @@ internal sealed class Connection
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     return;
                 }
-                try { await _inFlight.Writer.WriteAsync(new InFlight(response, request, length), ct).ConfigureAwait(false); }
+                // Set while the request was dispatched (the SASL handlers answer synchronously): this
+                // answer is the last, and nothing after it is read.
+                bool last = Context.CloseAfterResponse;
+                try { await _inFlight.Writer.WriteAsync(new InFlight(response, request, length, last), ct).ConfigureAwait(false); }
                 catch (Exception) { BufferPools.Requests.Return(request); reader.AdvanceTo(buffer.Start, buffer.End); return; }
+                if (last) { reader.AdvanceTo(buffer.Start, buffer.End); return; }
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted || result.IsCanceled) return;
@@ -261,13 +273,13 @@ internal sealed class Connection
                 response.CopyTo(writer);
                 response.Dispose();
                 // Flush only when no further response is ready, so pipelined answers share a write.
-                if (!_inFlight.Reader.TryPeek(out var next) || !next.Response.IsCompleted || Context.CloseAfterResponse)
+                if (!_inFlight.Reader.TryPeek(out var next) || !next.Response.IsCompleted || item.Last)
                 {
                     var flush = await writer.FlushAsync().ConfigureAwait(false);
                     if (flush.IsCompleted) broken = true;
                 }
                 // A failed authentication: the client has its answer, and the connection ends.
-                if (Context.CloseAfterResponse) broken = true;
+                if (item.Last) broken = true;
             }
             catch (Exception)
             {
@@ -314,7 +326,14 @@ internal sealed class ClientContext(string remote)
     /// Who the connection acts for, as Kafka writes a principal: <c>User:ANONYMOUS</c> until the
     /// connection authenticates (docs/security.md).
     /// </summary>
-    public string Principal { get; set; } = "User:ANONYMOUS";
+    public string Principal
+    {
+        get => _principal;
+        // A new principal may have other quotas: they are resolved again on the next request.
+        set { _principal = value; Quotas = null; }
+    }
+
+    private string _principal = "User:ANONYMOUS";
 
     /// <summary>The name of the listener the connection came in on (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL).</summary>
     public string Listener { get; init; } = Security.Listeners.Plaintext;
@@ -334,10 +353,8 @@ internal sealed class ClientContext(string remote)
     /// <summary>SaslHandshake v0 was used: the next frames are bare SASL tokens, not Kafka requests.</summary>
     public bool SaslRawTokens { get; set; }
 
-    private volatile bool _closeAfterResponse;
-
-    /// <summary>Set by a failed authentication: the response already queued is the last.</summary>
-    public bool CloseAfterResponse { get => _closeAfterResponse; set => _closeAfterResponse = value; }
+    /// <summary>Set by a handler while it answers a failed authentication: that answer is the connection's last.</summary>
+    public bool CloseAfterResponse { get; set; }
 
     /// <summary>The client quotas resolved for this connection (docs/operations.md, "Client quotas").</summary>
     public ClientQuotas? Quotas { get; set; }

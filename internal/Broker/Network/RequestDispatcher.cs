@@ -99,9 +99,6 @@ internal readonly record struct RequestContext(ClientContext Client, KafkaReques
     public Security.Authorizer Authorizer => Dispatcher.Authorizer;
 
     /// <summary>Checks an operation on a resource for this connection's principal (a denial is counted).</summary>
-    public bool Authorize(Security.AclOperation operation, Security.AclResourceType type, ReadOnlySpan<char> name) =>
-        Dispatcher.Authorizer.Authorize(Client, operation, type, name);
-
     public bool Authorize(Security.AclOperation operation, Security.AclResourceType type, string? name) =>
         Dispatcher.Authorizer.Authorize(Client, operation, type, (name ?? "").AsSpan());
 

@@ -22,6 +22,10 @@ internal static class QuotaNames
     /// <summary>With no authentication every connection is Kafka's anonymous principal.</summary>
     public const string AnonymousUser = "ANONYMOUS";
 
+    /// <summary>The user name a quota entity names for a principal: <c>User:alice</c> is <c>alice</c>.</summary>
+    public static string UserOf(string principal) =>
+        principal.StartsWith("User:", StringComparison.Ordinal) ? principal[5..] : principal;
+
     public const int KeyCount = 3;
 
     public static readonly string[] Keys = ["producer_byte_rate", "consumer_byte_rate", "request_percentage"];

@@ -110,7 +110,7 @@ internal sealed class QuotaManager : IAsyncDisposable
         var cached = client.Quotas;
         int version = Version;
         if (cached is not null && cached.Version == version) return cached;
-        var resolved = Resolve(client.ClientId ?? "", version);
+        var resolved = Resolve(QuotaNames.UserOf(client.Principal), client.ClientId ?? "", version);
         client.Quotas = resolved;
         return resolved;
     }
@@ -119,12 +119,11 @@ internal sealed class QuotaManager : IAsyncDisposable
     /// Kafka's precedence: for each key separately, the first entity that sets it, in the order
     /// (user, client-id), (user, default client-id), user, (default user, client-id),
     /// (default user, default client-id), default user, client-id, default client-id. The user is
-    /// always the anonymous principal, as connections are not authenticated.
+    /// the connection's principal name (ANONYMOUS until it authenticates).
     /// </summary>
-    internal ClientQuotas Resolve(string clientId, int version)
+    internal ClientQuotas Resolve(string user, string clientId, int version)
     {
         var configs = Configs;
-        const string user = QuotaNames.AnonymousUser;
         ExpireIdleSensors(Environment.TickCount64);
         var result = new ClientQuotas(version);
         if (configs.Count == 0) return result;

@@ -27,15 +27,12 @@ internal sealed class AclIndex
     public AclIndex(IEnumerable<AclBinding> bindings)
     {
         var lists = new Dictionary<(AclResourceType, AclPatternType, string), List<Entry>>();
-        int count = 0;
         foreach (var b in bindings)
         {
             var key = (b.ResourceType, b.PatternType, b.ResourceName);
             if (!lists.TryGetValue(key, out var list)) lists[key] = list = [];
             list.Add(new Entry(b.Principal, b.Principal == AclNames.AnyUser, b.Host, b.Host == AclNames.AnyHost, b.Operation, b.Permission));
-            count++;
         }
-        Count = count;
         foreach (var ((type, pattern, name), list) in lists)
         {
             if ((int)type < 0 || (int)type >= _byType.Length) continue;
@@ -48,9 +45,6 @@ internal sealed class AclIndex
         foreach (var acls in _byType)
             if (acls is not null) acls.PrefixLengths = [.. acls.Prefixed.Keys.Select(k => k.Length).Distinct().Order()];
     }
-
-    /// <summary>The number of ACLs indexed.</summary>
-    public int Count { get; }
 
     /// <summary>
     /// Kafka's decision for one operation on one resource when the principal is not a super user:

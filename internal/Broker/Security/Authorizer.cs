@@ -58,8 +58,6 @@ internal sealed class Authorizer : IAsyncDisposable
     /// <summary>True with --authorizer acl.</summary>
     public bool Enabled { get; }
 
-    public IReadOnlyCollection<string> SuperUsers => _superUsers;
-
     /// <summary>The ACLs this broker applies now (a snapshot).</summary>
     public IReadOnlyCollection<AclBinding> Bindings => Volatile.Read(ref _bindings).Values;
 
@@ -131,7 +129,7 @@ internal sealed class Authorizer : IAsyncDisposable
     /// <summary>As <see cref="Authorize(ClientContext, AclOperation, AclResourceType, ReadOnlySpan{char})"/>, for a UTF-8 name (topic names on the produce path).</summary>
     public bool AuthorizeUtf8(ClientContext client, AclOperation operation, AclResourceType type, ReadOnlySpan<byte> name)
     {
-        if (!Enabled || _superUsers.Contains(client.Principal)) return true;
+        if (!Enabled) return true;
         // Topic names are at most 249 characters; a longer one is refused as invalid anyway.
         Span<char> chars = stackalloc char[256];
         if (name.Length > chars.Length) return Authorize(client, operation, type, Encoding.UTF8.GetString(name));

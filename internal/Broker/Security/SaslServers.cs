@@ -9,7 +9,6 @@ public static class SaslMechanisms
 {
     public const string Plain = "PLAIN";
     public static IReadOnlyList<string> Supported { get; } = [Plain, "SCRAM-SHA-256", "SCRAM-SHA-512"];
-    public static IReadOnlyList<string> Default => Supported;
 
     /// <summary>The canonical name of a supported mechanism, or null.</summary>
     public static string? Canonical(string name)

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using KafScale.Broker.Clustering;
 using KafScale.Metadata;
@@ -36,9 +35,6 @@ internal sealed class ScramCredentialStore : IScramCredentials, IAsyncDisposable
 
     public ScramCredential? Find(string user, ScramMechanism mechanism) =>
         Volatile.Read(ref _credentials).TryGetValue((user, mechanism.Type), out var c) ? c : null;
-
-    /// <summary>Every user with the mechanisms and iterations of their credentials (a snapshot).</summary>
-    public IReadOnlyDictionary<(string User, sbyte Mechanism), ScramCredential> All => Volatile.Read(ref _credentials);
 
     /// <summary>/kafscale/scram/&lt;user&gt;/&lt;MECHANISM&gt;, the user percent-encoded so '/' cannot change the layout.</summary>
     public static string StoreKey(string user, ScramMechanism mechanism) => KeyPrefix + Uri.EscapeDataString(user) + "/" + mechanism.Name;
@@ -117,7 +113,7 @@ internal sealed class ScramCredentialStore : IScramCredentials, IAsyncDisposable
         }
         if (FromJson(kv.Value) is not { } credential)
         {
-            _log.LogWarning("ignoring SCRAM credential {Key}: its value is not a credential ({Value}); set it again with kafscale admin users set", kv.Key, Encoding.UTF8.GetString(kv.Value));
+            _log.LogWarning("ignoring SCRAM credential {Key}: its value is not a credential (not logged: it may hold key material); set it again with kafscale admin users set", kv.Key);
             return null;
         }
         return (user, mechanism, credential);

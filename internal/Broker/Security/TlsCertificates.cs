@@ -47,12 +47,6 @@ internal sealed class TlsCertificates
         }
     }
 
-    /// <summary>The subject of the certificate now served (for logs and tests).</summary>
-    public string Subject
-    {
-        get { lock (_lock) return _options.ServerCertificateContext!.TargetCertificate.Subject; }
-    }
-
     /// <summary>The options for a new handshake: the current set, reloaded first if a file changed.</summary>
     public SslServerAuthenticationOptions Current()
     {

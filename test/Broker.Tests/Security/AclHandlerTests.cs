@@ -335,6 +335,28 @@ public sealed class AclHandlerTests(AclHarness broker) : IClassFixture<AclHarnes
     }
 
     [Fact]
+    public async Task SCRAM_credentials_need_ALTER_and_DESCRIBE_on_the_cluster_and_a_refused_change_writes_nothing()
+    {
+        string alice = Alice();
+        var upsert = new AlterUserScramCredentialsRequest
+        {
+            Upsertions = [new AlterUserScramCredentialsRequest.ScramCredentialUpsertion { Name = "mallory", Mechanism = 1, Iterations = 4096, Salt = new byte[16], SaltedPassword = new byte[32] }],
+        };
+        var everyone = new DescribeUserScramCredentialsRequest { Users = null };
+        Assert.Equal(ErrorCodes.ClusterAuthorizationFailed, (await broker.SendAsync<AlterUserScramCredentialsResponse>(alice, upsert, 0)).Results.Single().ErrorCode);
+        Assert.Equal(ErrorCodes.ClusterAuthorizationFailed, (await broker.SendAsync<DescribeUserScramCredentialsResponse>(alice, everyone, 0)).ErrorCode);
+
+        await broker.AllowAsync(Acls.Allow(AclResourceType.Cluster, AclNames.ClusterName, alice, AclOperation.Describe));
+        var described = await broker.SendAsync<DescribeUserScramCredentialsResponse>(alice, everyone, 0);
+        Assert.Equal(ErrorCodes.None, described.ErrorCode);
+        Assert.Empty(described.Results);
+
+        await broker.AllowAsync(Acls.Allow(AclResourceType.Cluster, AclNames.ClusterName, alice, AclOperation.Alter));
+        Assert.Equal(ErrorCodes.None, (await broker.SendAsync<AlterUserScramCredentialsResponse>(alice, upsert, 0)).Results.Single().ErrorCode);
+        Assert.Equal("mallory", (await broker.SendAsync<DescribeUserScramCredentialsResponse>(alice, everyone, 0)).Results.Single().User);
+    }
+
+    [Fact]
     public async Task Describe_and_delete_ACLs_with_Kafkas_filters()
     {
         string alice = Alice();

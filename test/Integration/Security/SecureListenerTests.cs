@@ -160,6 +160,25 @@ public sealed class SecureListenerTests(SecureBrokerFixture fixture, ITestOutput
     }
 
     [Fact]
+    public async Task Before_authentication_a_frame_over_512_KiB_closes_the_connection_unread()
+    {
+        // Only the length prefix is sent: the broker refuses on it and holds none of the body.
+        await using var c = await RawKafkaConnection.ConnectAsync(fixture.SaslPlaintextPort);
+        byte[] prefix = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(prefix, 512 * 1024 + 1);
+        await c.SendRawAsync(prefix);
+        var (closed, received) = await c.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+        Assert.True(closed, "a 512 KiB + 1 frame before authentication left the connection open");
+        Assert.Equal(0, received);
+
+        // On a PLAINTEXT listener the same length is within --max-request-bytes: the broker waits for the body.
+        await using var plain = await RawKafkaConnection.ConnectAsync(fixture.Broker.KafkaPort);
+        await plain.SendRawAsync(prefix);
+        var (plainClosed, _) = await plain.WaitForCloseAsync(TimeSpan.FromSeconds(2));
+        Assert.False(plainClosed, "a PLAINTEXT connection was closed for a frame under --max-request-bytes");
+    }
+
+    [Fact]
     public async Task Handshake_v0_takes_bare_tokens_and_each_listener_answers_with_its_own_endpoints()
     {
         await using var c = await RawKafkaConnection.ConnectAsync(fixture.SaslPlaintextPort);
