@@ -97,7 +97,7 @@ public sealed class BrokerHost : IAsyncDisposable
                 : $"cannot use '{objectsDir}' as the object store (--objects-dir / KAFSCALE_OBJECTS_DIR, or --data-dir / KAFSCALE_DATA_DIR): {ex.Message}", ex);
         }
         // The directory store's writes each hold a pool thread in fsync (up to --max-wal-uploads WAL
-        // objects and --max-parallel-uploads seals at once). Below that many threads the pool adds
+        // objects and MaxParallelUploads seals at once). Below that many threads the pool adds
         // threads only slowly, and meanwhile requests, acks and unlinks wait behind the disk:
         // measured as seconds of produce p99 at full speed (docs/decisions.md).
         if (store is LocalDirectoryObjectStore)
@@ -289,7 +289,7 @@ public sealed class BrokerHost : IAsyncDisposable
         registry.GaugeFunc("kafscale_pending_bytes", "Produced bytes not yet durable.", () => runtime.PendingBytes);
         registry.GaugeFunc("kafscale_unsealed_bytes", "Durable bytes held in memory (and in the WAL) until sealed into segments.", () => runtime.UnsealedBytes);
         registry.GaugeFunc("kafscale_wal_uploads_in_flight", "WAL objects uploading now.", () => runtime.Wal?.InFlight ?? 0);
-        registry.GaugeFunc("kafscale_wal_objects_outstanding", "WAL objects this broker wrote whose chunks are not all sealed yet.", () => runtime.Wal?.Outstanding ?? 0);
+        registry.GaugeFunc("kafscale_wal_objects_outstanding", "WAL objects this broker wrote that still hold a chunk it leads unsealed.", () => runtime.Wal?.Outstanding ?? 0);
         registry.GaugeFunc("kafscale_cache_bytes", "Bytes of segments held in the segment cache.", () => cache.CurrentBytes);
         registry.GaugeFunc("kafscale_topics", "Topics in the cluster.", () => logs.Topics.Count());
         registry.GaugeFunc("kafscale_partitions", "Partitions this broker leads.", () => logs.OpenLogs().Count());

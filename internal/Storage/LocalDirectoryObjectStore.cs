@@ -166,8 +166,6 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         }
     }
 
-    public Task DeleteAsync(string key, CancellationToken cancellationToken) => DeleteAsync(key, durable: true, cancellationToken);
-
     /// <summary>
     /// Unlinks the file without the fsync of its directory: after a crash the object may be back,
     /// which the caller has said is harmless. That fsync is a journal commit, and one per WAL
@@ -194,7 +192,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
 
     public bool CheapRangedReads => true;
 
-    private Task DeleteAsync(string key, bool durable, CancellationToken cancellationToken)
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
         string path = PathOf(key);
         cancellationToken.ThrowIfCancellationRequested();
@@ -210,8 +208,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
             {
                 return;
             }
-            if (durable)
-                Posix.SyncDirectory(Path.GetDirectoryName(path)!);
+            Posix.SyncDirectory(Path.GetDirectoryName(path)!);
         }, cancellationToken);
     }
 

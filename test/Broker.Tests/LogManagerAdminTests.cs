@@ -291,6 +291,26 @@ public class LogManagerAdminTests
     }
 
     [Fact]
+    public async Task A_seal_under_way_when_its_topic_is_deleted_leaves_nothing_in_the_store()
+    {
+        await using var host = await LogHost.StartAsync();
+        var log = (await host.CreateTopicAsync("orders"))[0];
+        // The seal's index upload waits at the gate: the .kfs is in the store, the .index not yet.
+        var gate = host.Store.Hold(k => k.StartsWith(SegmentKeys.TopicPrefix(host.Namespace, "orders"), StringComparison.Ordinal) && k.EndsWith(".index", StringComparison.Ordinal));
+        Assert.Equal(0, await log.AppendBlob(Batches.Make(2)).DurableAsync());
+        await gate.Arrived.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var deleting = host.Logs.DeleteTopicAsync("orders", None);
+        await Task.Delay(200);
+        Assert.False(deleting.IsCompleted);
+        gate.Release();
+        var result = await deleting.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, result.ErrorCode);
+        Assert.Empty(await host.ListAsync(SegmentKeys.TopicPrefix(host.Namespace, "orders")));
+    }
+
+    [Fact]
     public async Task A_deleted_topic_can_be_created_again_and_starts_empty()
     {
         await using var host = await LogHost.StartAsync();

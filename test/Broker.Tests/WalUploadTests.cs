@@ -135,6 +135,39 @@ public class WalUploadTests
         Assert.Equal(0, host.Runtime.PendingBytes);
     }
 
+    [Fact]
+    public async Task Bytes_a_dropped_term_held_do_not_count_toward_the_next_flush()
+    {
+        // 800 bytes pending are dropped with their topic; 800 more elsewhere are under the 1,000
+        // bytes that make a flush due, so nothing is written before the 60-second interval.
+        await using var host = await LogHost.StartAsync(c => { c.FlushIntervalMs = 60_000; c.FlushMaxBytes = 1_000; });
+        var doomed = (await host.CreateTopicAsync("doomed"))[0];
+        var kept = (await host.CreateTopicAsync("kept"))[0];
+        byte[] blob = Batches.Make(1, valueBytes: 700);
+        doomed.AppendBlob(blob);
+        Assert.Equal(0, (await host.Logs.DeleteTopicAsync("doomed", CancellationToken.None)).ErrorCode);
+        kept.AppendBlob(blob);
+        await Task.Delay(300);
+        Assert.DoesNotContain(host.Store.Attempts, a => IsWal(a.Key));
+        Assert.Equal(blob.Length, host.Runtime.PendingBytes);
+    }
+
+    [Fact]
+    public async Task A_WAL_object_whose_chunks_a_lapse_left_unsealed_is_no_longer_outstanding_and_stays_in_the_store()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var log = (await host.CreateTopicAsync("orders"))[0];
+        Assert.Equal(0, await log.AppendBlob(Batches.Make(3)).DurableAsync());
+        Assert.Equal(1, host.Runtime.Wal!.Outstanding);
+        string key = Assert.Single(await host.ListAsync(""), o => IsWal(o.Key)).Key;
+
+        host.Node.Registry.Lapse("the test says so");
+
+        Assert.Equal(0, host.Runtime.Wal.Outstanding);
+        // Its chunk is the next term's to seal from the store; the sweep deletes the object after that.
+        Assert.True(await host.ExistsAsync(key));
+    }
+
     /// <summary>A segment as another broker would have written it at baseOffset.</summary>
     internal static byte[] ForeignSegment(long baseOffset, params byte[][] batches)
     {

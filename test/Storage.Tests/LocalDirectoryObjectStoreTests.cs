@@ -145,12 +145,6 @@ public sealed class LocalDirectoryObjectStoreTests : IDisposable
     }
 
     [Fact]
-    public void Ranged_reads_are_cheap_on_a_local_directory()
-    {
-        Assert.True(((IObjectStore)_store).CheapRangedReads);
-    }
-
-    [Fact]
     public async Task Create_if_absent_refuses_an_existing_key()
     {
         Assert.True(await _store.CreateIfAbsentAsync("c/key", Bytes("one"), Ct));

@@ -102,12 +102,6 @@ public sealed class S3rverServer : IAsyncDisposable
             foreach (string file in new[] { metadata, data, md5 })
                 File.Delete(file);
         }
-        // Metadata left without data (a kill during an overwrite's first step).
-        foreach (string metadata in Directory.EnumerateFiles(_data, "*" + MetadataSuffix, SearchOption.AllDirectories).ToList())
-        {
-            if (!File.Exists(metadata[..^MetadataSuffix.Length] + DataSuffix))
-                File.Delete(metadata);
-        }
     }
 
     private static bool IsWhole(string metadata, string data, string md5)

@@ -18,10 +18,9 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
 {
     private enum SlotState { Claiming, Opening, Leading, Closing, Failed }
 
-    private sealed class Slot(SlotState state, int generation)
+    private sealed class Slot(SlotState state)
     {
         public SlotState State = state;
-        public readonly int Generation = generation;
         public THandle? Handle;
         public long RetryAt;
         public int Failures;
@@ -44,7 +43,6 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
     private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly PrefixMirror _mirror;
     private int _poked;
-    private int _generation;
     private int _running;
     private volatile bool _stopping;
     private Task _loops = Task.CompletedTask;
@@ -166,7 +164,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         bool mayLead = _members.Guard.MayWrite && Array.IndexOf(live, me) >= 0;
         long now = Stopwatch.GetTimestamp();
         bool started = false;
-        var toOpen = new List<(TKey Key, LeaderInfo Holder, bool Claim, Slot? State)>();
+        var toOpen = new List<(TKey Key, LeaderInfo Holder, bool Claim)>();
 
         foreach (var (key, desired) in _kind.Slots(live))
         {
@@ -192,12 +190,12 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
             if (!mayLead) continue;
             if (holder.BrokerId < 0)
             {
-                if (desired == me) toOpen.Add((key, holder, true, null));
+                if (desired == me) toOpen.Add((key, holder, true));
             }
             else if (holder.BrokerId == me && holder.Lease == myLease)
             {
                 // Ours but not open: the lease was confirmed again after a lapse, or opening failed.
-                if (desired == me) toOpen.Add((key, holder, false, null));
+                if (desired == me) toOpen.Add((key, holder, false));
                 else started |= Start(key, SlotState.Closing, mine => ReleaseAsync(key, myLease, mine), slot);
             }
         }
@@ -205,14 +203,14 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         int batchSize = Math.Max(1, _kind.OpenBatch);
         for (int i = 0; i < toOpen.Count; i += batchSize)
         {
-            var batch = toOpen.GetRange(i, Math.Min(batchSize, toOpen.Count - i));
+            var batch = new List<(TKey Key, LeaderInfo Holder, bool Claim, Slot State)>();
             lock (_lock)
             {
-                for (int j = 0; j < batch.Count; j++)
+                foreach (var (key, holder, claim) in toOpen.GetRange(i, Math.Min(batchSize, toOpen.Count - i)))
                 {
-                    var state = new Slot(SlotState.Claiming, _generation);
-                    _slots[batch[j].Key] = state;
-                    batch[j] = batch[j] with { State = state };
+                    var state = new Slot(SlotState.Claiming);
+                    _slots[key] = state;
+                    batch.Add((key, holder, claim, state));
                 }
                 _running++;
             }
@@ -228,7 +226,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         lock (_lock)
         {
             if (existing is not null) existing.State = state;
-            else _slots[key] = existing = new Slot(state, _generation);
+            else _slots[key] = existing = new Slot(state);
             mine = existing;
             _running++;
         }
@@ -256,7 +254,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
     private bool Stopped(Exception ex) => ex is OperationCanceledException && _stop.IsCancellationRequested;
 
     /// <summary>Claims the vacant slots of a batch, then opens everything claimed (and what was already ours) together.</summary>
-    private async Task ClaimAndOpenAsync(List<(TKey Key, LeaderInfo Holder, bool Claim, Slot? State)> batch, long lease)
+    private async Task ClaimAndOpenAsync(List<(TKey Key, LeaderInfo Holder, bool Claim, Slot State)> batch, long lease)
     {
         var held = new List<(TKey Slot, LeaderInfo Holder, Slot State)>();
         foreach (var (key, holder, claim, state) in batch)
@@ -268,16 +266,16 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
                     : await _kind.RetakeAsync(key, holder, _members.BrokerId, lease, _stop.Token).ConfigureAwait(false);
                 if (won is null)
                 {
-                    RemoveSlot(key, state!);
+                    RemoveSlot(key, state);
                     continue;
                 }
                 SetHolder(key, won.Holder, won.Revision);
-                held.Add((key, won.Holder, state!));
+                held.Add((key, won.Holder, state));
             }
             catch (Exception ex) when (!Stopped(ex))
             {
                 _log.LogWarning("could not claim {Slot}: {Error}", _kind.Describe(key), ex.Message);
-                Failed(key, state!);
+                Failed(key, state);
             }
         }
 
@@ -315,7 +313,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
             bool keep;
             lock (_lock)
             {
-                keep = _slots.GetValueOrDefault(key) == slot && slot.Generation == _generation && _members.Guard.MayWrite && !_stopping && _kind.Activate(handle);
+                keep = _slots.GetValueOrDefault(key) == slot && _members.Guard.MayWrite && !_stopping && _kind.Activate(handle);
                 if (keep)
                 {
                     slot.Handle = handle;
@@ -398,7 +396,6 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         List<(TKey Key, Slot Slot)> all;
         lock (_lock)
         {
-            _generation++;
             all = [.. _slots.Select(kv => (kv.Key, kv.Value))];
             _slots.Clear();
         }
@@ -431,7 +428,6 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         List<(TKey Key, THandle Handle)> leading = [];
         lock (_lock)
         {
-            _generation++;
             foreach (var (key, slot) in _slots)
                 if (slot.State == SlotState.Leading) leading.Add((key, slot.Handle!));
             _slots.Clear();

@@ -51,7 +51,7 @@ internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogg
     /// transaction that also requires the topic to be the incarnation this broker knows.
     /// </summary>
     public Task<SlotClaim?> ClaimAsync(PartitionId id, int me, long lease, CancellationToken ct) =>
-        BumpEpochAsync(id, me, lease, Compare.KeyMissing(ClusterKeys.Leader(id.Topic, id.Partition)), 0, ct);
+        BumpEpochAsync(id, me, lease, Compare.KeyMissing(ClusterKeys.Leader(id.Topic, id.Partition)), ct);
 
     /// <summary>
     /// The leader key is still bound to our lease, but the partition was not open: a new epoch all
@@ -60,14 +60,15 @@ internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogg
     /// (docs/architecture.md, "Leadership and fencing").
     /// </summary>
     public Task<SlotClaim?> RetakeAsync(PartitionId id, LeaderInfo holder, int me, long lease, CancellationToken ct) =>
-        BumpEpochAsync(id, me, lease, new Compare(ClusterKeys.Leader(id.Topic, id.Partition), CompareTarget.Lease, CompareResult.Equal, lease), holder.Epoch, ct);
+        BumpEpochAsync(id, me, lease, new Compare(ClusterKeys.Leader(id.Topic, id.Partition), CompareTarget.Lease, CompareResult.Equal, lease), ct);
 
-    private async Task<SlotClaim?> BumpEpochAsync(PartitionId id, int me, long lease, Compare leaderKeyState, int atLeast, CancellationToken ct)
+    /// <summary>The stored leader_epoch + 1, written with the leader key in one transaction (so it is never below the holder's epoch).</summary>
+    private async Task<SlotClaim?> BumpEpochAsync(PartitionId id, int me, long lease, Compare leaderKeyState, CancellationToken ct)
     {
         if (!logs.TryGetTopic(id.Topic, out var topic) || id.Partition >= topic.PartitionCount) return null;
         string epochKey = MetadataKeys.LeaderEpoch(id.Topic, id.Partition);
         var stored = await meta.GetAsync(epochKey, ct).ConfigureAwait(false);
-        int epoch = Math.Max(atLeast, stored is null ? 0 : int.Parse(Encoding.ASCII.GetString(stored.Value), CultureInfo.InvariantCulture)) + 1;
+        int epoch = (stored is null ? 0 : int.Parse(Encoding.ASCII.GetString(stored.Value), CultureInfo.InvariantCulture)) + 1;
         var txn = await meta.TxnAsync(new TxnRequest(
             [
                 leaderKeyState,

@@ -179,9 +179,7 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
                     short result = acks == 0 ? (short)0 : await group.Durable.ConfigureAwait(false);
                     r = ref state.Partitions[i];
                     r.Group = null;
-                    // Adopting another writer's segment may have moved the batches (docs/architecture.md, "Leadership and fencing").
                     if (result != 0) { r.Error = result; r.BaseOffset = -1; }
-                    else r.BaseOffset = group.Rebase(r.BaseOffset);
                 }
                 if (r.Error != 0) ok = false;
             }

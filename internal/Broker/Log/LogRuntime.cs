@@ -29,7 +29,7 @@ internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILo
     public long MaxPendingBytes { get; } = config.MaxPendingBytes;
     public int MaxParallelUploads { get; } = config.MaxParallelUploads;
     /// <summary>
-    /// True while produced bytes not yet durable exceed --max-pending-bytes, or durable bytes not
+    /// True while produced bytes not yet durable exceed MaxPendingBytes (512 MiB), or durable bytes not
     /// yet sealed exceed twice --max-unsealed-bytes (sealing cannot keep up): produce is refused.
     /// </summary>
     public bool OverPendingLimit => Interlocked.Read(ref _pendingBytes) > MaxPendingBytes || Interlocked.Read(ref _unsealedBytes) > 2 * MaxUnsealedBytes;

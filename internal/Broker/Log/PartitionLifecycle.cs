@@ -78,8 +78,8 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
             var known = EpochStarts.Parse(read?.Value);
             if (known.Exists(e => e.Epoch > epoch))
                 throw new InvalidOperationException($"{topic.Name}-{partition}: leader epoch {epoch} is already followed by a newer one");
-            // A broker that takes its partitions up again under the same lease keeps their epoch:
-            // the epoch still began where it first did.
+            // Every claim and retake is a new epoch, so an epoch already here is an open of it that
+            // is being retried: the epoch still began where it first did.
             long start = startOffset;
             foreach (var e in known) if (e.Epoch == epoch) start = Math.Min(start, e.StartOffset);
             known.RemoveAll(e => e.Epoch == epoch);

@@ -15,6 +15,7 @@ internal sealed partial class PartitionLog
     private int _unsealedCount;
     private long _unsealedBytes;
     private bool _sealing;
+    private TaskCompletionSource? _sealSettled;
     private bool _sealAtOnce;
     private long _lastSealedBase = -1;
     private long _sealedEnd;
@@ -38,6 +39,8 @@ internal sealed partial class PartitionLog
     private void ReleaseUnsealedLocked()
     {
         if (_unsealedCount == 0) return;
+        for (int i = _segments.Count - _unsealedCount; i < _segments.Count; i++)
+            if (_segments[i].Wal is { } wal && wal.ChunkReleased()) _runtime.Wal?.Collect(wal);
         _segments.RemoveRange(_segments.Count - _unsealedCount, _unsealedCount);
         _unsealedCount = 0;
         _runtime.AddUnsealed(-Interlocked.Exchange(ref _unsealedBytes, 0));
@@ -77,6 +80,7 @@ internal sealed partial class PartitionLog
             {
                 if (!SealDueLocked(_runtime.NowMs)) return;
                 _sealing = true;
+                _sealSettled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 take = [];
                 long bytes = 0;
                 for (int i = _segments.Count - _unsealedCount; i < _segments.Count; i++)
@@ -126,42 +130,59 @@ internal sealed partial class PartitionLog
             }
 
             List<OwnWalObject>? emptied = null;
-            bool belowStart;
+            bool dropSealed = false, late = false;
+            TaskCompletionSource? settled;
             lock (_lock)
             {
                 _sealing = false;
-                if (sealedRef is null || _closed) return;
-                int first = _segments.Count - _unsealedCount;
-                // Only this method removes unsealed data while the term lasts, so it is still there.
-                _segments.RemoveRange(first, take.Count);
-                _segments.Insert(first, sealedRef);
-                long bytes = 0;
-                foreach (var t in take)
+                settled = _sealSettled;
+                _sealSettled = null;
+                if (sealedRef is null || _closed)
                 {
-                    bytes += t.Size;
-                    if (t.Wal is { } wal && wal.ChunkSealed()) (emptied ??= []).Add(wal);
+                    // A seal that lands after its topic was deleted is a late upload: take it back
+                    // before a delete waiting on this seal hears it is over.
+                    late = dropSealed = sealedRef is not null && _deleted;
+                    if (!late) { settled?.TrySetResult(); return; }
                 }
-                _unsealedCount -= take.Count;
-                Interlocked.Add(ref _unsealedBytes, -bytes);
-                _runtime.AddUnsealed(-bytes);
-                _lastSealedBase = sealedRef.BaseOffset;
-                _sealedEnd = sealedRef.LastOffset + 1;
-                if (_unsealedCount == 0) _sealAtOnce = false;
-                // DeleteRecords or retention moved the log start past it while it was unsealed.
-                belowStart = first == 0 && sealedRef.LastOffset < _logStartOffset;
-                if (belowStart) _segments.RemoveAt(0);
-                else _runtime.Cache(this, sealedRef, kfs);
+                else
+                {
+                    int first = _segments.Count - _unsealedCount;
+                    // Only this method removes unsealed data while the term lasts, so it is still there.
+                    _segments.RemoveRange(first, take.Count);
+                    _segments.Insert(first, sealedRef);
+                    long bytes = 0;
+                    foreach (var t in take)
+                    {
+                        bytes += t.Size;
+                        if (t.Wal is { } wal && wal.ChunkSealed()) (emptied ??= []).Add(wal);
+                    }
+                    _unsealedCount -= take.Count;
+                    Interlocked.Add(ref _unsealedBytes, -bytes);
+                    _runtime.AddUnsealed(-bytes);
+                    _lastSealedBase = sealedRef.BaseOffset;
+                    _sealedEnd = sealedRef.LastOffset + 1;
+                    if (_unsealedCount == 0) _sealAtOnce = false;
+                    // DeleteRecords or retention moved the log start past it while it was unsealed.
+                    dropSealed = first == 0 && sealedRef.LastOffset < _logStartOffset;
+                    if (dropSealed) _segments.RemoveAt(0);
+                    else _runtime.Cache(this, sealedRef, kfs);
+                }
             }
-            if (belowStart) await _storage.DeleteSegmentAsync(Topic, Partition, sealedRef.BaseOffset, CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                if (dropSealed) await _storage.DeleteSegmentAsync(Topic, Partition, sealedRef!.BaseOffset, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally { settled?.TrySetResult(); }
+            if (late) return;
             _runtime.ScheduleHintUpdate(this);
             if (emptied is not null) foreach (var wal in emptied) _runtime.Wal?.Collect(wal);
-            if (_deleted)
-            {
-                // The topic was deleted while this seal was under way: take the late segment back.
-                await _storage.DeleteSegmentAsync(Topic, Partition, sealedRef.BaseOffset, CancellationToken.None).ConfigureAwait(false);
-                return;
-            }
         }
+    }
+
+    /// <summary>Completes when no seal of this log is under way (at once if none is).</summary>
+    public Task SealSettledAsync()
+    {
+        lock (_lock) return _sealSettled?.Task ?? Task.CompletedTask;
     }
 
     /// <summary>

@@ -3,7 +3,7 @@ using KafScale.Records;
 namespace KafScale.Broker.Log;
 
 /// <summary>A produce partition blob waiting for its flush; EndOffset is one past its last offset.</summary>
-internal readonly record struct PendingBlob(byte[] Buffer, int Length, long EndOffset, long AppendedTicks = 0);
+internal readonly record struct PendingBlob(byte[] Buffer, int Length, long EndOffset);
 
 /// <summary>A durable segment of the log, as the broker knows it.</summary>
 internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, long maxTimestamp)
@@ -41,14 +41,11 @@ internal sealed record SegmentReadHint(long NextOffset, long Position);
 
 /// <summary>
 /// Batches appended since the last flush started, answered together when they are durable
-/// (group commit: one task per flush, not one per request). When a segment of another writer
-/// is adopted the group's batches move to new offsets (docs/architecture.md, "Leadership and fencing"); their producers
-/// are answered with the new ones.
+/// (group commit: one task per flush, not one per request).
 /// </summary>
 internal sealed class FlushGroup
 {
     private readonly TaskCompletionSource<short> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Dictionary<long, long>? _rebased;
 
     /// <summary>A group that is already durable (a retried batch whose first write is below the high watermark).</summary>
     public static readonly FlushGroup Completed = CreateCompleted();
@@ -62,14 +59,6 @@ internal sealed class FlushGroup
     public long EndOffset { get; set; }
     public Task<short> Durable => _done.Task;
     public void Complete(short errorCode) => _done.TrySetResult(errorCode);
-
-    /// <summary>Where a batch appended at baseOffset ended up (read after <see cref="Durable"/> completes).</summary>
-    public long Rebase(long baseOffset) => _rebased is { } map && map.TryGetValue(baseOffset, out long moved) ? moved : baseOffset;
-
-    internal void MapBase(long oldBase, long newBase)
-    {
-        if (oldBase != newBase) (_rebased ??= [])[oldBase] = newBase;
-    }
 
     private static FlushGroup CreateCompleted()
     {
@@ -264,7 +253,7 @@ internal sealed partial class PartitionLog
                 pos += size;
             }
             _nextOffset = offset;
-            _pending.Add(new PendingBlob(buffer, blob.Length, offset, _runtime.NowMs));
+            _pending.Add(new PendingBlob(buffer, blob.Length, offset));
             _pendingBytes += blob.Length;
             // A group never holds more than one WAL object takes of this partition, so a
             // durable object answers its producers without waiting for the rest of a backlog.
@@ -275,7 +264,7 @@ internal sealed partial class PartitionLog
             group.EndOffset = _nextOffset;
         }
         _runtime.AddPending(blob.Length);
-        _runtime.Wal?.OnAppend(this, blob.Length);
+        _runtime.Wal?.OnAppend(this);
         return new AppendResult(0, baseOffset, logAppendTime, group);
     }
 
@@ -371,11 +360,10 @@ internal sealed partial class PartitionLog
             _pending.RemoveRange(0, i);
             _pendingBytes -= bytes;
             if (_pending.Count == 0) SealCurrentGroupLocked();
-            long baseOffset = _nextUploadBase;
             _nextUploadBase = take[^1].EndOffset;
             MarkUploadStartedLocked(_nextUploadBase);
             _uploadsInFlight++;
-            return new WalTake(this, take, baseOffset, _nextUploadBase, bytes, LeaderEpoch, _pending.Count > 0);
+            return new WalTake(this, take, bytes, LeaderEpoch, _pending.Count > 0);
         }
     }
 
@@ -552,7 +540,7 @@ internal sealed partial class PartitionLog
     /// false when the timeout passed first. Unsealed data left behind is not lost: it is in
     /// the WAL, where the next leader finds it.
     /// </summary>
-    public async Task<bool> FlushUntilDurableAsync(TimeSpan timeout, bool seal = true)
+    public async Task<bool> FlushUntilDurableAsync(TimeSpan timeout)
     {
         long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         while (true)
@@ -562,12 +550,12 @@ internal sealed partial class PartitionLog
                 if (_closed) return _groupsAwaitingDurability.Count == 0 && _pending.Count == 0;
                 if (_pending.Count == 0 && _uploadsInFlight == 0 && _groupsAwaitingDurability.Count == 0
                     && (_currentGroupBytes == 0 || _currentGroup.Durable.IsCompleted)
-                    && (!seal || (_unsealedCount == 0 && !_sealing))) return true;
-                _sealAtOnce |= seal;
+                    && _unsealedCount == 0 && !_sealing) return true;
+                _sealAtOnce = true;
             }
             if (Environment.TickCount64 >= deadline) return false;
             _runtime.Wal?.FlushNow();
-            if (seal) await SealAsync().ConfigureAwait(false);
+            await SealAsync().ConfigureAwait(false);
             await Task.Delay(5).ConfigureAwait(false);
         }
     }

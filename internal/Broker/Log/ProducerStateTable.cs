@@ -84,14 +84,14 @@ internal sealed class ProducerStateTable
     }
 
     /// <summary>Records a batch this term appended (after <see cref="Check"/> said Append).</summary>
-    public void RecordAppended(long producerId, short epoch, int firstSeq, int lastSeq, long baseOffset, long lastOffset)
-    {
-        Record(producerId, epoch, firstSeq, lastSeq, baseOffset, lastOffset);
-        _producers[producerId].AppendedThisTerm = true;
-    }
+    public void RecordAppended(long producerId, short epoch, int firstSeq, int lastSeq, long baseOffset, long lastOffset) =>
+        Add(producerId, epoch, firstSeq, lastSeq, baseOffset, lastOffset).AppendedThisTerm = true;
 
     /// <summary>Records a batch of the log as it is replayed when a partition is opened.</summary>
-    public void Record(long producerId, short epoch, int firstSeq, int lastSeq, long baseOffset, long lastOffset)
+    public void Record(long producerId, short epoch, int firstSeq, int lastSeq, long baseOffset, long lastOffset) =>
+        Add(producerId, epoch, firstSeq, lastSeq, baseOffset, lastOffset);
+
+    private Entry Add(long producerId, short epoch, int firstSeq, int lastSeq, long baseOffset, long lastOffset)
     {
         if (!_producers.TryGetValue(producerId, out var entry))
         {
@@ -101,6 +101,7 @@ internal sealed class ProducerStateTable
         if (epoch != entry.Epoch) entry.Reset(epoch);
         entry.Add(firstSeq, lastSeq, baseOffset);
         entry.LastOffset = lastOffset;
+        return entry;
     }
 
     /// <summary>The highest epoch seen for a producer, or -1.</summary>

@@ -26,6 +26,7 @@ internal sealed class TopicAdministration(IMetadataStore meta, PartitionStorage 
     private readonly ILogger _log = log;
     private readonly TimeProvider _time = time;
     private readonly SemaphoreSlim _adminLock = new(1, 1);
+    private static readonly TimeSpan SealWaitOnDelete = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// Set by the leadership layer: waits (bounded) until partitions from the given index on
@@ -119,6 +120,12 @@ internal sealed class TopicAdministration(IMetadataStore meta, PartitionStorage 
                 try { await _topics.LearnAsync(name, CancellationToken.None).ConfigureAwait(false); } catch { }
                 throw;
             }
+            // A seal under way when the term ended would land after the listing below; it takes
+            // its own segment back, and waiting for it (bounded) means none is left once we answer.
+            var seals = new List<Task>();
+            foreach (var log in topic.Logs) if (log is not null) seals.Add(log.SealSettledAsync());
+            try { await Task.WhenAll(seals).WaitAsync(SealWaitOnDelete, ct).ConfigureAwait(false); }
+            catch (TimeoutException) { }
             await _storage.DeleteTopicAsync(name, ct).ConfigureAwait(false);
             return AdminResult.Ok;
         }

@@ -4,8 +4,8 @@ using Microsoft.Extensions.Logging;
 
 namespace KafScale.Broker.Log;
 
-/// <summary>Pending batches of one partition taken for a WAL object: [BaseOffset, EndOffset).</summary>
-internal sealed record WalTake(PartitionLog Log, List<PendingBlob> Blobs, long BaseOffset, long EndOffset, long Bytes, int LeaderEpoch, bool MoreLeft);
+/// <summary>Pending batches of one partition taken for a WAL object, in offset order.</summary>
+internal sealed record WalTake(PartitionLog Log, List<PendingBlob> Blobs, long Bytes, int LeaderEpoch, bool MoreLeft);
 
 /// <summary>
 /// A WAL object this broker wrote, tracked until every chunk in it is sealed; then it is
@@ -14,12 +14,23 @@ internal sealed record WalTake(PartitionLog Log, List<PendingBlob> Blobs, long B
 /// </summary>
 internal sealed class OwnWalObject(string key, int chunks)
 {
-    private int _unsealed = chunks;
+    private int _open = chunks;
+    private int _released;
 
     public string Key { get; } = key;
 
-    /// <summary>Counts one chunk as sealed; true when it was the last one.</summary>
-    public bool ChunkSealed() => Interlocked.Decrement(ref _unsealed) == 0;
+    /// <summary>Some chunk was left to the partition's next leader: the object is not ours to delete.</summary>
+    public bool AnyReleased => Volatile.Read(ref _released) != 0;
+
+    /// <summary>Counts one chunk as sealed; true when it was the last one open.</summary>
+    public bool ChunkSealed() => Interlocked.Decrement(ref _open) == 0;
+
+    /// <summary>Counts one chunk as left unsealed when its term ended; true when it was the last one open.</summary>
+    public bool ChunkReleased()
+    {
+        Volatile.Write(ref _released, 1);
+        return Interlocked.Decrement(ref _open) == 0;
+    }
 }
 
 /// <summary>
@@ -37,9 +48,9 @@ internal sealed class WalFlusher
     private readonly PartitionStorage _storage;
     private readonly LogRuntime _runtime;
     private readonly int _brokerId;
-    private long _pendingBytes;
     private int _inFlight;
     private bool _timerArmed;
+    private bool _flushQueued;
     private bool _overdue;
     private long _sequence;
 
@@ -60,20 +71,36 @@ internal sealed class WalFlusher
     /// <summary>WAL uploads in flight now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>A partition appended bytes: flush now, or make sure a timer will.</summary>
-    public void OnAppend(PartitionLog log, int bytes)
+    /// <summary>
+    /// A partition appended bytes: a flush is due now, or a timer makes sure one will be. The
+    /// flush runs on the thread pool, not in the produce request that appended: the request goes
+    /// on appending to its other partitions, which then share the object.
+    /// </summary>
+    public void OnAppend(PartitionLog log)
     {
-        bool now, arm = false;
+        bool queue = false, arm = false;
         lock (_lock)
         {
             _dirty.Add(log);
-            _pendingBytes += bytes;
-            now = _runtime.FlushIntervalMs == 0 || _pendingBytes >= _runtime.FlushMaxBytes;
-            if (!now && !_timerArmed) arm = _timerArmed = true;
+            if (Due(force: false)) queue = !_flushQueued && (_flushQueued = true);
+            else if (!_timerArmed) arm = _timerArmed = true;
         }
-        if (now) TryFlush();
+        if (queue) ThreadPool.UnsafeQueueUserWorkItem(static f => f.RunQueuedFlush(), this, preferLocal: false);
         else if (arm) _ = FlushLaterAsync();
     }
+
+    private void RunQueuedFlush()
+    {
+        lock (_lock) _flushQueued = false;
+        TryFlush();
+    }
+
+    /// <summary>
+    /// force: the interval has passed or a caller wants everything out. The pending bytes are the
+    /// runtime's, which partitions also lower when they drop what they held (a term ending).
+    /// </summary>
+    private bool Due(bool force) =>
+        force || _runtime.FlushIntervalMs == 0 || _runtime.PendingBytes >= _runtime.FlushMaxBytes;
 
     /// <summary>Flushes whatever is pending as soon as a slot is free (handoff, shutdown, tests).</summary>
     public void FlushNow() => TryFlush(force: true);
@@ -106,8 +133,7 @@ internal sealed class WalFlusher
                     _overdue |= force;
                     return;
                 }
-                bool due = force || _runtime.FlushIntervalMs == 0 || _pendingBytes >= _runtime.FlushMaxBytes;
-                if (!due)
+                if (!Due(force))
                 {
                     if (!_timerArmed) { _timerArmed = true; _ = FlushLaterAsync(); }
                     return;
@@ -132,7 +158,6 @@ internal sealed class WalFlusher
             }
             lock (_lock)
             {
-                _pendingBytes = Math.Max(0, _pendingBytes - taken);
                 foreach (var log in leftOver) _dirty.Add(log);
                 if (takes.Count == 0) { _inFlight--; continue; }
             }
@@ -205,10 +230,14 @@ internal sealed class WalFlusher
         TryFlush(overdue);
     }
 
-    /// <summary>Every chunk of one of our WAL objects is sealed: it is garbage now.</summary>
+    /// <summary>
+    /// Every chunk of one of our WAL objects is sealed or released: it is no longer outstanding.
+    /// Garbage now if all were sealed; otherwise a next leader seals the released chunks and the
+    /// periodic sweep deletes it.
+    /// </summary>
     public void Collect(OwnWalObject wal)
     {
         Interlocked.Decrement(ref _outstanding);
-        _ = _storage.DeleteWalAsync(wal.Key);
+        if (!wal.AnyReleased) _ = _storage.DeleteWalAsync(wal.Key);
     }
 }
