@@ -4,14 +4,15 @@
 # the checker. Prints a summary and a row for the "Long runs" table; exits non-zero when the
 # checker fails (1) or the arguments are wrong (2). Builds what it needs first.
 #
-#   scripts/faults.sh --minutes N [--store directory|s3rver] [--seed S] [--keep-logs DIR]
+#   scripts/faults.sh --minutes N [--store directory|s3rver] [--seed S] [--keep-logs DIR] [--faults KIND,...]
 #
 # KAFSCALE_BINARY overrides the binary under test (default out/kafscale, built when missing).
-# When the checker fails, the logs of the brokers, etcd and s3rver are kept (default out/faults-logs).
+# When the checker fails or the kill -9 bound is missed, the logs of the brokers, etcd and s3rver
+# are kept (default out/faults-logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/faults.sh --minutes N [--store directory|s3rver] [--seed S] [--keep-logs DIR]" >&2; exit 2; }
+usage() { echo "usage: scripts/faults.sh --minutes N [--store directory|s3rver] [--seed S] [--keep-logs DIR] [--faults KIND,...]" >&2; exit 2; }
 args=()
 store=directory
 minutes=""
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) [ $# -ge 2 ] || usage; minutes=$2; args+=("$1" "$2"); shift 2 ;;
     --store) [ $# -ge 2 ] || usage; store=$2; args+=("$1" "$2"); shift 2 ;;
-    --seed|--keep-logs) [ $# -ge 2 ] || usage; args+=("$1" "$2"); shift 2 ;;
+    --seed|--keep-logs|--faults) [ $# -ge 2 ] || usage; args+=("$1" "$2"); shift 2 ;;
     -h|--help) usage ;;
     *) echo "faults.sh: unknown argument $1" >&2; usage ;;
   esac

@@ -47,6 +47,13 @@ public sealed class BrokerConfig
     /// can take over there, so a long lease only guards against pauses).
     /// </summary>
     public int LeaseTtlMs { get; set; }
+
+    /// <summary>
+    /// How long a broker that joins the cluster (or comes back under a new lease, after a crash
+    /// or a lapse) must stay registered before partitions and coordinator shards move to it;
+    /// until then the brokers that lead them keep them (docs/architecture.md, "Leadership and fencing").
+    /// </summary>
+    public int LeaderRebalanceDelayMs { get; set; } = 10_000;
     public string Namespace { get; set; } = "default";
 
     /// <summary>

@@ -38,4 +38,24 @@ public sealed class BrokerRegistryTests : IAsyncLifetime
         var record = await _meta.GetAsync(ClusterKeys.Broker(0), CancellationToken.None);
         Assert.Equal(registry.LeaseId, record!.Lease);
     }
+    [Fact]
+    public async Task A_registration_found_at_start_is_settled_and_one_that_appears_later_or_is_our_own_settles_after_the_delay()
+    {
+        var ttl = TimeSpan.FromSeconds(30);
+        var delay = TimeSpan.FromMinutes(10);
+        await using var first = await BrokerRegistry.StartAsync(_meta, 0, [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092)], ttl, delay, NullLogger.Instance, CancellationToken.None);
+        await using var second = await BrokerRegistry.StartAsync(_meta, 1, [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9093)], ttl, delay, NullLogger.Instance, CancellationToken.None);
+        await TestExtensions.UntilAsync(() => first.LiveIds.Length == 2, "broker 0 sees broker 1");
+        long now = Stopwatch.GetTimestamp();
+
+        Assert.Equal(long.MinValue, second.SettlesAt(0)); // there before broker 1 started
+        Assert.True(second.SettlesAt(1) > now);          // broker 1's own registration is new
+        Assert.True(first.SettlesAt(1) > now);           // broker 0 saw broker 1 join
+        Assert.True(first.SettlesAt(0) > now);           // and its own registration is new to it
+        Assert.InRange(first.SettlesAt(1) - now, 0, (long)(delay.TotalSeconds * Stopwatch.Frequency));
+
+        // No delay: a joining broker settles at once.
+        await using var third = await BrokerRegistry.StartAsync(_meta, 2, [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9094)], ttl, TimeSpan.Zero, NullLogger.Instance, CancellationToken.None);
+        Assert.True(third.SettlesAt(2) <= Stopwatch.GetTimestamp());
+    }
 }

@@ -19,8 +19,12 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
     private EmbeddedMetadataStore _meta = null!;
 
-    private sealed class Membership(int id, long lease, int[] live) : IClusterMembership
+    /// <summary>When each broker settles, as every membership of a test sees it (absent: settled long ago).</summary>
+    private readonly ConcurrentDictionary<int, long> _settlesAt = new();
+
+    private sealed class Membership(int id, long lease, int[] live, ConcurrentDictionary<int, long> settlesAt) : IClusterMembership
     {
+        public long SettlesAt(int brokerId) => settlesAt.GetValueOrDefault(brokerId, long.MinValue);
         public int BrokerId { get; } = id;
         public long LeaseId { get; } = lease;
         public int[] LiveIds { get; private set; } = live;
@@ -125,7 +129,7 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
     {
         _meta ??= await EmbeddedMetadataStore.OpenAsync(Path.Combine(_root, "metadata"), CancellationToken.None);
         long lease = await _meta.GrantLeaseAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
-        var members = new Membership(id, lease, live);
+        var members = new Membership(id, lease, live, _settlesAt);
         var slots = new RecordingSlots(_meta);
         var reconciler = new LeaseSlotReconciler<int, string>(_meta, members, slots, NullLogger.Instance);
         members.Changed += reconciler.Poke;
@@ -182,6 +186,62 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         Assert.Equal(moving.Select(s => $"handoff {s}").Order(), a.Slots.Calls.Where(c => c.StartsWith("handoff", StringComparison.Ordinal)).Order());
         var leases = await KeyLeasesAsync();
         Assert.All(moving, s => Assert.Equal(b.Members.LeaseId, leases[s]));
+    }
+
+    [Fact]
+    public async Task A_broker_within_its_rebalance_delay_gets_no_vacant_slot_and_its_share_once_it_settles()
+    {
+        int[] all = [0, 1, 2];
+        _settlesAt[1] = long.MaxValue; // broker 1 has just (re)joined
+        var a = await StartBrokerAsync(0, all);
+        var b = await StartBrokerAsync(1, all);
+        var c = await StartBrokerAsync(2, all);
+
+        // Every slot is vacant: the settled brokers take all of them, the ones broker 1 would win too.
+        await TestExtensions.UntilAsync(() => a.Slots.Open.Count + c.Slots.Open.Count == SlotCount, "the settled brokers open every slot");
+        int[] settled = [0, 2];
+        Assert.Equal(DesiredOf(0, settled).Order(), a.Slots.Open.Keys.Order());
+        Assert.Equal(DesiredOf(2, settled).Order(), c.Slots.Open.Keys.Order());
+        Assert.Empty(b.Slots.Open);
+        Assert.DoesNotContain(b.Slots.Calls, c => c.StartsWith("claim", StringComparison.Ordinal));
+
+        // Its delay ends (nobody pokes: the reconcilers wake for it): its share moves to it by handover.
+        _settlesAt[1] = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 5;
+        var moving = DesiredOf(1, all).ToList();
+        Assert.NotEmpty(moving);
+        await TestExtensions.UntilAsync(() => b.Slots.Open.Count == moving.Count, "broker 1 opens its share");
+        Assert.Equal(moving.Order(), b.Slots.Open.Keys.Order());
+        Assert.Equal(DesiredOf(0, all).Order(), a.Slots.Open.Keys.Order());
+        Assert.Equal(DesiredOf(2, all).Order(), c.Slots.Open.Keys.Order());
+        var handedOver = a.Slots.Calls.Concat(c.Slots.Calls).Where(x => x.StartsWith("handoff", StringComparison.Ordinal));
+        Assert.Equal(moving.Select(m => $"handoff {m}").Order(), handedOver.Order());
+    }
+
+    [Fact]
+    public async Task When_no_broker_is_settled_every_live_broker_counts_and_a_broker_holding_slots_keeps_them()
+    {
+        // A cluster starting: everyone is new, and the first broker takes every slot.
+        _settlesAt[0] = _settlesAt[1] = long.MaxValue;
+        var a = await StartBrokerAsync(0, 0);
+        await TestExtensions.UntilAsync(() => a.Slots.Open.Count == SlotCount, "the only broker opens every slot");
+
+        // Broker 1 joins. Both are new, but broker 0 holds slots, which makes it settled: it
+        // keeps them all (were it not, broker 1's share would be handed over now).
+        int[] both = [0, 1];
+        var b = await StartBrokerAsync(1, both);
+        long passes = a.Reconciler.Passes;
+        a.Members.SetLive(both);
+        await TestExtensions.UntilAsync(() => a.Reconciler.Passes > passes + 1, "broker 0 reconciled twice since");
+        Assert.Equal(SlotCount, a.Slots.Open.Count);
+        Assert.DoesNotContain(a.Slots.Calls, x => x.StartsWith("handoff", StringComparison.Ordinal));
+        Assert.Empty(b.Slots.Open);
+
+        // Once broker 1 settles, its share moves.
+        _settlesAt[1] = long.MinValue;
+        b.Reconciler.Poke();
+        a.Reconciler.Poke();
+        await TestExtensions.UntilAsync(() => b.Slots.Open.Count == DesiredOf(1, both).Count(), "broker 1 opens its share");
+        Assert.Equal(DesiredOf(0, both).Order(), a.Slots.Open.Keys.Order());
     }
 
     [Fact]

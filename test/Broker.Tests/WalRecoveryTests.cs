@@ -68,6 +68,35 @@ public class WalRecoveryTests
         Assert.Equal(5, Batches.Records([.. (await ReadAllAsync(host, log)).SelectMany(b => b)]));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task After_a_handoff_that_sealed_everything_the_next_term_reads_no_WAL_unless_a_term_came_between(bool termBetween)
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        Assert.Equal(0, await log.AppendBlob(Batches.Make(3, "a")).DurableAsync());
+        int epoch = log.LeaderEpoch;
+        // A chunk at the end of the log, of this epoch, that no leader acknowledged: only an open
+        // that reads the WAL picks it up, which tells whether this one did.
+        await WriteWalAsync(host, (epoch, AsAppended(3, epoch, Batches.Make(2, "x"))));
+
+        await host.Node.StopAsync(TimeSpan.FromSeconds(10)); // graceful: seal, then hand over
+        var marker = await host.Metadata.GetAsync(MetadataKeys.SealedHandoff(Topic, 0), CancellationToken.None);
+        Assert.Equal($"{epoch}:3", System.Text.Encoding.ASCII.GetString(marker!.Value));
+        if (termBetween)
+        {
+            // Another term claimed the partition and crashed before writing anything.
+            await host.Metadata.PutAsync(MetadataKeys.LeaderEpoch(Topic, 0), NextOffsetHints.Ascii(epoch + 1), 0, CancellationToken.None);
+        }
+
+        await host.RestartAsync();
+
+        log = host.Log(Topic);
+        Assert.Equal(termBetween ? epoch + 2 : epoch + 1, log.LeaderEpoch);
+        Assert.Equal(termBetween ? 5 : 3, log.HighWatermark);
+    }
+
     [Fact]
     public async Task An_open_adopts_the_WAL_chain_a_crashed_leader_left_unsealed_seals_it_and_knows_its_producers()
     {

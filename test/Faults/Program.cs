@@ -9,7 +9,7 @@ namespace KafScale.Faults;
 /// </summary>
 public static class Program
 {
-    private const string Usage = "usage: faults --minutes N [--store directory|s3rver] [--seed S] [--keep-logs DIR]";
+    private const string Usage = "usage: faults --minutes N [--store directory|s3rver] [--seed S] [--keep-logs DIR] [--faults KIND,...]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -17,6 +17,7 @@ public static class Program
         var store = StorageKind.SharedDirectory;
         int seed = Environment.TickCount & 0x7fffffff;
         string keepLogs = Path.Combine(RepoPaths.Root, "out", "faults-logs");
+        List<FaultKind>? only = null;
         for (int i = 0; i < args.Length; i++)
         {
             string? value = i + 1 < args.Length ? args[i + 1] : null;
@@ -34,6 +35,15 @@ public static class Program
                     break;
                 case "--keep-logs" when value is not null:
                     keepLogs = Path.GetFullPath(value);
+                    break;
+                case "--faults" when value is not null:
+                    only = [];
+                    foreach (string name in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        if (Enum.TryParse(name, ignoreCase: true, out FaultKind kind) && Enum.IsDefined(kind)) only.Add(kind);
+                        else ok = false;
+                    }
+                    ok &= only.Count > 0;
                     break;
                 default:
                     ok = false;
@@ -56,6 +66,16 @@ public static class Program
         Console.WriteLine($"fault suite: {minutes} min on the {storeName} store, seed {seed}");
         var random = new Random(seed);
         var kinds = Nemesis.KindsFor(store);
+        if (only is not null)
+        {
+            var storeFaults = only.Where(k => !kinds.Contains(k)).ToList();
+            if (storeFaults.Count > 0)
+            {
+                Console.Error.WriteLine($"faults: {string.Join(',', storeFaults)} need the s3rver store: {Usage}");
+                return 2;
+            }
+            kinds = only;
+        }
         var options = new SuiteOptions { Store = store, Seed = seed, Log = Console.WriteLine, KeepLogsIn = keepLogs };
         var started = DateTime.UtcNow;
         var report = await FaultSuite.RunAsync(options, async (nemesis, _) =>

@@ -20,6 +20,12 @@ public sealed record ClusterOptions
     public StorageKind Storage { get; init; } = StorageKind.SharedDirectory;
     public int LeaseTtlMs { get; init; } = 5000;
     public int? FlushIntervalMs { get; init; }
+
+    /// <summary>
+    /// --leader-rebalance-delay-ms of every broker: 0 by default, so partitions move to a broker
+    /// as soon as it (re)joins, as the scenarios expect; null keeps the broker's default (10 s).
+    /// </summary>
+    public int? LeaderRebalanceDelayMs { get; init; } = 0;
     public bool ExplicitBrokerIds { get; init; } = true;
     public string LogLevel { get; init; } = "info";
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
@@ -137,6 +143,7 @@ public sealed class TestCluster : IAsyncDisposable
         };
         if (Options.ExplicitBrokerIds) args.AddRange(["--broker-id", index.ToString(CultureInfo.InvariantCulture)]);
         if (Options.FlushIntervalMs is int flush) args.AddRange(["--flush-interval-ms", flush.ToString(CultureInfo.InvariantCulture)]);
+        if (Options.LeaderRebalanceDelayMs is int delay) args.AddRange(["--leader-rebalance-delay-ms", delay.ToString(CultureInfo.InvariantCulture)]);
         switch (Options.Storage)
         {
             case StorageKind.SharedDirectory:

@@ -22,6 +22,7 @@ internal static class BrokerCommand
     private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
     private static readonly Option<string> BrokerId = new("--broker-id") { Description = "Broker id [env KAFSCALE_BROKER_ID, default: allocated from the metadata store]" };
     private static readonly Option<string> LeaseTtl = new("--lease-ttl-ms") { Description = "TTL of the broker's lease: how soon a crashed broker's partitions move [env KAFSCALE_LEASE_TTL_MS, default 5000 with etcd, 30000 embedded]" };
+    private static readonly Option<string> LeaderRebalanceDelay = new("--leader-rebalance-delay-ms") { Description = "How long a broker that joins or comes back must stay registered before partitions move to it [env KAFSCALE_LEADER_REBALANCE_DELAY_MS, default 10000]" };
     private static readonly Option<string> FlushInterval = new("--flush-interval-ms") { Description = "Longest wait of a produced byte before the broker's next WAL object (one for all partitions) carries it; 0 = flush when idle [env KAFSCALE_FLUSH_INTERVAL_MS, default 0 on the directory store, 250 on S3]" };
     private static readonly Option<string> FlushMaxBytes = new("--flush-max-bytes") { Description = "Pending bytes that start a flush before the interval ends, and the most one WAL object holds [env KAFSCALE_FLUSH_MAX_BYTES, default 8388608]" };
     private static readonly Option<string> MaxWalUploads = new("--max-wal-uploads") { Description = "WAL objects uploading at once [env KAFSCALE_MAX_WAL_UPLOADS, default 4]" };
@@ -47,7 +48,7 @@ internal static class BrokerCommand
         foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, ListenersOption, AdvertisedListeners, TlsCert, TlsKey, TlsCa, TlsClientAuth, SaslMechanismsOption, Http, BrokerId })
             command.Options.Add(o);
         Storage.AddTo(command);
-        foreach (var o in new[] { LeaseTtl, FlushInterval, FlushMaxBytes, MaxWalUploads, SegmentBytes, SegmentMs, MaxUnsealedBytes, CacheBytes, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
+        foreach (var o in new[] { LeaseTtl, LeaderRebalanceDelay, FlushInterval, FlushMaxBytes, MaxWalUploads, SegmentBytes, SegmentMs, MaxUnsealedBytes, CacheBytes, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
             command.Options.Add(o);
         command.Options.Add(AuthorizerMode);
         command.Options.Add(SuperUsers);
@@ -131,6 +132,7 @@ internal static class BrokerCommand
             EtcdPassword = storage.EtcdPassword,
             // etcd counts whole seconds and will not go below about 2 s.
             LeaseTtlMs = s.Int(LeaseTtl, "KAFSCALE_LEASE_TTL_MS", 0, 1000, 300_000),
+            LeaderRebalanceDelayMs = s.Int(LeaderRebalanceDelay, "KAFSCALE_LEADER_REBALANCE_DELAY_MS", 10_000, 0, 3_600_000),
             FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", storage.S3 is not null ? DefaultS3FlushIntervalMs : 0, 0, 60_000),
             FlushMaxBytes = s.Long(FlushMaxBytes, "KAFSCALE_FLUSH_MAX_BYTES", 8L * 1024 * 1024, 1024, 1024L * 1024 * 1024),
             MaxWalUploads = s.Int(MaxWalUploads, "KAFSCALE_MAX_WAL_UPLOADS", 4, 1, 64),

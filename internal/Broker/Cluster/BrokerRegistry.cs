@@ -25,6 +25,10 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
     private readonly Dictionary<int, BrokerInfo> _brokers = [];
+    // When this broker first saw each registration (by lease): the start of its rebalance delay.
+    private readonly Dictionary<int, (long Lease, long SeenAt)> _joined = [];
+    private readonly long _rebalanceDelayTicks;
+    private bool _synced;
     private volatile BrokerInfo[] _live = [];
     private volatile int[] _liveIds = [];
     private long _leaseId;
@@ -34,9 +38,10 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
     private Task _loops = Task.CompletedTask;
     private int _disposed;
 
-    private BrokerRegistry(IMetadataStore meta, BrokerRecord record, TimeSpan ttl, ILogger log)
+    private BrokerRegistry(IMetadataStore meta, BrokerRecord record, TimeSpan ttl, TimeSpan rebalanceDelay, ILogger log)
     {
         _meta = meta;
+        _rebalanceDelayTicks = (long)(rebalanceDelay.TotalSeconds * Stopwatch.Frequency);
         _record = record;
         _ttl = ttl;
         // A margin of a fifth of the TTL (0.5-2 s) covers clock-rate differences and an upload
@@ -57,6 +62,17 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
     /// <summary>Ids of the live brokers, ascending.</summary>
     public int[] LiveIds => _liveIds;
 
+    /// <summary>
+    /// A registration this broker found when it started counts as settled; one that appeared
+    /// later (a broker joined, or came back under a new lease), and this broker's own, settles
+    /// the rebalance delay after it was first seen.
+    /// </summary>
+    public long SettlesAt(int brokerId)
+    {
+        lock (_lock)
+            return _joined.TryGetValue(brokerId, out var j) && j.SeenAt != long.MinValue ? j.SeenAt + _rebalanceDelayTicks : long.MinValue;
+    }
+
     public BrokerInfo? Find(int id)
     {
         foreach (var b in _live) if (b.Id == id) return b;
@@ -74,10 +90,10 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
     /// is -1), and starts keeping alive and watching the other brokers.
     /// </summary>
     public static Task<BrokerRegistry> StartAsync(IMetadataStore meta, int requestedId, string host, int port, TimeSpan ttl, ILogger log, CancellationToken ct) =>
-        StartAsync(meta, requestedId, [new BrokerEndpoint(Security.Listeners.Plaintext, host, port)], ttl, log, ct);
+        StartAsync(meta, requestedId, [new BrokerEndpoint(Security.Listeners.Plaintext, host, port)], ttl, TimeSpan.Zero, log, ct);
 
     /// <summary>Registers with one advertised endpoint per listener (the first also as host and port).</summary>
-    public static async Task<BrokerRegistry> StartAsync(IMetadataStore meta, int requestedId, IReadOnlyList<BrokerEndpoint> endpoints, TimeSpan ttl, ILogger log, CancellationToken ct)
+    public static async Task<BrokerRegistry> StartAsync(IMetadataStore meta, int requestedId, IReadOnlyList<BrokerEndpoint> endpoints, TimeSpan ttl, TimeSpan rebalanceDelay, ILogger log, CancellationToken ct)
     {
         var record = new BrokerRecord
         {
@@ -86,7 +102,7 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
             StartedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             Listeners = [.. endpoints.Select(e => new ListenerRecord { Name = e.Listener, Host = e.Host, Port = e.Port })],
         };
-        var registry = new BrokerRegistry(meta, record, ttl, log);
+        var registry = new BrokerRegistry(meta, record, ttl, rebalanceDelay, log);
         try
         {
             await registry.GrantAsync(ct).ConfigureAwait(false);
@@ -180,6 +196,7 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
         {
             _brokers.Clear();
             foreach (var kv in all) AddLocked(kv);
+            _synced = true;
             PublishLocked();
         }
         Changed?.Invoke();
@@ -205,6 +222,8 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
             var r = JsonSerializer.Deserialize(kv.Value, ClusterJsonContext.Default.BrokerRecord);
             if (r is null) return;
             var info = new BrokerInfo(id, r.Host, r.Port, r.Rack, kv.Lease);
+            if (!_joined.TryGetValue(id, out var joined) || joined.Lease != kv.Lease)
+                _joined[id] = (kv.Lease, _synced || id == BrokerId ? Stopwatch.GetTimestamp() : long.MinValue);
             if (r.Listeners is { Count: > 0 } listeners)
                 info = info with { Endpoints = [.. listeners.Select(l => new BrokerEndpoint(l.Name, l.Host, l.Port))] };
             _brokers[id] = info;
@@ -217,6 +236,7 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
 
     private void PublishLocked()
     {
+        foreach (int gone in _joined.Keys.Where(id => !_brokers.ContainsKey(id)).ToList()) _joined.Remove(gone);
         var list = _brokers.Values.OrderBy(b => b.Id).ToArray();
         _live = list;
         _liveIds = [.. list.Select(b => b.Id)];

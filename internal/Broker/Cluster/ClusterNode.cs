@@ -46,7 +46,8 @@ internal sealed class ClusterNode : IAsyncDisposable
         var log = loggers.CreateLogger("kafscale.cluster");
         var ttl = TimeSpan.FromMilliseconds(config.LeaseTtlMs);
         var registry = await BrokerRegistry.StartAsync(meta, config.BrokerId,
-            [.. config.EffectiveListeners().Select(l => new BrokerEndpoint(l.Name, l.AdvertisedHost, l.AdvertisedPort))], ttl, log, ct).ConfigureAwait(false);
+            [.. config.EffectiveListeners().Select(l => new BrokerEndpoint(l.Name, l.AdvertisedHost, l.AdvertisedPort))], ttl,
+            TimeSpan.FromMilliseconds(config.LeaderRebalanceDelayMs), log, ct).ConfigureAwait(false);
         LogManager? logs = null;
         PartitionLeadership? leadership = null;
         try

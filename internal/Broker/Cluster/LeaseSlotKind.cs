@@ -11,6 +11,14 @@ internal interface IClusterMembership
 
     LeaseGuard Guard { get; }
 
+    /// <summary>
+    /// When a live broker's registration counts as settled (a <see cref="System.Diagnostics.Stopwatch"/>
+    /// timestamp; <see cref="long.MinValue"/> when it already does): a broker that joined or came
+    /// back gets slots moved to it only after --leader-rebalance-delay-ms (docs/architecture.md,
+    /// "Leadership and fencing").
+    /// </summary>
+    long SettlesAt(int brokerId) => long.MinValue;
+
     /// <summary>The live set changed, or the lease is confirmed again after a lapse.</summary>
     event Action? Changed;
 

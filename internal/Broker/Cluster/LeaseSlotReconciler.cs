@@ -43,6 +43,8 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
     private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly PrefixMirror _mirror;
     private int _poked;
+    private long _nextSettle = long.MaxValue;
+    private long _passes;
     private int _running;
     private volatile bool _stopping;
     private Task _loops = Task.CompletedTask;
@@ -140,7 +142,15 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
     {
         while (!ct.IsCancellationRequested)
         {
-            try { await _wake.WaitAsync(TimeSpan.FromSeconds(2), ct).ConfigureAwait(false); }
+            // A pass also runs when a broker's rebalance delay ends, since that can move slots.
+            var wait = TimeSpan.FromSeconds(2);
+            long settles = Interlocked.Read(ref _nextSettle);
+            if (settles != long.MaxValue)
+            {
+                var untilSettled = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), settles) + TimeSpan.FromMilliseconds(1);
+                if (untilSettled < wait) wait = untilSettled < TimeSpan.Zero ? TimeSpan.Zero : untilSettled;
+            }
+            try { await _wake.WaitAsync(wait, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
             Interlocked.Exchange(ref _poked, 0);
             if (_stopping) continue;
@@ -155,9 +165,13 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         }
     }
 
+    /// <summary>Reconciliation passes run so far (tests wait for one).</summary>
+    public long Passes => Interlocked.Read(ref _passes);
+
     /// <summary>One pass over every slot; returns whether it started anything.</summary>
     private bool Reconcile()
     {
+        Interlocked.Increment(ref _passes);
         int me = _members.BrokerId;
         long myLease = _members.LeaseId;
         int[] live = _members.LiveIds;
@@ -166,7 +180,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         bool started = false;
         var toOpen = new List<(TKey Key, LeaderInfo Holder, bool Claim)>();
 
-        foreach (var (key, desired) in _kind.Slots(live))
+        foreach (var (key, desired) in _kind.Slots(Eligible(live, now)))
         {
             var holder = _holders.TryGetValue(key, out var e) ? e.Info : Vacant;
             Slot? slot;
@@ -218,6 +232,46 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
             started = true;
         }
         return started;
+    }
+
+    /// <summary>
+    /// The brokers slots may be desired on: the live ones that are settled (past their rebalance
+    /// delay, or holding a slot of this kind already), or every live one when none is settled (a
+    /// cluster starting). Since the rendezvous winner among a set that holds the overall winner is
+    /// that winner, this only changes where slots go while a broker that would win them is new:
+    /// they stay with (or go to) the settled brokers, and move once it settles. So a broker that
+    /// comes back after a crash does not pull its partitions away from the brokers that took them
+    /// over, while clients still cannot reach it (docs/architecture.md, "Leadership and fencing").
+    /// </summary>
+    private int[] Eligible(int[] live, long now)
+    {
+        long next = long.MaxValue;
+        HashSet<int>? holding = null;
+        List<int>? settled = null;
+        for (int i = 0; i < live.Length; i++)
+        {
+            long at = _members.SettlesAt(live[i]);
+            if (at > now)
+            {
+                holding ??= Holding();
+                if (!holding.Contains(live[i]))
+                {
+                    next = Math.Min(next, at);
+                    settled ??= [.. live.AsSpan(0, i)];
+                    continue;
+                }
+            }
+            settled?.Add(live[i]);
+        }
+        Interlocked.Exchange(ref _nextSettle, next);
+        return settled is null || settled.Count == 0 ? live : [.. settled];
+    }
+
+    private HashSet<int> Holding()
+    {
+        var ids = new HashSet<int>();
+        foreach (var (_, entry) in _holders) if (entry.Info.BrokerId >= 0) ids.Add(entry.Info.BrokerId);
+        return ids;
     }
 
     private bool Start(TKey key, SlotState state, Func<Slot, Task> action, Slot? existing)

@@ -55,7 +55,7 @@ internal sealed class NextOffsetHints(IMetadataStore meta, TopicRegistry topics,
     /// One transaction for every hint, guarded by each topic's incarnation (a topic deleted
     /// meanwhile must not get keys back); if that fails, one transaction per topic.
     /// </summary>
-    public async Task WriteAsync(List<PartitionLog> dirty, CancellationToken ct)
+    public async Task WriteAsync(List<PartitionLog> dirty, CancellationToken ct, bool handoff = false)
     {
         var byTopic = new Dictionary<TopicState, List<TxnOp>>();
         foreach (var p in dirty)
@@ -67,6 +67,11 @@ internal sealed class NextOffsetHints(IMetadataStore meta, TopicRegistry topics,
             ops.Add(TxnOp.Put(MetadataKeys.NextOffset(p.Topic, p.Partition), Ascii(highWatermark)));
             // Where the next leader's open starts listing (docs/metadata.md).
             if (lastSegment > 0) ops.Add(TxnOp.Put(MetadataKeys.LastSegment(p.Topic, p.Partition), Ascii(lastSegment)));
+            // A handoff that sealed everything says so, and the next leader need not read the WAL
+            // (docs/metadata.md, "Partition keys"). It counts only for the very next epoch, so a
+            // stale one is harmless and never deleted.
+            if (handoff && p.SealedThrough is long end && end == highWatermark)
+                ops.Add(TxnOp.Put(MetadataKeys.SealedHandoff(p.Topic, p.Partition), SealedHandoff.Format(p.LeaderEpoch, end)));
         }
         if (byTopic.Count == 0) return;
         static Compare Guard(TopicState t) => new(MetadataKeys.TopicConfig(t.Name), CompareTarget.CreateRevision, CompareResult.Equal, t.CreateRevision);
@@ -84,4 +89,22 @@ internal sealed class NextOffsetHints(IMetadataStore meta, TopicRegistry topics,
     }
 
     internal static byte[] Ascii(long value) => Encoding.ASCII.GetBytes(value.ToString(CultureInfo.InvariantCulture));
+}
+
+/// <summary>The sealed_handoff key's value: ASCII "epoch:offset" (docs/metadata.md).</summary>
+internal static class SealedHandoff
+{
+    public static byte[] Format(int epoch, long end) => Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{epoch}:{end}"));
+
+    public static bool TryParse(byte[]? value, out int epoch, out long end)
+    {
+        epoch = 0;
+        end = 0;
+        if (value is null) return false;
+        var text = Encoding.ASCII.GetString(value).AsSpan();
+        int colon = text.IndexOf(':');
+        return colon > 0
+            && int.TryParse(text[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out epoch)
+            && long.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out end);
+    }
 }

@@ -30,8 +30,12 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         var keys = await meta.GetPrefixAsync(MetadataKeys.Partition(topic.Name, partition), ct).ConfigureAwait(false);
         long hint = 0, start = 0, lastSegment = 0;
         KeyValue? epochStartsKey = null;
+        int handoffEpoch = -1;
+        long handoffEnd = -1;
         foreach (var kv in keys.Kvs)
         {
+            if (kv.Key.EndsWith("/sealed_handoff", StringComparison.Ordinal) && SealedHandoff.TryParse(kv.Value, out int e, out long end))
+                (handoffEpoch, handoffEnd) = (e, end);
             if (kv.Key.EndsWith("/next_offset", StringComparison.Ordinal)) hint = ParseLong(kv.Value);
             else if (kv.Key.EndsWith("/log_start_offset", StringComparison.Ordinal)) start = ParseLong(kv.Value);
             else if (kv.Key.EndsWith("/last_segment", StringComparison.Ordinal)) lastSegment = ParseLong(kv.Value);
@@ -45,7 +49,12 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         // sealed yet, sealed by this one at once (docs/architecture.md, "The write path").
         long sealedEnd = segments.Count > 0 ? segments[^1].LastOffset + 1 : Math.Max(0, start);
         int lastEpoch = segments.Count > 0 ? await LastEpochAsync(opened, segments[^1]).ConfigureAwait(false) : -1;
-        var unsealed = await storage.RecoverWalAsync(topic.Id, topic.Name, partition, sealedEnd, lastEpoch, epochStarts, ct).ConfigureAwait(false);
+        // The previous term handed over with everything sealed up to where the chain ends, and
+        // no term came between (each claim adds one to the epoch): the WAL holds nothing of this
+        // partition that counts, so a takeover by handoff reads no WAL footers.
+        bool sealedHandoff = handoffEpoch == epoch - 1 && handoffEnd == Math.Max(sealedEnd, start);
+        var unsealed = sealedHandoff ? []
+            : await storage.RecoverWalAsync(topic.Id, topic.Name, partition, sealedEnd, lastEpoch, epochStarts, ct).ConfigureAwait(false);
         foreach (var u in unsealed) PartitionLog.ReplayInto(producers, u.UnsealedBody.Span);
         opened.Load(segments, start, olderBelow, unsealed);
         opened.SetProducers(producers);
@@ -145,7 +154,7 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         partition.BeginHandoff();
         if (!await partition.FlushUntilDurableAsync(timeout).ConfigureAwait(false))
             log.LogWarning("{Topic}-{Partition}: handoff could not flush everything within {Timeout}; the rest is refused", partition.Topic, partition.Partition, timeout);
-        await hints.WriteAsync([partition], CancellationToken.None).ConfigureAwait(false);
+        await hints.WriteAsync([partition], CancellationToken.None, handoff: true).ConfigureAwait(false);
         partition.Abandon(ErrorCodes.NotLeaderOrFollower);
         topics.Unpublish(partition);
     }

@@ -536,6 +536,24 @@ internal sealed partial class PartitionLog
     }
 
     /// <summary>
+    /// During a handoff: the offset everything of this term is sealed below, when nothing is
+    /// pending, uploading, unsealed or being sealed and the term is still on; null otherwise.
+    /// </summary>
+    public long? SealedThrough
+    {
+        get
+        {
+            lock (_lock)
+            {
+                bool clean = _handingOff && !_closed && _pending.Count == 0 && _uploadsInFlight == 0 && _groupsAwaitingDurability.Count == 0
+                    && (_currentGroupBytes == 0 || _currentGroup.Durable.IsCompleted) && _unsealedCount == 0 && !_sealing
+                    && _highWatermark == Math.Max(_sealedEnd, _logStartOffset);
+                return clean ? _highWatermark : null;
+            }
+        }
+    }
+
+    /// <summary>
     /// Flushes until everything appended is durable and sealed (or the term ends). Returns
     /// false when the timeout passed first. Unsealed data left behind is not lost: it is in
     /// the WAL, where the next leader finds it.

@@ -20,6 +20,10 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     private readonly SemaphoreSlim _uploadSlots = new(Math.Max(1, runtime.MaxParallelUploads));
     private readonly CancellationTokenSource _stopping = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WalFooter?> _walFooters = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<WalFooter?>> _walFooterReads = new();
+    private readonly Lock _walListLock = new();
+    private Task<List<ObjectInfo>>? _walListing;
+    private Task<List<ObjectInfo>>? _walListingNext;
 
     public IObjectStore Store => store;
     public string Namespace => ns;
@@ -396,8 +400,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// </summary>
     public async Task<List<SegmentRef>> RecoverWalAsync(Guid topicId, string topic, int partition, long from, int minEpoch, IReadOnlyList<EpochStart>? epochStarts, CancellationToken ct)
     {
-        var objects = new List<ObjectInfo>();
-        await foreach (var o in store.ListAsync(WalKeys.Prefix(ns), ct).ConfigureAwait(false)) objects.Add(o);
+        var objects = await ListWalAsync().WaitAsync(ct).ConfigureAwait(false);
         var footers = new WalFooter?[objects.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, objects.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct },
             async (i, token) => footers[i] = await WalFooterAsync(objects[i], token).ConfigureAwait(false)).ConfigureAwait(false);
@@ -449,10 +452,63 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         return offset;
     }
 
-    /// <summary>A WAL object's footer, read with one ranged GET (two for a large footer); null when the object is torn, corrupt or gone.</summary>
-    public async Task<WalFooter?> WalFooterAsync(ObjectInfo obj, CancellationToken ct)
+    /// <summary>
+    /// The WAL objects in the store, listed after this call began. Partitions opened together (a
+    /// takeover) share listings: a call that arrives while one is under way gets the next one,
+    /// which starts when that one ends, so a wave of opens lists twice rather than once each.
+    /// The list is shared: callers only read it.
+    /// </summary>
+    private Task<List<ObjectInfo>> ListWalAsync()
     {
-        if (_walFooters.TryGetValue(obj.Key, out var known)) return known;
+        lock (_walListLock)
+        {
+            if (_walListing is null || _walListing.IsCompleted) return _walListing = ListWalOnceAsync();
+            return _walListingNext ??= ListWalAfterAsync(_walListing);
+        }
+    }
+
+    private async Task<List<ObjectInfo>> ListWalAfterAsync(Task previous)
+    {
+        try { await previous.ConfigureAwait(false); } catch { } // its callers saw the failure; this is a new listing
+        Task<List<ObjectInfo>> mine;
+        lock (_walListLock)
+        {
+            _walListing = mine = ListWalOnceAsync();
+            _walListingNext = null;
+        }
+        return await mine.ConfigureAwait(false);
+    }
+
+    private async Task<List<ObjectInfo>> ListWalOnceAsync()
+    {
+        await Task.Yield(); // never list under the caller's lock
+        var objects = new List<ObjectInfo>();
+        await foreach (var o in store.ListAsync(WalKeys.Prefix(ns), CancellationToken.None).ConfigureAwait(false)) objects.Add(o);
+        return objects;
+    }
+
+    /// <summary>
+    /// A WAL object's footer, read with one ranged GET (two for a large footer); null when the
+    /// object is torn, corrupt or gone. Concurrent opens that want the same footer share one read.
+    /// </summary>
+    public Task<WalFooter?> WalFooterAsync(ObjectInfo obj, CancellationToken ct)
+    {
+        if (_walFooters.TryGetValue(obj.Key, out var known)) return Task.FromResult(known);
+        var mine = new TaskCompletionSource<WalFooter?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = _walFooterReads.GetOrAdd(obj.Key, mine.Task);
+        if (reading == mine.Task) _ = FillFooterAsync(obj, mine);
+        return reading.WaitAsync(ct);
+    }
+
+    private async Task FillFooterAsync(ObjectInfo obj, TaskCompletionSource<WalFooter?> result)
+    {
+        try { result.TrySetResult(await ReadWalFooterAsync(obj, CancellationToken.None).ConfigureAwait(false)); }
+        catch (Exception ex) { result.TrySetException(ex); }
+        finally { _walFooterReads.TryRemove(new KeyValuePair<string, Task<WalFooter?>>(obj.Key, result.Task)); }
+    }
+
+    private async Task<WalFooter?> ReadWalFooterAsync(ObjectInfo obj, CancellationToken ct)
+    {
         if (!WalKeys.TryParse(obj.Key, out long createdAt, out long sequence, out int brokerId)) return null;
         WalFooter? footer = null;
         try

@@ -60,4 +60,55 @@ public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output
             Assert.All(moved, p => Assert.True(after[p].Epoch > before[p].Epoch, $"partition {p} kept its leader epoch"));
         });
     }
+    [Fact]
+    public async Task A_killed_broker_restarted_at_once_leaves_its_partitions_with_the_others_until_its_rebalance_delay_ends()
+    {
+        const int delayMs = 6000;
+        await WithClusterAsync(3, async cluster =>
+        {
+            string topic = NewTopic("comeback");
+            await cluster.CreateTopicAsync(topic, Partitions);
+            // The first broker takes everything while the others are new; wait for the spread.
+            var before = await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(40), l => l.Values.Select(v => v.Leader).Distinct().Count() > 1);
+            await using var producer = ChaosProducer.Start(cluster.Bootstrap, topic, Partitions, rate: 200);
+            await producer.WaitForAcksAsync(400, TimeSpan.FromSeconds(60));
+
+            int victimId = before.Values.GroupBy(v => v.Leader).OrderByDescending(g => g.Count()).First().Key;
+            var victim = (await cluster.NodeOfAsync(victimId, cluster.Brokers[0]))!;
+            int[] moved = [.. before.Where(kv => kv.Value.Leader == victimId).Select(kv => kv.Key)];
+            long killedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            await victim.Process.KillAsync();
+            // Back at once: it registers again as soon as its old lease expires, which is when
+            // its partitions become free. They go to the other brokers, not to it.
+            await victim.StartAsync(TimeSpan.FromSeconds(60));
+            var rejoined = Stopwatch.StartNew();
+            var survivor = cluster.Running(skip: victim.Index);
+            await TestCluster.WaitUntilAsync(async () =>
+            {
+                var now = await TestCluster.LeadersAsync(survivor, topic);
+                // Its earlier term may still show for a moment; a new term of it must not.
+                Assert.All(moved, p => Assert.False(now[p].Leader == victimId && now[p].Epoch > before[p].Epoch, $"the restarted broker took partition {p} back at once"));
+                return moved.All(p => now[p].Leader >= 0 && now[p].Leader != victimId);
+            }, TimeSpan.FromSeconds(30), "the other brokers lead the partitions of the restarted one");
+            await TestCluster.WaitUntilAsync(() => Task.FromResult(moved.All(producer.FirstAcksAfter(killedAt).ContainsKey)),
+                TimeSpan.FromSeconds(30), "acknowledgements from the interim leaders");
+            var interim = await TestCluster.LeadersAsync(survivor, topic);
+            Assert.All(moved, p => Assert.NotEqual(victimId, interim[p].Leader));
+
+            // Once the delay has passed they move back to it (rendezvous still picks it).
+            await TestCluster.WaitUntilAsync(async () =>
+            {
+                var now = await TestCluster.LeadersAsync(survivor, topic);
+                return moved.All(p => now[p].Leader == victimId);
+            }, TimeSpan.FromSeconds(40), "the restarted broker leads its partitions again");
+            Assert.True(rejoined.ElapsedMilliseconds >= delayMs - 1000, $"partitions moved back {rejoined.ElapsedMilliseconds} ms after the broker listened again, within its {delayMs} ms delay");
+
+            int acked = producer.AckCount;
+            await producer.WaitForAcksAsync(acked + 400, TimeSpan.FromSeconds(60));
+            await producer.StopAsync();
+            Assert.Empty(producer.Errors);
+            var read = await Ledger.ReadAllAsync(survivor.Address, topic, Partitions);
+            Output.WriteLine(Ledger.Verify(producer.Acks, read));
+        }, new ClusterOptions { LeaderRebalanceDelayMs = delayMs });
+    }
 }

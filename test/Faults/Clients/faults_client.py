@@ -52,7 +52,7 @@ def debug_settings(name):
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-    return {"debug": "eos,msg", "logger": logger}
+    return {"debug": os.environ.get("KAFSCALE_FAULTS_CLIENT_DEBUG", "eos,msg"), "logger": logger}
 
 
 def produce(args):
