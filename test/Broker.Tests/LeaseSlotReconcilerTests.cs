@@ -73,9 +73,9 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         public string Describe(int slot, string handle) => handle;
         public int OpenBatch => 4;
 
-        public IEnumerable<(int Slot, int Desired)> Slots(int[] live)
+        public IEnumerable<(int Slot, int Desired, int DesiredSettled)> Slots(int[] live, int[] settled)
         {
-            for (int s = 0; s < SlotCount; s++) yield return (s, Rendezvous.Pick("test", s, live));
+            for (int s = 0; s < SlotCount; s++) yield return (s, Rendezvous.Pick("test", s, live), Rendezvous.Pick("test", s, settled));
         }
 
         public async Task<SlotClaim?> ClaimAsync(int slot, int me, long lease, CancellationToken ct)
@@ -236,12 +236,28 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         Assert.DoesNotContain(a.Slots.Calls, x => x.StartsWith("handoff", StringComparison.Ordinal));
         Assert.Empty(b.Slots.Open);
 
-        // Once broker 1 settles, its share moves.
+        // Broker 2 joins too. Once broker 1 settles, what it wins among all three moves to it;
+        // what broker 2 will win stays where it is (no interim move to broker 1).
+        int[] all = [0, 1, 2];
+        _settlesAt[2] = long.MaxValue;
+        var c = await StartBrokerAsync(2, all);
+        a.Members.SetLive(all);
+        b.Members.SetLive(all);
         _settlesAt[1] = long.MinValue;
         b.Reconciler.Poke();
         a.Reconciler.Poke();
-        await TestExtensions.UntilAsync(() => b.Slots.Open.Count == DesiredOf(1, both).Count(), "broker 1 opens its share");
-        Assert.Equal(DesiredOf(0, both).Order(), a.Slots.Open.Keys.Order());
+        await TestExtensions.UntilAsync(() => b.Slots.Open.Count == DesiredOf(1, all).Count(), "broker 1 opens its share");
+        Assert.Equal(DesiredOf(1, all).Order(), b.Slots.Open.Keys.Order());
+        Assert.Equal(DesiredOf(0, all).Concat(DesiredOf(2, all)).Order(), a.Slots.Open.Keys.Order());
+
+        // Broker 2 settles: its share moves straight from broker 0, each slot once.
+        _settlesAt[2] = long.MinValue;
+        a.Reconciler.Poke();
+        c.Reconciler.Poke();
+        await TestExtensions.UntilAsync(() => c.Slots.Open.Count == DesiredOf(2, all).Count(), "broker 2 opens its share");
+        Assert.Equal(DesiredOf(0, all).Order(), a.Slots.Open.Keys.Order());
+        Assert.Equal(DesiredOf(1, all).Concat(DesiredOf(2, all)).Select(x => $"handoff {x}").Order(), a.Slots.Calls.Where(x => x.StartsWith("handoff", StringComparison.Ordinal)).Order());
+        Assert.DoesNotContain(b.Slots.Calls, x => x.StartsWith("handoff", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -24,9 +24,13 @@ internal sealed class CoordinatorShardSlots(IMetadataStore meta, GroupCoordinato
 
     public int OpenBatch => int.MaxValue;
 
-    public IEnumerable<(int Slot, int Desired)> Slots(int[] live)
+    public IEnumerable<(int Slot, int Desired, int DesiredSettled)> Slots(int[] live, int[] settled)
     {
-        for (int shard = 0; shard < groups.ShardCount; shard++) yield return (shard, Rendezvous.Pick(Rendezvous.CoordinatorTopic, shard, live));
+        for (int shard = 0; shard < groups.ShardCount; shard++)
+        {
+            int desired = Rendezvous.Pick(Rendezvous.CoordinatorTopic, shard, live);
+            yield return (shard, desired, settled == live ? desired : Rendezvous.Pick(Rendezvous.CoordinatorTopic, shard, settled));
+        }
     }
 
     public async Task<SlotClaim?> ClaimAsync(int shard, int me, long lease, CancellationToken ct)

@@ -55,8 +55,12 @@ internal interface ILeaseSlotKind<TKey, THandle> where TKey : notnull
     /// <summary>How many claimed slots one open takes at most (shards read the stored groups once for many).</summary>
     int OpenBatch { get; }
 
-    /// <summary>Every slot that exists now, with its desired leader among the live brokers (-1 for none).</summary>
-    IEnumerable<(TKey Slot, int Desired)> Slots(int[] live);
+    /// <summary>
+    /// Every slot that exists now, with its desired leader among the live brokers and among the
+    /// settled ones (-1 for none; <paramref name="settled"/> is <paramref name="live"/> itself when
+    /// every live broker is settled).
+    /// </summary>
+    IEnumerable<(TKey Slot, int Desired, int DesiredSettled)> Slots(int[] live, int[] settled);
 
     /// <summary>Creates the slot's key bound to the lease; null when another broker (or a changed topic) won.</summary>
     Task<SlotClaim?> ClaimAsync(TKey slot, int me, long lease, CancellationToken ct);

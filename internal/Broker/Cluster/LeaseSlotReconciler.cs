@@ -180,7 +180,7 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         bool started = false;
         var toOpen = new List<(TKey Key, LeaderInfo Holder, bool Claim)>();
 
-        foreach (var (key, desired) in _kind.Slots(Eligible(live, now)))
+        foreach (var (key, desired, desiredSettled) in _kind.Slots(live, Eligible(live, now)))
         {
             var holder = _holders.TryGetValue(key, out var e) ? e.Info : Vacant;
             Slot? slot;
@@ -197,19 +197,21 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
                 var handle = slot.Handle!;
                 if (holder.BrokerId != me || holder.Lease != myLease || _kind.HasEnded(handle))
                     started |= Drop(key, slot, holder.BrokerId != me ? "its key is gone" : "it ended");
-                else if (mayLead && desired >= 0 && desired != me)
+                // Handed over only to its final leader, once that one is settled: never to an
+                // interim one while a new broker that will win it waits out its delay.
+                else if (mayLead && desired >= 0 && desired != me && desiredSettled == desired)
                     started |= Start(key, SlotState.Closing, mine => HandOffAsync(key, handle, myLease, mine), slot);
                 continue;
             }
             if (!mayLead) continue;
             if (holder.BrokerId < 0)
             {
-                if (desired == me) toOpen.Add((key, holder, true));
+                if (desiredSettled == me) toOpen.Add((key, holder, true));
             }
             else if (holder.BrokerId == me && holder.Lease == myLease)
             {
                 // Ours but not open: the lease was confirmed again after a lapse, or opening failed.
-                if (desired == me) toOpen.Add((key, holder, false));
+                if (desiredSettled == me || desiredSettled != desired) toOpen.Add((key, holder, false));
                 else started |= Start(key, SlotState.Closing, mine => ReleaseAsync(key, myLease, mine), slot);
             }
         }
@@ -235,13 +237,12 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
     }
 
     /// <summary>
-    /// The brokers slots may be desired on: the live ones that are settled (past their rebalance
-    /// delay, or holding a slot of this kind already), or every live one when none is settled (a
-    /// cluster starting). Since the rendezvous winner among a set that holds the overall winner is
-    /// that winner, this only changes where slots go while a broker that would win them is new:
-    /// they stay with (or go to) the settled brokers, and move once it settles. So a broker that
-    /// comes back after a crash does not pull its partitions away from the brokers that took them
-    /// over, while clients still cannot reach it (docs/architecture.md, "Leadership and fencing").
+    /// The settled live brokers: past their rebalance delay, or holding a slot of this kind
+    /// already; every live one when none is settled (a cluster starting). A vacant slot goes to
+    /// the winner among these, and a held slot moves only to its overall winner once that one is
+    /// settled. So a broker that comes back after a crash does not pull its partitions away from
+    /// the brokers that took them over while clients still cannot reach it, and a slot moves once,
+    /// straight to its final leader (docs/architecture.md, "Leadership and fencing").
     /// </summary>
     private int[] Eligible(int[] live, long now)
     {

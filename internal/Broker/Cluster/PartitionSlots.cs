@@ -37,12 +37,16 @@ internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogg
 
     public int OpenBatch => 1;
 
-    public IEnumerable<(PartitionId Slot, int Desired)> Slots(int[] live)
+    public IEnumerable<(PartitionId Slot, int Desired, int DesiredSettled)> Slots(int[] live, int[] settled)
     {
         foreach (var topic in logs.Topics)
         {
             int count = topic.PartitionCount;
-            for (int p = 0; p < count; p++) yield return (new PartitionId(topic.Name, p), Rendezvous.Pick(topic.Name, p, live));
+            for (int p = 0; p < count; p++)
+            {
+                int desired = Rendezvous.Pick(topic.Name, p, live);
+                yield return (new PartitionId(topic.Name, p), desired, settled == live ? desired : Rendezvous.Pick(topic.Name, p, settled));
+            }
         }
     }
 

@@ -66,11 +66,13 @@ public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output
         const int delayMs = 6000;
         await WithClusterAsync(3, async cluster =>
         {
+            const int partitions = 12;
             string topic = NewTopic("comeback");
-            await cluster.CreateTopicAsync(topic, Partitions);
-            // The first broker takes everything while the others are new; wait for the spread.
-            var before = await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(40), l => l.Values.Select(v => v.Leader).Distinct().Count() > 1);
-            await using var producer = ChaosProducer.Start(cluster.Bootstrap, topic, Partitions, rate: 200);
+            await cluster.CreateTopicAsync(topic, partitions);
+            // The first broker takes everything while the others are new. Once every broker leads
+            // something all are settled, and the leaders are rendezvous hashing's over all three.
+            var before = await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(40), l => l.Values.Select(v => v.Leader).Distinct().Count() == 3);
+            await using var producer = ChaosProducer.Start(cluster.Bootstrap, topic, partitions, rate: 200);
             await producer.WaitForAcksAsync(400, TimeSpan.FromSeconds(60));
 
             int victimId = before.Values.GroupBy(v => v.Leader).OrderByDescending(g => g.Count()).First().Key;
@@ -95,11 +97,12 @@ public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output
             var interim = await TestCluster.LeadersAsync(survivor, topic);
             Assert.All(moved, p => Assert.NotEqual(victimId, interim[p].Leader));
 
-            // Once the delay has passed they move back to it (rendezvous still picks it).
+            // Once the delay has passed they move back to it: the same brokers are live, so the
+            // same leaders as before.
             await TestCluster.WaitUntilAsync(async () =>
             {
                 var now = await TestCluster.LeadersAsync(survivor, topic);
-                return moved.All(p => now[p].Leader == victimId);
+                return before.All(kv => now[kv.Key].Leader == kv.Value.Leader);
             }, TimeSpan.FromSeconds(40), "the restarted broker leads its partitions again");
             Assert.True(rejoined.ElapsedMilliseconds >= delayMs - 1000, $"partitions moved back {rejoined.ElapsedMilliseconds} ms after the broker listened again, within its {delayMs} ms delay");
 
@@ -107,7 +110,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output
             await producer.WaitForAcksAsync(acked + 400, TimeSpan.FromSeconds(60));
             await producer.StopAsync();
             Assert.Empty(producer.Errors);
-            var read = await Ledger.ReadAllAsync(survivor.Address, topic, Partitions);
+            var read = await Ledger.ReadAllAsync(survivor.Address, topic, partitions);
             Output.WriteLine(Ledger.Verify(producer.Acks, read));
         }, new ClusterOptions { LeaderRebalanceDelayMs = delayMs });
     }
