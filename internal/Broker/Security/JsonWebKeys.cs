@@ -122,7 +122,7 @@ internal sealed class JsonWebKeySet : IDisposable
                 return null;
             }
         }
-        catch (Exception ex) when (ex is IOException or HttpRequestException or TaskCanceledException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or HttpRequestException or TaskCanceledException or UnauthorizedAccessException or InvalidOperationException or FormatException or ArgumentException)
         {
             error = ex is TaskCanceledException ? $"no answer within {FetchTimeout.TotalSeconds:0} s" : ex.Message;
         }
