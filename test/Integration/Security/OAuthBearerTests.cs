@@ -246,7 +246,7 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
             // older, reconnects when the broker closes its expired session. Either way nothing is lost.
             Assert.Contains("re-authenticated as User:svc-kafkajs with OAUTHBEARER; session lifetime", log, StringComparison.Ordinal);
             int reauthenticated = CountOf(log, "re-authenticated as User:svc-confluent-kafka"), expired = CountOf(log, "session of User:svc-confluent-kafka expired");
-            output.WriteLine($"librdkafka re-authentications: {reauthenticated}, expired sessions closed: {expired}");
+            output.WriteLine($"librdkafka re-authentications: {reauthenticated}, expired sessions closed: {expired}; kafkajs re-authentications: {CountOf(log, "re-authenticated as User:svc-kafkajs")}");
             Assert.True(reauthenticated + expired > 0, "the librdkafka client's sessions never reached their lifetime");
             using var http = new HttpClient { BaseAddress = broker.HttpBase, Timeout = TimeSpan.FromSeconds(20) };
             string metrics = await http.GetStringAsync("/metrics");
