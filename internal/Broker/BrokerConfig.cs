@@ -21,7 +21,13 @@ public sealed class BrokerConfig
     public Security.TlsSettings? Tls { get; set; }
 
     /// <summary>The SASL mechanisms SASL_* listeners accept (--sasl-mechanisms).</summary>
-    public IReadOnlyList<string> SaslMechanisms { get; set; } = Security.SaslMechanisms.Supported;
+    public IReadOnlyList<string> SaslMechanisms { get; set; } = Security.SaslMechanisms.Defaults;
+
+    /// <summary>OAUTHBEARER's token checks (--sasl-oauthbearer-*); null = OAUTHBEARER is not configured.</summary>
+    public Security.OAuthBearerSettings? OAuthBearer { get; set; }
+
+    /// <summary>--sasl-session-lifetime-ms (Kafka's connections.max.reauth.ms): 0 = sessions end only with an OAUTHBEARER token's expiry.</summary>
+    public long SaslSessionLifetimeMs { get; set; }
 
     /// <summary>The listeners this broker runs: <see cref="Listeners"/>, or the one PLAINTEXT listener of --listen.</summary>
     public IReadOnlyList<Security.ListenerConfig> EffectiveListeners() =>

@@ -40,6 +40,7 @@ public sealed class BrokerHost : IAsyncDisposable
     private QuotaManager? _quotas;
     private Authorizer? _authorizer;
     private ScramCredentialStore? _credentials;
+    private JsonWebKeySet? _jwks;
 
     private BrokerHost(IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer[] servers, HttpEndpoint http, GroupCoordinatorService groups)
     {
@@ -113,6 +114,7 @@ public sealed class BrokerHost : IAsyncDisposable
         QuotaManager? quotas = null;
         Authorizer? authorizer = null;
         ScramCredentialStore? credentials = null;
+        JsonWebKeySet? jwks = null;
         List<KafkaServer> servers = [];
         try
         {
@@ -137,7 +139,9 @@ public sealed class BrokerHost : IAsyncDisposable
             await authorizer.StartAsync(meta).WaitAsync(ct).ConfigureAwait(false);
             credentials = new ScramCredentialStore(loggers.CreateLogger("kafscale.security"));
             await credentials.StartAsync(meta).WaitAsync(ct).ConfigureAwait(false);
-            var authenticator = new SaslAuthenticator(config.SaslMechanisms, credentials);
+            jwks = await OpenKeySetAsync(config, loggers.CreateLogger("kafscale.security"), ct).ConfigureAwait(false);
+            var jwt = jwks is null ? null : new JwtValidator(config.OAuthBearer!, jwks.Find);
+            var authenticator = new SaslAuthenticator(config.SaslMechanisms, credentials, jwt, config.SaslSessionLifetimeMs);
 
             ApiHandler[] handlers =
             [
@@ -180,7 +184,7 @@ public sealed class BrokerHost : IAsyncDisposable
                 new DescribeUserScramCredentialsHandler(meta),
                 new AlterUserScramCredentialsHandler(meta),
             ];
-            var dispatcher = new RequestDispatcher(handlers, metrics, loggers.CreateLogger("kafscale.requests")) { Quotas = quotas, Authorizer = authorizer };
+            var dispatcher = new RequestDispatcher(handlers, metrics, loggers.CreateLogger("kafscale.requests")) { Quotas = quotas, Authorizer = authorizer, Sasl = authenticator };
 
             HttpEndpoint http;
             try { http = new HttpEndpoint(config.Http, loggers.CreateLogger("kafscale.http")); }
@@ -203,6 +207,7 @@ public sealed class BrokerHost : IAsyncDisposable
             host._authorizer = authorizer;
             host.Dispatcher = dispatcher;
             host._credentials = credentials;
+            host._jwks = jwks;
             host._trimmer = new IdleMemoryTrimmer(metrics, TimeSpan.FromSeconds(5));
             host._probe = new StoreHealthProbe(store, config.Namespace, metrics);
             foreach (var server in servers) server.Start(dispatcher);
@@ -217,6 +222,7 @@ public sealed class BrokerHost : IAsyncDisposable
         {
             foreach (var server in servers) await server.DisposeAsync().ConfigureAwait(false);
             if (credentials is not null) await credentials.DisposeAsync().ConfigureAwait(false);
+            jwks?.Dispose();
             if (quotas is not null) await quotas.DisposeAsync().ConfigureAwait(false);
             if (authorizer is not null) await authorizer.DisposeAsync().ConfigureAwait(false);
             if (node is not null) await node.DisposeAsync().ConfigureAwait(false);
@@ -299,6 +305,27 @@ public sealed class BrokerHost : IAsyncDisposable
             () => logs.OpenLogs().Select(p => (new[] { p.Topic, p.Partition.ToString(System.Globalization.CultureInfo.InvariantCulture) }, (double)p.HighWatermark)));
     }
 
+    /// <summary>
+    /// The OAUTHBEARER key set, read once before the listeners serve (docs/security.md,
+    /// "OAUTHBEARER"). A file that cannot be read stops the start; a URL that does not answer is
+    /// a warning (the identity provider may come up later) and is tried again on the next token.
+    /// </summary>
+    private static async Task<JsonWebKeySet?> OpenKeySetAsync(BrokerConfig config, ILogger log, CancellationToken ct)
+    {
+        bool wanted = config.SaslMechanisms.Contains(SaslMechanisms.OAuthBearer, StringComparer.Ordinal);
+        if (!wanted) return null;
+        if (config.OAuthBearer is not { } settings)
+            throw new StartupException("--sasl-mechanisms names OAUTHBEARER but --sasl-oauthbearer-jwks-endpoint-url (KAFSCALE_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL) is not set: the broker needs a JWKS to check tokens with");
+        var set = new JsonWebKeySet(settings.JwksSource, log);
+        string? error = await set.LoadAsync(ct).ConfigureAwait(false);
+        if (error is not null && !JsonWebKeySet.IsUrl(settings.JwksSource))
+        {
+            set.Dispose();
+            throw new StartupException($"cannot use the OAUTHBEARER key set {settings.JwksSource} (--sasl-oauthbearer-jwks-endpoint-url / KAFSCALE_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL): {error}");
+        }
+        return set;
+    }
+
     private static async Task<string> EnsureClusterIdAsync(IMetadataStore meta, CancellationToken ct)
     {
         var existing = await meta.GetAsync(MetadataKeys.ClusterId, ct).ConfigureAwait(false);
@@ -328,6 +355,7 @@ public sealed class BrokerHost : IAsyncDisposable
         if (_quotas is not null) await _quotas.DisposeAsync().ConfigureAwait(false);
         if (_authorizer is not null) await _authorizer.DisposeAsync().ConfigureAwait(false);
         if (_credentials is not null) await _credentials.DisposeAsync().ConfigureAwait(false);
+        _jwks?.Dispose();
         if (_trimmer is not null) await _trimmer.DisposeAsync().ConfigureAwait(false);
         if (_probe is not null) await _probe.DisposeAsync().ConfigureAwait(false);
         await _http.DisposeAsync().ConfigureAwait(false);

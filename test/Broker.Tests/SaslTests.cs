@@ -183,11 +183,14 @@ public sealed class SaslTests
     [Fact]
     public void Only_the_supported_mechanisms_make_servers()
     {
-        var users = new Users();
+        var users = new SaslAuthenticator(SaslMechanisms.Defaults, new Users());
         Assert.IsType<PlainSaslServer>(SaslServer.Create("PLAIN", users));
         Assert.Equal("SCRAM-SHA-512", SaslServer.Create("SCRAM-SHA-512", users)!.Mechanism);
         Assert.Null(SaslServer.Create("GSSAPI", users));
+        // OAUTHBEARER only with a token validator (a configured key set).
         Assert.Null(SaslServer.Create("OAUTHBEARER", users));
+        var jwt = new JwtValidator(new OAuthBearerSettings { JwksSource = "jwks.json" }, (_, _) => []);
+        Assert.IsType<OAuthBearerSaslServer>(SaslServer.Create("OAUTHBEARER", new SaslAuthenticator(SaslMechanisms.Supported, new Users(), jwt)));
         Assert.Null(SaslServer.Create("SCRAM-SHA-1", users));
     }
 

@@ -5,7 +5,8 @@ and commit. Prints one JSON object: {"produced": N, "values": [...], "committed"
 or {"error": "..."} with exit code 1.
 
 Security settings use Kafka's names: --protocol (security.protocol), --mechanism, --username,
---password, --ca, --cert, --key (PEM files)."""
+--password, --ca, --cert, --key (PEM files); --token is the OAUTHBEARER token (confluent-kafka
+only). --spread SECONDS spreads the produced records over that long (re-authentication tests)."""
 
 import argparse
 import json
@@ -27,6 +28,8 @@ def parse():
     p.add_argument("--ca")
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--token")
+    p.add_argument("--spread", type=float, default=0)
     p.add_argument("--timeout", type=float, default=40)
     return p.parse_args()
 
@@ -36,7 +39,11 @@ def confluent(args):
 
     common = {"bootstrap.servers": args.bootstrap, "security.protocol": args.protocol,
               "client.id": "kafscale-secure-confluent"}
-    if args.mechanism:
+    if args.mechanism == "OAUTHBEARER":
+        # The token the test signed, valid for an hour: librdkafka asks again at 80% of that.
+        common.update({"sasl.mechanisms": "OAUTHBEARER",
+                       "oauth_cb": lambda _config: (args.token, time.time() + 3600)})
+    elif args.mechanism:
         common.update({"sasl.mechanisms": args.mechanism, "sasl.username": args.username,
                        "sasl.password": args.password})
     if args.ca:
@@ -51,6 +58,9 @@ def confluent(args):
     for i in range(args.count):
         producer.produce(args.topic, value=f"value-{i}".encode(), key=f"k-{i}".encode(),
                          on_delivery=lambda err, msg: delivered.append(err))
+        if args.spread:
+            producer.flush(args.timeout)
+            time.sleep(args.spread / args.count)
     producer.flush(args.timeout)
     failed = [str(e) for e in delivered if e is not None]
     if len(delivered) != args.count or failed:

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Secured-listener driver for kafkajs (test/Integration/Security): produce --count records, then
 // consume them in a consumer group and commit; prints the same JSON object as secure_client.py.
+// --token: the OAUTHBEARER token; --spread SECONDS: produce one record at a time over that long.
 'use strict'
 
 const fs = require('fs')
@@ -22,7 +23,10 @@ async function main() {
     if (args.ca) config.ssl.ca = [fs.readFileSync(args.ca, 'utf8')]
     if (args.cert) { config.ssl.cert = fs.readFileSync(args.cert, 'utf8'); config.ssl.key = fs.readFileSync(args.key, 'utf8') }
   }
-  if (args.protocol.startsWith('SASL')) {
+  if (args.protocol.startsWith('SASL') && args.mechanism === 'OAUTHBEARER') {
+    // The token the test signed; kafkajs re-authenticates in-band when the broker's session lifetime nears its end.
+    config.sasl = { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: args.token }) }
+  } else if (args.protocol.startsWith('SASL')) {
     config.sasl = { mechanism: args.mechanism.toLowerCase(), username: args.username, password: args.password }
   }
   const kafka = new Kafka(config)
@@ -30,7 +34,16 @@ async function main() {
   await producer.connect()
   const messages = []
   for (let i = 0; i < count; i++) messages.push({ key: `k-${i}`, value: `value-${i}` })
-  await producer.send({ topic: args.topic, acks: -1, messages })
+  const spreadMs = Number(args.spread || 0) * 1000
+  if (spreadMs > 0) {
+    // One record per request, spread over --spread seconds (re-authentication tests).
+    for (const m of messages) {
+      await producer.send({ topic: args.topic, acks: -1, messages: [m] })
+      await new Promise((resolve) => setTimeout(resolve, spreadMs / count))
+    }
+  } else {
+    await producer.send({ topic: args.topic, acks: -1, messages })
+  }
   await producer.disconnect()
 
   const consumer = kafka.consumer({ groupId: args.group, sessionTimeout: 10000, heartbeatInterval: 1000 })

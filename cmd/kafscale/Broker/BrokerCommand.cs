@@ -18,7 +18,13 @@ internal static class BrokerCommand
     private static readonly Option<string> TlsKey = new("--tls-key") { Description = "PEM private key of --tls-cert [env KAFSCALE_TLS_KEY]" };
     private static readonly Option<string> TlsCa = new("--tls-ca") { Description = "PEM CA certificates client certificates must chain to (mTLS) [env KAFSCALE_TLS_CA]" };
     private static readonly Option<string> TlsClientAuth = new("--tls-client-auth") { Description = "none|requested|required: whether TLS listeners ask for a client certificate; its subject CN becomes the principal [env KAFSCALE_TLS_CLIENT_AUTH, default none]" };
-    private static readonly Option<string> SaslMechanismsOption = new("--sasl-mechanisms") { Description = "SASL mechanisms the SASL_* listeners accept, comma separated [env KAFSCALE_SASL_MECHANISMS, default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512]" };
+    private static readonly Option<string> SaslMechanismsOption = new("--sasl-mechanisms") { Description = "SASL mechanisms the SASL_* listeners accept, comma separated, of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER [env KAFSCALE_SASL_MECHANISMS, default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512, and OAUTHBEARER when --sasl-oauthbearer-jwks-endpoint-url is set]" };
+    private static readonly Option<string> OAuthJwks = new("--sasl-oauthbearer-jwks-endpoint-url") { Description = "JWKS that OAUTHBEARER tokens are checked against: a file path, file: URL or http(s) URL; enables OAUTHBEARER [env KAFSCALE_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL]" };
+    private static readonly Option<string> OAuthIssuer = new("--sasl-oauthbearer-expected-issuer") { Description = "The iss claim OAUTHBEARER tokens must carry [env KAFSCALE_SASL_OAUTHBEARER_EXPECTED_ISSUER, default: not checked]" };
+    private static readonly Option<string> OAuthAudience = new("--sasl-oauthbearer-expected-audience") { Description = "Audiences, comma separated, one of which an OAUTHBEARER token's aud claim must name [env KAFSCALE_SASL_OAUTHBEARER_EXPECTED_AUDIENCE, default: not checked]" };
+    private static readonly Option<string> OAuthSubClaim = new("--sasl-oauthbearer-sub-claim-name") { Description = "The OAUTHBEARER token claim that names the principal User:<value> [env KAFSCALE_SASL_OAUTHBEARER_SUB_CLAIM_NAME, default sub]" };
+    private static readonly Option<string> OAuthClockSkew = new("--sasl-oauthbearer-clock-skew-seconds") { Description = "Leeway for the exp, nbf and iat claims of OAUTHBEARER tokens [env KAFSCALE_SASL_OAUTHBEARER_CLOCK_SKEW_SECONDS, default 30]" };
+    private static readonly Option<string> SaslSessionLifetime = new("--sasl-session-lifetime-ms") { Description = "Longest SASL session before the client must re-authenticate on its connection (KIP-368, Kafka's connections.max.reauth.ms); 0 = sessions end only when an OAUTHBEARER token expires [env KAFSCALE_SASL_SESSION_LIFETIME_MS, default 0]" };
     private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
     private static readonly Option<string> BrokerId = new("--broker-id") { Description = "Broker id [env KAFSCALE_BROKER_ID, default: allocated from the metadata store]" };
     private static readonly Option<string> LeaseTtl = new("--lease-ttl-ms") { Description = "TTL of the broker's lease: how soon a crashed broker's partitions move [env KAFSCALE_LEASE_TTL_MS, default 5000 with etcd, 30000 embedded]" };
@@ -45,7 +51,7 @@ internal static class BrokerCommand
     public static Command Create()
     {
         var command = new Command("broker", "Run a Kafka-protocol broker. With no storage options it runs self-contained under --data-dir.");
-        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, ListenersOption, AdvertisedListeners, TlsCert, TlsKey, TlsCa, TlsClientAuth, SaslMechanismsOption, Http, BrokerId })
+        foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, ListenersOption, AdvertisedListeners, TlsCert, TlsKey, TlsCa, TlsClientAuth, SaslMechanismsOption, OAuthJwks, OAuthIssuer, OAuthAudience, OAuthSubClaim, OAuthClockSkew, SaslSessionLifetime, Http, BrokerId })
             command.Options.Add(o);
         Storage.AddTo(command);
         foreach (var o in new[] { LeaseTtl, LeaderRebalanceDelay, FlushInterval, FlushMaxBytes, MaxWalUploads, SegmentBytes, SegmentMs, MaxUnsealedBytes, CacheBytes, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
@@ -231,7 +237,9 @@ internal static class BrokerCommand
         if (usesTls && cert is null)
             throw new SettingException($"an SSL or SASL_SSL listener needs {TlsCert.Name} and {TlsKey.Name} (KAFSCALE_TLS_CERT, KAFSCALE_TLS_KEY)");
 
-        string mechanisms = s.String(SaslMechanismsOption, "KAFSCALE_SASL_MECHANISMS", string.Join(',', SaslMechanisms.Supported));
+        ResolveOAuthBearer(s, config);
+        var defaults = config.OAuthBearer is null ? SaslMechanisms.Defaults : [.. SaslMechanisms.Defaults, SaslMechanisms.OAuthBearer];
+        string mechanisms = s.String(SaslMechanismsOption, "KAFSCALE_SASL_MECHANISMS", string.Join(',', defaults));
         var enabled = new List<string>();
         foreach (var m in mechanisms.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
@@ -241,7 +249,39 @@ internal static class BrokerCommand
         }
         if (enabled.Count == 0 && config.EffectiveListeners().Any(l => l.UsesSasl))
             throw new SettingException($"{SaslMechanismsOption.Name} (KAFSCALE_SASL_MECHANISMS) is empty but a SASL_* listener needs at least one mechanism");
+        if (enabled.Contains(SaslMechanisms.OAuthBearer) && config.OAuthBearer is null)
+            throw new SettingException($"{SaslMechanismsOption.Name} (KAFSCALE_SASL_MECHANISMS) names OAUTHBEARER but {OAuthJwks.Name} (KAFSCALE_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL) is not set: OAUTHBEARER needs a JWKS to check tokens with");
         config.SaslMechanisms = enabled;
+        config.SaslSessionLifetimeMs = s.Long(SaslSessionLifetime, "KAFSCALE_SASL_SESSION_LIFETIME_MS", 0, 0, long.MaxValue / 2);
+    }
+
+    /// <summary>The --sasl-oauthbearer-* settings (docs/security.md, "OAUTHBEARER"): none without a JWKS.</summary>
+    private static void ResolveOAuthBearer(Settings s, BrokerConfig config)
+    {
+        string? jwks = s.Raw(OAuthJwks, "KAFSCALE_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL");
+        string? issuer = s.Raw(OAuthIssuer, "KAFSCALE_SASL_OAUTHBEARER_EXPECTED_ISSUER");
+        string? audience = s.Raw(OAuthAudience, "KAFSCALE_SASL_OAUTHBEARER_EXPECTED_AUDIENCE");
+        string subClaim = s.String(OAuthSubClaim, "KAFSCALE_SASL_OAUTHBEARER_SUB_CLAIM_NAME", "sub").Trim();
+        int skew = s.Int(OAuthClockSkew, "KAFSCALE_SASL_OAUTHBEARER_CLOCK_SKEW_SECONDS", 30, 0, 3600);
+        if (string.IsNullOrWhiteSpace(jwks))
+        {
+            if (issuer is not null || audience is not null)
+                throw new SettingException($"{OAuthIssuer.Name} and {OAuthAudience.Name} need {OAuthJwks.Name} (KAFSCALE_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL)");
+            return;
+        }
+        jwks = jwks.Trim();
+        if (jwks.Contains("://", StringComparison.Ordinal) && !OAuthBearerSettings.IsHttp(jwks) && !jwks.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+            throw new SettingException($"invalid value for {OAuthJwks.Name} (KAFSCALE_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL): expected a file path, a file: URL or an http(s) URL");
+        if (subClaim.Length == 0)
+            throw new SettingException($"{OAuthSubClaim.Name} (KAFSCALE_SASL_OAUTHBEARER_SUB_CLAIM_NAME) is empty");
+        config.OAuthBearer = new OAuthBearerSettings
+        {
+            JwksSource = jwks,
+            ExpectedIssuer = string.IsNullOrWhiteSpace(issuer) ? null : issuer.Trim(),
+            ExpectedAudiences = (audience ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+            SubClaimName = subClaim,
+            ClockSkewSeconds = skew,
+        };
     }
 
     /// <summary>The advertised host when none is given: 127.0.0.1 on loopback, this host's name on a wildcard, else the address.</summary>

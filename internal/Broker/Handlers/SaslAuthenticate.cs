@@ -8,9 +8,10 @@ namespace KafScale.Broker.Handlers;
 
 /// <summary>
 /// SaslAuthenticate (36): one step of the exchange SaslHandshake started. Completion sets the
-/// connection's principal (User:&lt;name&gt;); a failure is SASL_AUTHENTICATION_FAILED with
-/// Kafka's message, one log line naming the user and the remote (never the password), and the
-/// connection closes after the answer.
+/// connection's principal (User:&lt;name&gt;) and the session's lifetime (KIP-368, sent to v1+
+/// clients); a failure is SASL_AUTHENTICATION_FAILED with Kafka's message, one log line naming
+/// the user and the remote (never the password or token), and the connection closes after the
+/// answer. A re-authentication must name the same principal (docs/security.md, "Re-authentication").
 /// </summary>
 internal sealed class SaslAuthenticateHandler : ApiHandler<SaslAuthenticateRequest, SaslAuthenticateResponse>
 {
@@ -22,7 +23,7 @@ internal sealed class SaslAuthenticateHandler : ApiHandler<SaslAuthenticateReque
     protected override ValueTask<SaslAuthenticateResponse?> HandleAsync(RequestContext context, SaslAuthenticateRequest request, short version)
     {
         var client = context.Client;
-        if (!client.SaslRequired || client.Authenticated || client.Sasl is not { } server || client.SaslRawTokens)
+        if (!client.SaslRequired || client.Sasl is not { } server || client.SaslRawTokens)
         {
             return ValueTask.FromResult<SaslAuthenticateResponse?>(new SaslAuthenticateResponse
             {
@@ -30,18 +31,12 @@ internal sealed class SaslAuthenticateHandler : ApiHandler<SaslAuthenticateReque
                 ErrorMessage = client.SaslRequired ? "SaslAuthenticate without a SaslHandshake v1 before it, or after authentication completed" : "this listener does not use SASL",
             });
         }
-        var step = server.Evaluate(request.AuthBytes);
-        var response = new SaslAuthenticateResponse { AuthBytes = step.Challenge, ErrorMessage = null };
-        switch (step.Outcome)
+        var step = Evaluate(client, server, request.AuthBytes, context.Dispatcher, out long lifetimeMs);
+        var response = new SaslAuthenticateResponse { AuthBytes = step.Challenge, ErrorMessage = null, SessionLifetimeMs = lifetimeMs };
+        if (step.Outcome == SaslOutcome.Failed)
         {
-            case SaslOutcome.Complete:
-                Succeeded(client, server, context.Dispatcher);
-                break;
-            case SaslOutcome.Failed:
-                Failed(client, server, step.Error!, context.Dispatcher);
-                response.ErrorCode = ErrorCodes.SaslAuthenticationFailed;
-                response.ErrorMessage = step.Error;
-                break;
+            response.ErrorCode = ErrorCodes.SaslAuthenticationFailed;
+            response.ErrorMessage = step.Error;
         }
         return ValueTask.FromResult<SaslAuthenticateResponse?>(response);
     }
@@ -53,13 +48,8 @@ internal sealed class SaslAuthenticateHandler : ApiHandler<SaslAuthenticateReque
     public static ResponseFrame? RawToken(ClientContext client, ReadOnlySpan<byte> token, RequestDispatcher dispatcher)
     {
         if (client.Sasl is not { } server) return null;
-        var step = server.Evaluate(token);
-        if (step.Outcome == SaslOutcome.Failed)
-        {
-            Failed(client, server, step.Error!, dispatcher);
-            return null;
-        }
-        if (step.Outcome == SaslOutcome.Complete) Succeeded(client, server, dispatcher);
+        var step = Evaluate(client, server, token, dispatcher, out _);
+        if (step.Outcome == SaslOutcome.Failed) return null;
         var frame = ResponseFrame.Rent();
         var w = frame.Writer;
         int start = w.BeginSizePrefix();
@@ -68,14 +58,43 @@ internal sealed class SaslAuthenticateHandler : ApiHandler<SaslAuthenticateReque
         return frame;
     }
 
-    private static void Succeeded(ClientContext client, SaslServer server, RequestDispatcher dispatcher)
+    /// <summary>One step, with its effect on the connection: authenticated, re-authenticated, or failed (and closing).</summary>
+    private static SaslStep Evaluate(ClientContext client, SaslServer server, ReadOnlySpan<byte> bytes, RequestDispatcher dispatcher, out long lifetimeMs)
     {
-        client.Principal = "User:" + server.User;
+        lifetimeMs = 0;
+        SaslStep step;
+        try { step = server.Evaluate(bytes); }
+        catch (Exception ex)
+        {
+            // A mechanism's bug must not take the broker down: the client fails like any other.
+            dispatcher.Log.LogError(ex, "SASL {Mechanism} exchange with {Remote} failed unexpectedly", server.Mechanism, client.Remote);
+            step = SaslStep.Fail($"Authentication failed during authentication due to invalid credentials with SASL mechanism {server.Mechanism}");
+        }
+        if (step.Outcome == SaslOutcome.Complete)
+        {
+            string principal = "User:" + server.User;
+            if (client.Authenticated && principal != client.Principal)
+                step = SaslStep.Fail($"Cannot change principals during re-authentication from {client.Principal}: {principal}");
+            else
+                lifetimeMs = Succeeded(client, server, principal, dispatcher);
+        }
+        if (step.Outcome == SaslOutcome.Failed) Failed(client, server, step.Error!, dispatcher);
+        return step;
+    }
+
+    private static long Succeeded(ClientContext client, SaslServer server, string principal, RequestDispatcher dispatcher)
+    {
+        bool again = client.Authenticated;
+        long lifetimeMs = dispatcher.Sasl?.SessionLifetimeFor(server.CredentialExpiresAtMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) ?? 0;
+        client.SessionExpiresAt = lifetimeMs > 0 ? Math.Max(1, Environment.TickCount64 + lifetimeMs) : 0;
+        if (!again) client.Principal = principal;
         client.Authenticated = true;
         client.Sasl = null;
         client.SaslRawTokens = false;
-        dispatcher.Metrics.SaslAuthentication(client.Listener, server.Mechanism, "success");
-        dispatcher.Log.LogDebug("{Remote} on listener {Listener} authenticated as {Principal} with {Mechanism}", client.Remote, client.Listener, client.Principal, server.Mechanism);
+        dispatcher.Metrics.SaslAuthentication(client.Listener, server.Mechanism, again ? "reauthentication" : "success");
+        dispatcher.Log.LogDebug("{Remote} on listener {Listener} {Verb} as {Principal} with {Mechanism}; session lifetime {Lifetime} ms (0: no end)",
+            client.Remote, client.Listener, again ? "re-authenticated" : "authenticated", client.Principal, server.Mechanism, lifetimeMs);
+        return lifetimeMs;
     }
 
     private static void Failed(ClientContext client, SaslServer server, string error, RequestDispatcher dispatcher)
@@ -83,8 +102,10 @@ internal sealed class SaslAuthenticateHandler : ApiHandler<SaslAuthenticateReque
         client.Sasl = null;
         client.CloseAfterResponse = true;
         dispatcher.Metrics.SaslAuthentication(client.Listener, server.Mechanism, "failure");
-        dispatcher.Log.LogInformation("SASL authentication of user {User} from {Remote} on listener {Listener} with {Mechanism} failed: {Error}; closing the connection",
-            server.User ?? "(none given)", client.Remote, client.Listener, server.Mechanism, error);
+        // The client's message may be Kafka's generic one; the log gets the reason (never the token).
+        string reason = server is OAuthBearerSaslServer { Reason: { } r } && !error.Contains(r, StringComparison.Ordinal) ? $"{error} ({r})" : error;
+        dispatcher.Log.LogInformation("SASL {Phase} of user {User} from {Remote} on listener {Listener} with {Mechanism} failed: {Error}; closing the connection",
+            client.Authenticated ? "re-authentication" : "authentication", server.User ?? "(none given)", client.Remote, client.Listener, server.Mechanism, reason);
     }
 
     protected override SaslAuthenticateResponse ErrorResponse(SaslAuthenticateRequest request, short errorCode) => new() { ErrorCode = errorCode };

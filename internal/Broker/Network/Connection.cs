@@ -176,7 +176,7 @@ internal sealed class Connection
                 try
                 {
                     ResponseFrame? raw = null;
-                    if (Context.SaslRequired && !Context.Authenticated && !MayPassBeforeAuthentication(request.AsSpan(0, length), out raw))
+                    if (Context.SaslRequired && (Context.Authenticated ? !MayPassInSession(request.AsSpan(0, length)) : !MayPassBeforeAuthentication(request.AsSpan(0, length), out raw)))
                     {
                         BufferPools.Requests.Return(request);
                         reader.AdvanceTo(buffer.Start, buffer.End);
@@ -244,6 +244,23 @@ internal sealed class Connection
         _log.LogInformation("closing connection from {Remote} on listener {Listener}: request with API key {ApiKey} before SASL authentication completed",
             Remote, _listener.Config.Name, apiKey);
         _dispatcher.Metrics.SaslAuthentication(_listener.Config.Name, Context.SaslMechanism ?? "none", "unauthenticated_request");
+        return false;
+    }
+
+    /// <summary>
+    /// Once the session's lifetime has passed (KIP-368), only a re-authentication may follow:
+    /// SaslHandshake, then the SaslAuthenticate it started. Anything else closes the connection
+    /// unanswered, as Kafka does (false; docs/security.md, "Re-authentication").
+    /// </summary>
+    private bool MayPassInSession(ReadOnlySpan<byte> frame)
+    {
+        long expires = Context.SessionExpiresAt;
+        if (expires == 0 || Environment.TickCount64 < expires) return true;
+        short apiKey = frame.Length >= 2 ? System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(frame) : (short)-1;
+        if (apiKey == Protocol.ApiKeys.SaslHandshake || (apiKey == Protocol.ApiKeys.SaslAuthenticate && Context.Sasl is not null)) return true;
+        _log.LogInformation("closing connection from {Remote} on listener {Listener}: its SASL session of {Principal} expired without re-authentication (request with API key {ApiKey})",
+            Remote, _listener.Config.Name, Context.Principal, apiKey);
+        _dispatcher.Metrics.SaslAuthentication(_listener.Config.Name, Context.SaslMechanism ?? "none", "session_expired");
         return false;
     }
 
@@ -344,10 +361,22 @@ internal sealed class ClientContext(string remote)
     /// <summary>The SASL exchange completed; <see cref="Principal"/> names the user.</summary>
     public bool Authenticated { get; set; }
 
+    private long _sessionExpiresAt;
+
+    /// <summary>
+    /// Environment.TickCount64 at which the authenticated session ends and only a
+    /// re-authentication may follow (KIP-368); 0 = it does not end.
+    /// </summary>
+    public long SessionExpiresAt
+    {
+        get => Volatile.Read(ref _sessionExpiresAt);
+        set => Volatile.Write(ref _sessionExpiresAt, value);
+    }
+
     /// <summary>The exchange SaslHandshake started, until it completes or fails.</summary>
     internal SaslServer? Sasl { get; set; }
 
-    /// <summary>The mechanism chosen in SaslHandshake (for logs and metrics).</summary>
+    /// <summary>The mechanism chosen in SaslHandshake (for logs and metrics, and the one a re-authentication must use).</summary>
     public string? SaslMechanism { get; set; }
 
     /// <summary>SaslHandshake v0 was used: the next frames are bare SASL tokens, not Kafka requests.</summary>

@@ -32,6 +32,9 @@ internal sealed class RequestDispatcher
     /// <summary>Who may do what (docs/security.md, "ACLs"); allows everything with --authorizer none.</summary>
     public Security.Authorizer Authorizer { get; init; } = Security.Authorizer.None;
 
+    /// <summary>The SASL mechanisms, credentials and session lifetime (null: the defaults, no lifetime).</summary>
+    public Security.SaslAuthenticator? Sasl { get; init; }
+
     /// <summary>The APIs and versions this broker advertises in ApiVersions.</summary>
     public IEnumerable<ApiHandler> Handlers => _handlers.Where(h => h is not null && h.Advertised)!;
 

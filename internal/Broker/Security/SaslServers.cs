@@ -4,11 +4,19 @@ using KafScale.Protocol.Sasl;
 
 namespace KafScale.Broker.Security;
 
-/// <summary>The SASL mechanisms a broker offers (OAUTHBEARER and GSSAPI are not among them).</summary>
+/// <summary>
+/// The SASL mechanisms a broker offers (GSSAPI is not among them). OAUTHBEARER needs a key set
+/// to check tokens with, so it is offered only when --sasl-oauthbearer-jwks-endpoint-url is set.
+/// </summary>
 public static class SaslMechanisms
 {
     public const string Plain = "PLAIN";
-    public static IReadOnlyList<string> Supported { get; } = [Plain, "SCRAM-SHA-256", "SCRAM-SHA-512"];
+    public const string OAuthBearer = "OAUTHBEARER";
+
+    /// <summary>The mechanisms offered by default (OAUTHBEARER joins them when it is configured).</summary>
+    public static IReadOnlyList<string> Defaults { get; } = [Plain, "SCRAM-SHA-256", "SCRAM-SHA-512"];
+
+    public static IReadOnlyList<string> Supported { get; } = [Plain, "SCRAM-SHA-256", "SCRAM-SHA-512", OAuthBearer];
 
     /// <summary>The canonical name of a supported mechanism, or null.</summary>
     public static string? Canonical(string name)
@@ -45,14 +53,26 @@ internal abstract class SaslServer
     /// <summary>The user the client claims, once it has said (for logs; authenticated only when complete).</summary>
     public string? User { get; protected set; }
 
+    /// <summary>When the credential stops being valid (Unix milliseconds): an OAUTHBEARER token's exp; null for passwords.</summary>
+    public long? CredentialExpiresAtMs { get; protected set; }
+
     public abstract SaslStep Evaluate(ReadOnlySpan<byte> response);
 
-    public static SaslServer? Create(string mechanism, IScramCredentials credentials) => mechanism switch
+    public static SaslServer? Create(string mechanism, SaslAuthenticator authenticator) => mechanism switch
     {
-        SaslMechanisms.Plain => new PlainSaslServer(credentials),
-        _ when ScramMechanism.ByName(mechanism) is { } m => new ScramSaslServer(m, credentials),
+        SaslMechanisms.Plain => new PlainSaslServer(authenticator.Credentials),
+        SaslMechanisms.OAuthBearer when authenticator.OAuthBearer is { } jwt => new OAuthBearerSaslServer(jwt),
+        _ when ScramMechanism.ByName(mechanism) is { } m => new ScramSaslServer(m, authenticator.Credentials),
         _ => null,
     };
+}
+
+/// <summary>A re-authentication that names another mechanism than the connection used: its one message fails (as in Kafka).</summary>
+internal sealed class RefusingSaslServer(string mechanism, string error) : SaslServer
+{
+    public override string Mechanism => mechanism;
+
+    public override SaslStep Evaluate(ReadOnlySpan<byte> response) => SaslStep.Fail(error);
 }
 
 /// <summary>
@@ -232,11 +252,32 @@ internal sealed class ScramSaslServer(ScramMechanism mechanism, IScramCredential
     }
 }
 
-/// <summary>What the SASL handlers share: the enabled mechanisms and the users' credentials.</summary>
-internal sealed class SaslAuthenticator(IReadOnlyList<string> enabled, IScramCredentials credentials)
+/// <summary>
+/// What the SASL handlers share: the enabled mechanisms, the users' credentials, the OAUTHBEARER
+/// token validator (when configured) and the session lifetime of KIP-368 (0 = none).
+/// </summary>
+internal sealed class SaslAuthenticator(IReadOnlyList<string> enabled, IScramCredentials credentials, JwtValidator? oauthBearer = null, long sessionLifetimeMs = 0)
 {
     public IReadOnlyList<string> Enabled { get; } = enabled;
     public IScramCredentials Credentials { get; } = credentials;
+    public JwtValidator? OAuthBearer { get; } = oauthBearer;
+
+    /// <summary>--sasl-session-lifetime-ms (Kafka's connections.max.reauth.ms); 0 = sessions do not end, except with an OAUTHBEARER token.</summary>
+    public long SessionLifetimeMs { get; } = sessionLifetimeMs;
+
+    /// <summary>
+    /// The lifetime of a session that authenticated now, as Kafka computes it (docs/security.md,
+    /// "Re-authentication"): the configured lifetime, cut to the credential's expiry when it has
+    /// one; 0 = the session does not end.
+    /// </summary>
+    public long SessionLifetimeFor(long? credentialExpiresAtMs, long nowMs)
+    {
+        if (credentialExpiresAtMs is not { } expires) return Math.Max(0, SessionLifetimeMs);
+        // An expired credential still gets a positive lifetime of 1 ms: the session ends at once
+        // rather than never (0 means "no end").
+        long left = Math.Max(1, expires - nowMs);
+        return SessionLifetimeMs > 0 ? Math.Min(SessionLifetimeMs, left) : left;
+    }
 
     /// <summary>Mechanism names are matched exactly, as Kafka does.</summary>
     public bool IsEnabled(string mechanism) => Enabled.Contains(mechanism, StringComparer.Ordinal);

@@ -78,7 +78,10 @@ public sealed class CertificateRotationTests(ITestOutputHelper output) : BrokerT
             (["--listeners", "BOGUS://127.0.0.1:1"], "unknown listener name 'BOGUS'"),
             (["--listeners", $"PLAINTEXT://127.0.0.1:{sslPort}", "--advertised-listeners", "SSL://h:1"], "SSL is not one of --listeners"),
             (["--tls-cert", certs.BrokerCert, "--tls-key", certs.BrokerKey, "--tls-client-auth", "required"], "needs --tls-ca"),
-            (["--sasl-mechanisms", "PLAIN,OAUTHBEARER"], "invalid value 'OAUTHBEARER' in --sasl-mechanisms"),
+            (["--sasl-mechanisms", "PLAIN,GSSAPI"], "invalid value 'GSSAPI' in --sasl-mechanisms"),
+            (["--sasl-mechanisms", "PLAIN,OAUTHBEARER"], "names OAUTHBEARER but --sasl-oauthbearer-jwks-endpoint-url"),
+            (["--sasl-oauthbearer-expected-issuer", "https://idp/"], "need --sasl-oauthbearer-jwks-endpoint-url"),
+            (["--sasl-oauthbearer-jwks-endpoint-url", "ftp://idp/jwks"], "expected a file path, a file: URL or an http(s) URL"),
             (["--listeners", $"SSL://127.0.0.1:{sslPort}", "--tls-cert", certs.Ca + ".missing", "--tls-key", certs.BrokerKey], "cannot load the TLS certificate"),
         };
         foreach (var (args, expected) in cases)
