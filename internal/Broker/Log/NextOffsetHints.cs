@@ -68,7 +68,7 @@ internal sealed class NextOffsetHints(IMetadataStore meta, TopicRegistry topics,
             // Where the next leader's open starts listing (docs/metadata.md).
             if (lastSegment > 0) ops.Add(TxnOp.Put(MetadataKeys.LastSegment(p.Topic, p.Partition), Ascii(lastSegment)));
             // A handoff that sealed everything says so, and the next leader need not read the WAL
-            // (docs/metadata.md, "Partition keys"). It counts only for the very next epoch, so a
+            // (docs/metadata.md, "Keys"). It counts only for the very next epoch, so a
             // stale one is harmless and never deleted.
             if (handoff && p.SealedThrough is long end && end == highWatermark)
                 ops.Add(TxnOp.Put(MetadataKeys.SealedHandoff(p.Topic, p.Partition), SealedHandoff.Format(p.LeaderEpoch, end)));
