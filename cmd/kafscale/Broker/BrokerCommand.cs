@@ -3,6 +3,7 @@ using System.Net;
 using KafScale.Broker;
 using KafScale.Broker.Security;
 using KafScale.Storage.S3;
+using KafScale.WebConsole;
 using Microsoft.Extensions.Logging;
 
 namespace KafScale.Cli;
@@ -39,6 +40,9 @@ internal static class BrokerCommand
     private static readonly Option<string> AuthorizerMode = new("--authorizer") { Description = "none (allow everything) or acl (deny unless an ACL or --super-users allows) [env KAFSCALE_AUTHORIZER, default none]" };
     private static readonly Option<string> SuperUsers = new("--super-users") { Description = "Principals allowed everything when --authorizer acl, User:a,User:b [env KAFSCALE_SUPER_USERS, default none]" };
 
+    private static readonly Option<string> ConsoleOption = new("--console") { Description = "Serve the web console under /ui/ of the --http listener [env KAFSCALE_CONSOLE, default true]", Arity = ArgumentArity.ZeroOrOne };
+    private static readonly Option<string> ConsoleWrite = new("--console-write") { Description = "Let the web console create, delete and alter topics, produce test records and reset group offsets [env KAFSCALE_CONSOLE_WRITE, default false]", Arity = ArgumentArity.ZeroOrOne };
+
     private static readonly StorageOptions Storage = new();
 
     public static Command Create()
@@ -51,6 +55,8 @@ internal static class BrokerCommand
             command.Options.Add(o);
         command.Options.Add(AuthorizerMode);
         command.Options.Add(SuperUsers);
+        command.Options.Add(ConsoleOption);
+        command.Options.Add(ConsoleWrite);
         command.SetAction(RunAsync);
         return command;
     }
@@ -61,6 +67,7 @@ internal static class BrokerCommand
         S3StoreOptions? s3;
         LogLevel level;
         bool json;
+        ConsoleOptions console;
         try
         {
             var s = new Settings(parse);
@@ -69,6 +76,7 @@ internal static class BrokerCommand
             config = Resolve(s, storage);
             level = Logging.ParseLevel(s.String(LogLevel, "KAFSCALE_LOG_LEVEL", "info"), LogLevel.Name);
             json = Logging.ParseFormat(s.String(LogFormat, "KAFSCALE_LOG_FORMAT", "text"), LogFormat.Name);
+            console = new ConsoleOptions(s.Switch(ConsoleOption, "KAFSCALE_CONSOLE", true), s.Switch(ConsoleWrite, "KAFSCALE_CONSOLE_WRITE", false));
         }
         catch (SettingException ex)
         {
@@ -97,9 +105,13 @@ internal static class BrokerCommand
             return 0;
         }
 
+        WebConsoleServer? web = console.Enabled ? WebConsoleServer.Attach(host, console, loggerFactory.CreateLogger("kafscale.console")) : null;
+        if (web is not null) log.LogInformation("web console on http://{Http}/ui/ ({Mode})", host.HttpEndPoint, console.Write ? "read-write" : "read-only");
+
         try { await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false); }
         catch (OperationCanceledException) { }
         log.LogInformation("shutting down: flushing pending data");
+        if (web is not null) await web.DisposeAsync().ConfigureAwait(false);
         await host.DisposeAsync().ConfigureAwait(false);
         log.LogInformation("stopped");
         return 0;
