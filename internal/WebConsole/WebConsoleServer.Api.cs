@@ -104,7 +104,7 @@ public sealed partial class WebConsoleServer
     private Task<HttpResponse> AddPartitionsAsync(HttpRequest r, string topic, CancellationToken ct)
     {
         using var doc = Body(r);
-        int count = OptionalInt(doc.RootElement, "count") ?? throw ApiError.BadRequest("the body needs \"count\": the new total number of partitions");
+        int count = OptionalInt(doc.RootElement, "count") ?? throw ApiError.BadRequest("the body needs \"count\": how many partitions to add");
         if (count is < 1 or > 100_000) throw ApiError.BadRequest("count must be from 1 to 100000");
         return AdminJsonAsync((c, o) => TopicAdmin.AddPartitionsAsync(c, o, topic, count, ct), ct);
     }

@@ -5,6 +5,7 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Child = Node | string | number | null | undefined | false;
 
 let writable = false;
+let renders = 0; // numbers each rendering of a page, so that tests can tell a fresh one from the last
 
 function h(tag: string, attrs: Record<string, unknown> = {}, ...children: (Child | Child[])[]): HTMLElement {
   const el = document.createElement(tag);
@@ -339,7 +340,7 @@ async function route(): Promise<void> {
     if (a.getAttribute("data-page") === parts[0]) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   const main = document.getElementById("main")!;
-  const next = h("div", { "data-page": parts[0] });
+  const next = h("div", { "data-page": parts[0], "data-render": ++renders });
   try {
     switch (parts[0]) {
       case "overview": await overview(next); break;
