@@ -128,7 +128,7 @@ async function writeMode() {
   await after(() => page.click('table[aria-label="Groups"] >> text=done-readers'), "groups");
   const lagBefore = await text('table[aria-label="Offsets"]');
   check(/orders/.test(lagBefore), `offsets of done-readers: ${lagBefore}`);
-  const totalBefore = Number(await page.locator('.stat:has(.label:text("Total lag")) .value').innerText());
+  const totalBefore = Number(await page.locator(".stat", { hasText: "Total lag" }).locator(".value").innerText());
   check(totalBefore >= 1, `the record produced after the group finished shows as lag (${totalBefore})`);
   await shot("group");
   await page.selectOption('select[name="to"]', "earliest");
@@ -137,7 +137,7 @@ async function writeMode() {
   check((await text('table[aria-label="Reset plan"]')).includes("0"), "the plan resets to 0");
   await after(() => page.click('form[aria-label="Reset offsets"] >> text=Execute'), "groups");
   check((await text("#banner")).includes("reset the offsets"), "reset confirmed");
-  const totalAfter = Number(await page.locator('.stat:has(.label:text("Total lag")) .value').innerText());
+  const totalAfter = Number(await page.locator(".stat", { hasText: "Total lag" }).locator(".value").innerText());
   check(totalAfter > totalBefore, `lag grew to every record after the reset to earliest (${totalBefore} -> ${totalAfter})`);
   step("reset offsets");
 
@@ -168,7 +168,8 @@ async function writeMode() {
   await after(() => page.click('form[aria-label="Choose a partition"] button'), "storage");
   check((await text("main")).includes("clean"), "verify is clean");
   check((await page.locator('table[aria-label="Segments"] tbody tr').count()) >= 1, "at least one sealed segment");
-  check((await page.locator('table[aria-label="WAL objects"] tbody tr').count()) >= 1, "WAL objects listed");
+  // WAL objects whose data is all sealed are deleted, so there may be none left to list.
+  check(/WAL objects \(\d+/.test(await text("main")), "the WAL objects section");
   await shot("storage");
   step("storage");
 

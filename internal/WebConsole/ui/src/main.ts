@@ -163,15 +163,15 @@ async function topic(main: HTMLElement, name: string): Promise<void> {
     h("h2", {}, "Configs"),
     table(["Name", "Value", "Source"], t.configs.map((c: Json) => [c.name, h("span", { class: "mono" }, c.value ?? "-"), c.source]), "Configs"));
   if (!writable) return;
-  const count = h("input", { name: "count", type: "number", min: t.partitions.length + 1, value: t.partitions.length + 1 }) as HTMLInputElement;
+  const count = h("input", { name: "count", type: "number", min: 1, value: 1 }) as HTMLInputElement;
   const key = h("input", { name: "config-name", placeholder: "retention.ms", required: true }) as HTMLInputElement;
   const value = h("input", { name: "config-value" }) as HTMLInputElement;
   main.append(
     h("h2", {}, "Change"),
     h("form", {
       "aria-label": "Add partitions",
-      onsubmit: (e: Event) => { e.preventDefault(); void act(() => api(`topics/${enc(name)}/partitions`, { method: "POST", body: { count: Number(count.value) } }), `${name} now has ${count.value} partitions`); },
-    }, field("Total partitions", count), h("button", { type: "submit" }, "Add partitions")),
+      onsubmit: (e: Event) => { e.preventDefault(); void act(() => api(`topics/${enc(name)}/partitions`, { method: "POST", body: { count: Number(count.value) } }), `added ${count.value} partition(s) to ${name}`); },
+    }, field("Partitions to add", count), h("button", { type: "submit" }, "Add partitions")),
     h("form", {
       "aria-label": "Set a config",
       onsubmit: (e: Event) => {
