@@ -168,7 +168,7 @@ public sealed class HttpEndpoint : IAsyncDisposable
         string reason = reply.Status switch
         {
             200 => "OK", 201 => "Created", 302 => "Found", 400 => "Bad Request", 401 => "Unauthorized", 403 => "Forbidden", 404 => "Not Found",
-            405 => "Method Not Allowed", 413 => "Content Too Large", 431 => "Request Header Fields Too Large", 503 => "Service Unavailable", _ => "Error",
+            405 => "Method Not Allowed", 413 => "Content Too Large", 415 => "Unsupported Media Type", 431 => "Request Header Fields Too Large", 503 => "Service Unavailable", _ => "Error",
         };
         var header = new StringBuilder($"HTTP/1.1 {reply.Status} {reason}\r\nContent-Type: {reply.ContentType}\r\nContent-Length: {reply.Body.Length}\r\nConnection: close\r\n");
         foreach (var h in reply.Headers ?? []) header.Append(h.Key).Append(": ").Append(h.Value).Append("\r\n");

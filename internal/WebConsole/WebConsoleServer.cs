@@ -72,6 +72,11 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
             string route = request.Path.Length > ApiPrefix.Length ? request.Path[ApiPrefix.Length..] : "";
             string[] parts = [.. route.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString)];
             bool read = request.Method is "GET";
+            // A body must be declared JSON: another site's page can send a form or text/plain POST
+            // to this port without asking, but not application/json, which needs a CORS preflight
+            // this server never grants (docs/console.md, "Security").
+            if (request.Method == "POST" && !(request.Headers.TryGetValue("Content-Type", out var type) && type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)))
+                throw new ApiError(415, "send the body as Content-Type: application/json");
             if (!read && !_options.Write && !IsDryRun(request, parts))
                 throw new ApiError(403, "the console is read-only: start the broker with --console-write (KAFSCALE_CONSOLE_WRITE=true) to allow changes");
             return await RouteAsync(request, parts, ct).ConfigureAwait(false);

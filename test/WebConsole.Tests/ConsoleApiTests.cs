@@ -44,10 +44,16 @@ public sealed class ConsoleApiTests
             Assert.True(error.Contains(c.Says, StringComparison.Ordinal), $"{c.Method} {c.Path}: '{error}' should say '{c.Says}'");
         }
 
+        // Another site's form or text/plain POST is refused: a JSON body needs its content type.
+        using (var plain = await Http.PostAsync(new Uri(broker.HttpBase, "ui/api/topics"), new StringContent("{\"name\":\"csrf\",\"partitions\":1}", System.Text.Encoding.UTF8, "text/plain")))
+            Assert.Equal(415, (int)plain.StatusCode);
+        using (var form = await Http.PostAsync(new Uri(broker.HttpBase, "ui/api/topics"), new FormUrlEncodedContent([new("name", "csrf")])))
+            Assert.Equal(415, (int)form.StatusCode);
+
         Assert.False(broker.HasExited);
         var (ok, topics) = await GetAsync(broker, "ui/api/topics");
         Assert.Equal(200, ok);
-        Assert.Equal("t", topics.GetProperty("topics")[0].GetProperty("name").GetString());
+        Assert.Equal(["t"], topics.GetProperty("topics").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
     }
 
     [Fact]

@@ -135,7 +135,7 @@ async function overview(main: HTMLElement): Promise<void> {
       chart("Produce bytes/s", series("produce_bytes_per_sec"), "B/s"),
       chart("Fetch bytes/s", series("fetch_bytes_per_sec"), "B/s"),
       chart("Produce latency", series("produce_latency_ms"), "ms"),
-      chart("Fetch latency", series("fetch_latency_ms"), "ms")),
+      chart("Fetch latency (long polls wait)", series("fetch_latency_ms"), "ms")),
     h("p", { class: "muted" }, `Sampled every ${o.history_interval_seconds} s from this broker's own metrics; each broker's console charts its own.`));
 }
 
