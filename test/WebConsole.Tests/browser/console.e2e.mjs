@@ -167,6 +167,7 @@ async function writeMode() {
   await page.fill('input[name="partition"]', "0");
   await after(() => page.click('form[aria-label="Choose a partition"] button'), "storage");
   check((await text("main")).includes("clean"), "verify is clean");
+  check(!/^null$/m.test(await text("main")), "no stray 'null' on the page");
   check((await page.locator('table[aria-label="Segments"] tbody tr').count()) >= 1, "at least one sealed segment");
   // WAL objects whose data is all sealed are deleted, so there may be none left to list.
   check(/WAL objects \(\d+/.test(await text("main")), "the WAL objects section");

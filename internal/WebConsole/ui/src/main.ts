@@ -323,8 +323,8 @@ async function storage(main: HTMLElement, q: URLSearchParams): Promise<void> {
       stat("Segments", s.segments.length), stat("Sealed bytes", bytes(s.segment_bytes)), stat("Object store", `${s.object_store} (${s.namespace})`)),
     h("h2", {}, "Segments"),
     table(["Base", "Last", "Records", "Batches", "Size", "Index", "Created", "Faults"], s.segments.map((x: Json) => [x.base_offset, x.last_offset ?? "-", x.records, x.batches, bytes(x.size_bytes),
-      x.has_index ? `${x.index_entries} entries` : "missing", time(x.created_at_ms), h("span", { class: x.faults ? "fault" : "clean" }, x.faults)]), "Segments"),
-    s.faults.length ? h("div", {}, h("h2", {}, "Faults"), table(["Object", "Check", "Message"], s.faults.map((f: Json) => [h("span", { class: "mono" }, f.key), f.check, f.message]), "Faults")) : null,
+      x.has_index ? `${x.index_entries} ${x.index_entries === 1 ? "entry" : "entries"}` : "missing", time(x.created_at_ms), h("span", { class: x.faults ? "fault" : "clean" }, x.faults)]), "Segments"),
+    h("div", {}, s.faults.length ? [h("h2", {}, "Faults"), table(["Object", "Check", "Message"], s.faults.map((f: Json) => [h("span", { class: "mono" }, f.key), f.check, f.message]), "Faults")] : []),
     h("h2", {}, `WAL objects (${s.wal_objects_total}, newest first; each holds chunks of many partitions)`),
     table(["Object", "Broker", "Size", "Created"], s.wal_objects.map((w: Json) => [h("span", { class: "mono" }, w.key), w.broker_id, bytes(w.size_bytes), time(w.created_at_ms)]), "WAL objects"));
 }
