@@ -11,9 +11,12 @@ internal static class ConsoleBroker
     public static Task<BrokerProcess> StartAsync(params string[] arguments) =>
         BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 1, LogLevel = "info", ExtraArguments = arguments });
 
-    public static async Task<(int Status, JsonElement Body)> SendAsync(BrokerProcess broker, HttpMethod method, string path, string? json = null)
+    public static Task<(int Status, JsonElement Body)> SendAsync(BrokerProcess broker, HttpMethod method, string path, string? json = null) =>
+        SendAsync(broker.HttpBase, method, path, json);
+
+    public static async Task<(int Status, JsonElement Body)> SendAsync(Uri http, HttpMethod method, string path, string? json = null)
     {
-        using var request = new HttpRequestMessage(method, new Uri(broker.HttpBase, path));
+        using var request = new HttpRequestMessage(method, new Uri(http, path));
         if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
         using var response = await Http.SendAsync(request);
         string text = await response.Content.ReadAsStringAsync();
