@@ -77,6 +77,9 @@ public sealed class BrokerHost : IAsyncDisposable
     /// <summary>True when --authorizer acl is on.</summary>
     public bool AclAuthorizer => _config.AclAuthorizer;
 
+    /// <summary>The SASL mechanisms the SASL_* listeners accept (--sasl-mechanisms).</summary>
+    public IReadOnlyList<string> SaslMechanisms => _config.SaslMechanisms;
+
     /// <summary>This broker's counters and health now, for the web console (docs/console.md).</summary>
     public BrokerVitals Vitals()
     {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using KafScale.Admin;
@@ -17,7 +18,9 @@ namespace KafScale.WebConsole;
 /// redirects are relative, so it works behind a reverse proxy under any path. Reads go
 /// through a Kafka client on the broker's own PLAINTEXT listener, so every page sees the
 /// whole cluster (partitions and groups this broker does not lead included) and acts under
-/// the same rules as <c>kafscale admin</c>.
+/// the same rules as <c>kafscale admin</c>. With the ACL authorizer on, the console asks for a
+/// user and password (HTTP Basic) and acts as that principal through the SASL_PLAINTEXT
+/// listener, so the broker's ACLs decide what it may see and do.
 /// </summary>
 public sealed partial class WebConsoleServer : IAsyncDisposable
 {
@@ -27,8 +30,14 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
     private readonly ILogger _log;
     private readonly MetricsHistory _history;
     private readonly IPEndPoint? _bootstrap;
+    private readonly IPEndPoint? _saslBootstrap;
     private readonly SemaphoreSlim _connect = new(1, 1);
     private KafkaClient? _client;
+    /// <summary>With ACLs on: one client per logged-in user and password (at most <see cref="MaxLogins"/>).</summary>
+    private readonly Dictionary<string, KafkaClient> _logins = new(StringComparer.Ordinal);
+    private const int MaxLogins = 32;
+    /// <summary>The client of the request being served, when it came with credentials.</summary>
+    private readonly AsyncLocal<KafkaClient?> _requestClient = new();
 
     private WebConsoleServer(BrokerHost host, ConsoleOptions options, ILogger log)
     {
@@ -36,13 +45,22 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
         _options = options;
         _log = log;
         _history = new MetricsHistory(host.Vitals);
-        if (host.EndPointOf("PLAINTEXT") is { } plaintext)
-        {
-            var address = plaintext.Address.Equals(IPAddress.Any) ? IPAddress.Loopback
-                : plaintext.Address.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback : plaintext.Address;
-            _bootstrap = new IPEndPoint(address, plaintext.Port);
-        }
+        _bootstrap = Reachable(host.EndPointOf("PLAINTEXT"));
+        _saslBootstrap = Reachable(host.EndPointOf("SASL_PLAINTEXT"));
     }
+
+    /// <summary>A listener's address as a client on this host dials it (a wildcard bind becomes loopback).</summary>
+    private static IPEndPoint? Reachable(IPEndPoint? bound) =>
+        bound is null ? null
+        : bound.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, bound.Port)
+        : bound.Address.Equals(IPAddress.IPv6Any) ? new IPEndPoint(IPAddress.IPv6Loopback, bound.Port)
+        : bound;
+
+    private static string Bootstrap(IPEndPoint e) =>
+        $"{(e.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{e.Address}]" : e.Address.ToString())}:{e.Port}";
+
+    /// <summary>With the ACL authorizer on, every page and API call needs a user's credentials.</summary>
+    private bool LoginRequired => _host.AclAuthorizer;
 
     /// <summary>Adds the console's routes to the broker's HTTP endpoint.</summary>
     public static WebConsoleServer Attach(BrokerHost host, ConsoleOptions options, ILogger log)
@@ -57,18 +75,35 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
 
     /// <summary>Why the API refuses every request on this broker, or null (docs/decisions.md, "Web console and ACLs").</summary>
     private string? Refusal() =>
-        _host.AclAuthorizer
-            ? "the broker runs with --authorizer acl and the console does not log in yet: it would read as ANONYMOUS past the ACLs, so it serves no data (use kafscale admin with credentials)"
+        LoginRequired
+            ? _saslBootstrap is null
+                ? "the broker runs with --authorizer acl: the console logs in as a user through a SASL_PLAINTEXT listener, and this broker has none (--listeners), so it serves no data rather than read past the ACLs"
+                : null
             : _bootstrap is null
                 ? "the console reads through the broker's PLAINTEXT listener and this broker has none (--listeners)"
                 : null;
 
+    private static readonly KeyValuePair<string, string>[] AskForLogin = [new("WWW-Authenticate", "Basic realm=\"KafScale console\", charset=\"UTF-8\""), new("Cache-Control", "no-store")];
+
+    private static HttpResponse Unauthorized(string message) =>
+        Json(401, w => { w.WriteString("error", message); w.WriteNumber("status", 401); }) with { Headers = AskForLogin };
+
     private async Task<HttpResponse> ServeAsync(HttpRequest request, CancellationToken ct)
     {
-        if (!request.Path.StartsWith(ApiPrefix, StringComparison.Ordinal) && request.Path != "/ui/api") return Asset(request);
+        bool api = request.Path.StartsWith(ApiPrefix, StringComparison.Ordinal) || request.Path == "/ui/api";
+        if (!api && !LoginRequired) return Asset(request);
         try
         {
             if (Refusal() is { } why) throw new ApiError(403, why);
+            if (LoginRequired)
+            {
+                if (!TryCredentials(request, out string user, out string password))
+                    return Unauthorized("the broker runs with --authorizer acl: log in as a Kafka user (SASL) to use the console");
+                var client = await LoginAsync(user, password, ct).ConfigureAwait(false);
+                if (client is null) return Unauthorized($"the broker did not accept the password of '{user}'");
+                if (!api) return Asset(request);
+                _requestClient.Value = client;
+            }
             string route = request.Path.Length > ApiPrefix.Length ? request.Path[ApiPrefix.Length..] : "";
             string[] parts = [.. route.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString)];
             bool read = request.Method is "GET";
@@ -84,7 +119,15 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
         catch (ApiError ex) { return Error(ex.Status, ex.Message); }
         catch (AdminFailure ex) { return Error(ex.Message.Contains("does not exist", StringComparison.Ordinal) ? 404 : 409, ex.Message); }
         catch (AdminUsageException ex) { return Error(400, ex.Message); }
-        catch (KafkaException ex) { return Error(ex.ErrorCode is Protocol.ErrorCode.UnknownTopicOrPartition or Protocol.ErrorCode.GroupIdNotFound ? 404 : 409, ex.Message); }
+        catch (KafkaException ex)
+        {
+            return Error(ex.ErrorCode switch
+            {
+                Protocol.ErrorCode.UnknownTopicOrPartition or Protocol.ErrorCode.GroupIdNotFound => 404,
+                Protocol.ErrorCode.TopicAuthorizationFailed or Protocol.ErrorCode.GroupAuthorizationFailed or Protocol.ErrorCode.ClusterAuthorizationFailed => 403,
+                _ => 409,
+            }, ex.Message);
+        }
         catch (JsonException ex) { return Error(400, $"malformed JSON body: {ex.Message}"); }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -136,16 +179,78 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
         w.WriteString("version", typeof(WebConsoleServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
     });
 
-    /// <summary>The client on this broker's PLAINTEXT listener, connected on first use.</summary>
+    /// <summary>The user and password of an <c>Authorization: Basic</c> header.</summary>
+    private static bool TryCredentials(HttpRequest request, out string user, out string password)
+    {
+        user = password = "";
+        if (!request.Headers.TryGetValue("Authorization", out var header) || !header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return false;
+        string decoded;
+        try { decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header[6..].Trim())); }
+        catch (FormatException) { return false; }
+        int colon = decoded.IndexOf(':');
+        if (colon <= 0) return false;
+        (user, password) = (decoded[..colon], decoded[(colon + 1)..]);
+        return true;
+    }
+
+    /// <summary>
+    /// A client authenticated as the user on the SASL_PLAINTEXT listener (the strongest mechanism
+    /// the broker accepts that the user's credential fits), or null when the broker refuses the
+    /// password. Clients are kept per user and password, so a page's calls do not log in each time.
+    /// </summary>
+    private async Task<KafkaClient?> LoginAsync(string user, string password, CancellationToken ct)
+    {
+        string key = user + "\n" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(password)));
+        await _connect.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_logins.TryGetValue(key, out var known)) return known;
+            foreach (string mechanism in new[] { "SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN" }.Where(m => _host.SaslMechanisms.Contains(m, StringComparer.OrdinalIgnoreCase)))
+            {
+                KafkaClient client;
+                try
+                {
+                    client = await KafkaClient.ConnectAsync(new KafkaClientOptions
+                    {
+                        BootstrapServers = Bootstrap(_saslBootstrap!),
+                        AllowAutoTopicCreation = false,
+                        Connection = new KafkaConnectionOptions
+                        {
+                            ClientId = "kafscale-console",
+                            ConnectTimeout = TimeSpan.FromSeconds(5),
+                            Security = new KafkaSecurityOptions { Protocol = KafkaSecurityProtocol.SaslPlaintext, SaslMechanism = mechanism, SaslUsername = user, SaslPassword = password },
+                        },
+                    }, ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    _log.LogDebug("console login of {User} with {Mechanism} failed: {Error}", user, mechanism, ex.Message);
+                    continue;
+                }
+                if (_logins.Count >= MaxLogins)
+                {
+                    foreach (var old in _logins.Values) await old.DisposeAsync().ConfigureAwait(false);
+                    _logins.Clear();
+                }
+                _logins[key] = client;
+                return client;
+            }
+            return null;
+        }
+        finally { _connect.Release(); }
+    }
+
+    /// <summary>The logged-in user's client, else the client on this broker's PLAINTEXT listener, connected on first use.</summary>
     private async Task<KafkaClient> ClientAsync(CancellationToken ct)
     {
+        if (_requestClient.Value is { } login) return login;
         if (Volatile.Read(ref _client) is { } existing) return existing;
         await _connect.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             _client ??= await KafkaClient.ConnectAsync(new KafkaClientOptions
             {
-                BootstrapServers = $"{(_bootstrap!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{_bootstrap.Address}]" : _bootstrap.Address.ToString())}:{_bootstrap.Port}",
+                BootstrapServers = Bootstrap(_bootstrap!),
                 AllowAutoTopicCreation = false,
                 Connection = new KafkaConnectionOptions { ClientId = "kafscale-console", ConnectTimeout = TimeSpan.FromSeconds(5) },
             }, ct).ConfigureAwait(false);
@@ -156,6 +261,18 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
 
     private async Task DropClientAsync()
     {
+        if (_requestClient.Value is { } login)
+        {
+            // A broken login client is forgotten; the next request logs in again.
+            await _connect.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                foreach (var stale in _logins.Where(l => ReferenceEquals(l.Value, login)).Select(l => l.Key).ToList()) _logins.Remove(stale);
+            }
+            finally { _connect.Release(); }
+            await login.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
         var client = Interlocked.Exchange(ref _client, null);
         if (client is not null) await client.DisposeAsync().ConfigureAwait(false);
     }
@@ -218,6 +335,8 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
     {
         await _history.DisposeAsync().ConfigureAwait(false);
         await DropClientAsync().ConfigureAwait(false);
+        foreach (var login in _logins.Values) await login.DisposeAsync().ConfigureAwait(false);
+        _logins.Clear();
         _connect.Dispose();
     }
 }

@@ -11,12 +11,14 @@ internal static class ConsoleBroker
     public static Task<BrokerProcess> StartAsync(params string[] arguments) =>
         BrokerProcess.StartAsync(new BrokerOptions { DefaultPartitions = 1, LogLevel = "info", ExtraArguments = arguments });
 
-    public static Task<(int Status, JsonElement Body)> SendAsync(BrokerProcess broker, HttpMethod method, string path, string? json = null) =>
-        SendAsync(broker.HttpBase, method, path, json);
+    public static Task<(int Status, JsonElement Body)> SendAsync(BrokerProcess broker, HttpMethod method, string path, string? json = null, string? login = null) =>
+        SendAsync(broker.HttpBase, method, path, json, login);
 
-    public static async Task<(int Status, JsonElement Body)> SendAsync(Uri http, HttpMethod method, string path, string? json = null)
+    /// <summary>Sends a request; <paramref name="login"/> is "user:password" for HTTP Basic.</summary>
+    public static async Task<(int Status, JsonElement Body)> SendAsync(Uri http, HttpMethod method, string path, string? json = null, string? login = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(http, path));
+        if (login is not null) request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(login)));
         if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
         using var response = await Http.SendAsync(request);
         string text = await response.Content.ReadAsStringAsync();

@@ -1,6 +1,7 @@
 // Drives the web console in headless chromium (docs/console.md, "Tests").
 //   node console.e2e.mjs write    BASE SHOTS   every page with real data, every write action, screenshots
 //   node console.e2e.mjs readonly BASE         no write control shown; the API refuses writes
+//   node console.e2e.mjs login    BASE         with ACLs: a login is asked for, and each user sees what the ACLs allow
 // Prints "ok STEP" per step passed; any failure exits 1 with the reason on stderr.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -37,6 +38,7 @@ try {
   if (shots) mkdirSync(shots, { recursive: true });
   if (mode === "write") await writeMode();
   else if (mode === "readonly") await readOnlyMode();
+  else if (mode === "login") await loginMode();
   else throw new Error(`unknown mode ${mode}`);
   check(problems.length === 0, problems.join("; "));
   console.log("passed");
@@ -198,4 +200,29 @@ async function readOnlyMode() {
   const status = await page.evaluate(async () => (await fetch("api/topics", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"name":"sneaky"}' })).status);
   check(status === 403, `POST api/topics answered ${status}`);
   step("read-only");
+}
+
+/** Topic names the topics page shows to a browser logged in as user:password. */
+async function topicsAs(user, password) {
+  const context = await browser.newContext({ httpCredentials: { username: user, password } });
+  const p = await context.newPage();
+  p.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  await p.goto(base + "ui/#/topics");
+  await p.waitForSelector('main > [data-page="topics"][data-loaded] table[aria-label="Topics"]');
+  const names = await p.locator('table[aria-label="Topics"] tbody tr td:first-child').allInnerTexts();
+  await context.close();
+  return names;
+}
+
+async function loginMode() {
+  // Without credentials the browser is challenged; headless, with no one to type, the
+  // navigation ends with the challenge unanswered.
+  let outcome;
+  try { outcome = String((await page.goto(base + "ui/")).status()); } catch (e) { outcome = e.message; }
+  check(outcome === "401" || outcome.includes("ERR_INVALID_AUTH_CREDENTIALS"), `without a login: ${outcome}`);
+  const admin = await topicsAs("admin", "admin-secret");
+  check(admin.includes("secret"), `admin sees the topic: ${admin}`);
+  const alice = await topicsAs("alice", "alice-secret");
+  check(!alice.includes("secret"), `alice, with no ACL, does not: ${alice}`);
+  step("login");
 }
