@@ -3,11 +3,12 @@
 #   docker run kafscale snapshot ...    docker run kafscale admin ...
 #
 # Build stage: the same recipe as a developer machine. The packages the native-AOT link needs
-# (a subset of scripts/install-deps.sh), then scripts/build.sh, which writes out/kafscale.
+# (a subset of scripts/install-deps.sh; node and npm bundle the web console's front end), then
+# scripts/build.sh, which writes out/kafscale.
 # Ubuntu 24.04 in both stages, so the binary is linked against the C library it runs with.
 FROM --platform=linux/amd64 mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang lld \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang lld nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -30,7 +31,7 @@ ENV KAFSCALE_DATA_DIR=/var/lib/kafscale \
     KAFSCALE_HEALTH_PORT=9093 \
     KAFSCALE_HEALTH_PATH=/readyz
 VOLUME ["/var/lib/kafscale"]
-# 9092 Kafka; 9093 broker HTTP (/metrics /healthz /readyz); 9094 processor HTTP; 9095 snapshot scheduler HTTP.
+# 9092 Kafka; 9093 broker HTTP (/metrics /healthz /readyz, the web console under /ui/); 9094 processor HTTP; 9095 snapshot scheduler HTTP.
 EXPOSE 9092 9093 9094 9095
 
 # The image has no curl: bash's /dev/tcp sends the request. Healthy when the answer is 200.

@@ -8,6 +8,10 @@ command -v dotnet >/dev/null 2>&1 || { echo "build.sh: the .NET SDK is missing: 
 # they cannot be), so a fresh machine builds with this script alone.
 ./scripts/install-build-deps.sh
 
+# The web console's front end (docs/console.md): bundled by esbuild into internal/WebConsole/ui/dist,
+# which the publish below embeds. npm ci installs exactly what package-lock.json pins, once.
+./scripts/build-console.sh
+
 # The runtime identifier comes from kafscale.csproj, not from the command line: given as -r it
 # would apply to every library too, which then compile a second time (once for the publish,
 # once for the solution build that scripts/test.sh runs next) instead of sharing one build.

@@ -60,7 +60,7 @@ echo "$protocol_check"
 # The units run in KAFSCALE_TEST_LANES lanes (default 2); each lane takes the next unit as soon as
 # its last one ends. Longest first, from the durations each run prints ("--- NAME: N s"), so the
 # lanes end at about the same time; a project missing from this list runs last.
-order=(cluster Integration Processor.Tests Metadata.Tests Parquet.Tests Snapshot.Tests Protocol.Tests Broker.Tests
+order=(cluster Integration Processor.Tests WebConsole.Tests Metadata.Tests Parquet.Tests Snapshot.Tests Protocol.Tests Broker.Tests
   Packaging.Tests Admin.Tests Avro.Tests Storage.S3.Tests Iceberg.Tests Records.Tests Client.Tests
   Observability.Tests Groups.Tests Fuzz Storage.Tests)
 units=()

@@ -53,6 +53,10 @@ internal sealed class Settings(ParseResult parse)
         };
     }
 
+    /// <summary>A flag that means true when given without a value (--console-write), else like <see cref="Bool"/>.</summary>
+    public bool Switch(Option<string> option, string env, bool fallback) =>
+        parse.GetResult(option) is { Implicit: false, Tokens.Count: 0 } ? true : Bool(option, env, fallback);
+
     public IPEndPoint Endpoint(Option<string> option, string env, string fallback)
     {
         var raw = Raw(option, env) ?? fallback;

@@ -20,6 +20,11 @@ namespace KafScale.Broker;
 /// <summary>A problem an operator must fix before the broker can start; the message says how.</summary>
 public sealed class StartupException(string message, Exception? inner = null) : Exception(message, inner);
 
+/// <summary>What the web console shows of one broker: identity, health and cumulative counters (docs/console.md).</summary>
+public sealed record BrokerVitals(int BrokerId, string ClusterId, string MetadataStore, bool LeaseValid, string ObjectStore, string ObjectStoreState,
+    int PartitionsLed, long BytesIn, long BytesOut, long RecordsIn, long RecordsOut, long ProduceRequests, double ProduceLatencySumMs,
+    long FetchRequests, double FetchLatencySumMs, long ObjectPuts, long ObjectGets, long ObjectLists, double RequestCostUsdPerDay);
+
 /// <summary>
 /// A running broker: metadata and object store, partition logs, the Kafka listener and the
 /// HTTP endpoint. Disposing it is the graceful shutdown: stop accepting, answer what has been
@@ -41,6 +46,7 @@ public sealed class BrokerHost : IAsyncDisposable
     private Authorizer? _authorizer;
     private ScramCredentialStore? _credentials;
     private JsonWebKeySet? _jwks;
+    private BrokerConfig _config = null!;
 
     private BrokerHost(IMetadataStore meta, IObjectStore store, ClusterNode node, PartitionStorage storage, KafkaServer[] servers, HttpEndpoint http, GroupCoordinatorService groups)
     {
@@ -61,6 +67,31 @@ public sealed class BrokerHost : IAsyncDisposable
     /// <summary>The bound address of the listener of that name (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), or null.</summary>
     public System.Net.IPEndPoint? EndPointOf(string listener) => Array.Find(_servers, s => s.Listener.Name == listener)?.LocalEndPoint;
     public System.Net.IPEndPoint HttpEndPoint => _http.LocalEndPoint;
+
+    /// <summary>The HTTP endpoint, for the web console to add its routes (docs/console.md).</summary>
+    public HttpEndpoint Http => _http;
+
+    /// <summary>The object store and namespace the partitions' segments and WAL objects live in.</summary>
+    public IObjectStore ObjectStore => _store;
+    public string Namespace => _config.Namespace;
+
+    /// <summary>True when --authorizer acl is on.</summary>
+    public bool AclAuthorizer => _config.AclAuthorizer;
+
+    /// <summary>The SASL mechanisms the SASL_* listeners accept (--sasl-mechanisms).</summary>
+    public IReadOnlyList<string> SaslMechanisms => _config.SaslMechanisms;
+
+    /// <summary>This broker's counters and health now, for the web console (docs/console.md).</summary>
+    public BrokerVitals Vitals()
+    {
+        var metrics = _node.Logs.Runtime.Metrics;
+        var produce = metrics.RequestLatency("Produce");
+        var fetch = metrics.RequestLatency("Fetch");
+        return new BrokerVitals(_node.BrokerId, _node.ClusterId, _meta.Kind, _node.Registry.Guard.MayWrite, _store.Kind, metrics.Health.State.ToString().ToLowerInvariant(),
+            _node.Logs.OpenLogs().Count(), metrics.BytesIn.Value, metrics.BytesOut.Value, metrics.RecordsIn.Value, metrics.RecordsOut.Value,
+            produce.Count, produce.Sum, fetch.Count, fetch.Sum,
+            metrics.ObjectRequests("put"), metrics.ObjectRequests("get") + metrics.ObjectRequests("range"), metrics.ObjectRequests("list"), metrics.EstimatedRequestCostUsdPerDay);
+    }
 
     /// <summary>The request dispatcher, for tests that hand it requests of a connection whose principal they set.</summary>
     internal RequestDispatcher Dispatcher { get; private set; } = null!;
@@ -204,6 +235,7 @@ public sealed class BrokerHost : IAsyncDisposable
 
             var host = new BrokerHost(meta, store, node, storage, [.. servers], http, groups);
             host._quotas = quotas;
+            host._config = config;
             host._authorizer = authorizer;
             host.Dispatcher = dispatcher;
             host._credentials = credentials;

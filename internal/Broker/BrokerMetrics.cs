@@ -83,7 +83,7 @@ internal sealed class BrokerMetrics
         registry.GaugeFunc("kafscale_fetch_rps", "Records fetched per second (10 s window).", FetchRate.PerSecond);
         // S3 Standard request prices (USD per 1,000): PUT/COPY/POST/LIST 0.005, GET and the rest 0.0004.
         registry.GaugeFunc("kafscale_estimated_request_cost_usd_per_day", "This broker's object-store request cost per day at S3 Standard prices, from the last minute's request rates.",
-            () => 86_400 * (_writeRate.PerSecond() * 0.005 + _readRate.PerSecond() * 0.0004) / 1000);
+            () => EstimatedRequestCostUsdPerDay);
     }
 
     public MetricsRegistry Registry { get; }
@@ -121,6 +121,15 @@ internal sealed class BrokerMetrics
             admin ? _adminRequests.WithLabels(api) : null, admin ? _adminErrors.WithLabels(api) : null);
 
     public void Request(string api, double latencyMs, bool ok) => ForApi(api).Record(latencyMs, ok);
+
+    /// <summary>The latency histogram of one API, for the console's charts (docs/console.md).</summary>
+    public Histogram RequestLatency(string api) => _requestLatency.WithLabels(api);
+
+    /// <summary>Object-store requests of one operation (put, get, range, list, delete) so far.</summary>
+    public long ObjectRequests(string op) => _objectRequests.WithLabels(op).Value;
+
+    /// <summary>The value of kafscale_estimated_request_cost_usd_per_day.</summary>
+    public double EstimatedRequestCostUsdPerDay => 86_400 * (_writeRate.PerSecond() * 0.005 + _readRate.PerSecond() * 0.0004) / 1000;
 
     private readonly RateMeter _writeRate = new(60);
     private readonly RateMeter _readRate = new(60);

@@ -3,6 +3,7 @@ using System.Net;
 using KafScale.Broker;
 using KafScale.Broker.Security;
 using KafScale.Storage.S3;
+using KafScale.WebConsole;
 using Microsoft.Extensions.Logging;
 
 namespace KafScale.Cli;
@@ -25,7 +26,7 @@ internal static class BrokerCommand
     private static readonly Option<string> OAuthSubClaim = new("--sasl-oauthbearer-sub-claim-name") { Description = "The OAUTHBEARER token claim that names the principal User:<value> [env KAFSCALE_SASL_OAUTHBEARER_SUB_CLAIM_NAME, default sub]" };
     private static readonly Option<string> OAuthClockSkew = new("--sasl-oauthbearer-clock-skew-seconds") { Description = "Leeway for the exp, nbf and iat claims of OAUTHBEARER tokens [env KAFSCALE_SASL_OAUTHBEARER_CLOCK_SKEW_SECONDS, default 30]" };
     private static readonly Option<string> SaslSessionLifetime = new("--sasl-session-lifetime-ms") { Description = "Longest SASL session before the client must re-authenticate on its connection (KIP-368, Kafka's connections.max.reauth.ms); 0 = sessions end only when an OAUTHBEARER token expires [env KAFSCALE_SASL_SESSION_LIFETIME_MS, default 0]" };
-    private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
+    private static readonly Option<string> Http = new("--http") { Description = "HTTP listener for /metrics, /healthz, /readyz and the web console under /ui/ [env KAFSCALE_METRICS_ADDR, default 0.0.0.0:9093]" };
     private static readonly Option<string> BrokerId = new("--broker-id") { Description = "Broker id [env KAFSCALE_BROKER_ID, default: allocated from the metadata store]" };
     private static readonly Option<string> LeaseTtl = new("--lease-ttl-ms") { Description = "TTL of the broker's lease: how soon a crashed broker's partitions move [env KAFSCALE_LEASE_TTL_MS, default 5000 with etcd, 30000 embedded]" };
     private static readonly Option<string> LeaderRebalanceDelay = new("--leader-rebalance-delay-ms") { Description = "How long a broker that joins or comes back must stay registered before partitions move to it [env KAFSCALE_LEADER_REBALANCE_DELAY_MS, default 10000]" };
@@ -46,6 +47,9 @@ internal static class BrokerCommand
     private static readonly Option<string> AuthorizerMode = new("--authorizer") { Description = "none (allow everything) or acl (deny unless an ACL or --super-users allows) [env KAFSCALE_AUTHORIZER, default none]" };
     private static readonly Option<string> SuperUsers = new("--super-users") { Description = "Principals allowed everything when --authorizer acl, User:a,User:b [env KAFSCALE_SUPER_USERS, default none]" };
 
+    private static readonly Option<string> ConsoleOption = new("--console") { Description = "Serve the web console under /ui/ of the --http listener [env KAFSCALE_CONSOLE, default true]", Arity = ArgumentArity.ZeroOrOne };
+    private static readonly Option<string> ConsoleWrite = new("--console-write") { Description = "Let the web console create, delete and alter topics, produce test records and reset group offsets [env KAFSCALE_CONSOLE_WRITE, default false]", Arity = ArgumentArity.ZeroOrOne };
+
     private static readonly StorageOptions Storage = new();
 
     public static Command Create()
@@ -58,6 +62,8 @@ internal static class BrokerCommand
             command.Options.Add(o);
         command.Options.Add(AuthorizerMode);
         command.Options.Add(SuperUsers);
+        command.Options.Add(ConsoleOption);
+        command.Options.Add(ConsoleWrite);
         command.SetAction(RunAsync);
         return command;
     }
@@ -68,6 +74,7 @@ internal static class BrokerCommand
         S3StoreOptions? s3;
         LogLevel level;
         bool json;
+        ConsoleOptions console;
         try
         {
             var s = new Settings(parse);
@@ -76,6 +83,7 @@ internal static class BrokerCommand
             config = Resolve(s, storage);
             level = Logging.ParseLevel(s.String(LogLevel, "KAFSCALE_LOG_LEVEL", "info"), LogLevel.Name);
             json = Logging.ParseFormat(s.String(LogFormat, "KAFSCALE_LOG_FORMAT", "text"), LogFormat.Name);
+            console = new ConsoleOptions(s.Switch(ConsoleOption, "KAFSCALE_CONSOLE", true), s.Switch(ConsoleWrite, "KAFSCALE_CONSOLE_WRITE", false));
         }
         catch (SettingException ex)
         {
@@ -104,9 +112,13 @@ internal static class BrokerCommand
             return 0;
         }
 
+        WebConsoleServer? web = console.Enabled ? WebConsoleServer.Attach(host, console, loggerFactory.CreateLogger("kafscale.console")) : null;
+        if (web is not null) log.LogInformation("web console on http://{Http}/ui/ ({Mode})", host.HttpEndPoint, console.Write ? "read-write" : "read-only");
+
         try { await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false); }
         catch (OperationCanceledException) { }
         log.LogInformation("shutting down: flushing pending data");
+        if (web is not null) await web.DisposeAsync().ConfigureAwait(false);
         await host.DisposeAsync().ConfigureAwait(false);
         log.LogInformation("stopped");
         return 0;

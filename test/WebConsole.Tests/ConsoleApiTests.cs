@@ -1,0 +1,146 @@
+using static KafScale.WebConsole.Tests.ConsoleBroker;
+
+namespace KafScale.WebConsole.Tests;
+
+/// <summary>The console's JSON API and switches against the built binary (docs/console.md).</summary>
+public sealed class ConsoleApiTests
+{
+    [Fact]
+    public async Task Bad_input_gets_a_clear_4xx_json_error_and_the_broker_keeps_serving()
+    {
+        await using var broker = await StartAsync("--console-write");
+        var (created, _) = await SendAsync(broker, HttpMethod.Post, "ui/api/topics", """{"name":"t","partitions":1}""");
+        Assert.Equal(200, created);
+
+        var cases = new (HttpMethod Method, string Path, string? Body, int Status, string Says)[]
+        {
+            (HttpMethod.Get, "ui/api/topics/nope", null, 404, "does not exist"),
+            (HttpMethod.Get, "ui/api/topics/nope/messages?partition=0", null, 404, "does not exist"),
+            (HttpMethod.Get, "ui/api/topics/t/messages?partition=9", null, 400, "no partition"),
+            (HttpMethod.Get, "ui/api/topics/t/messages", null, 400, "partition=N"),
+            (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=offset&offset=77", null, 400, "outside the log"),
+            (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=offset&offset=abc", null, 400, "whole number"),
+            (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=time&time=yesterday", null, 400, "ISO 8601"),
+            (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&count=100000", null, 400, "count"),
+            (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=sideways", null, 400, "from must be"),
+            (HttpMethod.Post, "ui/api/topics", "{not json", 400, "malformed JSON"),
+            (HttpMethod.Post, "ui/api/topics", "[1,2]", 400, "JSON object"),
+            (HttpMethod.Post, "ui/api/topics", "", 400, "JSON object body"),
+            (HttpMethod.Post, "ui/api/topics", """{"name":"t","partitions":1}""", 409, "exists"),
+            (HttpMethod.Post, "ui/api/topics", """{"name":7}""", 400, "must be a string"),
+            (HttpMethod.Post, "ui/api/topics/t/partitions", """{"count":"many"}""", 400, "whole number"),
+            (HttpMethod.Post, "ui/api/topics/t/config", """{"set":{"retention.ms":5}}""", 400, "string values"),
+            (HttpMethod.Post, "ui/api/groups/nobody/reset-offsets", """{"topic":"t","to":"sometime"}""", 400, "\"to\" must be"),
+            (HttpMethod.Get, "ui/api/groups/nobody", null, 404, "does not exist"),
+            (HttpMethod.Get, "ui/api/storage/t/x", null, 400, "no partition"),
+            (HttpMethod.Get, "ui/api/nothing-here", null, 404, "no console API"),
+            (HttpMethod.Put, "ui/api/topics", "{}", 405, "not allowed"),
+        };
+        foreach (var c in cases)
+        {
+            var (status, body) = await SendAsync(broker, c.Method, c.Path, c.Body);
+            Assert.True(status == c.Status, $"{c.Method} {c.Path}: expected {c.Status}, got {status} {body}");
+            string error = body.GetProperty("error").GetString()!;
+            Assert.True(error.Contains(c.Says, StringComparison.Ordinal), $"{c.Method} {c.Path}: '{error}' should say '{c.Says}'");
+        }
+
+        // Another site's form or text/plain POST is refused: a JSON body needs its content type.
+        using (var plain = await Http.PostAsync(new Uri(broker.HttpBase, "ui/api/topics"), new StringContent("{\"name\":\"csrf\",\"partitions\":1}", System.Text.Encoding.UTF8, "text/plain")))
+            Assert.Equal(415, (int)plain.StatusCode);
+        using (var form = await Http.PostAsync(new Uri(broker.HttpBase, "ui/api/topics"), new FormUrlEncodedContent([new("name", "csrf")])))
+            Assert.Equal(415, (int)form.StatusCode);
+
+        Assert.False(broker.HasExited);
+        var (ok, topics) = await GetAsync(broker, "ui/api/topics");
+        Assert.Equal(200, ok);
+        Assert.Equal(["t"], topics.GetProperty("topics").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
+    }
+
+    [Fact]
+    public async Task The_root_redirects_relatively_to_the_console_and_its_assets_are_served_from_the_binary()
+    {
+        await using var broker = await StartAsync();
+        using var noRedirect = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+        using var root = await noRedirect.GetAsync(broker.HttpBase);
+        Assert.Equal(302, (int)root.StatusCode);
+        Assert.Equal("ui/", root.Headers.Location!.OriginalString);
+
+        string index = await Http.GetStringAsync(new Uri(broker.HttpBase, "ui/"));
+        Assert.Contains("src=\"app.js\"", index);
+        Assert.DoesNotContain("src=\"/", index);
+        using var script = await Http.GetAsync(new Uri(broker.HttpBase, "ui/app.js"));
+        Assert.Equal(200, (int)script.StatusCode);
+        Assert.StartsWith("text/javascript", script.Content.Headers.ContentType!.ToString());
+        using var metrics = await Http.GetAsync(new Uri(broker.HttpBase, "metrics"));
+        Assert.Equal(200, (int)metrics.StatusCode);
+    }
+
+    [Fact]
+    public async Task With_the_console_off_there_is_no_ui_and_metrics_still_answer()
+    {
+        await using var broker = await StartAsync("--console=false");
+        using var ui = await Http.GetAsync(new Uri(broker.HttpBase, "ui/"));
+        Assert.Equal(404, (int)ui.StatusCode);
+        var (api, _) = await GetAsync(broker, "ui/api/topics");
+        Assert.Equal(404, api);
+        using var metrics = await Http.GetAsync(new Uri(broker.HttpBase, "metrics"));
+        Assert.Equal(200, (int)metrics.StatusCode);
+    }
+
+    [Fact]
+    public async Task With_acls_on_the_console_asks_for_a_login_and_acts_as_that_principal()
+    {
+        var (saslPort, _) = BrokerProcess.FreePorts();
+        // Bootstrapped as docs/security.md shows: ANONYMOUS on the loopback PLAINTEXT listener is a super user.
+        await using var broker = await StartAsync("--listeners", $"PLAINTEXT://127.0.0.1:{{kafka-port}},SASL_PLAINTEXT://127.0.0.1:{saslPort}",
+            "--authorizer", "acl", "--super-users", "User:admin,User:ANONYMOUS", "--console-write");
+        foreach (var (user, password) in new[] { ("admin", "admin-secret"), ("alice", "alice-secret") })
+            (await ClientRunner.RunAsync(broker.Binary, ["admin", "--bootstrap", broker.Bootstrap, "users", "set", user, "--mechanism", "SCRAM-SHA-512", "--password", password])).EnsureSuccess();
+        (await ClientRunner.RunAsync(broker.Binary, ["admin", "--bootstrap", broker.Bootstrap, "topics", "create", "secret", "--partitions", "1"])).EnsureSuccess();
+
+        // No credentials: the browser is asked for them, for the pages as for the API.
+        using (var page = await Http.GetAsync(new Uri(broker.HttpBase, "ui/")))
+        {
+            Assert.Equal(401, (int)page.StatusCode);
+            Assert.Equal("Basic", page.Headers.WwwAuthenticate.Single().Scheme);
+        }
+        Assert.Equal(401, (await GetAsync(broker, "ui/api/topics")).Status);
+        Assert.Equal(401, (await SendAsync(broker, HttpMethod.Get, "ui/api/topics", login: "alice:wrong")).Status);
+
+        // alice has no ACL: the broker shows her no topic and refuses her a new one.
+        var (aliceList, aliceTopics) = await SendAsync(broker, HttpMethod.Get, "ui/api/topics", login: "alice:alice-secret");
+        Assert.Equal(200, aliceList);
+        Assert.Empty(aliceTopics.GetProperty("topics").EnumerateArray());
+        var (aliceCreate, refused) = await SendAsync(broker, HttpMethod.Post, "ui/api/topics", """{"name":"alices","partitions":1}""", "alice:alice-secret");
+        Assert.True(aliceCreate == 403, refused.ToString());
+
+        // admin, a super user, sees and does everything, through the same console.
+        var (adminList, adminTopics) = await SendAsync(broker, HttpMethod.Get, "ui/api/topics", login: "admin:admin-secret");
+        Assert.Equal(200, adminList);
+        Assert.Equal(["secret"], adminTopics.GetProperty("topics").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
+        var (adminCreate, made) = await SendAsync(broker, HttpMethod.Post, "ui/api/topics", """{"name":"by-admin","partitions":1}""", "admin:admin-secret");
+        Assert.True(adminCreate == 200, made.ToString());
+        using var admin = new HttpRequestMessage(HttpMethod.Get, new Uri(broker.HttpBase, "ui/"));
+        admin.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String("admin:admin-secret"u8.ToArray()));
+        using var index = await Http.SendAsync(admin);
+        Assert.Equal(200, (int)index.StatusCode);
+
+        // The same in a browser: the login prompt's credentials decide what the pages show.
+        var browser = await BrowserAsync("login", broker.HttpBase.ToString());
+        Assert.True(browser.ExitCode == 0 && !browser.TimedOut, browser.ToString());
+    }
+
+    [Fact]
+    public async Task With_the_acl_authorizer_on_and_no_sasl_listener_the_api_serves_no_data_rather_than_read_past_the_acls()
+    {
+        await using var broker = await StartAsync("--authorizer", "acl", "--console-write");
+        foreach (string path in new[] { "ui/api/info", "ui/api/topics", "ui/api/overview", "ui/api/groups" })
+        {
+            var (status, body) = await GetAsync(broker, path);
+            Assert.Equal(403, status);
+            Assert.Contains("--authorizer acl", body.GetProperty("error").GetString());
+        }
+        var (write, _) = await SendAsync(broker, HttpMethod.Post, "ui/api/topics", """{"name":"x"}""");
+        Assert.Equal(403, write);
+    }
+}
