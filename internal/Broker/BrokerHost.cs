@@ -344,7 +344,7 @@ public sealed class BrokerHost : IAsyncDisposable
     /// </summary>
     private static async Task<JsonWebKeySet?> OpenKeySetAsync(BrokerConfig config, ILogger log, CancellationToken ct)
     {
-        bool wanted = config.SaslMechanisms.Contains(SaslMechanisms.OAuthBearer, StringComparer.Ordinal);
+        bool wanted = config.SaslMechanisms.Contains(Security.SaslMechanisms.OAuthBearer, StringComparer.Ordinal);
         if (!wanted) return null;
         if (config.OAuthBearer is not { } settings)
             throw new StartupException("--sasl-mechanisms names OAUTHBEARER but --sasl-oauthbearer-jwks-endpoint-url (KAFSCALE_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL) is not set: the broker needs a JWKS to check tokens with");
