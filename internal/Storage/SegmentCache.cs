@@ -88,14 +88,16 @@ public sealed class SegmentCache
         {
             if (_map.TryGetValue(key, out LinkedListNode<Entry>? existing))
                 RemoveNode(existing);
-            var node = _lru.AddFirst(new Entry(key, segment));
-            _map.Add(key, node);
-            _bytes += segment.Length;
-            while (_bytes > CapacityBytes && _lru.Last is LinkedListNode<Entry> victim)
+            // Room first, then the segment: the total never passes the bound, even for the
+            // moment a reader of CurrentBytes (which takes no lock) might see.
+            while (_bytes + segment.Length > CapacityBytes && _lru.Last is LinkedListNode<Entry> victim)
             {
                 RemoveNode(victim);
                 _evictions++;
             }
+            var node = _lru.AddFirst(new Entry(key, segment));
+            _map.Add(key, node);
+            Interlocked.Add(ref _bytes, segment.Length);
         }
         return true;
     }
@@ -124,7 +126,7 @@ public sealed class SegmentCache
         {
             _map.Clear();
             _lru.Clear();
-            _bytes = 0;
+            Interlocked.Exchange(ref _bytes, 0);
         }
     }
 
@@ -152,7 +154,7 @@ public sealed class SegmentCache
     {
         _lru.Remove(node);
         _map.Remove(node.Value.Key);
-        _bytes -= node.Value.Segment.Length;
+        Interlocked.Add(ref _bytes, -node.Value.Segment.Length);
     }
 
     private readonly record struct Entry(SegmentCacheKey Key, ReadOnlyMemory<byte> Segment);
