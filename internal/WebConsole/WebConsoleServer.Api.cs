@@ -181,7 +181,7 @@ public sealed partial class WebConsoleServer
 
         var records = new List<Record>();
         long next = offset;
-        // Bounded: a few fetches of at most 1 MiB each, never waiting for new data.
+        // Bounded: at most 8 fetches of at most 4 MiB each, never waiting for new data.
         for (int round = 0; round < 8 && records.Count < count && next < end; round++)
         {
             using var result = await client.FetchAsync(topicName, partition, next, new FetchOptions { MaxWaitMs = 0, MinBytes = 0, MaxBytes = 4 * 1024 * 1024 }, ct).ConfigureAwait(false);

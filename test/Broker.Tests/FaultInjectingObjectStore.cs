@@ -132,8 +132,14 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
 
     public Task<long?> GetSizeAsync(string key, CancellationToken cancellationToken) => inner.GetSizeAsync(key, cancellationToken);
 
+    private int _lists;
+
+    /// <summary>Listings started so far.</summary>
+    public int Lists => Volatile.Read(ref _lists);
+
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _lists);
         await foreach (var o in inner.ListAsync(prefix, cancellationToken).ConfigureAwait(false)) yield return o;
     }
 

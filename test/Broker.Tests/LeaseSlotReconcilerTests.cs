@@ -73,10 +73,8 @@ public sealed class LeaseSlotReconcilerTests : IAsyncDisposable
         public string Describe(int slot, string handle) => handle;
         public int OpenBatch => 4;
 
-        public IEnumerable<(int Slot, int Desired, int DesiredSettled)> Slots(int[] live, int[] settled)
-        {
-            for (int s = 0; s < SlotCount; s++) yield return (s, Rendezvous.Pick("test", s, live), Rendezvous.Pick("test", s, settled));
-        }
+        public IEnumerable<int> Slots() => Enumerable.Range(0, SlotCount);
+        public int Pick(int slot, int[] brokers) => Rendezvous.Pick("test", slot, brokers);
 
         public async Task<SlotClaim?> ClaimAsync(int slot, int me, long lease, CancellationToken ct)
         {

@@ -208,6 +208,7 @@ public sealed class OAuthBearerTests : IDisposable
         { "token with a space", "n,,\u0001auth=Bearer a b\u0001\u0001" },
         { "empty", "" },
         { "lone separator first", "\u0001" },
+        { "only the two final separators", "n,,\u0001\u0001" },
     };
 
     [Theory]

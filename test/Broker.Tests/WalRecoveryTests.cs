@@ -30,14 +30,17 @@ public class WalRecoveryTests
 
     private static long _sequence;
 
-    /// <summary>Writes a WAL object as broker 9 would have, holding one chunk of the topic's partition 0 per entry.</summary>
-    private static async Task<string> WriteWalAsync(LogHost host, params (int Epoch, List<ReadOnlyMemory<byte>> Batches)[] chunks)
+    /// <summary>Writes a WAL object as broker 9 would have, holding one chunk of the topic's partition per entry.</summary>
+    private static Task<string> WriteWalAsync(LogHost host, params (int Epoch, List<ReadOnlyMemory<byte>> Batches)[] chunks) =>
+        WriteWalAsync(host, 0, chunks);
+
+    private static async Task<string> WriteWalAsync(LogHost host, int partition, params (int Epoch, List<ReadOnlyMemory<byte>> Batches)[] chunks)
     {
         Assert.True(host.Logs.TryGetTopic(Topic, out var topic));
         long seq = Interlocked.Increment(ref _sequence);
         long created = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var builder = new WalObjectBuilder(9, created, seq);
-        foreach (var (epoch, batches) in chunks) builder.AddChunk(topic.Id, Topic, 0, epoch, batches);
+        foreach (var (epoch, batches) in chunks) builder.AddChunk(topic.Id, Topic, partition, epoch, batches);
         var (bytes, _) = builder.Build();
         string key = WalKeys.Key(host.Namespace, created, seq, 9);
         await host.Store.Inner.PutAsync(key, bytes, CancellationToken.None);
@@ -66,6 +69,27 @@ public class WalRecoveryTests
         log = host.Log(Topic);
         Assert.Equal(5, log.HighWatermark);
         Assert.Equal(5, Batches.Records([.. (await ReadAllAsync(host, log)).SelectMany(b => b)]));
+    }
+
+    [Fact]
+    public async Task Opens_at_the_same_time_share_WAL_listings_and_read_each_footer_once()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var logs = await host.CreateTopicAsync(Topic, 2);
+        Assert.True(host.Logs.TryGetTopic(Topic, out var topic));
+        // Three WAL objects that hold only partition 1: partition 0's opens read their footers and nothing else.
+        var keys = new List<string>();
+        for (int i = 0; i < 3; i++) keys.Add(await WriteWalAsync(host, partition: 1, (logs[1].LeaderEpoch, AsAppended(0, logs[1].LeaderEpoch, Batches.Make(1, "w")))));
+        host.Store.ClearRangeReads();
+        int lists = host.Store.Lists;
+
+        var opens = Enumerable.Range(0, 6).Select(_ => Task.Run(() => host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None)));
+        var chains = await Task.WhenAll(opens);
+
+        Assert.All(chains, Assert.Empty);
+        // The first open lists at once; the five that ask meanwhile share the next listing.
+        Assert.InRange(host.Store.Lists - lists, 1, 2);
+        Assert.Equal(keys.Order(StringComparer.Ordinal), host.Store.RangeReads.Order(StringComparer.Ordinal));
     }
 
     [Theory]

@@ -41,6 +41,8 @@ public sealed class ConsoleInBrowserTests
 
         string shots = Environment.GetEnvironmentVariable("KAFSCALE_CONSOLE_SCREENSHOTS") is { Length: > 0 } dir
             ? dir : Path.Combine(RepoPaths.Root, "out", "console-screenshots");
+        // Screenshots of an earlier run must not stand in for this one's.
+        foreach (string old in Directory.Exists(shots) ? Directory.GetFiles(shots, "*.png") : []) File.Delete(old);
         var result = await BrowserAsync("write", broker.HttpBase.ToString(), shots);
         Assert.True(result.ExitCode == 0 && !result.TimedOut, result.ToString());
         Assert.Contains("passed", result.Stdout);

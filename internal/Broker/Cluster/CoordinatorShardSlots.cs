@@ -24,14 +24,9 @@ internal sealed class CoordinatorShardSlots(IMetadataStore meta, GroupCoordinato
 
     public int OpenBatch => int.MaxValue;
 
-    public IEnumerable<(int Slot, int Desired, int DesiredSettled)> Slots(int[] live, int[] settled)
-    {
-        for (int shard = 0; shard < groups.ShardCount; shard++)
-        {
-            int desired = Rendezvous.Pick(Rendezvous.CoordinatorTopic, shard, live);
-            yield return (shard, desired, settled == live ? desired : Rendezvous.Pick(Rendezvous.CoordinatorTopic, shard, settled));
-        }
-    }
+    public IEnumerable<int> Slots() => Enumerable.Range(0, groups.ShardCount);
+
+    public int Pick(int shard, int[] brokers) => Rendezvous.Pick(Rendezvous.CoordinatorTopic, shard, brokers);
 
     public async Task<SlotClaim?> ClaimAsync(int shard, int me, long lease, CancellationToken ct)
     {

@@ -17,7 +17,7 @@ internal interface IClusterMembership
     /// back gets slots moved to it only after --leader-rebalance-delay-ms (docs/architecture.md,
     /// "Leadership and fencing").
     /// </summary>
-    long SettlesAt(int brokerId) => long.MinValue;
+    long SettlesAt(int brokerId);
 
     /// <summary>The live set changed, or the lease is confirmed again after a lapse.</summary>
     event Action? Changed;
@@ -55,12 +55,11 @@ internal interface ILeaseSlotKind<TKey, THandle> where TKey : notnull
     /// <summary>How many claimed slots one open takes at most (shards read the stored groups once for many).</summary>
     int OpenBatch { get; }
 
-    /// <summary>
-    /// Every slot that exists now, with its desired leader among the live brokers and among the
-    /// settled ones (-1 for none; <paramref name="settled"/> is <paramref name="live"/> itself when
-    /// every live broker is settled).
-    /// </summary>
-    IEnumerable<(TKey Slot, int Desired, int DesiredSettled)> Slots(int[] live, int[] settled);
+    /// <summary>Every slot that exists now.</summary>
+    IEnumerable<TKey> Slots();
+
+    /// <summary>The rendezvous winner for the slot among the given brokers (-1 for none).</summary>
+    int Pick(TKey slot, int[] brokers);
 
     /// <summary>Creates the slot's key bound to the lease; null when another broker (or a changed topic) won.</summary>
     Task<SlotClaim?> ClaimAsync(TKey slot, int me, long lease, CancellationToken ct);

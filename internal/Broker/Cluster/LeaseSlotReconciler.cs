@@ -180,8 +180,11 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
         bool started = false;
         var toOpen = new List<(TKey Key, LeaderInfo Holder, bool Claim)>();
 
-        foreach (var (key, desired, desiredSettled) in _kind.Slots(live, Eligible(live, now)))
+        int[] settled = SettledBrokers(live, now);
+        foreach (var key in _kind.Slots())
         {
+            int desired = _kind.Pick(key, live);
+            int desiredSettled = settled == live ? desired : _kind.Pick(key, settled);
             var holder = _holders.TryGetValue(key, out var e) ? e.Info : Vacant;
             Slot? slot;
             lock (_lock) _slots.TryGetValue(key, out slot);
@@ -244,35 +247,19 @@ internal sealed class LeaseSlotReconciler<TKey, THandle> : IAsyncDisposable wher
     /// the brokers that took them over while clients still cannot reach it, and a slot moves once,
     /// straight to its final leader (docs/architecture.md, "Leadership and fencing").
     /// </summary>
-    private int[] Eligible(int[] live, long now)
+    private int[] SettledBrokers(int[] live, long now)
     {
         long next = long.MaxValue;
         HashSet<int>? holding = null;
-        List<int>? settled = null;
-        for (int i = 0; i < live.Length; i++)
+        var settled = new List<int>(live.Length);
+        foreach (int id in live)
         {
-            long at = _members.SettlesAt(live[i]);
-            if (at > now)
-            {
-                holding ??= Holding();
-                if (!holding.Contains(live[i]))
-                {
-                    next = Math.Min(next, at);
-                    settled ??= [.. live.AsSpan(0, i)];
-                    continue;
-                }
-            }
-            settled?.Add(live[i]);
+            long at = _members.SettlesAt(id);
+            if (at <= now || (holding ??= [.. _holders.Values.Select(h => h.Info.BrokerId)]).Contains(id)) settled.Add(id);
+            else next = Math.Min(next, at);
         }
         Interlocked.Exchange(ref _nextSettle, next);
-        return settled is null || settled.Count == 0 ? live : [.. settled];
-    }
-
-    private HashSet<int> Holding()
-    {
-        var ids = new HashSet<int>();
-        foreach (var (_, entry) in _holders) if (entry.Info.BrokerId >= 0) ids.Add(entry.Info.BrokerId);
-        return ids;
+        return settled.Count == live.Length || settled.Count == 0 ? live : [.. settled];
     }
 
     private bool Start(TKey key, SlotState state, Func<Slot, Task> action, Slot? existing)

@@ -37,18 +37,16 @@ internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogg
 
     public int OpenBatch => 1;
 
-    public IEnumerable<(PartitionId Slot, int Desired, int DesiredSettled)> Slots(int[] live, int[] settled)
+    public IEnumerable<PartitionId> Slots()
     {
         foreach (var topic in logs.Topics)
         {
             int count = topic.PartitionCount;
-            for (int p = 0; p < count; p++)
-            {
-                int desired = Rendezvous.Pick(topic.Name, p, live);
-                yield return (new PartitionId(topic.Name, p), desired, settled == live ? desired : Rendezvous.Pick(topic.Name, p, settled));
-            }
+            for (int p = 0; p < count; p++) yield return new PartitionId(topic.Name, p);
         }
     }
+
+    public int Pick(PartitionId slot, int[] brokers) => Rendezvous.Pick(slot.Topic, slot.Partition, brokers);
 
     /// <summary>
     /// Creates the leader key bound to the lease and bumps the stored leader epoch, in one

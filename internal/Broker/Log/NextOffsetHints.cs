@@ -70,7 +70,7 @@ internal sealed class NextOffsetHints(IMetadataStore meta, TopicRegistry topics,
             // A handoff that sealed everything says so, and the next leader need not read the WAL
             // (docs/metadata.md, "Keys"). It counts only for the very next epoch, so a
             // stale one is harmless and never deleted.
-            if (handoff && p.SealedThrough is long end && end == highWatermark)
+            if (handoff && p.SealedThrough is long end)
                 ops.Add(TxnOp.Put(MetadataKeys.SealedHandoff(p.Topic, p.Partition), SealedHandoff.Format(p.LeaderEpoch, end)));
         }
         if (byTopic.Count == 0) return;

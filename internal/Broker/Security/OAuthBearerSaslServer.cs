@@ -98,7 +98,7 @@ internal sealed class OAuthBearerSaslServer(JwtValidator validator) : SaslServer
             authzid = name;
         }
         string rest = text[(comma + 1)..];
-        if (rest.Length < 2 || rest[0] != Separator || !rest.EndsWith($"{Separator}{Separator}", StringComparison.Ordinal))
+        if (rest.Length < 3 || rest[0] != Separator || !rest.EndsWith($"{Separator}{Separator}", StringComparison.Ordinal))
         {
             error = "the OAUTHBEARER message is not ^A-separated key=value pairs ending in ^A^A";
             return null;
