@@ -81,6 +81,9 @@ public sealed class BrokerHost : IAsyncDisposable
     /// <summary>The SASL mechanisms the SASL_* listeners accept (--sasl-mechanisms).</summary>
     public IReadOnlyList<string> SaslMechanisms => _config.SaslMechanisms;
 
+    /// <summary>Goes up whenever a SCRAM credential (also what PLAIN checks) is set or deleted.</summary>
+    public long CredentialsVersion => _credentials?.Version ?? 0;
+
     /// <summary>This broker's counters and health now, for the web console (docs/console.md).</summary>
     public BrokerVitals Vitals()
     {

@@ -35,6 +35,8 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
     private KafkaClient? _client;
     /// <summary>With ACLs on: one client per logged-in user and password (at most <see cref="MaxLogins"/>).</summary>
     private readonly Dictionary<string, KafkaClient> _logins = new(StringComparer.Ordinal);
+    /// <summary>The broker's credentials version the cached logins were made under.</summary>
+    private long _loginsVersion;
     private const int MaxLogins = 32;
     /// <summary>The client of the request being served, when it came with credentials.</summary>
     private readonly AsyncLocal<KafkaClient?> _requestClient = new();
@@ -204,6 +206,16 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
         await _connect.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            // A password set or a user deleted since the logins were made: every cached login is
+            // made again, so an old password stops working at once, as it does for a new Kafka
+            // connection (docs/console.md, "Security").
+            long version = _host.CredentialsVersion;
+            if (version != _loginsVersion)
+            {
+                foreach (var old in _logins.Values) await old.DisposeAsync().ConfigureAwait(false);
+                _logins.Clear();
+                _loginsVersion = version;
+            }
             if (_logins.TryGetValue(key, out var known)) return known;
             foreach (string mechanism in new[] { "SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN" }.Where(m => _host.SaslMechanisms.Contains(m, StringComparer.OrdinalIgnoreCase)))
             {

@@ -128,6 +128,28 @@ public sealed class ConsoleApiTests
         // The same in a browser: the login prompt's credentials decide what the pages show.
         var browser = await BrowserAsync("login", broker.HttpBase.ToString());
         Assert.True(browser.ExitCode == 0 && !browser.TimedOut, browser.ToString());
+
+        // A password changed or a user deleted stops working in the console at once, although
+        // the console kept a login for the old password.
+        (await ClientRunner.RunAsync(broker.Binary, ["admin", "--bootstrap", broker.Bootstrap, "users", "set", "alice", "--mechanism", "SCRAM-SHA-512", "--password", "alice-new"])).EnsureSuccess();
+        await AnswersAsync(broker, "alice:alice-secret", 401);
+        await AnswersAsync(broker, "alice:alice-new", 200);
+        (await ClientRunner.RunAsync(broker.Binary, ["admin", "--bootstrap", broker.Bootstrap, "users", "delete", "alice", "--mechanism", "SCRAM-SHA-512"])).EnsureSuccess();
+        await AnswersAsync(broker, "alice:alice-new", 401);
+        await AnswersAsync(broker, "admin:admin-secret", 200);
+    }
+
+    /// <summary>Waits (the broker applies a credential change from its metadata watch) until the login gets that status.</summary>
+    private static async Task AnswersAsync(BrokerProcess broker, string login, int status)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            var (got, body) = await SendAsync(broker, HttpMethod.Get, "ui/api/topics", login: login);
+            if (got == status) return;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"{login.Split(':')[0]} got {got}, not {status}: {body}");
+            await Task.Delay(100);
+        }
     }
 
     [Fact]

@@ -19,6 +19,7 @@ internal sealed class ScramCredentialStore : IScramCredentials, IAsyncDisposable
     private readonly ILogger _log;
     private Dictionary<(string User, sbyte Mechanism), ScramCredential> _credentials = [];
     private Task _run = Task.CompletedTask;
+    private long _version;
 
     public ScramCredentialStore(ILogger log)
     {
@@ -32,6 +33,12 @@ internal sealed class ScramCredentialStore : IScramCredentials, IAsyncDisposable
         _run = mirror.RunAsync(_stop.Token);
         return mirror.Synced;
     }
+
+    /// <summary>
+    /// Goes up whenever a credential is set or deleted: whoever keeps a login made with a password
+    /// (the web console) checks it again when this moved (docs/console.md, "Security").
+    /// </summary>
+    public long Version => Interlocked.Read(ref _version);
 
     public ScramCredential? Find(string user, ScramMechanism mechanism) =>
         Volatile.Read(ref _credentials).TryGetValue((user, mechanism.Type), out var c) ? c : null;
@@ -92,6 +99,7 @@ internal sealed class ScramCredentialStore : IScramCredentials, IAsyncDisposable
         foreach (var kv in kvs)
             if (Parse(kv) is { } p) all[(p.User, p.Mechanism.Type)] = p.Credential;
         Volatile.Write(ref _credentials, all);
+        Interlocked.Increment(ref _version);
     }
 
     private void Apply(WatchEvent e)
@@ -102,6 +110,7 @@ internal sealed class ScramCredentialStore : IScramCredentials, IAsyncDisposable
         else if (Parse(e.Kv) is { } p) all[(user, mechanism.Type)] = p.Credential;
         else return;
         Volatile.Write(ref _credentials, all);
+        Interlocked.Increment(ref _version);
     }
 
     private (string User, ScramMechanism Mechanism, ScramCredential Credential)? Parse(KeyValue kv)

@@ -58,34 +58,25 @@ public sealed class SplitBrainTests(ITestOutputHelper output) : ClusterTest(outp
         }, new ClusterOptions { FlushIntervalMs = 100 });
     }
 
-    /// <summary>Holds the first PUT of each segment key of one partition until released; later PUTs of the same key pass.</summary>
-    private sealed class PutHold(string prefix, string suffix)
+    /// <summary>
+    /// Holds every PUT under the prefix whose body holds <paramref name="needle"/> until released:
+    /// the first attempt and any retry of it alike, so the upload the test means cannot land early
+    /// however the client retries. Other PUTs (an earlier upload reaching the store late) pass.
+    /// </summary>
+    private sealed class PutHold(string prefix, string suffix, byte[] needle)
     {
-        private readonly ConcurrentDictionary<string, TaskCompletionSource> _held = new();
-        public volatile bool Armed = true;
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public readonly TaskCompletionSource<string> Arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public readonly TaskCompletionSource<string> SecondArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task BeforePut(ConditionalS3TestDouble.PutRequest put)
         {
             if (!put.Key.StartsWith(prefix, StringComparison.Ordinal) || !put.Key.EndsWith(suffix, StringComparison.Ordinal)) return Task.CompletedTask;
-            if (_held.TryGetValue(put.Key, out _))
-            {
-                SecondArrived.TrySetResult(put.Key);
-                return Task.CompletedTask;
-            }
-            if (!Armed) return Task.CompletedTask;
-            Armed = false;
-            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _held[put.Key] = gate;
+            if (put.Body.AsSpan().IndexOf(needle) < 0) return Task.CompletedTask;
             Arrived.TrySetResult(put.Key);
-            return gate.Task;
+            return _gate.Task;
         }
 
-        public void Release()
-        {
-            foreach (var g in _held.Values) g.TrySetResult();
-        }
+        public void Release() => _gate.TrySetResult();
     }
 
     [Theory]
@@ -103,7 +94,7 @@ public sealed class SplitBrainTests(ITestOutputHelper output) : ClusterTest(outp
             var acked = await RawProduce.ProduceToLeaderAsync(old, topic, 0, "acked-0", "acked-1");
             Assert.Equal(0, acked.Error);
 
-            var hold = new PutHold("default/!wal/", ".wal");
+            var hold = new PutHold("default/!wal/", ".wal", "late-from-the-old-leader"u8.ToArray());
             cluster.S3Double!.BeforePut = hold.BeforePut;
             // The old leader takes a record and starts its WAL upload, which the store holds.
             var late = RawProduce.ProduceAsync(old, topic, 0, "late-from-the-old-leader");
