@@ -13,4 +13,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund --loglevel=error
   touch node_modules
 fi
+# Up to date when nothing under src/, the build script or the lock file is newer than the bundle's
+# index.html (written last). Not rewriting the bundle keeps the WebConsole project, which embeds
+# it, from compiling again.
+if [ -f dist/index.html ] && [ -z "$(find src build.mjs package-lock.json -newer dist/index.html -print -quit)" ]; then
+  exit 0
+fi
 npm run --silent build

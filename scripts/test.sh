@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the tests need, builds the AOT binary and runs every test project, in
+# Installs everything the tests need, builds the solution and the AOT binary and runs every test
+# project: those that need no binary while the binary is built, the others after, in
 # KAFSCALE_TEST_LANES parallel lanes (default 2). Ends with one summary line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -44,7 +45,10 @@ run_unit() {
 if [ "${1:-}" = --unit ]; then run_unit "$2"; exit; fi
 
 ./scripts/install-deps.sh || { echo "test.sh: installing dependencies failed"; exit 1; }
-./scripts/build.sh || { echo "test.sh: build failed"; exit 1; }
+# The solution first (every test project, and the libraries the binary is made of), then the
+# native-AOT publish in the background: it reuses those libraries and spends its time in the AOT
+# compiler, while the projects that need no binary run.
+{ ./scripts/install-build-deps.sh && ./scripts/build-console.sh; } || { echo "test.sh: build failed"; exit 1; }
 dotnet build kafscale.sln -c Release -nologo -clp:ErrorsOnly || { echo "test.sh: solution build failed"; exit 1; }
 
 export KAFSCALE_BINARY="$PWD/out/kafscale"
@@ -57,22 +61,38 @@ protocol_ok=1
 protocol_check=$(./scripts/check-protocol.sh 2>&1) || { protocol_ok=0; status=1; }
 echo "$protocol_check"
 
-# The units run in KAFSCALE_TEST_LANES lanes (default 2); each lane takes the next unit as soon as
-# its last one ends. Longest first, from the durations each run prints ("--- NAME: N s"), so the
-# lanes end at about the same time; a project missing from this list runs last.
-order=(cluster Integration Processor.Tests WebConsole.Tests Metadata.Tests Parquet.Tests Snapshot.Tests Protocol.Tests Broker.Tests
-  Packaging.Tests Admin.Tests Avro.Tests Storage.S3.Tests Iceberg.Tests Records.Tests Client.Tests
-  Observability.Tests Groups.Tests Fuzz Storage.Tests)
-units=()
-for unit in "${order[@]}"; do
-  if [ "$unit" = cluster ] || [ -f "test/$unit/$unit.csproj" ]; then units+=("$unit"); else echo "test.sh: no project test/$unit: take it out of the order"; status=1; fi
-done
+# Units run in lanes; each lane takes the next unit as soon as its last one ends. Longest first,
+# from the durations each run prints ("--- NAME: N s"), so the lanes end at about the same time.
+# In process: these projects start no kafscale binary, so they run (in one lane) during the publish.
+in_process=(Broker.Tests Metadata.Tests Parquet.Tests Protocol.Tests Avro.Tests Storage.S3.Tests Iceberg.Tests
+  Records.Tests Groups.Tests Fuzz Storage.Tests Observability.Tests)
+# With the binary: in KAFSCALE_TEST_LANES lanes (default 2) once it is built. A project missing
+# from both lists runs last, here.
+with_binary=(cluster Integration Processor.Tests WebConsole.Tests Snapshot.Tests Admin.Tests Packaging.Tests Client.Tests)
+check_units() {
+  local unit
+  for unit in "$@"; do
+    if [ "$unit" = cluster ] || [ -f "test/$unit/$unit.csproj" ]; then echo "$unit"; else echo "test.sh: no project test/$unit: take it out of its list" >&2; return 1; fi
+  done
+}
+first=$(check_units "${in_process[@]}") || status=1
+second=$(check_units "${with_binary[@]}") || status=1
 for project in test/*/*.csproj; do
   name=$(basename "$(dirname "$project")")
-  case " Benchmarks TestSupport Cluster.Tests Faults ${order[*]} " in *" $name "*) continue ;; esac
-  units+=("$name")
+  case " Benchmarks TestSupport Cluster.Tests Faults ${in_process[*]} ${with_binary[*]} " in *" $name "*) continue ;; esac
+  second+=$'\n'"$name"
 done
-printf '%s\n' "${units[@]}" | xargs -P "${KAFSCALE_TEST_LANES:-2}" -I{} ./scripts/test.sh --unit {} || status=1
+
+./scripts/build.sh >"$results/build.log" 2>&1 &
+build_pid=$!
+grep -v '^$' <<<"$first" | xargs -P 1 -I{} ./scripts/test.sh --unit {} || status=1
+if ! wait "$build_pid"; then
+  cat "$results/build.log"
+  echo "test.sh: build failed"
+  exit 1
+fi
+tail -1 "$results/build.log"
+grep -v '^$' <<<"$second" | xargs -P "${KAFSCALE_TEST_LANES:-2}" -I{} ./scripts/test.sh --unit {} || status=1
 
 passed=0; failed=0; skipped=0
 for trx in "$results"/*.trx; do
