@@ -99,6 +99,9 @@ public sealed class BrokerHost : IAsyncDisposable
     /// <summary>The request dispatcher, for tests that hand it requests of a connection whose principal they set.</summary>
     internal RequestDispatcher Dispatcher { get; private set; } = null!;
 
+    /// <summary>The partition logs and metrics, for in-process tests.</summary>
+    internal LogManager Logs => _node.Logs;
+
     /// <summary>
     /// Starts a broker. <paramref name="openStore"/> opens the object store (S3 when a bucket is
     /// configured); without it segments go to the directory store (--objects-dir, else under

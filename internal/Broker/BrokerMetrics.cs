@@ -61,6 +61,7 @@ internal sealed class BrokerMetrics
         BytesOut = registry.Counter("kafscale_bytes_out_total", "Record bytes returned by Fetch.");
         RecordsIn = registry.Counter("kafscale_records_in_total", "Records accepted by Produce.");
         RecordsOut = registry.Counter("kafscale_records_out_total", "Records returned by Fetch (counted per batch header).");
+        FetchWakeups = registry.Counter("kafscale_fetch_wakeups_total", "Long-polling fetches woken before max_wait_ms by a partition they wait on (new data or the end of its term).");
         SegmentsWritten = registry.Counter("kafscale_segments_written_total", "Segments uploaded to the object store.");
         SegmentBytesWritten = registry.Counter("kafscale_segment_bytes_written_total", "Bytes of segments uploaded.");
         ProduceLatency = registry.Histogram("kafscale_produce_latency_ms", "Produce request latency (acks=1/all: until durable).", Histogram.LatencyMsBuckets());
@@ -92,6 +93,7 @@ internal sealed class BrokerMetrics
     public Counter BytesOut { get; }
     public Counter RecordsIn { get; }
     public Counter RecordsOut { get; }
+    public Counter FetchWakeups { get; }
     public Counter SegmentsWritten { get; }
     public Counter SegmentBytesWritten { get; }
     public Histogram ProduceLatency { get; }

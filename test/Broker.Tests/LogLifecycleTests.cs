@@ -79,7 +79,7 @@ public class LogLifecycleTests
         await gate.Arrived.Within();
         Assert.Equal(0, (await host.Logs.DeleteTopicAsync("orders", None)).ErrorCode);
         Assert.Equal(ErrorCodes.UnknownTopicOrPartition, await append.DurableAsync());
-        var landed = host.Runtime.DataSignal;
+        var landed = log.NextChange();
         gate.Release();
         await landed.Within();
 

@@ -90,7 +90,7 @@ public class PartitionLogAppendTests
         var gate3 = host.HoldNextWal();
         var b = log.AppendBlob(Batches.Make(3, "b"));
         await gate3.Arrived.Within();
-        var signal = host.Runtime.DataSignal;
+        var signal = log.NextChange();
         var c = log.AppendBlob(Batches.Make(3, "c"));
         // Only the third object can finish now; the signal fires once the log has recorded it as durable.
         await signal.Within();
@@ -99,7 +99,7 @@ public class PartitionLogAppendTests
         Assert.Equal(0, log.HighWatermark);
         Assert.False(a.Durable!.IsCompleted || b.Durable!.IsCompleted || c.Durable!.IsCompleted);
 
-        signal = host.Runtime.DataSignal;
+        signal = log.NextChange();
         gate3.Release();
         await signal.Within();
         Assert.Equal(0, log.HighWatermark);

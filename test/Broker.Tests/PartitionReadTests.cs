@@ -116,7 +116,7 @@ public class PartitionReadTests
         var gate = host.HoldNextWal();
         var held = log.AppendBlob(Batches.Make(2, "held"));
         await gate.Arrived.Within();
-        var signal = host.Runtime.DataSignal;
+        var signal = log.NextChange();
         var later = log.AppendBlob(Batches.Make(2, "later"));
         await signal.Within();
 

@@ -52,6 +52,8 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         /// <summary>Buffers of ranged segment reads that Slices point into; back to the pool once the response is written.</summary>
         public readonly List<byte[]> Rented = [];
         public readonly FetchRequest Request = new();
+        /// <summary>What the long poll waits on; kept with the state, so no wait allocates or leaves a timer.</summary>
+        public readonly FetchWaiter Waiter = new();
 
         public void ReturnRented()
         {
@@ -97,10 +99,16 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             // response cannot take many windows' worth of bytes (a first batch still goes, KIP-74).
             if (quotas?.Sensor(QuotaKey.ConsumerByteRate) is not null)
                 responseMax = (int)Math.Clamp(quotas.Bound(QuotaKey.ConsumerByteRate) * (QuotaManager.Samples - 1) * QuotaManager.SampleWindowMs / 1000, 1, responseMax);
+            bool waits = request.MaxWaitMs > 0 && request.MinBytes > 0;
             while (true)
             {
-                // Take the signal before reading, so data landing in between still wakes us.
-                var signal = cluster.Logs.Runtime.DataSignal;
+                // Register with the partitions before reading them, so data landing in between
+                // still wakes this fetch; only its own partitions wake it.
+                if (waits)
+                {
+                    state.Waiter.Arm();
+                    for (int i = 0; i < slotCount; i++) state.Slots[i].Log?.AddWaiter(state.Waiter);
+                }
                 state.Slices.Clear();
                 state.ReturnRented();
                 long total = 0;
@@ -111,8 +119,16 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                     anyError |= state.Slots[i].Error != 0;
                 }
                 long remaining = deadline - Environment.TickCount64;
-                if (total >= request.MinBytes || anyError || remaining <= 0) break;
-                await Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(remaining))).ConfigureAwait(false);
+                bool done = total >= request.MinBytes || anyError || remaining <= 0;
+                if (!done)
+                {
+                    bool byData = await state.Waiter.WaitAsync(remaining).ConfigureAwait(false);
+                    state.Waiter.Disarm();
+                    if (byData) cluster.Metrics.FetchWakeups.Increment();
+                }
+                if (waits)
+                    for (int i = 0; i < slotCount; i++) state.Slots[i].Log?.RemoveWaiter(state.Waiter);
+                if (done) break;
             }
 
             int throttleMs = 0;
@@ -170,7 +186,13 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             state.Slices.Clear();
             state.ReturnRented();
             Array.Clear(state.Topics);
-            for (int i = 0; i < state.Slots.Length; i++) state.Slots[i].Log = null;
+            state.Waiter.Disarm();
+            for (int i = 0; i < state.Slots.Length; i++)
+            {
+                // A read that threw left the waiter registered.
+                state.Slots[i].Log?.RemoveWaiter(state.Waiter);
+                state.Slots[i].Log = null;
+            }
             States.Push(state);
         }
     }

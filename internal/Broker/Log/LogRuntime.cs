@@ -15,7 +15,6 @@ internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILo
     /// <summary>Monotonic milliseconds on <see cref="Time"/>; allocation-free, for the append path.</summary>
     public long NowMs => Time.GetTimestamp() / (Time.TimestampFrequency / 1000);
 
-    private TaskCompletionSource _dataSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<PartitionLog> _dirtyHints = [];
     private readonly Lock _dirtyLock = new();
     private long _pendingBytes;
@@ -63,15 +62,6 @@ internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILo
 
     public void Cache(PartitionLog partition, SegmentRef segment, ReadOnlyMemory<byte> kfs) =>
         SegmentCache?.Add(partition.Topic, partition.Partition, segment.BaseOffset, kfs);
-
-    /// <summary>Completes when any partition's high watermark moves after this call.</summary>
-    public Task DataSignal => Volatile.Read(ref _dataSignal).Task;
-
-    public void SignalData()
-    {
-        var previous = Interlocked.Exchange(ref _dataSignal, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        previous.TrySetResult();
-    }
 
     public void ScheduleHintUpdate(PartitionLog partition)
     {

@@ -86,6 +86,8 @@ internal readonly record struct AppendResult(short ErrorCode, long BaseOffset, l
 internal sealed partial class PartitionLog
 {
     private readonly Lock _lock = new();
+    /// <summary>Long-polling fetches waiting on this partition; woken and cleared at each change.</summary>
+    private readonly List<FetchWaiter> _waiters = [];
     private readonly List<SegmentRef> _segments = [];
     private readonly List<PendingBlob> _pending = [];
     private readonly Queue<FlushGroup> _groupsAwaitingDurability = new();
@@ -368,6 +370,37 @@ internal sealed partial class PartitionLog
     }
 
     /// <summary>
+    /// A long-polling fetch waits on this partition: it is woken when the high watermark moves or
+    /// the term ends (docs/architecture.md, "The read path"). Register before reading, so a change
+    /// in between still wakes it.
+    /// </summary>
+    public void AddWaiter(FetchWaiter waiter)
+    {
+        lock (_waiters) _waiters.Add(waiter);
+    }
+
+    public void RemoveWaiter(FetchWaiter waiter)
+    {
+        lock (_waiters) _waiters.Remove(waiter);
+    }
+
+    /// <summary>How many fetches wait on this partition now.</summary>
+    public int WaitingFetches
+    {
+        get { lock (_waiters) return _waiters.Count; }
+    }
+
+    /// <summary>Wakes the fetches waiting on this partition (their continuations run elsewhere).</summary>
+    private void WakeFetches()
+    {
+        lock (_waiters)
+        {
+            foreach (var w in _waiters) w.Wake();
+            _waiters.Clear();
+        }
+    }
+
+    /// <summary>
     /// A WAL object holding [baseOffset, endOffset) of this partition is durable. Acknowledged
     /// only if the upload ended before the lease deadline (a new leader may list the store after
     /// it) and only once every earlier offset is durable too.
@@ -378,7 +411,7 @@ internal sealed partial class PartitionLog
         lock (_lock)
         {
             _uploadsInFlight--;
-            if (_closed) { _runtime.SignalData(); return; }
+            if (_closed) { WakeFetches(); return; }
             if (!_runtime.Lease.MayWrite)
             {
                 // The upload ended after the lease deadline: a new leader may already have
@@ -400,7 +433,7 @@ internal sealed partial class PartitionLog
             CompleteDurableGroupsLocked();
             seal = SealDueLocked(_runtime.NowMs);
         }
-        _runtime.SignalData();
+        WakeFetches();
         _runtime.ScheduleHintUpdate(this);
         if (seal) _runtime.ScheduleSeal(this);
     }
@@ -617,7 +650,7 @@ internal sealed partial class PartitionLog
         if (wasClosed) return;
         // Callbacks run elsewhere: an upload's continuation must not re-enter this lock mid-abandon.
         _ = _term.CancelAsync();
-        _runtime.SignalData();
+        WakeFetches();
         ThreadPool.UnsafeQueueUserWorkItem(static s => s.Runtime.OnClosed(s.Log), (Runtime: _runtime, Log: this), preferLocal: false);
     }
 }

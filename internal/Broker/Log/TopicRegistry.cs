@@ -15,6 +15,8 @@ internal sealed class TopicRegistry
 {
     private readonly ConcurrentDictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TopicState>.AlternateLookup<ReadOnlySpan<char>> _byName;
+    /// <summary>The same topics by id, for Fetch v13+ and the other requests that name topics by id.</summary>
+    private readonly ConcurrentDictionary<Guid, TopicState> _byId = new();
     private readonly IMetadataStore _meta;
     private readonly LogRuntime _runtime;
     private readonly Lock _lock = new();
@@ -48,11 +50,7 @@ internal sealed class TopicRegistry
         return _byName.TryGetValue(chars[..n], out topic!);
     }
 
-    public TopicState? FindById(Guid id)
-    {
-        foreach (var t in _topics.Values) if (t.Id == id) return t;
-        return null;
-    }
+    public TopicState? FindById(Guid id) => _byId.TryGetValue(id, out var t) ? t : null;
 
     /// <summary>True while the topic is the incarnation of its name this broker knows (not deleted, not replaced).</summary>
     public bool IsCurrent(TopicState topic) => _topics.TryGetValue(topic.Name, out var live) && live == topic;
@@ -120,6 +118,8 @@ internal sealed class TopicRegistry
                 topic = new TopicState(name, id, TopicConfig.From(record.Configs), record.CreatedMs, kv.CreateRevision);
                 topic.Grow(record.Partitions);
                 _topics[name] = topic;
+                _byId[id] = topic;
+                if (replaced is not null) _byId.TryRemove(new KeyValuePair<Guid, TopicState>(replaced.Id, replaced));
                 changed = true;
             }
             else
@@ -151,6 +151,7 @@ internal sealed class TopicRegistry
     public void Remove(TopicState topic, string why)
     {
         if (!_topics.TryRemove(new KeyValuePair<string, TopicState>(topic.Name, topic))) return;
+        _byId.TryRemove(new KeyValuePair<Guid, TopicState>(topic.Id, topic));
         Retire(topic, why);
     }
 

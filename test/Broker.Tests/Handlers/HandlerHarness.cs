@@ -23,6 +23,7 @@ public sealed class HandlerHarness : IAsyncLifetime
     internal FaultInjectingMetadataStore Metadata { get; private set; } = null!;
     public int Port => _broker!.KafkaEndPoint.Port;
     public int BrokerId => _broker!.BrokerId;
+    internal KafScale.Broker.Log.LogManager Logs => _broker!.Logs;
 
     public async Task InitializeAsync()
     {
