@@ -335,6 +335,9 @@ public sealed class BrokerHost : IAsyncDisposable
         registry.GaugeFunc("kafscale_wal_uploads_in_flight", "WAL objects uploading now.", () => runtime.Wal?.InFlight ?? 0);
         registry.GaugeFunc("kafscale_wal_objects_outstanding", "WAL objects this broker wrote that still hold a chunk it leads unsealed.", () => runtime.Wal?.Outstanding ?? 0);
         registry.GaugeFunc("kafscale_cache_bytes", "Bytes of segments held in the segment cache.", () => cache.CurrentBytes);
+        registry.CounterFunc("kafscale_cache_hits_total", "Segment reads served by the segment cache.", () => cache.Hits);
+        registry.CounterFunc("kafscale_cache_misses_total", "Segment reads the segment cache could not serve.", () => cache.Misses);
+        registry.CounterFunc("kafscale_cache_evictions_total", "Segments evicted from the segment cache to make room.", () => cache.Evictions);
         registry.GaugeFunc("kafscale_topics", "Topics in the cluster.", () => logs.Topics.Count());
         registry.GaugeFunc("kafscale_partitions", "Partitions this broker leads.", () => logs.OpenLogs().Count());
         registry.GaugeFunc("kafscale_live_brokers", "Brokers registered in the metadata store.", () => node.Registry.Live.Count);

@@ -61,6 +61,7 @@ internal sealed class BrokerMetrics
         BytesOut = registry.Counter("kafscale_bytes_out_total", "Record bytes returned by Fetch.");
         RecordsIn = registry.Counter("kafscale_records_in_total", "Records accepted by Produce.");
         RecordsOut = registry.Counter("kafscale_records_out_total", "Records returned by Fetch (counted per batch header).");
+        ReadBytesFromStore = registry.Counter("kafscale_read_bytes_from_store_total", "Segment bytes read from the object store to serve reads that the segment cache could not.");
         FetchWakeups = registry.Counter("kafscale_fetch_wakeups_total", "Long-polling fetches woken before max_wait_ms by a partition they wait on (new data or the end of its term).");
         SegmentsWritten = registry.Counter("kafscale_segments_written_total", "Segments uploaded to the object store.");
         SegmentBytesWritten = registry.Counter("kafscale_segment_bytes_written_total", "Bytes of segments uploaded.");
@@ -94,6 +95,7 @@ internal sealed class BrokerMetrics
     public Counter RecordsIn { get; }
     public Counter RecordsOut { get; }
     public Counter FetchWakeups { get; }
+    public Counter ReadBytesFromStore { get; }
     public Counter SegmentsWritten { get; }
     public Counter SegmentBytesWritten { get; }
     public Histogram ProduceLatency { get; }

@@ -119,6 +119,9 @@ public sealed class MetricsRegistry
     /// <summary>A gauge whose value is read when scraped.</summary>
     public void GaugeFunc(string name, string help, Func<double> read) => Add(name, help, "gauge", read);
 
+    /// <summary>A counter kept elsewhere (it must only go up), read when scraped.</summary>
+    public void CounterFunc(string name, string help, Func<double> read) => Add(name, help, "counter", read);
+
     /// <summary>A labelled gauge whose children are produced when scraped.</summary>
     public void GaugeSet(string name, string help, string[] labelNames, Func<IEnumerable<(string[] Labels, double Value)>> read)
         => Add(name, help, "gauge", new GaugeSetMetric(labelNames, read));

@@ -63,6 +63,28 @@ public class PartitionReadTests
         Assert.Equal(stored.SkipWhile(s => Batches.Header(s).BaseOffset != firstBase), read.Batches);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Reads_of_sealed_segments_count_store_bytes_or_cache_hits(bool withCache)
+    {
+        await using var host = await LogHost.StartAsync(withCache: withCache);
+        var (log, stored) = await ThreeSegmentsAsync(host);
+        var metrics = host.Runtime.Metrics;
+        long bytesBefore = metrics.ReadBytesFromStore.Value, hitsBefore = host.Runtime.SegmentCache?.Hits ?? 0;
+
+        var read = await ReadAsync(host, log, 0, int.MaxValue);
+
+        Assert.Equal(stored, read.Batches);
+        if (withCache)
+        {
+            // Every segment a seal made durable is in the cache: nothing comes from the store.
+            Assert.Equal(3, host.Runtime.SegmentCache!.Hits - hitsBefore);
+            Assert.Equal(bytesBefore, metrics.ReadBytesFromStore.Value);
+        }
+        else Assert.True(metrics.ReadBytesFromStore.Value - bytesBefore >= read.Total, $"{metrics.ReadBytesFromStore.Value - bytesBefore} bytes counted for a read of {read.Total}");
+    }
+
     [Fact]
     public async Task A_read_at_the_high_watermark_returns_nothing()
     {

@@ -581,6 +581,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         string key = SegmentKeys.Segment(ns, partition.Topic, partition.Partition, segment.BaseOffset);
         var bytes = await Measure("get", () => store.GetAsync(key, CancellationToken.None)).ConfigureAwait(false)
             ?? throw new ObjectNotFoundException(key);
+        runtime.Metrics.ReadBytesFromStore.Add(bytes.Length);
         cache?.Add(partition.Topic, partition.Partition, segment.BaseOffset, bytes);
         return bytes;
     }
@@ -658,6 +659,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             int want = (int)Math.Min(ReadWindowBytes, end - position);
             byte[] buffer = Rent(want, rented);
             int n = await Measure("get", () => store.ReadRangeAsync(key, position, buffer.AsMemory(0, want), CancellationToken.None)).ConfigureAwait(false);
+            runtime.Metrics.ReadBytesFromStore.Add(n);
             if (n != want) throw new SegmentCorruptException(SegmentProblem.TooShort, $"{key}: read {n} of {want} bytes at position {position}");
             var span = buffer.AsSpan(0, n);
             // Skip the batches below fromOffset (the index points at or before its batch).
