@@ -93,12 +93,6 @@ public interface IObjectStore : IAsyncDisposable
     /// </summary>
     Task DeleteGarbageAsync(string key, CancellationToken cancellationToken) => DeleteAsync(key, cancellationToken);
 
-    /// <summary>
-    /// True when a ranged read costs about what its bytes cost (a local file), so a reader may
-    /// read just the part of an object it needs; false when every request has a price of its own
-    /// (S3), where reading a whole object once is cheaper than reading it piece by piece.
-    /// </summary>
-    bool CheapRangedReads => false;
 }
 
 public sealed class ObjectNotFoundException(string key) : Exception($"object '{key}' does not exist")

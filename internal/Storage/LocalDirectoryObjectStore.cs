@@ -190,8 +190,6 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         }
     }
 
-    public bool CheapRangedReads => true;
-
     public Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
         string path = PathOf(key);

@@ -20,12 +20,6 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
 
     public LocalDirectoryObjectStore Inner => inner;
 
-    /// <summary>
-    /// What the store says of its ranged reads (false by default, like S3, so recovery tests count
-    /// only their own ranged reads); true makes Fetch read sealed segments by range, like the
-    /// directory store does.
-    /// </summary>
-    public bool CheapRangedReads { get; set; }
     public string Kind => inner.Kind;
     public bool SupportsConditionalCreate => inner.SupportsConditionalCreate;
 
@@ -137,9 +131,13 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
     /// <summary>Listings started so far.</summary>
     public int Lists => Volatile.Read(ref _lists);
 
+    /// <summary>While set, listings wait for it before they return anything.</summary>
+    public Task? ListGate { get; set; }
+
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _lists);
+        if (ListGate is { } gate) await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         await foreach (var o in inner.ListAsync(prefix, cancellationToken).ConfigureAwait(false)) yield return o;
     }
 

@@ -81,9 +81,20 @@ public class WalRecoveryTests
         var keys = new List<string>();
         for (int i = 0; i < 3; i++) keys.Add(await WriteWalAsync(host, partition: 1, (logs[1].LeaderEpoch, AsAppended(0, logs[1].LeaderEpoch, Batches.Make(1, "w")))));
         host.Store.ClearRangeReads();
-        int lists = host.Store.Lists;
+        int lists = host.Store.Lists, asked = host.Storage.WalListingRequests;
 
-        var opens = Enumerable.Range(0, 6).Select(_ => Task.Run(() => host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None)));
+        // The store holds the first listing until all six opens have asked for one.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Store.ListGate = gate.Task;
+        var opens = Enumerable.Range(0, 6).Select(_ => Task.Run(() => host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None))).ToList();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (host.Storage.WalListingRequests - asked < 6)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "six opens did not ask for the WAL listing within 15 s");
+            await Task.Delay(5);
+        }
+        host.Store.ListGate = null;
+        gate.SetResult();
         var chains = await Task.WhenAll(opens);
 
         Assert.All(chains, Assert.Empty);

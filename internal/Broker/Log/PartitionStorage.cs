@@ -21,6 +21,10 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     private readonly CancellationTokenSource _stopping = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WalFooter?> _walFooters = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<WalFooter?>> _walFooterReads = new();
+    private int _walListingRequests;
+
+    /// <summary>How many times an open asked for the WAL listing (shared or not), for tests.</summary>
+    internal int WalListingRequests => Volatile.Read(ref _walListingRequests);
     private readonly Lock _walListLock = new();
     private Task<List<ObjectInfo>>? _walListing;
     private Task<List<ObjectInfo>>? _walListingNext;
@@ -460,6 +464,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// </summary>
     private Task<List<ObjectInfo>> ListWalAsync()
     {
+        Interlocked.Increment(ref _walListingRequests);
         lock (_walListLock)
         {
             if (_walListing is null || _walListing.IsCompleted) return _walListing = ListWalOnceAsync();
@@ -602,7 +607,10 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         int total = 0;
         foreach (var segment in segments)
         {
-            if (segment.IsSealed && store.CheapRangedReads && !IsCached(partition, segment))
+            ReadOnlyMemory<byte> body;
+            if (!segment.IsSealed) body = segment.UnsealedBody;
+            else if (TryCachedBody(partition, segment, out var cached)) body = cached;
+            else
             {
                 var (added, next, more) = await ReadSealedRangeAsync(partition, segment, fromOffset, maxBytes - total, atLeastOne && total == 0, slices, rented).ConfigureAwait(false);
                 total += added;
@@ -610,7 +618,6 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                 fromOffset = next;
                 continue;
             }
-            var body = await GetBodyAsync(partition, segment).ConfigureAwait(false);
             var span = body.Span;
             int startPos = FindBatch(span, fromOffset);
             int endPos = startPos;
@@ -631,8 +638,14 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         return total;
     }
 
-    private bool IsCached(PartitionLog partition, SegmentRef segment) =>
-        runtime.SegmentCache is { } cache && cache.Contains(partition.Topic, partition.Partition, segment.BaseOffset);
+    /// <summary>A sealed segment's batches from the segment cache (counted as a hit or a miss).</summary>
+    private bool TryCachedBody(PartitionLog partition, SegmentRef segment, out ReadOnlyMemory<byte> body)
+    {
+        body = default;
+        if (runtime.SegmentCache is not { } cache || !cache.TryGet(partition.Topic, partition.Partition, segment.BaseOffset, out var kfs)) return false;
+        body = kfs[SegmentFormat.HeaderSize..(kfs.Length - SegmentFormat.FooterSize)];
+        return true;
+    }
 
     /// <summary>Bytes one ranged read of a sealed segment asks for (a batch larger than this is read whole on its own).</summary>
     internal const int ReadWindowBytes = 1024 * 1024;
