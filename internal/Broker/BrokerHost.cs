@@ -177,7 +177,7 @@ public sealed class BrokerHost : IAsyncDisposable
             credentials = new ScramCredentialStore(loggers.CreateLogger("kafscale.security"));
             await credentials.StartAsync(meta).WaitAsync(ct).ConfigureAwait(false);
             jwks = await OpenKeySetAsync(config, loggers.CreateLogger("kafscale.security"), ct).ConfigureAwait(false);
-            var jwt = jwks is null ? null : new JwtValidator(config.OAuthBearer!, jwks.Find);
+            var jwt = jwks is null ? null : new JwtValidator(config.OAuthBearer!, jwks.Find, keysReady: jwks.KeysReadyAsync);
             var authenticator = new SaslAuthenticator(config.SaslMechanisms, credentials, jwt, config.SaslSessionLifetimeMs);
 
             ApiHandler[] handlers =

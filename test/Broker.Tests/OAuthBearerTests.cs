@@ -296,23 +296,71 @@ public sealed class OAuthBearerTests : IDisposable
         await File.WriteAllTextAsync(path, first.Jwks());
         using var set = new JsonWebKeySet(path, NullLogger.Instance, _time);
         Assert.Null(await set.LoadAsync());
-        var validator = new JwtValidator(Settings(path), set.Find, _time);
+        var validator = new JwtValidator(Settings(path), set.Find, _time, set.KeysReadyAsync);
         string byFirst = first.Sign(Claims()), bySecond = second.Sign(Claims());
+        Assert.True(validator.KeysReadyAsync(byFirst).IsCompleted);
         Assert.NotNull(validator.Validate(byFirst, out _));
 
-        // The provider rotates to the second key: the first token naming it reads the file again.
+        // The provider rotates to the second key: the first token naming it reads the file again
+        // (the SASL exchange awaits that read before it checks the token).
         _time.Advance(TimeSpan.FromSeconds(11));
         await File.WriteAllTextAsync(path, second.Jwks());
+        await validator.KeysReadyAsync(bySecond);
         Assert.NotNull(validator.Validate(bySecond, out string? error));
         Assert.Null(error);
         Assert.Null(validator.Validate(byFirst, out error));
 
         // Within the interval another unknown kid does not read the set again.
         await File.WriteAllTextAsync(path, first.Jwks());
+        Assert.True(validator.KeysReadyAsync(byFirst).IsCompleted);
         Assert.Null(validator.Validate(byFirst, out error));
         Assert.Contains("no key with kid", error, StringComparison.Ordinal);
         _time.Advance(set.MinRefreshInterval);
+        await validator.KeysReadyAsync(byFirst);
         Assert.NotNull(validator.Validate(byFirst, out error));
+    }
+
+    [Fact]
+    public async Task A_token_with_an_unknown_kid_never_holds_a_thread_while_the_key_set_is_read()
+    {
+        int port = BrokerProcess.FreePorts().Item1;
+        using var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        using var rotated = new TestTokens();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int fetches = 0;
+        var serving = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                HttpListenerContext ctx;
+                try { ctx = await listener.GetContextAsync(); }
+                catch (Exception) { return; }
+                // The first read answers at once; the next ones (the rotation) only when released.
+                if (Interlocked.Increment(ref fetches) > 1) await release.Task;
+                byte[] bytes = Encoding.UTF8.GetBytes(fetches > 1 ? rotated.Jwks() : _idp.Jwks());
+                await ctx.Response.OutputStream.WriteAsync(bytes);
+                ctx.Response.Close();
+            }
+        });
+        using var set = new JsonWebKeySet($"http://127.0.0.1:{port}/jwks", NullLogger.Instance, _time);
+        Assert.Null(await set.LoadAsync());
+        _time.Advance(TimeSpan.FromSeconds(11));
+        var validator = new JwtValidator(Settings($"http://127.0.0.1:{port}/jwks"), set.Find, _time, set.KeysReadyAsync);
+        string token = rotated.Sign(Claims());
+
+        // The check answers "no key" from what is held, while the read it started is still held
+        // by the identity provider: the caller did not wait for it.
+        Assert.Null(validator.Validate(token, out string? error));
+        Assert.Contains("no key with kid", error, StringComparison.Ordinal);
+        var ready = validator.KeysReadyAsync(token);
+        Assert.False(ready.IsCompleted);
+        release.SetResult();
+        await ready.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.NotNull(validator.Validate(token, out error));
+        listener.Stop();
+        await serving;
     }
 
     [Fact]

@@ -31,6 +31,22 @@ internal sealed class SaslAuthenticateHandler : ApiHandler<SaslAuthenticateReque
                 ErrorMessage = client.SaslRequired ? "SaslAuthenticate without a SaslHandshake v1 before it, or after authentication completed" : "this listener does not use SASL",
             });
         }
+        // A token naming a key the broker has not read yet waits, without a thread, for the read
+        // of the key set it starts (bounded by the fetch timeout).
+        if (server is OAuthBearerSaslServer oauth && oauth.KeysReadyAsync(request.AuthBytes) is { IsCompleted: false } keys)
+            return AnswerWhenReadyAsync(keys, context, client, server, request);
+        return ValueTask.FromResult<SaslAuthenticateResponse?>(Answer(context, client, server, request));
+    }
+
+    private static async ValueTask<SaslAuthenticateResponse?> AnswerWhenReadyAsync(Task keys, RequestContext context, ClientContext client, SaslServer server, SaslAuthenticateRequest request)
+    {
+        try { await keys.WaitAsync(JsonWebKeySet.FetchTimeout).ConfigureAwait(false); }
+        catch (Exception) { } // a read that failed or took too long: the check then fails with "no key"
+        return Answer(context, client, server, request);
+    }
+
+    private static SaslAuthenticateResponse Answer(RequestContext context, ClientContext client, SaslServer server, SaslAuthenticateRequest request)
+    {
         var step = Evaluate(client, server, request.AuthBytes, context.Dispatcher, out long lifetimeMs);
         var response = new SaslAuthenticateResponse { AuthBytes = step.Challenge, ErrorMessage = null, SessionLifetimeMs = lifetimeMs };
         if (step.Outcome == SaslOutcome.Failed)
@@ -38,7 +54,7 @@ internal sealed class SaslAuthenticateHandler : ApiHandler<SaslAuthenticateReque
             response.ErrorCode = ErrorCodes.SaslAuthenticationFailed;
             response.ErrorMessage = step.Error;
         }
-        return ValueTask.FromResult<SaslAuthenticateResponse?>(response);
+        return response;
     }
 
     /// <summary>

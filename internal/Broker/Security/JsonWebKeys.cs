@@ -61,7 +61,7 @@ internal sealed class VerificationKey(string? kid, string? alg, RSA? rsa, ECDsa?
 /// The verification keys of --sasl-oauthbearer-jwks-endpoint-url: a file, or a JWKS fetched over
 /// http(s). Kept in memory; read again when a token names a key id the set does not have (at
 /// most once per <see cref="MinRefreshInterval"/>, so unknown ids cannot make the broker hammer
-/// the identity provider) and, in the background, once the set is older than
+/// the identity provider, and never with a thread waiting for it) and, in the background, once the set is older than
 /// <see cref="MaxAge"/> (docs/security.md, "OAUTHBEARER").
 /// </summary>
 internal sealed class JsonWebKeySet : IDisposable
@@ -131,26 +131,28 @@ internal sealed class JsonWebKeySet : IDisposable
     }
 
     /// <summary>
-    /// The keys that may check a token signed with alg and the given kid. An unknown kid reads
-    /// the set again (waiting up to <see cref="FetchTimeout"/>) unless that was tried within
-    /// <see cref="MinRefreshInterval"/>; a set past <see cref="MaxAge"/> is refreshed in the background.
+    /// The keys that may check a token signed with alg and the given kid. Never waits: an unknown
+    /// kid starts a read of the set (unless one was tried within <see cref="MinRefreshInterval"/>)
+    /// and gets what is held now; <see cref="KeysReadyAsync"/> is what waits for that read. A set
+    /// past <see cref="MaxAge"/> is refreshed in the background.
     /// </summary>
     public IReadOnlyList<VerificationKey> Find(string? kid, string alg)
     {
         var found = Select(Keys, kid, alg);
-        if (found.Count == 0 && kid is not null)
-        {
-            if (StartRefresh(force: true) is { } refresh)
-            {
-                try { refresh.Wait(FetchTimeout); } catch (AggregateException) { }
-                found = Select(Keys, kid, alg);
-            }
-        }
-        else
-        {
-            StartRefresh(force: false);
-        }
+        StartRefresh(force: found.Count == 0 && kid is not null);
         return found;
+    }
+
+    /// <summary>
+    /// Completes when a token of that kid and alg can be checked with what the set will hold: at
+    /// once when a key fits or no read is allowed now, else when the read it starts (or the one
+    /// under way) ends. The SASL exchange awaits this before it checks the token, so no thread
+    /// waits on the identity provider (docs/security.md, "OAUTHBEARER").
+    /// </summary>
+    public Task KeysReadyAsync(string? kid, string alg)
+    {
+        if (kid is null || Select(Keys, kid, alg).Count > 0) return Task.CompletedTask;
+        return StartRefresh(force: true) ?? Task.CompletedTask;
     }
 
     private static List<VerificationKey> Select(IReadOnlyList<VerificationKey> keys, string? kid, string alg)

@@ -37,7 +37,8 @@ internal readonly record struct JwtIdentity(string Name, long ExpiresAtMs);
 /// configured, and the principal from the configured claim. Every refusal is a message, never
 /// an exception, and no message carries the token.
 /// </summary>
-internal sealed class JwtValidator(OAuthBearerSettings settings, Func<string?, string, IReadOnlyList<VerificationKey>> keys, TimeProvider? time = null)
+internal sealed class JwtValidator(OAuthBearerSettings settings, Func<string?, string, IReadOnlyList<VerificationKey>> keys, TimeProvider? time = null,
+    Func<string?, string, Task>? keysReady = null)
 {
     /// <summary>The longest token accepted (a JWT is normally one or two kilobytes).</summary>
     public const int MaxTokenBytes = 16 * 1024;
@@ -63,6 +64,23 @@ internal sealed class JwtValidator(OAuthBearerSettings settings, Func<string?, s
         "384" => HashAlgorithmName.SHA384,
         _ => HashAlgorithmName.SHA512,
     };
+
+    /// <summary>
+    /// Completes when the key set can check this token (a token naming a key id the set does not
+    /// have waits for the read of the set it starts); at once for a token that is not a JWS.
+    /// </summary>
+    public Task KeysReadyAsync(string token)
+    {
+        if (keysReady is null || token.Length > MaxTokenBytes) return Task.CompletedTask;
+        int dot = token.IndexOf('.');
+        if (dot <= 0 || JsonWebKeySet.Base64Url(token[..dot]) is not { } headerBytes) return Task.CompletedTask;
+        try
+        {
+            var header = JsonSerializer.Deserialize(headerBytes, JoseJsonContext.Default.JoseHeaderRecord);
+            return header?.Alg is { } alg && Algorithms.Contains(alg) ? keysReady(header.Kid, alg) : Task.CompletedTask;
+        }
+        catch (JsonException) { return Task.CompletedTask; }
+    }
 
     /// <summary>The identity of a valid token, or null with the reason.</summary>
     public JwtIdentity? Validate(string token, out string? error)

@@ -29,6 +29,13 @@ internal sealed class OAuthBearerSaslServer(JwtValidator validator) : SaslServer
     /// <summary>Why the last message failed, for the broker log (never the token).</summary>
     public string? Reason { get; private set; }
 
+    /// <summary>Completes when the token of this first message can be checked (see <see cref="JwtValidator.KeysReadyAsync"/>).</summary>
+    public Task KeysReadyAsync(ReadOnlySpan<byte> response)
+    {
+        if (_state != 0 || Parse(response, out _) is not { } parsed) return Task.CompletedTask;
+        return validator.KeysReadyAsync(parsed.Token);
+    }
+
     public override SaslStep Evaluate(ReadOnlySpan<byte> response)
     {
         if (_state == 1)
