@@ -357,6 +357,8 @@ public sealed class BrokerHost : IAsyncDisposable
         if (!wanted) return null;
         if (config.OAuthBearer is not { } settings)
             throw new StartupException("--sasl-mechanisms names OAUTHBEARER but --sasl-oauthbearer-jwks-endpoint-url (KAFSCALE_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL) is not set: the broker needs a JWKS to check tokens with");
+        if (settings.JwksSource.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+            log.LogWarning("the OAUTHBEARER key set is fetched over plain http (--sasl-oauthbearer-jwks-endpoint-url): anyone on the network path can replace the keys and sign tokens the broker accepts; use an https URL or a file");
         var set = new JsonWebKeySet(settings.JwksSource, log);
         string? error = await set.LoadAsync(ct).ConfigureAwait(false);
         if (error is not null && !JsonWebKeySet.IsUrl(settings.JwksSource))

@@ -295,4 +295,22 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
             Directory.Delete(dataDir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task A_key_set_url_over_plain_http_starts_the_broker_with_a_warning()
+    {
+        (int saslPort, int idle) = BrokerProcess.FreePorts();
+        await using var broker = await BrokerProcess.StartAsync(new BrokerOptions
+        {
+            ExtraArguments =
+            [
+                "--listeners", $"PLAINTEXT://127.0.0.1:{{kafka-port}},SASL_PLAINTEXT://127.0.0.1:{saslPort}",
+                .. OAuthBrokerFixture.OAuthArguments($"http://127.0.0.1:{idle}/jwks"),
+            ],
+        });
+        string log = broker.Log();
+        Assert.Contains("fetched over plain http (--sasl-oauthbearer-jwks-endpoint-url)", log, StringComparison.Ordinal);
+        // Nothing answers there: a warning too, and the broker serves on.
+        Assert.Contains("cannot read the OAUTHBEARER key set", log, StringComparison.Ordinal);
+    }
 }
