@@ -103,6 +103,25 @@ public class WalRecoveryTests
         Assert.Equal(keys.Order(StringComparer.Ordinal), host.Store.RangeReads.Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public async Task Footers_of_WAL_objects_gone_from_the_store_are_forgotten_at_the_next_listing()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var logs = await host.CreateTopicAsync(Topic, 2);
+        Assert.True(host.Logs.TryGetTopic(Topic, out var topic));
+        var keys = new List<string>();
+        for (int i = 0; i < 3; i++) keys.Add(await WriteWalAsync(host, partition: 1, (logs[1].LeaderEpoch, AsAppended(0, logs[1].LeaderEpoch, Batches.Make(1, "w")))));
+        await host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None);
+        int cached = host.Storage.CachedWalFooters;
+        Assert.True(cached >= 3, $"{cached} footers cached after reading three");
+
+        // Another broker's sweep deletes one: the next open's listing no longer shows it.
+        await host.Store.DeleteAsync(keys[1], CancellationToken.None);
+        await host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None);
+
+        Assert.Equal(cached - 1, host.Storage.CachedWalFooters);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

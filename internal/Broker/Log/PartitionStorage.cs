@@ -22,6 +22,11 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WalFooter?> _walFooters = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<WalFooter?>> _walFooterReads = new();
     private int _walListingRequests;
+    /// <summary>WAL objects already reported torn: each is logged once, not at every open until the sweep deletes it.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _walTornLogged = new();
+
+    /// <summary>WAL footers held now, for tests.</summary>
+    internal int CachedWalFooters => _walFooters.Count;
 
     /// <summary>How many times an open asked for the WAL listing (shared or not), for tests.</summary>
     internal int WalListingRequests => Volatile.Read(ref _walListingRequests);
@@ -489,6 +494,15 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         await Task.Yield(); // never list under the caller's lock
         var objects = new List<ObjectInfo>();
         await foreach (var o in store.ListAsync(WalKeys.Prefix(ns), CancellationToken.None).ConfigureAwait(false)) objects.Add(o);
+        // The listing is whole: a footer or a torn verdict of an object it no longer shows belongs
+        // to one deleted since (by whichever broker), so the caches hold only what the store holds.
+        if (!_walFooters.IsEmpty || !_walTornLogged.IsEmpty)
+        {
+            var present = new HashSet<string>(objects.Count, StringComparer.Ordinal);
+            foreach (var o in objects) present.Add(o.Key);
+            foreach (var key in _walFooters.Keys) if (!present.Contains(key)) _walFooters.TryRemove(key, out _);
+            foreach (var key in _walTornLogged.Keys) if (!present.Contains(key)) _walTornLogged.TryRemove(key, out _);
+        }
         return objects;
     }
 
@@ -541,7 +555,8 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             // Not remembered: a store whose listing can show a PUT still in progress (s3rver lists
             // the object's file while it is being written) would otherwise hide that object from
             // every later open on this broker once it is whole and acknowledged.
-            log.LogWarning("skipping WAL object {Key}: {Problem} ({Error}); a torn write that was never acknowledged", obj.Key, ex.Problem, ex.Message);
+            if (_walTornLogged.TryAdd(obj.Key, 0))
+                log.LogWarning("skipping WAL object {Key}: {Problem} ({Error}); a torn write that was never acknowledged", obj.Key, ex.Problem, ex.Message);
             return null;
         }
         _walFooters[obj.Key] = footer;
@@ -549,7 +564,11 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>Forgets a deleted WAL object's footer.</summary>
-    public void ForgetWal(string key) => _walFooters.TryRemove(key, out _);
+    public void ForgetWal(string key)
+    {
+        _walFooters.TryRemove(key, out _);
+        _walTornLogged.TryRemove(key, out _);
+    }
 
     /// <summary>
     /// The idempotent-producer state of the newest segments of a chain, up to
