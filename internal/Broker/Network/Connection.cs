@@ -250,14 +250,16 @@ internal sealed class Connection
     /// <summary>
     /// Once the session's lifetime has passed (KIP-368), only a re-authentication may follow:
     /// SaslHandshake, then the SaslAuthenticate it started. Anything else closes the connection
-    /// unanswered, as Kafka does (false; docs/security.md, "Re-authentication").
+    /// unanswered, as Kafka does (false; docs/security.md, "Re-authentication"), and so does a
+    /// second SaslHandshake while the first one's exchange is open: handshakes alone do not keep
+    /// an expired session.
     /// </summary>
     private bool MayPassInSession(ReadOnlySpan<byte> frame)
     {
         long expires = Context.SessionExpiresAt;
         if (expires == 0 || Environment.TickCount64 < expires) return true;
         short apiKey = frame.Length >= 2 ? System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(frame) : (short)-1;
-        if (apiKey == Protocol.ApiKeys.SaslHandshake || (apiKey == Protocol.ApiKeys.SaslAuthenticate && Context.Sasl is not null)) return true;
+        if (Context.Sasl is null ? apiKey == Protocol.ApiKeys.SaslHandshake : apiKey == Protocol.ApiKeys.SaslAuthenticate) return true;
         _log.LogInformation("closing connection from {Remote} on listener {Listener}: its SASL session of {Principal} expired without re-authentication (request with API key {ApiKey})",
             Remote, _listener.Config.Name, Context.Principal, apiKey);
         _dispatcher.Metrics.SaslAuthentication(_listener.Config.Name, Context.SaslMechanism ?? "none", "session_expired");

@@ -209,11 +209,22 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
 
         // Past its lifetime a connection may still re-authenticate, and then carries on.
         await using var d = await RawKafkaConnection.ConnectAsync(fixture.SaslPort);
+        await using var e = await RawKafkaConnection.ConnectAsync(fixture.SaslPort);
         var first = await AuthenticateAsync(d, fixture.Token("carol", TimeSpan.FromSeconds(2)));
-        await Task.Delay(TimeSpan.FromMilliseconds(first.SessionLifetimeMs + 500));
+        var other = await AuthenticateAsync(e, fixture.Token("carol", TimeSpan.FromSeconds(2)));
+        await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(first.SessionLifetimeMs, other.SessionLifetimeMs) + 500));
         var renewed = await AuthenticateAsync(d, fixture.Token("carol"));
         Assert.Equal(0, renewed.ErrorCode);
         Assert.Single((await d.SendAsync<MetadataResponse>(ApiKeys.Metadata, 9, new MetadataRequest { Topics = [] })).Brokers);
+
+        // Handshakes alone do not keep an expired session's connection: a second SaslHandshake
+        // instead of the SaslAuthenticate the first one started closes it.
+        var handshake = await e.SendAsync<SaslHandshakeResponse>(ApiKeys.SaslHandshake, 1, new SaslHandshakeRequest { Mechanism = "OAUTHBEARER" });
+        Assert.Equal(0, handshake.ErrorCode);
+        await e.SendFrameAsync(RawKafkaConnection.EncodeRequest(ApiKeys.SaslHandshake, 1, e.NextCorrelationId(), new SaslHandshakeRequest { Mechanism = "OAUTHBEARER" }));
+        var (closedAfterHandshakes, answered) = await e.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+        Assert.True(closedAfterHandshakes, "a second SaslHandshake on an expired session left the connection open");
+        Assert.Equal(0, answered);
     }
 
     [Fact]
