@@ -195,6 +195,7 @@ public sealed class BrokerHost : IAsyncDisposable
                 new IncrementalAlterConfigsHandler(cluster),
                 new DeleteRecordsHandler(cluster),
                 new DescribeClusterHandler(cluster),
+                new DescribeLogDirsHandler(cluster),
                 new OffsetForLeaderEpochHandler(cluster),
                 new FindCoordinatorHandler(cluster),
                 new JoinGroupHandler(cluster),
