@@ -73,10 +73,20 @@ async function writeMode() {
   step("keyboard navigation");
 
   check((await text('table[aria-label="Topics"]')).includes("orders"), "orders listed");
+  // Sizes from the brokers' log dirs (DescribeLogDirs): kcat's records take some bytes, shown
+  // for people ("1.2 KiB") with the exact count in data-bytes.
+  const ordersRow = page.locator('table[aria-label="Topics"] tbody tr', { hasText: "orders" });
+  const topicBytes = Number(await ordersRow.locator(".size").getAttribute("data-bytes"));
+  check(topicBytes > 0, `orders has a size on the topics page (${topicBytes})`);
+  check(/^\d+(\.\d+)? (B|KiB|MiB|GiB)$/.test(await ordersRow.locator(".size").innerText()), "the size reads as bytes for people");
   await shot("topics");
   await after(() => page.click('table[aria-label="Topics"] >> text=orders'), "topics");
   const partitions = await page.locator('table[aria-label="Partitions"] tbody tr').count();
   check(partitions === 2, `orders has 2 partitions, the page shows ${partitions}`);
+  const partitionBytes = await page.locator('table[aria-label="Partitions"] .size').evaluateAll((els) => els.map((e) => Number(e.dataset.bytes)));
+  check(partitionBytes.length === 2 && partitionBytes[0] > 0, `partition 0 has a size (${partitionBytes})`);
+  const shownTotal = Number(await page.locator('.stat .size').getAttribute("data-bytes"));
+  check(partitionBytes.reduce((a, b) => a + b, 0) === shownTotal, `partition sizes add up to the topic's (${partitionBytes} vs ${shownTotal})`);
   check((await text('table[aria-label="Configs"]')).includes("retention.ms"), "retention.ms among the configs");
   await shot("topic");
   step("topic detail");

@@ -55,6 +55,14 @@ function stat(label: string, value: Child, cls?: string): HTMLElement {
   return h("div", { class: "stat" }, h("div", { class: "label" }, label), h("div", { class: "value " + (cls ?? "") }, value));
 }
 
+// A size for people ("12.3 MiB", as the storage page shows sizes), the exact count in the title
+// and in data-bytes. Unknown (null: the user may not describe the cluster, or a broker did not
+// answer) is "-".
+function size(n: number | null | undefined): HTMLElement {
+  if (n === null || n === undefined) return h("span", { class: "size", title: "unknown: DescribeLogDirs needs DESCRIBE on the cluster and every broker answering" }, "-");
+  return h("span", { class: "size", "data-bytes": n, title: `${n} bytes` }, bytes(n));
+}
+
 function field(label: string, input: HTMLElement): HTMLElement {
   return h("label", {}, label, input);
 }
@@ -142,7 +150,7 @@ async function overview(main: HTMLElement): Promise<void> {
 async function topics(main: HTMLElement): Promise<void> {
   const t = await api("topics");
   main.append(h("h1", {}, "Topics"),
-    table(["Topic", "Partitions", "Topic id"], t.topics.map((x: Json) => [link(x.name, `#/topics/${enc(x.name)}`), x.partitions, h("span", { class: "mono" }, x.topic_id ?? "-")]), "Topics"));
+    table(["Topic", "Partitions", "Size", "Topic id"], t.topics.map((x: Json) => [link(x.name, `#/topics/${enc(x.name)}`), x.partitions, size(x.size_bytes), h("span", { class: "mono" }, x.topic_id ?? "-")]), "Topics"));
   if (writable) {
     const name = h("input", { name: "name", required: true, autocomplete: "off" }) as HTMLInputElement;
     const parts = h("input", { name: "partitions", type: "number", min: 1, value: 1 }) as HTMLInputElement;
@@ -155,10 +163,17 @@ async function topics(main: HTMLElement): Promise<void> {
 
 async function topic(main: HTMLElement, name: string): Promise<void> {
   const t = await api(`topics/${enc(name)}`);
+  const config = (k: string) => t.configs.find((c: Json) => c.name === k)?.value ?? "-";
   main.append(h("h1", {}, `Topic ${t.name}`),
+    h("div", { class: "grid" },
+      stat("Partitions", t.partitions.length),
+      stat("Size", size(t.size_bytes)),
+      stat("Records", t.partitions.reduce((n: number, p: Json) => n + p.records, 0)),
+      stat("retention.ms", h("span", { class: "mono" }, config("retention.ms"))),
+      stat("retention.bytes", h("span", { class: "mono" }, config("retention.bytes")))),
     h("h2", {}, "Partitions"),
-    table(["Partition", "Leader", "Epoch", "Log start", "Log end", "Records", ""],
-      t.partitions.map((p: Json) => [p.partition, p.leader, p.leader_epoch, p.earliest_offset, p.latest_offset, p.records,
+    table(["Partition", "Leader", "Epoch", "Log start", "Log end", "Records", "Size", ""],
+      t.partitions.map((p: Json) => [p.partition, p.leader, p.leader_epoch, p.earliest_offset, p.latest_offset, p.records, size(p.size_bytes),
         h("span", {}, link("messages", `#/messages?topic=${enc(name)}&partition=${p.partition}`), " · ", link("storage", `#/storage?topic=${enc(name)}&partition=${p.partition}`))]), "Partitions"),
     h("h2", {}, "Configs"),
     table(["Name", "Value", "Source"], t.configs.map((c: Json) => [c.name, h("span", { class: "mono" }, c.value ?? "-"), c.source]), "Configs"));
@@ -355,6 +370,9 @@ async function route(): Promise<void> {
   }
   next.setAttribute("data-loaded", "true");
   main.replaceChildren(next);
+  // When the page's data reached the DOM, in ms since navigation start: what
+  // scripts/bench-console.sh reads (docs/console.md, "Render times").
+  next.setAttribute("data-rendered-ms", performance.now().toFixed(1));
 }
 
 async function start(): Promise<void> {
