@@ -7,11 +7,12 @@ namespace KafScale.Admin;
 /// <summary><c>topics list | describe | create | delete | alter-config | add-partitions</c>.</summary>
 public static class TopicAdmin
 {
-    public static async Task<int> ListAsync(KafkaClient client, AdminOutput output, CancellationToken ct)
+    /// <summary>Lists the topics; with <paramref name="sizes"/> false, without asking the brokers for sizes (null).</summary>
+    public static async Task<int> ListAsync(KafkaClient client, AdminOutput output, CancellationToken ct, bool sizes = true)
     {
         IReadOnlyDictionary<string, TopicMetadata> topics = await client.ListTopicsAsync(ct).ConfigureAwait(false);
         var sorted = topics.Values.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
-        PartitionSizes? sizes = await SizesAsync(client, null, ct).ConfigureAwait(false);
+        PartitionSizes? known = sizes ? await SizesAsync(client, null, ct).ConfigureAwait(false) : null;
         if (output.Json)
         {
             output.WriteJson(w =>
@@ -24,7 +25,7 @@ public static class TopicAdmin
                     w.WriteString("name", t.Name);
                     w.WriteNumber("partitions", t.PartitionCount);
                     w.WriteString("topic_id", t.TopicId == Guid.Empty ? null : t.TopicId.ToString());
-                    WriteSize(w, sizes?.OfTopic(t.Name, t.PartitionCount));
+                    WriteSize(w, known?.OfTopic(t.Name, t.PartitionCount));
                     w.WriteEndObject();
                 }
 
@@ -36,7 +37,7 @@ public static class TopicAdmin
 
         output.WriteTable(["TOPIC", "PARTITIONS", "TOPIC-ID", "SIZE"],
             sorted.Select(t => (IReadOnlyList<string>)[t.Name, AdminOutput.N(t.PartitionCount), t.TopicId == Guid.Empty ? "-" : t.TopicId.ToString(),
-                AdminOutput.Size(sizes?.OfTopic(t.Name, t.PartitionCount))]));
+                AdminOutput.Size(known?.OfTopic(t.Name, t.PartitionCount))]));
         return AdminExitCodes.Ok;
     }
 

@@ -131,6 +131,12 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
         catch (ApiError ex) { return Error(ex.Status, ex.Message); }
         catch (AdminFailure ex) { return Error(ex.Message.Contains("does not exist", StringComparison.Ordinal) ? 404 : 409, ex.Message); }
         catch (AdminUsageException ex) { return Error(400, ex.Message); }
+        catch (KafkaException ex) when (ex.IsRetriable && ex.ErrorCode != Protocol.ErrorCode.UnknownTopicOrPartition)
+        {
+            // A broker that went away, a leader not yet elected, a coordinator moving: not the
+            // request's fault, and worth retrying (docs/decisions.md, "Web console and ACLs").
+            return Error(502, $"the cluster did not answer: {ex.Message}");
+        }
         catch (KafkaException ex)
         {
             return Error(ex.ErrorCode switch
@@ -166,7 +172,7 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
     {
         ("GET", ["info"]) => Task.FromResult(Info()),
         ("GET", ["overview"]) => OverviewAsync(ct),
-        ("GET", ["topics"]) => AdminJsonAsync((c, o) => TopicAdmin.ListAsync(c, o, ct), ct),
+        ("GET", ["topics"]) => AdminJsonAsync((c, o) => TopicAdmin.ListAsync(c, o, ct, sizes: r.QueryValue("sizes") != "false"), ct),
         ("POST", ["topics"]) => CreateTopicAsync(r, ct),
         ("GET", ["topics", var t]) => AdminJsonAsync((c, o) => TopicAdmin.DescribeAsync(c, o, t, ct), ct),
         ("DELETE", ["topics", var t]) => AdminJsonAsync((c, o) => TopicAdmin.DeleteAsync(c, o, t, ct), ct),

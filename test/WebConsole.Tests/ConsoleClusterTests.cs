@@ -54,7 +54,8 @@ public sealed class ConsoleClusterTests
         Assert.True(gone == 502, $"{gone} {error}");
         Assert.Equal(502, error.GetProperty("status").GetInt32());
         string message = error.GetProperty("error").GetString()!;
-        Assert.StartsWith("the request failed: ", message, StringComparison.Ordinal);
+        Assert.StartsWith("the cluster did not answer: ", message, StringComparison.Ordinal);
+        Assert.Contains("cannot connect", message, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", message, StringComparison.Ordinal);
         await WaitUntilAsync(async () =>
         {

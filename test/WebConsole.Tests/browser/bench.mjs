@@ -25,6 +25,11 @@ async function load(hash, ready) {
     ready: !!el.querySelector(ready),
     alert: el.querySelector('[role="alert"]')?.textContent ?? null,
     rows: el.querySelectorAll('table[aria-label="Records"] tbody tr').length,
+    // Where the time went: the document, then each request's start and end (ms since navigation start).
+    timeline: [
+      ["document", 0, performance.getEntriesByType("navigation")[0].responseEnd],
+      ...performance.getEntriesByType("resource").map((r) => [r.name.replace(/^.*\/ui\//, ""), r.startTime, r.responseEnd]),
+    ].map(([name, start, end]) => `${name} ${start.toFixed(0)}-${end.toFixed(0)}`).join(", "),
   }), ready);
   await context.close();
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
@@ -35,7 +40,8 @@ async function load(hash, ready) {
 function summary(name, results, extra) {
   const ms = results.map((r) => r.renderedMs);
   const sorted = [...ms].sort((a, b) => a - b);
-  return { page: name, runs: ms, median_ms: sorted[Math.floor(sorted.length / 2)], max_ms: sorted[sorted.length - 1], ...extra };
+  const median = results.find((r) => r.renderedMs === sorted[Math.floor(sorted.length / 2)]);
+  return { page: name, runs: ms, median_ms: median.renderedMs, max_ms: sorted[sorted.length - 1], ...extra, median_run: median.timeline };
 }
 
 try {

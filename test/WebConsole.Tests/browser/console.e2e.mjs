@@ -109,6 +109,18 @@ async function writeMode() {
   check((await text('table[aria-label="Records"]')).includes("6f 72 64 65 72"), "hex view of the key 'order'");
   step("messages");
 
+  // Bad input: the API's message on the page (the form stays, to correct it), never a blank page.
+  const go = (hash, name) => after(() => page.evaluate((h) => { location.hash = h; }, hash), name);
+  await go("#/topics/no-such-topic", "topics");
+  check((await text('main [role="alert"]')).includes("'no-such-topic' does not exist"), "an unknown topic is named on the page");
+  await go("#/messages?topic=orders&partition=0&from=offset&at=999", "messages");
+  check((await text('main [role="alert"]')).includes("outside the log of orders-0"), "a bad offset is explained on the page");
+  check((await page.locator('form[aria-label="Browse a partition"]').count()) === 1, "the form stays after a bad offset");
+  await go("#/messages?topic=orders&partition=0&from=time&at=yesterday", "messages");
+  check((await text('main [role="alert"]')).includes("ISO 8601"), "a bad time is explained on the page");
+  await go("#/messages?topic=orders&partition=0&from=newest&format=hex", "messages");
+  step("bad input");
+
   // Produce a test record, then find it on the page.
   await page.fill('input[name="key"]', "console-key");
   await page.fill('textarea[name="value"]', "from the console");
