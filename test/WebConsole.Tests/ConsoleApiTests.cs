@@ -80,12 +80,21 @@ public sealed class ConsoleApiTests
         Assert.Equal(302, (int)root.StatusCode);
         Assert.Equal("ui/", root.Headers.Location!.OriginalString);
 
-        string index = await Http.GetStringAsync(new Uri(broker.HttpBase, "ui/"));
-        Assert.Contains("src=\"app.js\"", index);
-        Assert.DoesNotContain("src=\"/", index);
-        using var script = await Http.GetAsync(new Uri(broker.HttpBase, "ui/app.js"));
-        Assert.Equal(200, (int)script.StatusCode);
-        Assert.StartsWith("text/javascript", script.Content.Headers.ContentType!.ToString());
+        // One document carries the script and the style inline (one request before the API
+        // calls), and nothing is loaded from an absolute path or from elsewhere.
+        using var page = await Http.GetAsync(new Uri(broker.HttpBase, "ui/"));
+        Assert.Equal(200, (int)page.StatusCode);
+        Assert.StartsWith("text/html", page.Content.Headers.ContentType!.ToString());
+        string index = await page.Content.ReadAsStringAsync();
+        Assert.Contains("<script>", index);
+        Assert.Contains("api/\"+", index.Replace(" ", ""));
+        Assert.Contains("<style>", index);
+        Assert.DoesNotContain("src=", index);
+        Assert.DoesNotContain("href=\"/", index);
+        // The only URL in it is the SVG namespace the charts are made in.
+        Assert.Equal(["http://www.w3.org/2000/svg"], System.Text.RegularExpressions.Regex.Matches(index, "https?://[^\"'`)]*").Select(m => m.Value).Distinct());
+        using var missing = await Http.GetAsync(new Uri(broker.HttpBase, "ui/nothing.js"));
+        Assert.Equal(404, (int)missing.StatusCode);
         using var metrics = await Http.GetAsync(new Uri(broker.HttpBase, "metrics"));
         Assert.Equal(200, (int)metrics.StatusCode);
     }

@@ -7,7 +7,7 @@ namespace KafScale.WebConsole.Tests;
 public sealed class ConsoleClusterTests
 {
     [Fact]
-    public async Task Each_broker_of_a_cluster_shows_every_broker_and_reads_partitions_another_broker_leads()
+    public async Task Each_broker_of_a_cluster_shows_every_broker_reads_partitions_and_sizes_another_broker_holds_and_says_clearly_when_it_went_away()
     {
         await using var cluster = await TestCluster.StartAsync(2, new ClusterOptions { Environment = new Dictionary<string, string> { ["KAFSCALE_CONSOLE_WRITE"] = "true" } });
         Uri first = cluster.Brokers[0].Http, second = cluster.Brokers[1].Http;
