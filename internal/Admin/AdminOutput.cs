@@ -134,5 +134,17 @@ public sealed class AdminOutput
 
     public static string N(int value) => value.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>Bytes for people: "512 B", "12.3 MiB" (binary units, one decimal), "-" when unknown.</summary>
+    public static string Size(long? bytes)
+    {
+        if (bytes is not long b) return "-";
+        if (b < 1024) return $"{N(b)} B";
+        string[] units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        double v = b;
+        int u = -1;
+        do { v /= 1024; u++; } while (v >= 1024 && u < units.Length - 1);
+        return v.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[u];
+    }
+
     public static string Time(long ms) => ms < 0 ? "-" : DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
 }

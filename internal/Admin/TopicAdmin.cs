@@ -7,10 +7,12 @@ namespace KafScale.Admin;
 /// <summary><c>topics list | describe | create | delete | alter-config | add-partitions</c>.</summary>
 public static class TopicAdmin
 {
-    public static async Task<int> ListAsync(KafkaClient client, AdminOutput output, CancellationToken ct)
+    /// <summary>Lists the topics; with <paramref name="sizes"/> false, without asking the brokers for sizes (null).</summary>
+    public static async Task<int> ListAsync(KafkaClient client, AdminOutput output, CancellationToken ct, bool sizes = true)
     {
         IReadOnlyDictionary<string, TopicMetadata> topics = await client.ListTopicsAsync(ct).ConfigureAwait(false);
         var sorted = topics.Values.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+        PartitionSizes? known = sizes ? await SizesAsync(client, null, ct).ConfigureAwait(false) : null;
         if (output.Json)
         {
             output.WriteJson(w =>
@@ -23,6 +25,7 @@ public static class TopicAdmin
                     w.WriteString("name", t.Name);
                     w.WriteNumber("partitions", t.PartitionCount);
                     w.WriteString("topic_id", t.TopicId == Guid.Empty ? null : t.TopicId.ToString());
+                    WriteSize(w, known?.OfTopic(t.Name, t.PartitionCount));
                     w.WriteEndObject();
                 }
 
@@ -32,9 +35,33 @@ public static class TopicAdmin
             return AdminExitCodes.Ok;
         }
 
-        output.WriteTable(["TOPIC", "PARTITIONS", "TOPIC-ID"],
-            sorted.Select(t => (IReadOnlyList<string>)[t.Name, AdminOutput.N(t.PartitionCount), t.TopicId == Guid.Empty ? "-" : t.TopicId.ToString()]));
+        output.WriteTable(["TOPIC", "PARTITIONS", "TOPIC-ID", "SIZE"],
+            sorted.Select(t => (IReadOnlyList<string>)[t.Name, AdminOutput.N(t.PartitionCount), t.TopicId == Guid.Empty ? "-" : t.TopicId.ToString(),
+                AdminOutput.Size(known?.OfTopic(t.Name, t.PartitionCount))]));
         return AdminExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Partition sizes from the brokers' log dirs (DescribeLogDirs), or null when the user may not
+    /// ask (Kafka requires DESCRIBE on the cluster): the listing is still useful without them.
+    /// </summary>
+    private static async Task<PartitionSizes?> SizesAsync(KafkaClient client, IReadOnlyCollection<string>? topics, CancellationToken ct)
+    {
+        try
+        {
+            return await client.DescribePartitionSizesAsync(topics, ct).ConfigureAwait(false);
+        }
+        catch (KafkaException ex) when (ex.ErrorCode is ErrorCode.ClusterAuthorizationFailed or ErrorCode.UnsupportedVersion)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>"size_bytes": a number, or null when unknown.</summary>
+    private static void WriteSize(Utf8JsonWriter w, long? bytes)
+    {
+        if (bytes is long b) w.WriteNumber("size_bytes", b);
+        else w.WriteNull("size_bytes");
     }
 
     /// <summary>The topic's metadata, or a clear failure when it does not exist.</summary>
@@ -56,6 +83,7 @@ public static class TopicAdmin
         var earliest = await client.ListOffsetsAsync(topic, partitions, OffsetSpec.Earliest, ct).ConfigureAwait(false);
         var latest = await client.ListOffsetsAsync(topic, partitions, OffsetSpec.Latest, ct).ConfigureAwait(false);
         IReadOnlyList<ConfigEntry> configs = await client.DescribeTopicConfigsAsync(topic, ct).ConfigureAwait(false);
+        PartitionSizes? sizes = await SizesAsync(client, [topic], ct).ConfigureAwait(false);
         if (output.Json)
         {
             output.WriteJson(w =>
@@ -63,6 +91,7 @@ public static class TopicAdmin
                 w.WriteStartObject();
                 w.WriteString("name", topic);
                 w.WriteString("topic_id", metadata.TopicId == Guid.Empty ? null : metadata.TopicId.ToString());
+                WriteSize(w, sizes?.OfTopic(topic, metadata.PartitionCount));
                 w.WriteStartArray("partitions");
                 foreach (PartitionMetadata p in metadata.Partitions)
                 {
@@ -73,6 +102,7 @@ public static class TopicAdmin
                     w.WriteNumber("earliest_offset", earliest[p.Partition].Offset);
                     w.WriteNumber("latest_offset", latest[p.Partition].Offset);
                     w.WriteNumber("records", latest[p.Partition].Offset - earliest[p.Partition].Offset);
+                    WriteSize(w, sizes?.Of(topic, p.Partition));
                     w.WriteEndObject();
                 }
 
@@ -99,13 +129,14 @@ public static class TopicAdmin
             ("topic", topic),
             ("topic id", metadata.TopicId == Guid.Empty ? "-" : metadata.TopicId.ToString()),
             ("partitions", AdminOutput.N(metadata.PartitionCount)),
+            ("size", AdminOutput.Size(sizes?.OfTopic(topic, metadata.PartitionCount))),
         ]);
         output.Line("");
-        output.WriteTable(["PARTITION", "LEADER", "EPOCH", "EARLIEST", "LATEST", "RECORDS"],
+        output.WriteTable(["PARTITION", "LEADER", "EPOCH", "EARLIEST", "LATEST", "RECORDS", "SIZE"],
             metadata.Partitions.Select(p => (IReadOnlyList<string>)[
                 AdminOutput.N(p.Partition), AdminOutput.N(p.LeaderId), AdminOutput.N(p.LeaderEpoch),
                 AdminOutput.N(earliest[p.Partition].Offset), AdminOutput.N(latest[p.Partition].Offset),
-                AdminOutput.N(latest[p.Partition].Offset - earliest[p.Partition].Offset)]));
+                AdminOutput.N(latest[p.Partition].Offset - earliest[p.Partition].Offset), AdminOutput.Size(sizes?.Of(topic, p.Partition))]));
         output.Line("");
         output.WriteTable(["CONFIG", "VALUE", "SOURCE"],
             configs.Select(c => (IReadOnlyList<string>)[c.Name, c.IsSensitive ? "(sensitive)" : c.Value ?? "-", c.Source]));

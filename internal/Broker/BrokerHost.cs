@@ -78,6 +78,9 @@ public sealed class BrokerHost : IAsyncDisposable
     /// <summary>True when --authorizer acl is on.</summary>
     public bool AclAuthorizer => _config.AclAuthorizer;
 
+    /// <summary>The TLS certificate, key and client CA of the SSL and SASL_SSL listeners (--tls-cert, --tls-key, --tls-ca), or null.</summary>
+    public Security.TlsSettings? Tls => _config.Tls;
+
     /// <summary>The SASL mechanisms the SASL_* listeners accept (--sasl-mechanisms).</summary>
     public IReadOnlyList<string> SaslMechanisms => _config.SaslMechanisms;
 
@@ -198,6 +201,7 @@ public sealed class BrokerHost : IAsyncDisposable
                 new IncrementalAlterConfigsHandler(cluster),
                 new DeleteRecordsHandler(cluster),
                 new DescribeClusterHandler(cluster),
+                new DescribeLogDirsHandler(cluster),
                 new OffsetForLeaderEpochHandler(cluster),
                 new FindCoordinatorHandler(cluster),
                 new JoinGroupHandler(cluster),

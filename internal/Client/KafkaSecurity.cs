@@ -35,6 +35,13 @@ public sealed record KafkaSecurityOptions
     public string? TlsCertificatePath { get; init; }
     public string? TlsKeyPath { get; init; }
 
+    /// <summary>
+    /// Decides whether to trust the broker's certificate instead of the usual checks (the CA of
+    /// <see cref="TlsCaPath"/> or the system's roots, and the host name); for a caller that knows
+    /// better, like the web console connecting to its own broker.
+    /// </summary>
+    public RemoteCertificateValidationCallback? TlsServerValidation { get; init; }
+
     public bool UsesTls => Protocol is KafkaSecurityProtocol.Ssl or KafkaSecurityProtocol.SaslSsl;
     public bool UsesSasl => Protocol is KafkaSecurityProtocol.SaslPlaintext or KafkaSecurityProtocol.SaslSsl;
 
@@ -74,7 +81,9 @@ internal static class KafkaSecurity
             using var pem = X509Certificate2.CreateFromPemFile(certPath, security.TlsKeyPath ?? certPath);
             options.ClientCertificates = [X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null)];
         }
-        if (trusted is not null)
+        if (security.TlsServerValidation is { } validate)
+            options.RemoteCertificateValidationCallback = validate;
+        else if (trusted is not null)
             options.RemoteCertificateValidationCallback = (_, cert, _, errors) => Trusted(trusted, cert, errors);
         var tls = new SslStream(network, leaveInnerStreamOpen: false);
         try

@@ -56,6 +56,8 @@ public sealed partial class S3ObjectStore : IObjectStore
 
     public string Bucket => _options.Bucket;
 
+    public string Location => $"s3://{_options.Bucket}";
+
     /// <summary>The endpoint URL, or "AWS S3 (region)" when none is configured; for log lines.</summary>
     public string EndpointDescription { get; }
 

@@ -14,6 +14,9 @@ public interface IObjectStore : IAsyncDisposable
     /// <summary>A short name for logs and metrics ("dir", "s3").</summary>
     string Kind { get; }
 
+    /// <summary>Where the objects live, for people to read (a directory, <c>s3://bucket</c>); by default <see cref="Kind"/>.</summary>
+    string Location => Kind;
+
     /// <summary>True when <see cref="CreateIfAbsentAsync"/> really refuses to overwrite.</summary>
     bool SupportsConditionalCreate { get; }
 

@@ -40,6 +40,8 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
 
     public string RootDirectory => _root;
 
+    public string Location => _root;
+
     public Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         PutAsync(key, data, durable: true, cancellationToken);
 

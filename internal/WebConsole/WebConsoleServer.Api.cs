@@ -174,6 +174,16 @@ public sealed partial class WebConsoleServer
                 catch (AdminUsageException ex) { throw ApiError.BadRequest(ex.Message); }
                 long found = await client.ListOffsetAsync(topicName, partition, ms, ct).ConfigureAwait(false);
                 offset = found < 0 ? end : found;
+                if (start > 0 && offset == start && start < end)
+                {
+                    // Records were removed below the log start (retention, DeleteRecords): a time
+                    // before the first record still held asks for records that are gone, which
+                    // the page says rather than silently show later ones.
+                    // See docs/decisions.md, "Web console and ACLs".
+                    long first = await FirstTimestampAsync(client, topicName, partition, start, ct).ConfigureAwait(false);
+                    if (first > ms)
+                        throw ApiError.BadRequest($"time {AdminOutput.Time(ms)} is before the log start of {topicName}-{partition}: records before offset {start} were deleted, and the first one still held (offset {start}) is from {AdminOutput.Time(first)}; browse from that time or from offset {start}");
+                }
                 break;
             default:
                 throw ApiError.BadRequest($"from must be newest, offset or time, not '{from}'");
@@ -226,6 +236,16 @@ public sealed partial class WebConsoleServer
             }
             w.WriteEndArray();
         });
+    }
+
+    /// <summary>The timestamp of the record at an offset (the log start), or -1 when it cannot be read.</summary>
+    private static async Task<long> FirstTimestampAsync(KafkaClient client, string topic, int partition, long offset, CancellationToken ct)
+    {
+        using var result = await client.FetchAsync(topic, partition, offset, new FetchOptions { MaxWaitMs = 0, MinBytes = 0, MaxBytes = 64 * 1024 }, ct).ConfigureAwait(false);
+        var fetched = result.Partitions.FirstOrDefault(p => p.Partition == partition);
+        if (fetched is null) return -1;
+        fetched.ThrowIfError();
+        return fetched.ReadRecords().FirstOrDefault(r => r.Offset >= offset)?.Timestamp ?? -1;
     }
 
     /// <summary>Bytes travel as base64 (null stays null); the page shows them as JSON, text or hex.</summary>

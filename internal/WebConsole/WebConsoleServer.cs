@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Net;
+using System.Net.Security;
 using System.Reflection;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using KafScale.Admin;
@@ -20,7 +22,7 @@ namespace KafScale.WebConsole;
 /// whole cluster (partitions and groups this broker does not lead included) and acts under
 /// the same rules as <c>kafscale admin</c>. With the ACL authorizer on, the console asks for a
 /// user and password (HTTP Basic) and acts as that principal through the SASL_PLAINTEXT
-/// listener, so the broker's ACLs decide what it may see and do.
+/// listener (SASL_SSL when there is none), so the broker's ACLs decide what it may see and do.
 /// </summary>
 public sealed partial class WebConsoleServer : IAsyncDisposable
 {
@@ -31,6 +33,8 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
     private readonly MetricsHistory _history;
     private readonly IPEndPoint? _bootstrap;
     private readonly IPEndPoint? _saslBootstrap;
+    /// <summary>SASL_PLAINTEXT when the broker has such a listener, else SASL_SSL (docs/decisions.md, "Web console and ACLs").</summary>
+    private readonly KafkaSecurityProtocol _saslProtocol;
     private readonly SemaphoreSlim _connect = new(1, 1);
     private KafkaClient? _client;
     /// <summary>With ACLs on: one client per logged-in user and password (at most <see cref="MaxLogins"/>).</summary>
@@ -49,6 +53,12 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
         _history = new MetricsHistory(host.Vitals);
         _bootstrap = Reachable(host.EndPointOf("PLAINTEXT"));
         _saslBootstrap = Reachable(host.EndPointOf("SASL_PLAINTEXT"));
+        _saslProtocol = KafkaSecurityProtocol.SaslPlaintext;
+        if (_saslBootstrap is null && Reachable(host.EndPointOf("SASL_SSL")) is { } tls)
+        {
+            _saslBootstrap = tls;
+            _saslProtocol = KafkaSecurityProtocol.SaslSsl;
+        }
     }
 
     /// <summary>A listener's address as a client on this host dials it (a wildcard bind becomes loopback).</summary>
@@ -79,7 +89,7 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
     private string? Refusal() =>
         LoginRequired
             ? _saslBootstrap is null
-                ? "the broker runs with --authorizer acl: the console logs in as a user through a SASL_PLAINTEXT listener, and this broker has none (--listeners), so it serves no data rather than read past the ACLs"
+                ? "the broker runs with --authorizer acl: the console logs in as a user through a SASL_PLAINTEXT or SASL_SSL listener, and this broker has neither (--listeners), so it serves no data rather than read past the ACLs"
                 : null
             : _bootstrap is null
                 ? "the console reads through the broker's PLAINTEXT listener and this broker has none (--listeners)"
@@ -121,6 +131,12 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
         catch (ApiError ex) { return Error(ex.Status, ex.Message); }
         catch (AdminFailure ex) { return Error(ex.Message.Contains("does not exist", StringComparison.Ordinal) ? 404 : 409, ex.Message); }
         catch (AdminUsageException ex) { return Error(400, ex.Message); }
+        catch (KafkaException ex) when (ex.IsRetriable && ex.ErrorCode != Protocol.ErrorCode.UnknownTopicOrPartition)
+        {
+            // A broker that went away, a leader not yet elected, a coordinator moving: not the
+            // request's fault, and worth retrying (docs/decisions.md, "Web console and ACLs").
+            return Error(502, $"the cluster did not answer: {ex.Message}");
+        }
         catch (KafkaException ex)
         {
             return Error(ex.ErrorCode switch
@@ -156,7 +172,7 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
     {
         ("GET", ["info"]) => Task.FromResult(Info()),
         ("GET", ["overview"]) => OverviewAsync(ct),
-        ("GET", ["topics"]) => AdminJsonAsync((c, o) => TopicAdmin.ListAsync(c, o, ct), ct),
+        ("GET", ["topics"]) => AdminJsonAsync((c, o) => TopicAdmin.ListAsync(c, o, ct, sizes: r.QueryValue("sizes") != "false"), ct),
         ("POST", ["topics"]) => CreateTopicAsync(r, ct),
         ("GET", ["topics", var t]) => AdminJsonAsync((c, o) => TopicAdmin.DescribeAsync(c, o, t, ct), ct),
         ("DELETE", ["topics", var t]) => AdminJsonAsync((c, o) => TopicAdmin.DeleteAsync(c, o, t, ct), ct),
@@ -196,7 +212,7 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// A client authenticated as the user on the SASL_PLAINTEXT listener (the strongest mechanism
+    /// A client authenticated as the user on the SASL_PLAINTEXT or SASL_SSL listener (the strongest mechanism
     /// the broker accepts that the user's credential fits), or null when the broker refuses the
     /// password. Clients are kept per user and password, so a page's calls do not log in each time.
     /// </summary>
@@ -230,7 +246,17 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
                         {
                             ClientId = "kafscale-console",
                             ConnectTimeout = TimeSpan.FromSeconds(5),
-                            Security = new KafkaSecurityOptions { Protocol = KafkaSecurityProtocol.SaslPlaintext, SaslMechanism = mechanism, SaslUsername = user, SaslPassword = password },
+                            Security = new KafkaSecurityOptions
+                            {
+                                Protocol = _saslProtocol,
+                                SaslMechanism = mechanism,
+                                SaslUsername = user,
+                                SaslPassword = password,
+                                TlsServerValidation = _saslProtocol == KafkaSecurityProtocol.SaslSsl ? TrustBrokerCertificate : null,
+                                // A listener that requires a client certificate gets this broker's own.
+                                TlsCertificatePath = _saslProtocol == KafkaSecurityProtocol.SaslSsl && _host.Tls is { ClientAuth: Broker.Security.TlsClientAuth.Required } t ? t.CertificatePath : null,
+                                TlsKeyPath = _saslProtocol == KafkaSecurityProtocol.SaslSsl && _host.Tls is { ClientAuth: Broker.Security.TlsClientAuth.Required } k ? k.KeyPath : null,
+                            },
                         },
                     }, ct).ConfigureAwait(false);
                 }
@@ -250,6 +276,44 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
             return null;
         }
         finally { _connect.Release(); }
+    }
+
+    /// <summary>
+    /// Whether the console trusts a broker's TLS certificate on the SASL_SSL listener
+    /// (docs/decisions.md, "Web console and ACLs"): the certificate this broker serves itself
+    /// (read from --tls-cert now, so a renewed one is trusted at once; its key is this process's,
+    /// so no host name is checked), or else, as any Kafka client checks another broker, a
+    /// certificate for the host connected to that chains to the system's roots or to --tls-ca.
+    /// </summary>
+    private bool TrustBrokerCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (certificate is null || _host.Tls is not { } tls) return false;
+        byte[] served = certificate.GetRawCertData();
+        try
+        {
+            var own = new X509Certificate2Collection();
+            own.ImportFromPemFile(tls.CertificatePath);
+            if (own.Count > 0 && own[0].RawData.AsSpan().SequenceEqual(served)) return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            _log.LogDebug("the console cannot read this broker's certificate {Path}: {Error}", tls.CertificatePath, ex.Message);
+        }
+        if (errors == SslPolicyErrors.None) return true;
+        if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0 || tls.CaPath is null) return false;
+        try
+        {
+            using var custom = new X509Chain();
+            custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            custom.ChainPolicy.CustomTrustStore.ImportFromPemFile(tls.CaPath);
+            custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            using var cert = X509CertificateLoader.LoadCertificate(served);
+            return custom.Build(cert);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The logged-in user's client, else the client on this broker's PLAINTEXT listener, connected on first use.</summary>

@@ -1,3 +1,5 @@
+using KafScale.Protocol;
+using KafScale.Protocol.Messages;
 using static KafScale.WebConsole.Tests.ConsoleBroker;
 
 namespace KafScale.WebConsole.Tests;
@@ -11,6 +13,17 @@ public sealed class ConsoleApiTests
         await using var broker = await StartAsync("--console-write");
         var (created, _) = await SendAsync(broker, HttpMethod.Post, "ui/api/topics", """{"name":"t","partitions":1}""");
         Assert.Equal(200, created);
+        // Records of which the first two are deleted (as retention would), so the log starts at 2.
+        (await new Kcat().ProduceAsync(broker.Bootstrap, "t", [.. Enumerable.Range(0, 3).Select(i => new TestRecord($"k{i}", $"v{i}", [], 0))])).EnsureSuccess();
+        await using (var kafka = await RawKafkaConnection.ConnectAsync(broker.KafkaPort))
+        {
+            var deleted = await kafka.SendAsync<DeleteRecordsResponse>(ApiKeys.DeleteRecords, 2, new DeleteRecordsRequest
+            {
+                TimeoutMs = 10_000,
+                Topics = [new DeleteRecordsRequest.DeleteRecordsTopic { Name = "t", Partitions = [new DeleteRecordsRequest.DeleteRecordsPartition { PartitionIndex = 0, Offset = 2 }] }],
+            });
+            Assert.Equal(0, deleted.Topics.Single().Partitions.Single().ErrorCode);
+        }
 
         var cases = new (HttpMethod Method, string Path, string? Body, int Status, string Says)[]
         {
@@ -21,6 +34,8 @@ public sealed class ConsoleApiTests
             (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=offset&offset=77", null, 400, "outside the log"),
             (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=offset&offset=abc", null, 400, "whole number"),
             (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=time&time=yesterday", null, 400, "ISO 8601"),
+            (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=time&time=2001-01-01T00:00:00Z", null, 400, "before the log start of t-0: records before offset 2 were deleted"),
+            (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=offset&offset=1", null, 400, "outside the log of t-0: it holds offsets 2 to 2"),
             (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&count=100000", null, 400, "count"),
             (HttpMethod.Get, "ui/api/topics/t/messages?partition=0&from=sideways", null, 400, "from must be"),
             (HttpMethod.Post, "ui/api/topics", "{not json", 400, "malformed JSON"),
@@ -65,12 +80,21 @@ public sealed class ConsoleApiTests
         Assert.Equal(302, (int)root.StatusCode);
         Assert.Equal("ui/", root.Headers.Location!.OriginalString);
 
-        string index = await Http.GetStringAsync(new Uri(broker.HttpBase, "ui/"));
-        Assert.Contains("src=\"app.js\"", index);
-        Assert.DoesNotContain("src=\"/", index);
-        using var script = await Http.GetAsync(new Uri(broker.HttpBase, "ui/app.js"));
-        Assert.Equal(200, (int)script.StatusCode);
-        Assert.StartsWith("text/javascript", script.Content.Headers.ContentType!.ToString());
+        // One document carries the script and the style inline (one request before the API
+        // calls), and nothing is loaded from an absolute path or from elsewhere.
+        using var page = await Http.GetAsync(new Uri(broker.HttpBase, "ui/"));
+        Assert.Equal(200, (int)page.StatusCode);
+        Assert.StartsWith("text/html", page.Content.Headers.ContentType!.ToString());
+        string index = await page.Content.ReadAsStringAsync();
+        Assert.Contains("<script>", index);
+        Assert.Contains("api/\"+", index.Replace(" ", ""));
+        Assert.Contains("<style>", index);
+        Assert.DoesNotContain("src=", index);
+        Assert.DoesNotContain("href=\"/", index);
+        // The only URL in it is the SVG namespace the charts are made in.
+        Assert.Equal(["http://www.w3.org/2000/svg"], System.Text.RegularExpressions.Regex.Matches(index, "https?://[^\"'`)]*").Select(m => m.Value).Distinct());
+        using var missing = await Http.GetAsync(new Uri(broker.HttpBase, "ui/nothing.js"));
+        Assert.Equal(404, (int)missing.StatusCode);
         using var metrics = await Http.GetAsync(new Uri(broker.HttpBase, "metrics"));
         Assert.Equal(200, (int)metrics.StatusCode);
     }
@@ -118,6 +142,8 @@ public sealed class ConsoleApiTests
         var (adminList, adminTopics) = await SendAsync(broker, HttpMethod.Get, "ui/api/topics", login: "admin:admin-secret");
         Assert.Equal(200, adminList);
         Assert.Equal(["secret"], adminTopics.GetProperty("topics").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
+        // admin may describe the cluster, so sizes come from the log dirs (an empty topic: 0 bytes).
+        Assert.Equal(0, adminTopics.GetProperty("topics")[0].GetProperty("size_bytes").GetInt64());
         var (adminCreate, made) = await SendAsync(broker, HttpMethod.Post, "ui/api/topics", """{"name":"by-admin","partitions":1}""", "admin:admin-secret");
         Assert.True(adminCreate == 200, made.ToString());
         using var admin = new HttpRequestMessage(HttpMethod.Get, new Uri(broker.HttpBase, "ui/"));
@@ -137,6 +163,35 @@ public sealed class ConsoleApiTests
         (await ClientRunner.RunAsync(broker.Binary, ["admin", "--bootstrap", broker.Bootstrap, "users", "delete", "alice", "--mechanism", "SCRAM-SHA-512"])).EnsureSuccess();
         await AnswersAsync(broker, "alice:alice-new", 401);
         await AnswersAsync(broker, "admin:admin-secret", 200);
+    }
+
+    [Fact]
+    public async Task With_acls_on_and_only_a_sasl_ssl_listener_the_console_logs_in_over_tls_trusting_its_own_broker_certificate()
+    {
+        // Certificates from a CA of the test's own, which neither the system nor --tls-ca names:
+        // the console trusts the certificate its broker serves (docs/decisions.md, "Web console and ACLs").
+        using var certs = await TestCertificates.CreateAsync();
+        var (saslPort, _) = BrokerProcess.FreePorts();
+        await using var broker = await StartAsync("--listeners", $"PLAINTEXT://127.0.0.1:{{kafka-port}},SASL_SSL://127.0.0.1:{saslPort}",
+            "--tls-cert", certs.BrokerCert, "--tls-key", certs.BrokerKey,
+            "--authorizer", "acl", "--super-users", "User:admin,User:ANONYMOUS");
+        foreach (var (user, password) in new[] { ("admin", "admin-secret"), ("alice", "alice-secret") })
+            (await ClientRunner.RunAsync(broker.Binary, ["admin", "--bootstrap", broker.Bootstrap, "users", "set", user, "--mechanism", "SCRAM-SHA-256", "--password", password])).EnsureSuccess();
+        (await ClientRunner.RunAsync(broker.Binary, ["admin", "--bootstrap", broker.Bootstrap, "topics", "create", "secret", "--partitions", "2"])).EnsureSuccess();
+        (await new Kcat().ProduceAsync(broker.Bootstrap, "secret", [new TestRecord("k", "over tls", [], 1)])).EnsureSuccess();
+
+        Assert.Equal(401, (await GetAsync(broker, "ui/api/topics")).Status);
+        Assert.Equal(401, (await SendAsync(broker, HttpMethod.Get, "ui/api/topics", login: "admin:wrong")).Status);
+        var (aliceList, aliceTopics) = await SendAsync(broker, HttpMethod.Get, "ui/api/topics", login: "alice:alice-secret");
+        Assert.True(aliceList == 200, aliceTopics.ToString());
+        Assert.Empty(aliceTopics.GetProperty("topics").EnumerateArray());
+
+        var (adminList, adminTopics) = await SendAsync(broker, HttpMethod.Get, "ui/api/topics", login: "admin:admin-secret");
+        Assert.True(adminList == 200, adminTopics.ToString());
+        Assert.Equal(["secret"], adminTopics.GetProperty("topics").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
+        var (read, page) = await SendAsync(broker, HttpMethod.Get, "ui/api/topics/secret/messages?partition=1&from=offset&offset=0", login: "admin:admin-secret");
+        Assert.True(read == 200, page.ToString());
+        Assert.Equal("over tls", System.Text.Encoding.UTF8.GetString(Assert.Single(page.GetProperty("records").EnumerateArray()).GetProperty("value").GetBytesFromBase64()));
     }
 
     /// <summary>Waits (the broker applies a credential change from its metadata watch) until the login gets that status.</summary>
@@ -161,6 +216,7 @@ public sealed class ConsoleApiTests
             var (status, body) = await GetAsync(broker, path);
             Assert.Equal(403, status);
             Assert.Contains("--authorizer acl", body.GetProperty("error").GetString());
+            Assert.Contains("SASL_PLAINTEXT or SASL_SSL", body.GetProperty("error").GetString());
         }
         var (write, _) = await SendAsync(broker, HttpMethod.Post, "ui/api/topics", """{"name":"x"}""");
         Assert.Equal(403, write);

@@ -7,7 +7,7 @@ namespace KafScale.WebConsole.Tests;
 public sealed class ConsoleClusterTests
 {
     [Fact]
-    public async Task Each_broker_of_a_cluster_shows_every_broker_and_reads_partitions_another_broker_leads()
+    public async Task Each_broker_of_a_cluster_shows_every_broker_reads_partitions_and_sizes_another_broker_holds_and_says_clearly_when_it_went_away()
     {
         await using var cluster = await TestCluster.StartAsync(2, new ClusterOptions { Environment = new Dictionary<string, string> { ["KAFSCALE_CONSOLE_WRITE"] = "true" } });
         Uri first = cluster.Brokers[0].Http, second = cluster.Brokers[1].Http;
@@ -38,5 +38,31 @@ public sealed class ConsoleClusterTests
         Assert.True(status == 200, page.ToString());
         var record = Assert.Single(page.GetProperty("records").EnumerateArray());
         Assert.Equal("led elsewhere", Encoding.UTF8.GetString(record.GetProperty("value").GetBytesFromBase64()));
+
+        // Its size comes from the broker that holds it (DescribeLogDirs to every broker).
+        var (_, described) = await SendAsync(first, HttpMethod.Get, "ui/api/topics/spread");
+        var sizes = described.GetProperty("partitions").EnumerateArray().ToDictionary(p => p.GetProperty("partition").GetInt32(), p => p.GetProperty("size_bytes").GetInt64());
+        Assert.True(sizes[remote] > 0, described.ToString());
+        Assert.Equal(sizes.Values.Sum(), described.GetProperty("size_bytes").GetInt64());
+
+        // The second broker goes away. Until its lease runs out, its partitions still name it as
+        // leader: reading one is a clear JSON error (502: the cluster did not answer), never a
+        // stack trace; the topic's page still answers, with the sizes only a live broker reports.
+        // Once the first broker has taken the partitions over, reading works again.
+        await cluster.Brokers[1].Process.KillAsync();
+        var (gone, error) = await SendAsync(first, HttpMethod.Get, $"ui/api/topics/spread/messages?partition={remote}&from=offset&offset=0");
+        Assert.True(gone == 502, $"{gone} {error}");
+        Assert.Equal(502, error.GetProperty("status").GetInt32());
+        string message = error.GetProperty("error").GetString()!;
+        Assert.StartsWith("the cluster did not answer: ", message, StringComparison.Ordinal);
+        Assert.Contains("cannot connect", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", message, StringComparison.Ordinal);
+        await WaitUntilAsync(async () =>
+        {
+            var (s, page) = await SendAsync(first, HttpMethod.Get, $"ui/api/topics/spread/messages?partition={remote}&from=offset&offset=0");
+            Assert.True(s is 200 or 502 or 409, $"{s} {page}");
+            if (s != 200) Assert.False(string.IsNullOrEmpty(page.GetProperty("error").GetString()), page.ToString());
+            return s == 200 && page.GetProperty("records").GetArrayLength() == 1;
+        }, "the first broker serves the partition the second one led");
     }
 }

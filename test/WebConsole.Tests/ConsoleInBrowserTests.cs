@@ -49,6 +49,11 @@ public sealed class ConsoleInBrowserTests
         foreach (string page in new[] { "overview", "topics", "topic", "messages", "group", "storage", "overview-phone" })
             Assert.True(File.Exists(Path.Combine(shots, page + ".png")), $"screenshot {page}.png");
 
+        // The API's answer behind the refusal the page showed: 409 with the reason, as JSON.
+        var (refused, why) = await SendAsync(broker, HttpMethod.Post, "ui/api/groups/live-readers/reset-offsets", """{"topic":"orders","to":"earliest","execute":true}""");
+        Assert.True(refused == 409, why.ToString());
+        Assert.Contains("active member(s)", why.GetProperty("error").GetString());
+
         // What the browser did, seen from outside: the group was reset and the topic it made is gone.
         var (_, group) = await GetAsync(broker, "ui/api/groups/done-readers");
         Assert.All(group.GetProperty("offsets").EnumerateArray(), o => Assert.Equal(0, o.GetProperty("committed_offset").GetInt64()));

@@ -108,6 +108,62 @@ public sealed class DescribeClusterHandlerTests(HandlerHarness broker) : IClassF
     }
 }
 
+public sealed class DescribeLogDirsHandlerTests(HandlerHarness broker) : IClassFixture<HandlerHarness>
+{
+    private static DescribeLogDirsRequest For(string topic, params int[] partitions) =>
+        new() { Topics = [new DescribeLogDirsRequest.DescribableLogDirTopic { Topic = topic, Partitions = [.. partitions] }] };
+
+    [Fact]
+    public async Task Each_partition_reports_the_bytes_of_its_durable_data_in_one_log_dir_of_the_store()
+    {
+        string topic = await broker.CreateTopicAsync("ld", partitions: 2);
+        Assert.Equal(ErrorCodes.None, (await broker.ProduceAsync(topic, 0, records: 50)).ErrorCode);
+
+        var response = await broker.SendAsync<DescribeLogDirsResponse>(For(topic, 0, 1), 4);
+        Assert.Equal(ErrorCodes.None, response.ErrorCode);
+        var dir = Assert.Single(response.Results);
+        Assert.Equal(ErrorCodes.None, dir.ErrorCode);
+        Assert.EndsWith("/objects/default", dir.LogDir, StringComparison.Ordinal);
+        Assert.True(dir.TotalBytes > 0 && dir.UsableBytes > 0 && dir.UsableBytes <= dir.TotalBytes, $"volume {dir.TotalBytes}/{dir.UsableBytes}");
+        var partitions = Assert.Single(dir.Topics, t => t.Name == topic).Partitions.OrderBy(p => p.PartitionIndex).ToList();
+        Assert.Equal([0, 1], partitions.Select(p => p.PartitionIndex));
+        // 50 records acknowledged with acks=-1 are durable, so counted; the empty partition is 0.
+        Assert.True(partitions[0].PartitionSize > 50, $"partition 0 holds {partitions[0].PartitionSize} bytes");
+        Assert.Equal(0, partitions[1].PartitionSize);
+        Assert.All(partitions, p => { Assert.Equal(0, p.OffsetLag); Assert.False(p.IsFutureKey); });
+
+        long before = partitions[0].PartitionSize;
+        await broker.ProduceAsync(topic, 0, records: 50);
+        var grown = await broker.SendAsync<DescribeLogDirsResponse>(For(topic, 0), 4);
+        Assert.True(grown.Results.Single().Topics.Single().Partitions.Single().PartitionSize > before);
+    }
+
+    [Fact]
+    public async Task All_topics_are_described_when_the_request_names_none_and_unknown_partitions_are_left_out()
+    {
+        string topic = await broker.CreateTopicAsync("ld-all");
+        await broker.ProduceAsync(topic, 0);
+        var all = await broker.SendAsync<DescribeLogDirsResponse>(new DescribeLogDirsRequest { Topics = null }, 4);
+        Assert.Contains(all.Results.Single().Topics, t => t.Name == topic && t.Partitions.Single().PartitionSize > 0);
+
+        var unknown = await broker.SendAsync<DescribeLogDirsResponse>(For(HandlerHarness.Unique("ld-none"), 0), 4);
+        Assert.Equal(ErrorCodes.None, unknown.ErrorCode);
+        Assert.Empty(unknown.Results.Single().Topics);
+        var missingPartition = await broker.SendAsync<DescribeLogDirsResponse>(For(topic, 7), 1);
+        Assert.Empty(missingPartition.Results.Single().Topics);
+    }
+
+    [Fact]
+    public async Task Version_0_is_below_what_Kafka_4_accepts_and_is_UNSUPPORTED_VERSION()
+    {
+        var response = await broker.SendAsync<DescribeLogDirsResponse>(new DescribeLogDirsRequest { Topics = null }, 0);
+        Assert.Empty(response.Results);
+        var v3 = await broker.SendAsync<DescribeLogDirsResponse>(new DescribeLogDirsRequest { Topics = null }, 3);
+        Assert.Equal(ErrorCodes.None, v3.ErrorCode);
+        Assert.Single(v3.Results);
+    }
+}
+
 public sealed class ApiVersionsHandlerTests(HandlerHarness broker) : IClassFixture<HandlerHarness>
 {
     [Fact]

@@ -320,6 +320,9 @@ public sealed class AclHandlerTests(AclHarness broker) : IClassFixture<AclHarnes
     {
         string alice = Alice();
         Assert.Equal(ErrorCodes.ClusterAuthorizationFailed, (await broker.SendAsync<DescribeClusterResponse>(alice, new DescribeClusterRequest(), 1)).ErrorCode);
+        var logDirs = await broker.SendAsync<DescribeLogDirsResponse>(alice, new DescribeLogDirsRequest { Topics = null }, 4);
+        Assert.Equal(ErrorCodes.ClusterAuthorizationFailed, logDirs.ErrorCode);
+        Assert.Empty(logDirs.Results);
         Assert.Equal(ErrorCodes.ClusterAuthorizationFailed, (await broker.SendAsync<DescribeAclsResponse>(alice, new DescribeAclsRequest { ResourceTypeFilter = 1, PatternTypeFilter = 1, Operation = 1, PermissionType = 1 }, 3)).ErrorCode);
         Assert.Equal(ErrorCodes.ClusterAuthorizationFailed, (await broker.CreateAsync(alice, Acls.Allow(Topic, "t", alice, AclOperation.Read))).Results.Single().ErrorCode);
         Assert.Equal(ErrorCodes.ClusterAuthorizationFailed, (await broker.SendAsync<DescribeClientQuotasResponse>(alice, new DescribeClientQuotasRequest(), 1)).ErrorCode);
@@ -330,6 +333,7 @@ public sealed class AclHandlerTests(AclHarness broker) : IClassFixture<AclHarnes
         var cluster = await broker.SendAsync<DescribeClusterResponse>(alice, new DescribeClusterRequest { IncludeClusterAuthorizedOperations = true }, 1);
         Assert.Equal(ErrorCodes.None, cluster.ErrorCode);
         Assert.Equal(1 << 8, cluster.ClusterAuthorizedOperations);
+        Assert.Equal(ErrorCodes.None, (await broker.SendAsync<DescribeLogDirsResponse>(alice, new DescribeLogDirsRequest { Topics = null }, 4)).ErrorCode);
         // WRITE on some topic is enough for an idempotent producer's id, as in Kafka.
         Assert.Equal(ErrorCodes.None, (await broker.SendAsync<InitProducerIdResponse>(alice, new InitProducerIdRequest { TransactionalId = null, TransactionTimeoutMs = 60_000, ProducerId = -1, ProducerEpoch = -1 }, 4)).ErrorCode);
     }

@@ -73,10 +73,20 @@ async function writeMode() {
   step("keyboard navigation");
 
   check((await text('table[aria-label="Topics"]')).includes("orders"), "orders listed");
+  // Sizes from the brokers' log dirs (DescribeLogDirs): kcat's records take some bytes, shown
+  // for people ("1.2 KiB") with the exact count in data-bytes.
+  const ordersRow = page.locator('table[aria-label="Topics"] tbody tr', { hasText: "orders" });
+  const topicBytes = Number(await ordersRow.locator(".size").getAttribute("data-bytes"));
+  check(topicBytes > 0, `orders has a size on the topics page (${topicBytes})`);
+  check(/^\d+(\.\d+)? (B|KiB|MiB|GiB)$/.test(await ordersRow.locator(".size").innerText()), "the size reads as bytes for people");
   await shot("topics");
   await after(() => page.click('table[aria-label="Topics"] >> text=orders'), "topics");
   const partitions = await page.locator('table[aria-label="Partitions"] tbody tr').count();
   check(partitions === 2, `orders has 2 partitions, the page shows ${partitions}`);
+  const partitionBytes = await page.locator('table[aria-label="Partitions"] .size').evaluateAll((els) => els.map((e) => Number(e.dataset.bytes)));
+  check(partitionBytes.length === 2 && partitionBytes[0] > 0, `partition 0 has a size (${partitionBytes})`);
+  const shownTotal = Number(await page.locator('.stat .size').getAttribute("data-bytes"));
+  check(partitionBytes.reduce((a, b) => a + b, 0) === shownTotal, `partition sizes add up to the topic's (${partitionBytes} vs ${shownTotal})`);
   check((await text('table[aria-label="Configs"]')).includes("retention.ms"), "retention.ms among the configs");
   await shot("topic");
   step("topic detail");
@@ -98,6 +108,18 @@ async function writeMode() {
   await after(() => page.click('form[aria-label="Browse a partition"] button[type="submit"]'), "messages");
   check((await text('table[aria-label="Records"]')).includes("6f 72 64 65 72"), "hex view of the key 'order'");
   step("messages");
+
+  // Bad input: the API's message on the page (the form stays, to correct it), never a blank page.
+  const go = (hash, name) => after(() => page.evaluate((h) => { location.hash = h; }, hash), name);
+  await go("#/topics/no-such-topic", "topics");
+  check((await text('main [role="alert"]')).includes("'no-such-topic' does not exist"), "an unknown topic is named on the page");
+  await go("#/messages?topic=orders&partition=0&from=offset&at=999", "messages");
+  check((await text('main [role="alert"]')).includes("outside the log of orders-0"), "a bad offset is explained on the page");
+  check((await page.locator('form[aria-label="Browse a partition"]').count()) === 1, "the form stays after a bad offset");
+  await go("#/messages?topic=orders&partition=0&from=time&at=yesterday", "messages");
+  check((await text('main [role="alert"]')).includes("ISO 8601"), "a bad time is explained on the page");
+  await go("#/messages?topic=orders&partition=0&from=newest&format=hex", "messages");
+  step("bad input");
 
   // Produce a test record, then find it on the page.
   await page.fill('input[name="key"]', "console-key");

@@ -21,6 +21,14 @@ function h(tag: string, attrs: Record<string, unknown> = {}, ...children: (Child
   return el;
 }
 
+let infoReady: Promise<void> = Promise.resolve();
+
+/** A page's data, once the broker's info is in too (the page's write forms depend on it). */
+async function first<T>(data: Promise<T>): Promise<T> {
+  const [value] = await Promise.all([data, infoReady]);
+  return value;
+}
+
 class ApiError extends Error {
   constructor(public status: number, message: string) { super(message); }
 }
@@ -53,6 +61,14 @@ function table(headers: string[], rows: Child[][], label: string): HTMLElement {
 
 function stat(label: string, value: Child, cls?: string): HTMLElement {
   return h("div", { class: "stat" }, h("div", { class: "label" }, label), h("div", { class: "value " + (cls ?? "") }, value));
+}
+
+// A size for people ("12.3 MiB", as the storage page shows sizes), the exact count in the title
+// and in data-bytes. Unknown (null: the user may not describe the cluster, or a broker did not
+// answer) is "-".
+function size(n: number | null | undefined): HTMLElement {
+  if (n === null || n === undefined) return h("span", { class: "size", title: "unknown: DescribeLogDirs needs DESCRIBE on the cluster and every broker answering" }, "-");
+  return h("span", { class: "size", "data-bytes": n, title: `${n} bytes` }, bytes(n));
 }
 
 function field(label: string, input: HTMLElement): HTMLElement {
@@ -109,7 +125,7 @@ function chart(title: string, points: [number, number | null][], unit: string): 
 // ---- pages
 
 async function overview(main: HTMLElement): Promise<void> {
-  const o = await api("overview");
+  const o = await first(api("overview"));
   const b = o.this_broker;
   const hist: Json[] = o.history;
   const series = (k: string) => hist.map((p) => [p.at_ms, p[k]] as [number, number | null]);
@@ -140,9 +156,9 @@ async function overview(main: HTMLElement): Promise<void> {
 }
 
 async function topics(main: HTMLElement): Promise<void> {
-  const t = await api("topics");
+  const t = await first(api("topics"));
   main.append(h("h1", {}, "Topics"),
-    table(["Topic", "Partitions", "Topic id"], t.topics.map((x: Json) => [link(x.name, `#/topics/${enc(x.name)}`), x.partitions, h("span", { class: "mono" }, x.topic_id ?? "-")]), "Topics"));
+    table(["Topic", "Partitions", "Size", "Topic id"], t.topics.map((x: Json) => [link(x.name, `#/topics/${enc(x.name)}`), x.partitions, size(x.size_bytes), h("span", { class: "mono" }, x.topic_id ?? "-")]), "Topics"));
   if (writable) {
     const name = h("input", { name: "name", required: true, autocomplete: "off" }) as HTMLInputElement;
     const parts = h("input", { name: "partitions", type: "number", min: 1, value: 1 }) as HTMLInputElement;
@@ -154,11 +170,18 @@ async function topics(main: HTMLElement): Promise<void> {
 }
 
 async function topic(main: HTMLElement, name: string): Promise<void> {
-  const t = await api(`topics/${enc(name)}`);
+  const t = await first(api(`topics/${enc(name)}`));
+  const config = (k: string) => t.configs.find((c: Json) => c.name === k)?.value ?? "-";
   main.append(h("h1", {}, `Topic ${t.name}`),
+    h("div", { class: "grid" },
+      stat("Partitions", t.partitions.length),
+      stat("Size", size(t.size_bytes)),
+      stat("Records", t.partitions.reduce((n: number, p: Json) => n + p.records, 0)),
+      stat("retention.ms", h("span", { class: "mono" }, config("retention.ms"))),
+      stat("retention.bytes", h("span", { class: "mono" }, config("retention.bytes")))),
     h("h2", {}, "Partitions"),
-    table(["Partition", "Leader", "Epoch", "Log start", "Log end", "Records", ""],
-      t.partitions.map((p: Json) => [p.partition, p.leader, p.leader_epoch, p.earliest_offset, p.latest_offset, p.records,
+    table(["Partition", "Leader", "Epoch", "Log start", "Log end", "Records", "Size", ""],
+      t.partitions.map((p: Json) => [p.partition, p.leader, p.leader_epoch, p.earliest_offset, p.latest_offset, p.records, size(p.size_bytes),
         h("span", {}, link("messages", `#/messages?topic=${enc(name)}&partition=${p.partition}`), " · ", link("storage", `#/storage?topic=${enc(name)}&partition=${p.partition}`))]), "Partitions"),
     h("h2", {}, "Configs"),
     table(["Name", "Value", "Source"], t.configs.map((c: Json) => [c.name, h("span", { class: "mono" }, c.value ?? "-"), c.source]), "Configs"));
@@ -207,13 +230,21 @@ function show(data: Uint8Array | null, format: string): string {
 }
 
 async function messages(main: HTMLElement, q: URLSearchParams): Promise<void> {
-  const all = await api("topics");
-  const topicSel = h("select", { name: "topic" }, all.topics.map((t: Json) => h("option", { value: t.name, selected: t.name === q.get("topic") }, t.name))) as HTMLSelectElement;
   const partition = h("input", { name: "partition", type: "number", min: 0, value: q.get("partition") ?? "0" }) as HTMLInputElement;
   const from = h("select", { name: "from" }, ["newest", "offset", "time"].map((f) => h("option", { value: f, selected: f === (q.get("from") ?? "newest") }, f))) as HTMLSelectElement;
   const at = h("input", { name: "at", value: q.get("at") ?? "", placeholder: "offset, or ISO time" }) as HTMLInputElement;
   const count = h("input", { name: "count", type: "number", min: 1, max: 500, value: q.get("count") ?? "50" }) as HTMLInputElement;
   const format = h("select", { name: "format" }, ["text", "json", "hex"].map((f) => h("option", { value: f, selected: f === (q.get("format") ?? "text") }, f))) as HTMLSelectElement;
+  // The records are asked for at once, alongside the topic list; an error shows below the form.
+  let records: Promise<Json> | null = null;
+  if (q.get("topic")) {
+    const p = new URLSearchParams({ partition: partition.value, from: from.value, count: count.value });
+    if (from.value === "offset") p.set("offset", at.value);
+    if (from.value === "time") p.set("time", at.value);
+    records = api(`topics/${enc(q.get("topic")!)}/messages?${p.toString()}`).catch((e: Error) => e);
+  }
+  const all = await first(api("topics?sizes=false")); // names for the picker; sizes cost a request to every broker
+  const topicSel = h("select", { name: "topic" }, all.topics.map((t: Json) => h("option", { value: t.name, selected: t.name === q.get("topic") }, t.name))) as HTMLSelectElement;
   const search = h("input", { name: "search", type: "search", placeholder: "in the loaded page" }) as HTMLInputElement;
   const results = h("div", {});
   main.append(h("h1", {}, "Messages"),
@@ -227,11 +258,9 @@ async function messages(main: HTMLElement, q: URLSearchParams): Promise<void> {
     }, field("Topic", topicSel), field("Partition", partition), field("From", from), field("Offset or time", at), field("Count", count), field("Show as", format),
     h("button", { type: "submit" }, "Load")),
     field("Search", search), results);
-  if (q.get("topic")) {
-    const p = new URLSearchParams({ partition: partition.value, from: from.value, count: count.value });
-    if (from.value === "offset") p.set("offset", at.value);
-    if (from.value === "time") p.set("time", at.value);
-    const m = await api(`topics/${enc(q.get("topic")!)}/messages?${p.toString()}`);
+  if (records) {
+    const m = await records;
+    if (m instanceof Error) throw m;
     const rows: HTMLElement[] = [];
     const body = h("tbody", {}, m.records.map((r: Json) => {
       const headers = r.headers.map((x: Json) => `${x.key}=${show(decode(x.value), format.value === "json" ? "text" : format.value)}`).join("\n");
@@ -271,13 +300,13 @@ async function messages(main: HTMLElement, q: URLSearchParams): Promise<void> {
 }
 
 async function groups(main: HTMLElement): Promise<void> {
-  const g = await api("groups");
+  const g = await first(api("groups"));
   main.append(h("h1", {}, "Consumer groups"),
     table(["Group", "State", "Protocol", "Coordinator"], g.groups.map((x: Json) => [link(x.group, `#/groups/${enc(x.group)}`), x.state, x.protocol_type || "-", x.coordinator]), "Groups"));
 }
 
 async function group(main: HTMLElement, id: string): Promise<void> {
-  const g = await api(`groups/${enc(id)}`);
+  const g = await first(api(`groups/${enc(id)}`));
   main.append(h("h1", {}, `Group ${g.group}`),
     h("div", { class: "grid" }, stat("State", g.state), stat("Members", g.members.length), stat("Total lag", g.total_lag), stat("Coordinator", g.coordinator)),
     h("h2", {}, "Members"),
@@ -307,7 +336,7 @@ async function group(main: HTMLElement, id: string): Promise<void> {
 }
 
 async function storage(main: HTMLElement, q: URLSearchParams): Promise<void> {
-  const all = await api("topics");
+  const all = await first(api("topics?sizes=false")); // names for the picker; sizes cost a request to every broker
   const topicSel = h("select", { name: "topic" }, all.topics.map((t: Json) => h("option", { value: t.name, selected: t.name === q.get("topic") }, t.name))) as HTMLSelectElement;
   const partition = h("input", { name: "partition", type: "number", min: 0, value: q.get("partition") ?? "0" }) as HTMLInputElement;
   main.append(h("h1", {}, "Storage"),
@@ -355,16 +384,18 @@ async function route(): Promise<void> {
   }
   next.setAttribute("data-loaded", "true");
   main.replaceChildren(next);
+  // When the page's data reached the DOM, in ms since navigation start: what
+  // scripts/bench-console.sh reads (docs/console.md, "Render times").
+  next.setAttribute("data-rendered-ms", performance.now().toFixed(1));
 }
 
 async function start(): Promise<void> {
-  try {
-    const info = await api("info");
+  // The broker's info (whether writes are allowed) and the first page's data are asked for at
+  // once; a page waits for both (first) before it renders its write forms or not.
+  infoReady = api("info").then((info) => {
     writable = info.write;
     document.getElementById("mode")!.textContent = `broker ${info.broker_id} · ${writable ? "read-write" : "read-only"}`;
-  } catch (e) {
-    banner((e as Error).message);
-  }
+  }, (e) => banner((e as Error).message));
   window.addEventListener("hashchange", () => { banner(null); void route(); });
   await route();
 }
