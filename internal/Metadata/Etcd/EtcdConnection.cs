@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Etcdserverpb;
 using Grpc.Core;
 using Grpc.Net.Client;
+using KafScale.Common.Tls;
 
 namespace KafScale.Metadata.Etcd;
 
@@ -11,7 +12,7 @@ namespace KafScale.Metadata.Etcd;
 /// </summary>
 internal sealed class EtcdEndpoint : IDisposable
 {
-    public EtcdEndpoint(Uri uri, EtcdMetadataStoreOptions options)
+    public EtcdEndpoint(Uri uri, EtcdMetadataStoreOptions options, PemClientTls? tls)
     {
         Uri = uri;
         Authority = uri.GetLeftPart(UriPartial.Authority);
@@ -27,6 +28,8 @@ internal sealed class EtcdEndpoint : IDisposable
             // An HTTP proxy from the environment cannot carry h2c and must not capture etcd traffic.
             UseProxy = false,
         };
+        // https:// endpoints: the CA of --etcd-tls-ca instead of the system's roots, and the client certificate for mTLS.
+        if (tls is not null && uri.Scheme == Uri.UriSchemeHttps) tls.Apply(handler);
         Channel = GrpcChannel.ForAddress(uri, new GrpcChannelOptions
         {
             HttpHandler = handler,
@@ -74,14 +77,16 @@ internal sealed class EtcdConnection : IDisposable
     private readonly EtcdEndpoint[] _endpoints;
     private readonly string? _username;
     private readonly string? _password;
+    private readonly PemClientTls? _tls;
     private readonly TimeSpan _requestTimeout;
     private readonly SemaphoreSlim _authLock = new(1, 1);
     private volatile string? _token;
     private int _preferred;
 
-    public EtcdConnection(Uri[] endpoints, string? username, string? password, EtcdMetadataStoreOptions options)
+    public EtcdConnection(Uri[] endpoints, string? username, string? password, EtcdMetadataStoreOptions options, PemClientTls? tls = null)
     {
-        _endpoints = [.. endpoints.Select(uri => new EtcdEndpoint(uri, options))];
+        _tls = tls;
+        _endpoints = [.. endpoints.Select(uri => new EtcdEndpoint(uri, options, tls))];
         _username = username;
         _password = password;
         _requestTimeout = options.RequestTimeout;
@@ -106,9 +111,47 @@ internal sealed class EtcdConnection : IDisposable
             Interlocked.CompareExchange(ref _preferred, (current + 1) % _endpoints.Length, current);
     }
 
-    public MetadataStoreUnavailableException Unreachable(Exception? last) =>
-        new($"etcd is unreachable at {EndpointList} (set with --etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS)"
+    public MetadataStoreUnavailableException Unreachable(Exception? last)
+    {
+        if (_tls?.LastRejection is { } why)
+        {
+            return new($"etcd at {EndpointList} is not trusted: {why}. Set {EtcdTlsOptions.CaSetting} to the CA that signed etcd's certificate "
+                + "(the file etcd's --trusted-ca-file names, or the CA of its --cert-file).", last);
+        }
+        if (_endpoints.Any(e => e.Uri.Scheme == Uri.UriSchemeHttps) && Causes(last).Any(e => PemClientTls.IsTlsFailure(e) || IsTlsAlert(e)))
+        {
+            bool serverRefused = _tls?.Roots is null && Causes(last).Any(e => e.Message.Contains("remote certificate", StringComparison.OrdinalIgnoreCase));
+            string fix = serverRefused
+                ? $"etcd's certificate does not chain to the system's roots: set {EtcdTlsOptions.CaSetting} to the CA that signed it"
+                : _tls?.ClientCertificate is null
+                ? $"if etcd requires client certificates (--client-cert-auth), set {EtcdTlsOptions.CertificateSetting} and {EtcdTlsOptions.KeySetting} to a certificate signed by etcd's --trusted-ca-file"
+                : $"check that etcd's --trusted-ca-file signed the certificate of {EtcdTlsOptions.CertificateSetting}";
+            return new($"the TLS handshake with etcd at {EndpointList} failed ({Describe(last!)}); {fix}.", last);
+        }
+        return new($"etcd is unreachable at {EndpointList} (set with --etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS)"
             + (last is null ? "." : $": {Describe(last)}"), last);
+    }
+
+    /// <summary>
+    /// The server ended TLS with an alert, or closed the connection right after the TLS handshake:
+    /// how etcd refuses a missing client certificate under TLS 1.3.
+    /// </summary>
+    private static bool IsTlsAlert(Exception e) =>
+        e.Message.Contains("alert", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("certificate", StringComparison.OrdinalIgnoreCase)
+        || e.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal);
+
+    /// <summary>An exception and its causes, including the transport failure gRPC keeps in its status.</summary>
+    private static IEnumerable<Exception> Causes(Exception? ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            yield return e;
+            if (e is RpcException { Status.DebugException: { } debug })
+            {
+                foreach (Exception inner in Causes(debug)) yield return inner;
+            }
+        }
+    }
 
     /// <summary>Options of a call without a deadline (streams), carrying the auth token.</summary>
     public static CallOptions StreamOptions(string? token, CancellationToken cancellationToken) =>
@@ -155,7 +198,7 @@ internal sealed class EtcdConnection : IDisposable
                 attempt--;
                 continue;
             }
-            if (IsNotSent(failure) || (repeatable && IsTransient(failure)))
+            if (IsNotSent(failure) || (repeatable && IsTransient(failure)) || Causes(failure).Any(PemClientTls.IsTlsFailure))
             {
                 last = failure;
                 ReportFailure(endpoint);

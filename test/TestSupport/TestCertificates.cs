@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace KafScale.Integration.Security;
+namespace KafScale.TestSupport;
 
 /// <summary>
 /// Certificates made with openssl when a test runs (no key material lives in the repository): a
