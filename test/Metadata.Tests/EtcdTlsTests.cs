@@ -76,7 +76,7 @@ public sealed class EtcdTlsTests : IAsyncLifetime
     {
         var error = await Assert.ThrowsAsync<MetadataStoreUnavailableException>(() =>
             EtcdMetadataStore.ConnectAsync([Server.Endpoint], null, null, Options(null, Certs.ClientCert, Certs.ClientKey), Ct));
-        Assert.Contains("TLS handshake", error.Message);
+        Assert.Contains("does not chain to the system's roots", error.Message);
         Assert.Contains("--etcd-tls-ca / KAFSCALE_ETCD_TLS_CA", error.Message);
     }
 
@@ -85,7 +85,7 @@ public sealed class EtcdTlsTests : IAsyncLifetime
     {
         var error = await Assert.ThrowsAsync<MetadataStoreUnavailableException>(() =>
             EtcdMetadataStore.ConnectAsync([Server.Endpoint], null, null, Options(Certs.Ca, null, null), Ct));
-        Assert.True(error.Message.Contains("TLS handshake", StringComparison.Ordinal), error.Message);
+        Assert.True(error.Message.Contains("the TLS connection to etcd", StringComparison.Ordinal), error.Message);
         Assert.Contains("--etcd-tls-cert / KAFSCALE_ETCD_TLS_CERT", error.Message);
         Assert.Contains("--etcd-tls-key / KAFSCALE_ETCD_TLS_KEY", error.Message);
     }

@@ -109,14 +109,14 @@ public sealed class PemClientTls
         };
         if (ClientCertificate is not null)
             ssl.ClientCertificates = [ClientCertificate];
-        if (Roots is not null)
-            ssl.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Trusted(certificate, chain, errors);
+        ssl.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Trusted(certificate, chain, errors);
         handler.SslOptions = ssl;
     }
 
     /// <summary>
-    /// The server's certificate must chain to <see cref="Roots"/> and name the host. A refusal
-    /// is remembered in <see cref="LastRejection"/> for the failure message.
+    /// The server's certificate must chain to <see cref="Roots"/> (or, without them, to the
+    /// system's roots) and name the host. A refusal is remembered in <see cref="LastRejection"/>
+    /// for the failure message: the exception's own text is not kept in a trimmed binary.
     /// </summary>
     private bool Trusted(X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
     {
@@ -131,9 +131,15 @@ public sealed class PemClientTls
             LastRejection = $"its certificate ({cert.Subject}) does not name the host connected to";
             return false;
         }
+        if (Roots is null)
+        {
+            if (errors == SslPolicyErrors.None) return Accept();
+            LastRejection = $"its certificate ({cert.Subject}, issued by {cert.Issuer}) does not chain to the system's roots";
+            return false;
+        }
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(Roots!);
+        chain.ChainPolicy.CustomTrustStore.AddRange(Roots);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         if (presented is not null)
         {
@@ -144,13 +150,15 @@ public sealed class PemClientTls
                     chain.ChainPolicy.ExtraStore.Add(element.Certificate);
             }
         }
-        if (chain.Build(cert))
-        {
-            LastRejection = null;
-            return true;
-        }
+        if (chain.Build(cert)) return Accept();
         LastRejection = $"its certificate ({cert.Subject}, issued by {cert.Issuer}) does not chain to the CA in '{CaPath}' ({CaSetting})";
         return false;
+    }
+
+    private bool Accept()
+    {
+        LastRejection = null;
+        return true;
     }
 
     /// <summary>A TLS handshake failure somewhere in an exception's causes.</summary>

@@ -47,7 +47,12 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         EtcdTlsOptions? tlsOptions = options.Tls is { IsSet: true } t ? t : null;
         Uri[] uris = ParseEndpoints(endpoints, tlsOptions is null ? Uri.UriSchemeHttp : Uri.UriSchemeHttps);
         PemClientTls? tls = null;
-        if (tlsOptions is not null)
+        if (tlsOptions is null && uris.Any(u => u.Scheme == Uri.UriSchemeHttps))
+        {
+            // https:// with the system's roots: still through PemClientTls, which says why a certificate was refused.
+            tls = PemClientTls.Load(null, EtcdTlsOptions.CaSetting, null, EtcdTlsOptions.CertificateSetting, null, EtcdTlsOptions.KeySetting);
+        }
+        else if (tlsOptions is not null)
         {
             if (uris.FirstOrDefault(u => u.Scheme == Uri.UriSchemeHttp) is { } plain)
             {

@@ -95,7 +95,8 @@ public sealed class EtcdTlsBrokerTests : IAsyncLifetime
             Assert.NotEqual(0, result.ExitCode);
             Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
             string[] errors = [.. (result.Stderr + result.Stdout).Split('\n').Where(l => l.Contains("etcd", StringComparison.Ordinal) && l.Contains("KAFSCALE_ETCD_TLS", StringComparison.Ordinal))];
-            return Assert.Single(errors);
+            Assert.True(errors.Length == 1, $"expected one line naming the etcd TLS settings: {result}");
+            return errors[0];
         }
         finally
         {
