@@ -176,6 +176,17 @@ stop_broker
 start_broker acl --authorizer acl --super-users User:loader
 log "(c) loading $ACLS ACLs"
 ACL_LOAD=$(run_json acls 300 acls --bootstrap "$LOADER" --allow User:ANONYMOUS --topic-prefix bench-acl --count "$ACLS" "${LOADER_ARGS[@]}")
+# The allowing ACL is the last one created; under load the broker's index may take a moment
+# to show it, so the topic is created as User:ANONYMOUS once that is allowed (at most 60 s).
+for attempt in $(seq 1 120); do
+  if "$BINARY" admin --bootstrap "$PLAIN" topics create bench-acl-1 --partitions 16 >"$WORK/create-acl-topic.log" 2>&1; then break; fi
+  if [[ "$attempt" == 120 ]]; then
+    echo "bench-security: User:ANONYMOUS still may not create bench-acl-1 after loading the ACLs:" >&2
+    cat "$WORK/create-acl-topic.log" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
 log "(c) produce 16 partitions through PLAINTEXT with --authorizer acl and $ACLS ACLs, ${PRODUCE_SECONDS}s"
 CPU_ACL=$(measured_produce produce-acl "$PLAIN" bench-acl-1)
 P_ACL=$(cat "$WORK/produce-acl.json")
