@@ -114,7 +114,8 @@ internal sealed class EtcdConnection : IDisposable
 
     public MetadataStoreUnavailableException Unreachable(Exception? last)
     {
-        if (_tls?.LastRejection is { } why)
+        // A refusal remembered from an earlier handshake explains only a failure that was a TLS one.
+        if (_tls?.LastRejection is { } why && Causes(last).Any(PemClientTls.IsTlsFailure))
         {
             return new($"etcd at {EndpointList} is not trusted: {why}. Set {EtcdTlsOptions.CaSetting} to the CA that signed etcd's certificate "
                 + "(the CA of etcd's --cert-file).", last);
