@@ -1,4 +1,5 @@
 using System.Net;
+using KafScale.Metadata.Etcd;
 
 namespace KafScale.Broker;
 
@@ -46,6 +47,9 @@ public sealed class BrokerConfig
     public IReadOnlyList<string> EtcdEndpoints { get; set; } = [];
     public string? EtcdUsername { get; set; }
     public string? EtcdPassword { get; set; }
+
+    /// <summary>TLS to etcd (--etcd-tls-ca, --etcd-tls-cert, --etcd-tls-key); null = plain, or the system's roots for https:// endpoints.</summary>
+    public EtcdTlsOptions? EtcdTls { get; set; }
 
     /// <summary>
     /// TTL of the broker's lease: how long its partitions stay with it after it stops keeping

@@ -315,7 +315,11 @@ public sealed class BrokerHost : IAsyncDisposable
         if (open is not null) return await open(ct).ConfigureAwait(false);
         if (config.EtcdEndpoints.Count > 0)
         {
-            try { return await EtcdMetadataStore.ConnectAsync(config.EtcdEndpoints, config.EtcdUsername, config.EtcdPassword, ct).ConfigureAwait(false); }
+            try
+            {
+                return await EtcdMetadataStore.ConnectAsync(config.EtcdEndpoints, config.EtcdUsername, config.EtcdPassword,
+                    new EtcdMetadataStoreOptions { Tls = config.EtcdTls }, ct).ConfigureAwait(false);
+            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 throw new StartupException($"cannot use etcd at {string.Join(',', config.EtcdEndpoints)} (--etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS, KAFSCALE_ETCD_USERNAME / KAFSCALE_ETCD_PASSWORD): {ex.Message}", ex);

@@ -1,6 +1,7 @@
 using System.Net;
 using Amazon.S3;
 using Amazon.S3.Model;
+using KafScale.Common.Tls;
 using Microsoft.Extensions.Logging;
 
 namespace KafScale.Storage.S3;
@@ -13,6 +14,7 @@ public sealed partial class S3ObjectStore
     private const string BucketSetting = "--s3-bucket / KAFSCALE_S3_BUCKET";
     private const string EndpointSetting = "--s3-endpoint / KAFSCALE_S3_ENDPOINT";
     private const string RegionSetting = "--s3-region / KAFSCALE_S3_REGION";
+    private const string TlsCaSetting = "--s3-tls-ca / KAFSCALE_S3_TLS_CA";
     private const string CredentialSettings = "KAFSCALE_S3_ACCESS_KEY / KAFSCALE_S3_SECRET_KEY (and KAFSCALE_S3_SESSION_TOKEN), else the AWS default credential chain";
 
     /// <summary>
@@ -29,7 +31,13 @@ public sealed partial class S3ObjectStore
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         Validate(options);
-        var store = new S3ObjectStore(options, logger);
+        PemClientTls? tls = null;
+        if (options.TlsCaPath is not null)
+        {
+            try { tls = PemClientTls.Load(options.TlsCaPath, TlsCaSetting, null, "", null, ""); }
+            catch (TlsSettingException ex) { throw new S3StoreStartupException(ex.Message, ex); }
+        }
+        var store = new S3ObjectStore(options, logger, tls);
         try
         {
             await store.EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
@@ -206,8 +214,16 @@ public sealed partial class S3ObjectStore
             : StartupProblem(e, _options.Bucket, EndpointDescription, BucketSetting, EndpointSetting);
 
     /// <summary>The one line an operator reads: what failed, where, which setting to look at.</summary>
-    private static S3StoreStartupException StartupProblem(S3StoreException e, string bucket, string endpoint, string bucketSetting, string endpointSetting)
+    private S3StoreStartupException StartupProblem(S3StoreException e, string bucket, string endpoint, string bucketSetting, string endpointSetting)
     {
+        if (PemClientTls.IsTlsFailure(e))
+        {
+            string why = _tls?.LastRejection ?? S3Failure.RootMessage(e);
+            string fix = _tls is null
+                ? $"If the endpoint's certificate comes from a private CA, set {TlsCaSetting} to a PEM file of that CA"
+                : $"Set {TlsCaSetting} to the CA bundle that signed the endpoint's certificate";
+            return new S3StoreStartupException($"the TLS handshake with the S3 endpoint {endpoint} ({endpointSetting}) failed: {why}. {fix}.", e);
+        }
         if (e.StatusCode is null && e.IsTransient)
         {
             return new S3StoreStartupException($"cannot reach the S3 endpoint {endpoint} ({endpointSetting}): {S3Failure.RootMessage(e)}. "

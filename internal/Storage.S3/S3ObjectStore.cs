@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
+using KafScale.Common.Tls;
 using Amazon.S3.Model;
 using Microsoft.Extensions.Logging;
 
@@ -28,14 +29,16 @@ public sealed partial class S3ObjectStore : IObjectStore
     private readonly AmazonS3Client _primary;
     private readonly AmazonS3Client? _replica;
     private readonly string? _replicaBucket;
+    private readonly PemClientTls? _tls;
     private int _disposed;
 
-    private S3ObjectStore(S3StoreOptions options, ILogger logger)
+    private S3ObjectStore(S3StoreOptions options, ILogger logger, PemClientTls? tls)
     {
         _options = options;
         _log = logger;
+        _tls = tls;
         EndpointDescription = Describe(options.Endpoint, options.Region);
-        _primary = CreateClient(options, options.Region, options.Endpoint);
+        _primary = CreateClient(options, options.Region, options.Endpoint, tls);
         if (options.HasReadReplica)
         {
             string readRegion = string.IsNullOrEmpty(options.ReadRegion) ? options.Region : options.ReadRegion;
@@ -45,7 +48,7 @@ public sealed partial class S3ObjectStore : IObjectStore
             // Same service, same region: one client (one connection pool) serves both buckets.
             _replica = readRegion == options.Region && readEndpoint == options.Endpoint
                 ? _primary
-                : CreateClient(options, readRegion, readEndpoint);
+                : CreateClient(options, readRegion, readEndpoint, tls);
         }
     }
 
@@ -360,7 +363,7 @@ public sealed partial class S3ObjectStore : IObjectStore
             throw new ArgumentException($"object key '{key}' is not allowed: keys are relative and '/'-separated", nameof(key));
     }
 
-    private static AmazonS3Client CreateClient(S3StoreOptions options, string region, string? endpoint)
+    private static AmazonS3Client CreateClient(S3StoreOptions options, string region, string? endpoint, PemClientTls? tls)
     {
         var config = new AmazonS3Config
         {
@@ -376,6 +379,8 @@ public sealed partial class S3ObjectStore : IObjectStore
             // The KAFSCALE_S3_* settings are the contract; AWS_ENDPOINT_URL* must not redirect them.
             IgnoreConfiguredEndpointUrls = true,
         };
+        if (tls is not null)
+            config.HttpClientFactory = new PrivateCaHttpClientFactory(tls, options.ConnectTimeout);
         if (string.IsNullOrEmpty(endpoint))
         {
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);

@@ -49,6 +49,13 @@ public sealed record S3StoreOptions
     /// <summary>Endpoint of the read replica; defaults to <see cref="Endpoint"/> (KAFSCALE_S3_READ_ENDPOINT).</summary>
     public string? ReadEndpoint { get; init; }
 
+    /// <summary>
+    /// A PEM CA bundle (--s3-tls-ca / KAFSCALE_S3_TLS_CA) that https endpoints' certificates must
+    /// chain to, instead of the system's roots; null trusts the system's roots.
+    /// See docs/security.md, "TLS to etcd and S3".
+    /// </summary>
+    public string? TlsCaPath { get; init; }
+
     /// <summary>Create the primary bucket at startup when it does not exist.</summary>
     public bool CreateBucketIfMissing { get; init; }
 
@@ -93,7 +100,8 @@ public sealed record S3StoreOptions
             .Append(", AccessKey = ").Append(AccessKey ?? "(default chain)")
             .Append(", SecretKey = ").Append(SecretKey is null ? "(none)" : "***")
             .Append(", SessionToken = ").Append(SessionToken is null ? "(none)" : "***")
-            .Append(", KmsKeyArn = ").Append(KmsKeyArn ?? "(none)");
+            .Append(", KmsKeyArn = ").Append(KmsKeyArn ?? "(none)")
+            .Append(", TlsCaPath = ").Append(TlsCaPath ?? "(system roots)");
         if (HasReadReplica)
         {
             builder.Append(", ReadBucket = ").Append(ReadBucket)

@@ -21,7 +21,7 @@ internal static class ConsumeCommand
           --partition-max-bytes B   Fetch partition_max_bytes                      [8m]
           --max-wait D              Fetch max_wait_ms                              [100ms]
           --verify-crc true|false   check each batch's CRC-32C                     [true]
-        """;
+        """ + "\n" + SecurityArguments.Usage;
 
     private sealed class PartitionState(int partition, long position, long end)
     {
@@ -50,6 +50,7 @@ internal static class ConsumeCommand
         int partitionMaxBytes = args.Bytes("partition-max-bytes", 8 * 1024 * 1024);
         int maxWaitMs = (int)args.Duration("max-wait", TimeSpan.FromMilliseconds(100)).TotalMilliseconds;
         bool verifyCrc = args.Bool("verify-crc", true);
+        KafkaSecurityOptions security = SecurityArguments.Read(args);
         args.ThrowIfUnread();
         if (connectionsPerLeader < 1)
         {
@@ -59,7 +60,7 @@ internal static class ConsumeCommand
         var options = new KafkaClientOptions
         {
             BootstrapServers = bootstrap,
-            Connection = new KafkaConnectionOptions { MaxResponseBytes = Math.Max(maxBytes, partitionMaxBytes) + (1 << 20) },
+            Connection = new KafkaConnectionOptions { MaxResponseBytes = Math.Max(maxBytes, partitionMaxBytes) + (1 << 20), Security = security },
         };
         await using KafkaClient client = await KafkaClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
         TopicMetadata topic = await client.GetTopicAsync(topicName, refresh: true, cancellationToken).ConfigureAwait(false);

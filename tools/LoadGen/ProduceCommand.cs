@@ -29,7 +29,7 @@ internal static class ProduceCommand
           --request-partitions R  partitions per request (0 = all the connection's) [0]
           --compression C       none|gzip|snappy|lz4|zstd                           [none]
           --progress true       print throughput every second to stderr             [false]
-        """;
+        """ + "\n" + SecurityArguments.Usage;
 
     private sealed class Settings
     {
@@ -47,6 +47,7 @@ internal static class ProduceCommand
         public int RequestPartitions { get; init; }
         public CompressionType Compression { get; init; }
         public bool Progress { get; init; }
+        public required KafkaSecurityOptions Security { get; init; }
     }
 
     public static async Task<int> RunAsync(Arguments args, CancellationToken cancellationToken)
@@ -67,6 +68,7 @@ internal static class ProduceCommand
             RequestPartitions = args.Int("request-partitions", 0),
             Compression = ParseCompression(args.String("compression") ?? "none"),
             Progress = args.Bool("progress", false),
+            Security = SecurityArguments.Read(args),
         };
         args.ThrowIfUnread();
         if (settings.Partitions < 1 || settings.Connections < 1 || settings.InFlight < 1 || settings.RateMiBps < 0)
@@ -74,7 +76,8 @@ internal static class ProduceCommand
             throw new UsageException("--partitions, --connections and --in-flight must be at least 1, --rate not negative");
         }
 
-        await using KafkaClient client = await KafkaClient.ConnectAsync(settings.Bootstrap, cancellationToken).ConfigureAwait(false);
+        var options = new KafkaClientOptions { BootstrapServers = settings.Bootstrap, Connection = new KafkaConnectionOptions { Security = settings.Security } };
+        await using KafkaClient client = await KafkaClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
         await client.CreateTopicsAsync([new NewTopic(settings.Topic, settings.Partitions)], ignoreIfExists: true, cancellationToken).ConfigureAwait(false);
         TopicMetadata topic = await client.GetTopicAsync(settings.Topic, refresh: true, cancellationToken).ConfigureAwait(false);
         if (topic.PartitionCount < settings.Partitions)

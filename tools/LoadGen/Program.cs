@@ -7,6 +7,7 @@ const string usage = $"""
 
     {ProduceCommand.Usage}
     {ConsumeCommand.Usage}
+    {AclsCommand.Usage}
     {StartupCommand.Usage}
     {DiskProbeCommand.Usage}
     {PortsCommand.Usage}
@@ -32,10 +33,11 @@ try
     {
         "produce" => await ProduceCommand.RunAsync(options, cancel.Token),
         "consume" => await ConsumeCommand.RunAsync(options, cancel.Token),
+        "acls" => await AclsCommand.RunAsync(options, cancel.Token),
         "startup" => await StartupCommand.RunAsync(options, cancel.Token),
         "disk-probe" => DiskProbeCommand.Run(options),
         "ports" => PortsCommand.Run(options),
-        _ => throw new UsageException($"unknown command '{args[0]}' (produce, consume, startup, disk-probe, ports)"),
+        _ => throw new UsageException($"unknown command '{args[0]}' (produce, consume, acls, startup, disk-probe, ports)"),
     };
 }
 catch (UsageException ex)

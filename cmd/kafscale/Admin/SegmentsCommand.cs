@@ -26,12 +26,12 @@ internal static class SegmentsCommand
     public static Command Create(Option<string> output)
     {
         var segments = new Command("segments", "Inspect a partition's segment objects straight from the object store (no broker needed).");
-        // The broker's object-store options (the metadata is not read: no --etcd-endpoints),
+        // The broker's object-store options (the metadata is not read: no --etcd-* options),
         // recursive like admin's own, so they may come before or after list/dump/verify.
         var storage = new StorageOptions();
         foreach (Option option in storage.All)
         {
-            if (option == storage.EtcdEndpoints) continue;
+            if (storage.EtcdOnly.Contains(option)) continue;
             option.Recursive = true;
             segments.Options.Add(option);
         }

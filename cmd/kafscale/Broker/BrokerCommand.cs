@@ -148,6 +148,7 @@ internal static class BrokerCommand
             EtcdEndpoints = storage.EtcdEndpoints,
             EtcdUsername = storage.EtcdUsername,
             EtcdPassword = storage.EtcdPassword,
+            EtcdTls = storage.EtcdTls,
             // etcd counts whole seconds and will not go below about 2 s.
             LeaseTtlMs = s.Int(LeaseTtl, "KAFSCALE_LEASE_TTL_MS", 0, 1000, 300_000),
             LeaderRebalanceDelayMs = s.Int(LeaderRebalanceDelay, "KAFSCALE_LEADER_REBALANCE_DELAY_MS", 10_000, 0, 3_600_000),

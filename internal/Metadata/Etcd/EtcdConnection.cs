@@ -1,7 +1,9 @@
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Etcdserverpb;
 using Grpc.Core;
 using Grpc.Net.Client;
+using KafScale.Common.Tls;
 
 namespace KafScale.Metadata.Etcd;
 
@@ -11,7 +13,7 @@ namespace KafScale.Metadata.Etcd;
 /// </summary>
 internal sealed class EtcdEndpoint : IDisposable
 {
-    public EtcdEndpoint(Uri uri, EtcdMetadataStoreOptions options)
+    public EtcdEndpoint(Uri uri, EtcdMetadataStoreOptions options, PemClientTls? tls)
     {
         Uri = uri;
         Authority = uri.GetLeftPart(UriPartial.Authority);
@@ -27,6 +29,8 @@ internal sealed class EtcdEndpoint : IDisposable
             // An HTTP proxy from the environment cannot carry h2c and must not capture etcd traffic.
             UseProxy = false,
         };
+        // https:// endpoints: the CA of --etcd-tls-ca instead of the system's roots, and the client certificate for mTLS.
+        if (tls is not null && uri.Scheme == Uri.UriSchemeHttps) tls.Apply(handler);
         Channel = GrpcChannel.ForAddress(uri, new GrpcChannelOptions
         {
             HttpHandler = handler,
@@ -74,14 +78,16 @@ internal sealed class EtcdConnection : IDisposable
     private readonly EtcdEndpoint[] _endpoints;
     private readonly string? _username;
     private readonly string? _password;
+    private readonly PemClientTls? _tls;
     private readonly TimeSpan _requestTimeout;
     private readonly SemaphoreSlim _authLock = new(1, 1);
     private volatile string? _token;
     private int _preferred;
 
-    public EtcdConnection(Uri[] endpoints, string? username, string? password, EtcdMetadataStoreOptions options)
+    public EtcdConnection(Uri[] endpoints, string? username, string? password, EtcdMetadataStoreOptions options, PemClientTls? tls = null)
     {
-        _endpoints = [.. endpoints.Select(uri => new EtcdEndpoint(uri, options))];
+        _tls = tls;
+        _endpoints = [.. endpoints.Select(uri => new EtcdEndpoint(uri, options, tls))];
         _username = username;
         _password = password;
         _requestTimeout = options.RequestTimeout;
@@ -106,9 +112,50 @@ internal sealed class EtcdConnection : IDisposable
             Interlocked.CompareExchange(ref _preferred, (current + 1) % _endpoints.Length, current);
     }
 
-    public MetadataStoreUnavailableException Unreachable(Exception? last) =>
-        new($"etcd is unreachable at {EndpointList} (set with --etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS)"
+    public MetadataStoreUnavailableException Unreachable(Exception? last)
+    {
+        // A refusal remembered from an earlier handshake explains only a failure that was a TLS one.
+        if (_tls?.LastRejection is { } why && Causes(last).Any(PemClientTls.IsTlsFailure))
+        {
+            return new($"etcd at {EndpointList} is not trusted: {why}. Set {EtcdTlsOptions.CaSetting} to the CA that signed etcd's certificate "
+                + "(the CA of etcd's --cert-file).", last);
+        }
+        if (_endpoints.Any(e => e.Uri.Scheme == Uri.UriSchemeHttps) && BrokeAfterConnect(last))
+        {
+            string fix = _tls?.ClientCertificate is null
+                ? $"if etcd requires client certificates (--client-cert-auth), set {EtcdTlsOptions.CertificateSetting} and {EtcdTlsOptions.KeySetting} to a certificate signed by etcd's --trusted-ca-file"
+                : $"check that etcd's --trusted-ca-file signed the certificate of {EtcdTlsOptions.CertificateSetting}";
+            return new($"the TLS connection to etcd at {EndpointList} failed ({Describe(last!)}); {fix}.", last);
+        }
+        return new($"etcd is unreachable at {EndpointList} (set with --etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS)"
             + (last is null ? "." : $": {Describe(last)}"), last);
+    }
+
+    /// <summary>
+    /// A TCP connection was made (no socket error) but TLS or HTTP/2 on it failed: how etcd
+    /// refuses a client without a certificate it trusts (under TLS 1.3 it closes the connection
+    /// after the handshake). Judged by exception types: a trimmed binary keeps no message text.
+    /// </summary>
+    private static bool BrokeAfterConnect(Exception? ex)
+    {
+        if (ex is null) return false;
+        var causes = Causes(ex).ToList();
+        if (causes.Any(e => e is SocketException or TimeoutException)) return false;
+        return causes.Any(e => e is IOException or HttpRequestException or AuthenticationException or ObjectDisposedException);
+    }
+
+    /// <summary>An exception and its causes, including the transport failure gRPC keeps in its status.</summary>
+    private static IEnumerable<Exception> Causes(Exception? ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            yield return e;
+            if (e is RpcException { Status.DebugException: { } debug })
+            {
+                foreach (Exception inner in Causes(debug)) yield return inner;
+            }
+        }
+    }
 
     /// <summary>Options of a call without a deadline (streams), carrying the auth token.</summary>
     public static CallOptions StreamOptions(string? token, CancellationToken cancellationToken) =>
@@ -155,7 +202,7 @@ internal sealed class EtcdConnection : IDisposable
                 attempt--;
                 continue;
             }
-            if (IsNotSent(failure) || (repeatable && IsTransient(failure)))
+            if (IsNotSent(failure) || (repeatable && IsTransient(failure)) || Causes(failure).Any(PemClientTls.IsTlsFailure))
             {
                 last = failure;
                 ReportFailure(endpoint);

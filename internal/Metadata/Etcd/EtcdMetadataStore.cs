@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using KafScale.Common.Tls;
 using EtcdPb = Etcdserverpb;
 
 namespace KafScale.Metadata.Etcd;
@@ -43,8 +44,33 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(options);
-        Uri[] uris = ParseEndpoints(endpoints);
-        var connection = new EtcdConnection(uris, string.IsNullOrEmpty(username) ? null : username, password, options);
+        EtcdTlsOptions? tlsOptions = options.Tls is { IsSet: true } t ? t : null;
+        Uri[] uris = ParseEndpoints(endpoints, tlsOptions is null ? Uri.UriSchemeHttp : Uri.UriSchemeHttps);
+        PemClientTls? tls = null;
+        if (tlsOptions is null && uris.Any(u => u.Scheme == Uri.UriSchemeHttps))
+        {
+            // https:// with the system's roots: still through PemClientTls, which says why a certificate was refused.
+            tls = PemClientTls.Load(null, EtcdTlsOptions.CaSetting, null, EtcdTlsOptions.CertificateSetting, null, EtcdTlsOptions.KeySetting);
+        }
+        else if (tlsOptions is not null)
+        {
+            if (uris.FirstOrDefault(u => u.Scheme == Uri.UriSchemeHttp) is { } plain)
+            {
+                throw new MetadataStoreException(
+                    $"the etcd endpoint {plain.GetLeftPart(UriPartial.Authority)} (--etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS) is plain http but TLS to etcd is configured "
+                    + $"({EtcdTlsOptions.CaSetting}, {EtcdTlsOptions.CertificateSetting}): write https://host:port, or host:port alone");
+            }
+            try
+            {
+                tls = PemClientTls.Load(tlsOptions.CaPath, EtcdTlsOptions.CaSetting, tlsOptions.CertificatePath, EtcdTlsOptions.CertificateSetting,
+                    tlsOptions.KeyPath, EtcdTlsOptions.KeySetting);
+            }
+            catch (TlsSettingException ex)
+            {
+                throw new MetadataStoreException(ex.Message, ex);
+            }
+        }
+        var connection = new EtcdConnection(uris, string.IsNullOrEmpty(username) ? null : username, password, options, tls);
         try
         {
             await connection.EnsureTokenAsync(cancellationToken).ConfigureAwait(false);
@@ -70,19 +96,20 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
         }
     }
 
-    internal static Uri[] ParseEndpoints(IReadOnlyList<string> endpoints)
+    /// <summary>Endpoints without a scheme get defaultScheme: https when TLS to etcd is configured.</summary>
+    internal static Uri[] ParseEndpoints(IReadOnlyList<string> endpoints, string defaultScheme = "http")
     {
         var result = new List<Uri>();
         foreach (string entry in endpoints)
         {
             foreach (string raw in (entry ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
-                string text = raw.Contains("://", StringComparison.Ordinal) ? raw : "http://" + raw;
+                string text = raw.Contains("://", StringComparison.Ordinal) ? raw : defaultScheme + "://" + raw;
                 if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
                     || string.IsNullOrEmpty(uri.Host))
                 {
                     throw new ArgumentException(
-                        $"'{raw}' is not an etcd endpoint: --etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS takes host:port or http://host:port, comma-separated.",
+                        $"'{raw}' is not an etcd endpoint: --etcd-endpoints / KAFSCALE_ETCD_ENDPOINTS takes host:port, http://host:port or https://host:port, comma-separated.",
                         nameof(endpoints));
                 }
                 result.Add(new Uri(uri.GetLeftPart(UriPartial.Authority)));

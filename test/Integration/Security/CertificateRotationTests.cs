@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using KafScale.Integration.Harness;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
+using KafScale.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
 

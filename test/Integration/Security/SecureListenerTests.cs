@@ -4,6 +4,7 @@ using System.Text.Json;
 using KafScale.Integration.Harness;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
+using KafScale.TestSupport;
 using KafScale.Protocol.Sasl;
 using Xunit;
 using Xunit.Abstractions;
