@@ -133,9 +133,10 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
         catch (AdminUsageException ex) { return Error(400, ex.Message); }
         catch (KafkaException ex) when (ex.IsRetriable && ex.ErrorCode != Protocol.ErrorCode.UnknownTopicOrPartition)
         {
-            // A broker that went away, a leader not yet elected, a coordinator moving: not the
-            // request's fault, and worth retrying (docs/decisions.md, "Web console and ACLs").
-            return Error(502, $"the cluster did not answer: {ex.Message}");
+            // A broker that went away, a leader not yet elected, a coordinator moving: 424 (the
+            // request depended on the cluster, which failed) marked retriable, so a script waits
+            // and asks again (docs/decisions.md, "Web console and ACLs").
+            return ClusterDidNotAnswer(ex.Message);
         }
         catch (KafkaException ex)
         {
@@ -147,6 +148,11 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
             }, ex.Message);
         }
         catch (JsonException ex) { return Error(400, $"malformed JSON body: {ex.Message}"); }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            await DropClientAsync().ConfigureAwait(false);
+            return ClusterDidNotAnswer(ex.Message);
+        }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             // A console request must never take the broker down: a broken client is dropped and rebuilt.
@@ -380,6 +386,14 @@ public sealed partial class WebConsoleServer : IAsyncDisposable
     {
         w.WriteString("error", message);
         w.WriteNumber("status", status);
+    });
+
+    /// <summary>424 Failed Dependency, retriable: the cluster did not answer (a broker went away, a leader is not elected yet).</summary>
+    private static HttpResponse ClusterDidNotAnswer(string why) => Json(424, w =>
+    {
+        w.WriteString("error", $"the cluster did not answer: {why}");
+        w.WriteNumber("status", 424);
+        w.WriteBoolean("retriable", true);
     });
 
     private static HttpResponse Asset(HttpRequest request)
