@@ -103,6 +103,11 @@ public sealed class SplitBrainTests(ITestOutputHelper output) : ClusterTest(outp
             try
             {
                 await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(30), l => l[0].Leader != before[0].Leader);
+                // Metadata names the new leader as soon as it holds the lease, before its open has
+                // listed the store; an object landing during the open would rightly be adopted.
+                // Wait for the open to finish, so the held object lands after the listing.
+                await TestCluster.WaitUntilAsync(() => Task.FromResult(cluster.Brokers[next.Index].Process.Log().Contains($"leading {topic}-0 ")),
+                    TimeSpan.FromSeconds(30), "the new leader's open");
                 // The new leader listed the store at takeover: the held object is not in its chain,
                 // whether it lands before the new leader writes offset 2 or after.
                 if (landsFirst) hold.Release();
