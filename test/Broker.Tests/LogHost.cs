@@ -16,6 +16,7 @@ namespace KafScale.Broker.Tests;
 internal sealed class LogHost : IAsyncDisposable
 {
     private readonly bool _withCache;
+    private long _readAheadBytes;
     private readonly TimeProvider? _time;
     private bool _open;
 
@@ -40,13 +41,13 @@ internal sealed class LogHost : IAsyncDisposable
     public string Namespace => Config.Namespace;
 
     /// <summary>Flush-when-idle defaults unless the test says otherwise; time drives flush.interval.ms (the system clock by default).</summary>
-    public static async Task<LogHost> StartAsync(Action<BrokerConfig>? configure = null, bool withCache = false, TimeProvider? time = null)
+    public static async Task<LogHost> StartAsync(Action<BrokerConfig>? configure = null, bool withCache = false, TimeProvider? time = null, long readAheadBytes = 0)
     {
         var config = new BrokerConfig { FlushIntervalMs = 0, SegmentBytes = 1 << 20, MaxWalUploads = 1, SegmentMs = 0, DefaultPartitions = 1, LeaseTtlMs = 30_000 };
         configure?.Invoke(config);
         string root = Path.Combine(Path.GetTempPath(), "kafscale-broker-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
-        var host = new LogHost(root, config, withCache, time);
+        var host = new LogHost(root, config, withCache, time) { _readAheadBytes = readAheadBytes };
         await host.OpenAsync().ConfigureAwait(false);
         return host;
     }
@@ -58,6 +59,7 @@ internal sealed class LogHost : IAsyncDisposable
         {
             var runtime = new LogRuntime(Config, NewMetrics(), NullLogger.Instance, _time);
             if (_withCache) runtime.SegmentCache = new SegmentCache(64L << 20);
+            if (_readAheadBytes > 0) runtime.ReadAhead = new ReadAheadCache(_readAheadBytes);
             var storage = new PartitionStorage(Store, Config.Namespace, runtime, NullLogger.Instance);
             _groups = new GroupCoordinatorService(Metadata);
             Node = await ClusterNode.StartAsync(Metadata, storage, runtime, Config, _groups, "test-cluster", NullLoggerFactory.Instance, CancellationToken.None).ConfigureAwait(false);

@@ -161,11 +161,12 @@ public class PartitionReadTests
     /// the sealed segments are read from it whole; without, from the store by range.
     /// </summary>
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Ranged_reads_of_large_segments_return_exactly_the_batches_a_whole_read_would(bool ranged)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    public async Task Ranged_reads_of_large_segments_return_exactly_the_batches_a_whole_read_would(bool ranged, bool readAhead)
     {
-        await using var host = await LogHost.StartAsync(c => c.SegmentBytes = 16 << 20, withCache: !ranged);
+        await using var host = await LogHost.StartAsync(c => c.SegmentBytes = 16 << 20, withCache: !ranged, readAheadBytes: readAhead ? 64L << 20 : 0);
         var log = (await host.CreateTopicAsync(Topic))[0];
         // Today's timestamps: the default retention.ms must not delete the segments mid-test.
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
@@ -206,5 +207,84 @@ public class PartitionReadTests
                 }
         // The path under test was taken: ranged reads of the .kfs, never whole ones.
         Assert.Equal(ranged, host.Store.RangeReads.Any(k => k.EndsWith(".kfs", StringComparison.Ordinal)));
+    }
+
+    /// <summary>A 12 MiB sealed segment of 64 KiB batches, one partition; returns the log and the segment's body length.</summary>
+    private static async Task<(PartitionLog Log, long Bytes)> BigSegmentAsync(LogHost host, string topic)
+    {
+        var log = (await host.CreateTopicAsync(topic))[0];
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var batches = new List<byte[]>();
+        for (int i = 0; i < 192; i++) batches.Add(Batches.Make(32, $"{topic}{i}", now, valueBytes: 2000));
+        Assert.Equal(0, await log.AppendBlob(Batches.Blob([.. batches])).DurableAsync());
+        Assert.True(await log.FlushUntilDurableAsync(TimeSpan.FromSeconds(30)));
+        Assert.Single(log.SegmentsSnapshot(), s => s.IsSealed);
+        return (log, batches.Sum(b => (long)b.Length));
+    }
+
+    /// <summary>Reads the whole partition as a consumer does, 1 MiB a fetch; returns the bytes read.</summary>
+    private static async Task<long> CatchUpAsync(LogHost host, PartitionLog log, long from = 0)
+    {
+        long read = 0;
+        while (from < log.HighWatermark)
+        {
+            var (total, batches, _) = await ReadAsync(host, log, from, 1 << 20);
+            Assert.True(total > 0);
+            from = Batches.Header(batches[^1]).LastOffset + 1;
+            read += total;
+        }
+        return read;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_consumer_catching_up_reads_each_byte_once_and_with_read_ahead_makes_one_get_per_window(bool readAhead)
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentBytes = 16 << 20, readAheadBytes: readAhead ? 64L << 20 : 0);
+        var (log, bytes) = await BigSegmentAsync(host, Topic);
+        host.Store.ClearRangeReads();
+        long storeBefore = host.Runtime.Metrics.ReadBytesFromStore.Value;
+
+        Assert.Equal(bytes, await CatchUpAsync(host, log));
+
+        int gets = host.Store.RangeReads.Count(k => k.EndsWith(".kfs", StringComparison.Ordinal));
+        long fromStore = host.Runtime.Metrics.ReadBytesFromStore.Value - storeBefore;
+        // A window that ends inside a batch is followed by one that starts at that batch: at most
+        // one batch per GET is read twice.
+        Assert.InRange(fromStore, bytes, bytes + gets * (64L << 10));
+        if (readAhead) Assert.InRange(gets, 3, 4); // 12 MiB in windows of 4 MiB
+        else Assert.InRange(gets, 12, 14); // a GET of at most 1 MiB per fetch
+    }
+
+    [Fact]
+    public async Task When_the_read_ahead_budget_is_full_of_windows_in_use_other_partitions_read_only_what_they_need()
+    {
+        // Room for one window: the first partition takes it, the second (read in turn with the
+        // first) must not push it out before it is read, so it reads 1 MiB at a time.
+        await using var host = await LogHost.StartAsync(c => c.SegmentBytes = 16 << 20, readAheadBytes: ReadAheadCache.WindowBytes);
+        var (a, aBytes) = await BigSegmentAsync(host, "ra-a");
+        var (b, bBytes) = await BigSegmentAsync(host, "ra-b");
+        host.Store.ClearRangeReads();
+        long storeBefore = host.Runtime.Metrics.ReadBytesFromStore.Value;
+
+        long fromA = 0, fromB = 0, read = 0;
+        while (fromA < a.HighWatermark || fromB < b.HighWatermark)
+        {
+            foreach (var (log, isA) in new[] { (a, true), (b, false) })
+            {
+                long from = isA ? fromA : fromB;
+                if (from >= log.HighWatermark) continue;
+                var (total, batches, _) = await ReadAsync(host, log, from, 1 << 20);
+                read += total;
+                if (isA) fromA = Batches.Header(batches[^1]).LastOffset + 1; else fromB = Batches.Header(batches[^1]).LastOffset + 1;
+            }
+        }
+
+        Assert.Equal(aBytes + bBytes, read);
+        int gets = host.Store.RangeReads.Count(k => k.EndsWith(".kfs", StringComparison.Ordinal));
+        long fromStore = host.Runtime.Metrics.ReadBytesFromStore.Value - storeBefore;
+        Assert.InRange(fromStore, read, read + gets * (64L << 10));
+        Assert.InRange(host.Runtime.ReadAhead!.Bytes, 0, ReadAheadCache.WindowBytes);
     }
 }

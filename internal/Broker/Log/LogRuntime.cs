@@ -49,6 +49,9 @@ internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILo
     public ILogger Log { get; } = log;
     public KafScale.Storage.SegmentCache? SegmentCache { get; set; }
 
+    /// <summary>Windows read ahead by cold reads of sealed segments (null: reads take only what the fetch needs).</summary>
+    public ReadAheadCache? ReadAhead { get; set; }
+
     /// <summary>This broker's lease as far as writes are concerned (never lapses without a cluster).</summary>
     public KafScale.Broker.Clustering.LeaseGuard Lease { get; set; } = KafScale.Broker.Clustering.LeaseGuard.Unbounded();
 

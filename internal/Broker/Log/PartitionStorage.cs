@@ -685,29 +685,58 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         string key = SegmentKeys.Segment(ns, partition.Topic, partition.Partition, segment.BaseOffset);
         long end = SegmentFormat.BodyEnd(segment.Size);
         long position = await StartPositionAsync(partition, segment, fromOffset).ConfigureAwait(false);
+        var readAhead = runtime.ReadAhead;
         int added = 0;
+        // Set when the window read ahead ends inside the batch at position: the next read goes to the store.
+        bool pastWindow = false;
         while (position < end)
         {
-            int want = (int)Math.Min(ReadWindowBytes, end - position);
-            byte[] buffer = Rent(want, rented);
-            int n = await Measure("get", () => store.ReadRangeAsync(key, position, buffer.AsMemory(0, want), CancellationToken.None)).ConfigureAwait(false);
-            runtime.Metrics.ReadBytesFromStore.Add(n);
-            if (n != want) throw new SegmentCorruptException(SegmentProblem.TooShort, $"{key}: read {n} of {want} bytes at position {position}");
-            var span = buffer.AsSpan(0, n);
+            byte[] buffer;
+            int offset, n;
+            long now = Environment.TickCount64;
+            bool fromWindow = false;
+            if (!pastWindow && readAhead?.Find(segment, position, now) is { } window)
+            {
+                buffer = window.Buffer;
+                offset = (int)(position - window.Position);
+                n = window.Length - offset;
+                fromWindow = true;
+            }
+            else if (readAhead is not null && readAhead.Admits(segment, now))
+            {
+                // Read ahead, and to the end when what would be left is under half a window (the
+                // tail of a segment that just passed --segment-bytes), so a sequential reader makes
+                // about one GET per window.
+                long remaining = end - position;
+                int want = (int)(remaining <= ReadAheadCache.WindowBytes * 3L / 2 ? remaining : ReadAheadCache.WindowBytes);
+                buffer = GC.AllocateUninitializedArray<byte>(want);
+                offset = 0;
+                n = await ReadStoreAsync(key, position, buffer, want).ConfigureAwait(false);
+                readAhead.Add(segment, new ReadAheadWindow(position, buffer, n), now);
+            }
+            else
+            {
+                int want = (int)Math.Min(ReadWindowBytes, end - position);
+                buffer = Rent(want, rented);
+                offset = 0;
+                n = await ReadStoreAsync(key, position, buffer, want).ConfigureAwait(false);
+            }
+            pastWindow = false;
+            var span = buffer.AsSpan(offset, n);
             // Skip the batches below fromOffset (the index points at or before its batch).
             int start = 0, size;
             while ((size = RecordBatch.PeekTotalSize(span[start..])) > 0 && start + size <= n && new RecordBatchHeader(span[start..]).LastOffset < fromOffset) start += size;
             if (size <= 0 || start + size > n)
             {
                 // The window ends inside a batch: read again from that batch.
-                if (start > 0) { position += start; continue; }
+                if (fromWindow || start > 0) { position += start; pastWindow = fromWindow; continue; }
                 if (size <= 0 || size > end - position) throw new SegmentCorruptException(SegmentProblem.BatchFraming, $"{key}: no whole record batch at position {position}");
                 // The batch alone is larger than a window: read exactly it.
                 if (new RecordBatchHeader(span).LastOffset < fromOffset) { position += size; continue; }
                 if ((long)added + size > maxBytes && !(atLeastOne && added == 0)) return (added, fromOffset, true);
                 buffer = Rent(size, rented);
-                n = await Measure("get", () => store.ReadRangeAsync(key, position, buffer.AsMemory(0, size), CancellationToken.None)).ConfigureAwait(false);
-                if (n != size) throw new SegmentCorruptException(SegmentProblem.TooShort, $"{key}: read {n} of {size} bytes at position {position}");
+                offset = 0;
+                n = await ReadStoreAsync(key, position, buffer, size).ConfigureAwait(false);
                 span = buffer.AsSpan(0, n);
             }
             int stop = start;
@@ -721,7 +750,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             }
             if (stop > start)
             {
-                slices.Add(buffer.AsMemory(start, stop - start));
+                slices.Add(buffer.AsMemory(offset + start, stop - start));
                 added += stop - start;
                 fromOffset = last + 1;
             }
@@ -729,15 +758,33 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             segment.ReadHint = new SegmentReadHint(fromOffset, position);
             // Stopped by maxBytes with a whole batch still in the window: the read is over.
             if (size > 0 && stop + size <= span.Length) return (added, fromOffset, true);
-            if (stop == 0) throw new SegmentCorruptException(SegmentProblem.BatchFraming, $"{key}: no whole record batch at position {position}");
+            // The next batch runs past the window, and its header says it would not fit either:
+            // over too, without reading it.
+            if (size > 0 && (long)added + size > maxBytes && !(atLeastOne && added == 0)) return (added, fromOffset, true);
+            if (stop == 0)
+            {
+                if (fromWindow) { pastWindow = true; continue; }
+                throw new SegmentCorruptException(SegmentProblem.BatchFraming, $"{key}: no whole record batch at position {position}");
+            }
         }
         return (added, segment.LastOffset + 1, false);
+    }
+
+    /// <summary>One ranged GET of exactly <paramref name="length"/> bytes at <paramref name="position"/>; a shorter answer is a segment cut short.</summary>
+    private async ValueTask<int> ReadStoreAsync(string key, long position, byte[] buffer, int length)
+    {
+        int n = await Measure("get", () => store.ReadRangeAsync(key, position, buffer.AsMemory(0, length), CancellationToken.None)).ConfigureAwait(false);
+        runtime.Metrics.ReadBytesFromStore.Add(n);
+        if (n != length) throw new SegmentCorruptException(SegmentProblem.TooShort, $"{key}: read {n} of {length} bytes at position {position}");
+        return n;
     }
 
     /// <summary>A position in the .kfs of a batch at or before the one holding offset.</summary>
     private async ValueTask<long> StartPositionAsync(PartitionLog partition, SegmentRef segment, long offset)
     {
         if (segment.ReadHint is { } hint && hint.NextOffset == offset) return hint.Position;
+        // A reader moving on from the previous segment starts at the first batch: no index needed.
+        if (offset <= segment.BaseOffset) return SegmentFormat.HeaderSize;
         if (segment.Index?.Value is not { } index)
         {
             string key = SegmentKeys.Index(ns, partition.Topic, partition.Partition, segment.BaseOffset);
