@@ -48,6 +48,27 @@ public static class CodeFacts
     }
 
     /// <summary>
+    /// The environment variables one command reads: the "env" of each option in its --help and,
+    /// when it takes the storage and metadata options (it has --s3-bucket), every variable in the
+    /// table of docs/operations.md, "Storage and metadata options", which also lists those that
+    /// are environment only (credentials).
+    /// </summary>
+    public static IReadOnlySet<string> EnvOf(string commandPath)
+    {
+        HelpCommand command = CliFacts.Commands[commandPath];
+        var env = command.Options.Select(o => o.Env).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        if (command.Option("--s3-bucket") is not null)
+        {
+            Section storage = Markdown.Sections(Tool.RepoFile("docs/operations.md"))
+                .Single(s => Markdown.Anchor(s.Heading) == "storage-and-metadata-options");
+            env.UnionWith(storage.Rows().Where(r => r.Cells.Count > 1)
+                .SelectMany(r => Regex.Matches(r.Cells[1], @"KAFSCALE_[A-Z0-9_]+").Select(m => m.Value)));
+        }
+
+        return env;
+    }
+
+    /// <summary>
     /// "kafscale_..." metric-name literals in the sources of a command area (path segment
     /// "Processor" or "Snapshot" under cmd/ and internal/): the metrics of commands that are not
     /// brokers, whose /metrics a test cannot scrape without their storage set up.

@@ -194,19 +194,145 @@ public sealed class SystemdTests : IClassFixture<SystemdTests.InstalledTree>
         }
     }
 
-    [Fact]
-    public void Every_variable_in_the_example_env_files_is_read_by_the_product_or_the_units()
+    /// <summary>The directives of the services whose EnvironmentFile a settings file is.</summary>
+    private static List<Dictionary<string, List<string>>> UnitsReading(string envFile) =>
+        [.. Directory.EnumerateFiles(UnitDir, "*.service").Select(u => Directives(File.ReadAllText(u)))
+            .Where(d => d.GetValueOrDefault("EnvironmentFile")?.Contains("/etc/kafscale/" + Path.GetFileName(envFile)) == true)];
+
+    /// <summary>The commands of the binary a settings file configures: those of the services whose EnvironmentFile it is.</summary>
+    private static List<string> CommandsConfiguredBy(string envFile)
     {
-        IReadOnlySet<string> known = CodeFacts.AllEnv();
+        var paths = new List<string>();
+        foreach (var d in UnitsReading(envFile))
+        {
+            foreach (string exec in d["ExecStart"].Concat(d.GetValueOrDefault("ExecStartPost") ?? []))
+            {
+                paths.Add(string.Join(' ', exec.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).TakeWhile(a => !a.StartsWith('-') && !a.StartsWith('$'))));
+            }
+        }
+
+        return paths;
+    }
+
+    /// <summary>The variables a settings file sets or shows commented out, with their values and line numbers.</summary>
+    private static List<(string Variable, string Value, int Line)> Settings(string envFile) =>
+        [.. File.ReadAllLines(envFile).Select((line, i) => (Match: Regex.Match(line, @"^#?([A-Z][A-Z0-9_]*)=(.*)$"), Line: i))
+            .Where(x => x.Match.Success)
+            .Select(x => (x.Match.Groups[1].Value, x.Match.Groups[2].Value, x.Line))];
+
+    /// <summary>
+    /// Each KAFSCALE_* variable of a settings file is read by the command its unit runs (not merely
+    /// by some command: kafscale admin's KAFSCALE_CLIENT_* would do nothing in processor.env); the
+    /// others are used by the units.
+    /// </summary>
+    [Fact]
+    public void Every_variable_in_the_example_env_files_is_read_by_the_command_it_configures_or_the_units()
+    {
         string units = string.Concat(Directory.EnumerateFiles(UnitDir).Where(f => !f.EndsWith(".env", StringComparison.Ordinal)).Select(File.ReadAllText));
+        int checkedVariables = 0;
         foreach (string env in Directory.EnumerateFiles(UnitDir, "*.env"))
         {
-            foreach (Match m in Regex.Matches(File.ReadAllText(env), @"^#?([A-Z][A-Z0-9_]*)=", RegexOptions.Multiline))
+            List<string> commands = CommandsConfiguredBy(env);
+            Assert.True(commands.Count > 0, $"no unit reads {Path.GetFileName(env)}");
+            var read = commands.SelectMany(CodeFacts.EnvOf).ToHashSet(StringComparer.Ordinal);
+            foreach (var (variable, _, _) in Settings(env))
             {
-                string variable = m.Groups[1].Value;
-                bool used = variable.StartsWith("KAFSCALE_", StringComparison.Ordinal) ? known.Contains(variable) : units.Contains("$" + variable, StringComparison.Ordinal);
-                Assert.True(used, $"{Path.GetFileName(env)} sets {variable}, which nothing reads");
+                bool used = variable.StartsWith("KAFSCALE_", StringComparison.Ordinal) ? read.Contains(variable) : units.Contains("$" + variable, StringComparison.Ordinal);
+                Assert.True(used, $"{Path.GetFileName(env)} sets {variable}, which {(variable.StartsWith("KAFSCALE_", StringComparison.Ordinal) ? "'kafscale " + string.Join("' and 'kafscale ", commands) + (commands.Count == 1 ? "' does not read" : "' do not read") : "no unit uses")}");
+                checkedVariables++;
             }
+        }
+
+        Assert.True(checkedVariables > 50, $"only {checkedVariables} variables checked");
+    }
+
+    /// <summary>A commented value is the default when the binary's --help states one ("the commented value is the default").</summary>
+    [Fact]
+    public void Commented_values_are_the_defaults_the_binary_states()
+    {
+        var problems = new List<string>();
+        int compared = 0;
+        foreach (string env in Directory.EnumerateFiles(UnitDir, "*.env"))
+        {
+            // What the unit sets itself (Environment=KAFSCALE_DATA_DIR=...) is the default under systemd.
+            var unitSets = UnitsReading(env).SelectMany(d => d.GetValueOrDefault("Environment") ?? [])
+                .Select(e => e.Split('=', 2)).DistinctBy(e => e[0]).ToDictionary(e => e[0], e => e[1]);
+            var options = CommandsConfiguredBy(env).SelectMany(c => CliFacts.Commands[c].Options).Where(o => o.Env is not null && o.DefaultValue is not null).ToList();
+            foreach (var (variable, value, line) in Settings(env))
+            {
+                if (options.FirstOrDefault(o => o.Env == variable) is not { } option)
+                {
+                    continue;
+                }
+
+                string expected = unitSets.GetValueOrDefault(variable) ?? option.DefaultValue!;
+                // The whole default as --help states it ("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512, and OAUTHBEARER when ..."):
+                // a list is written out in full.
+                string stated = Regex.Match(option.Description, @"\bdefault ([^\]]*)\]\s*$").Groups[1].Value;
+                if (value.Contains(',') && (stated == value || stated.StartsWith(value + ",", StringComparison.Ordinal)))
+                {
+                    compared++;
+                    continue;
+                }
+
+                // A default that is a phrase, not a value ("AWS", "--data-dir/objects"): the line shows an example.
+                if (expected.StartsWith("--", StringComparison.Ordinal) || Regex.IsMatch(expected, "^[A-Z][A-Za-z]*$"))
+                {
+                    continue;
+                }
+
+                compared++;
+                // "none" where no value means none (--super-users) is an empty value.
+                if (value != expected && !(value.Length == 0 && expected == "none"))
+                {
+                    problems.Add($"{Path.GetFileName(env)}:{line + 1}: {variable}={value}, but the default is {expected}");
+                }
+            }
+        }
+
+        Assert.True(compared > 10, $"only {compared} values compared");
+        Assert.True(problems.Count == 0, string.Join('\n', problems));
+    }
+
+    /// <summary>
+    /// broker.env's Security group shows every listener, TLS, SASL (OAUTHBEARER included) and
+    /// authorizer setting of `kafscale broker`, each with a comment line explaining it.
+    /// </summary>
+    [Fact]
+    public void The_broker_settings_have_a_security_group_with_every_listener_TLS_SASL_and_ACL_variable()
+    {
+        string[] lines = File.ReadAllLines(Path.Combine(UnitDir, "broker.env"));
+        int start = Array.FindIndex(lines, l => l.StartsWith("# --- Security", StringComparison.Ordinal));
+        Assert.True(start >= 0, "broker.env has no '# --- Security' group");
+        int end = Array.FindIndex(lines, start + 1, l => l.StartsWith("# ---", StringComparison.Ordinal));
+        string[] group = lines[start..(end < 0 ? lines.Length : end)];
+
+        var security = CliFacts.Commands["broker"].Options
+            .Where(o => Regex.IsMatch(o.Name, "^--(listeners|advertised-listeners|tls-|sasl-|authorizer|super-users)"))
+            .Select(o => o.Env ?? throw new Xunit.Sdk.XunitException($"{o.Name} names no variable in --help"))
+            .ToList();
+        Assert.True(security.Count >= 15, $"only {security.Count} security options in 'kafscale broker --help'");
+        foreach (string variable in security)
+        {
+            int at = Array.FindIndex(group, l => l.StartsWith("#" + variable + "=", StringComparison.Ordinal));
+            Assert.True(at > 0, $"broker.env's Security group does not show {variable}");
+            string before = group[at - 1];
+            Assert.True(before.StartsWith("# ", StringComparison.Ordinal) && !Regex.IsMatch(before, @"^#[A-Z]"),
+                $"broker.env: {variable} has no explanation on the line above it");
+        }
+    }
+
+    /// <summary>Every service's settings show the etcd and S3 TLS variables its command reads (docs/security.md, "TLS to etcd and S3").</summary>
+    [Fact]
+    public void Each_settings_file_shows_the_etcd_and_S3_TLS_variables_of_its_command()
+    {
+        foreach (string env in Directory.EnumerateFiles(UnitDir, "*.env"))
+        {
+            var shown = Settings(env).Select(s => s.Variable).ToHashSet(StringComparer.Ordinal);
+            var tls = CommandsConfiguredBy(env).SelectMany(c => CliFacts.Commands[c].Options)
+                .Where(o => Regex.IsMatch(o.Name, "^--(etcd-tls-|s3-tls-)")).Select(o => o.Env!).ToHashSet(StringComparer.Ordinal);
+            Assert.Equal(4, tls.Count);
+            Assert.All(tls, v => Assert.True(shown.Contains(v), $"{Path.GetFileName(env)} does not show {v}"));
         }
     }
 }

@@ -5,8 +5,8 @@ and commit. Prints one JSON object: {"produced": N, "values": [...], "committed"
 or {"error": "..."} with exit code 1.
 
 Security settings use Kafka's names: --protocol (security.protocol), --mechanism, --username,
---password, --ca, --cert, --key (PEM files); --token is the OAUTHBEARER token (confluent-kafka
-only). --spread SECONDS spreads the produced records over that long (re-authentication tests)."""
+--password, --ca, --cert, --key (PEM files); --token is the OAUTHBEARER token (with --mechanism
+OAUTHBEARER: confluent-kafka's oauth_cb, kafka-python's token provider). --spread SECONDS spreads the produced records over that long (re-authentication tests)."""
 
 import argparse
 import json
@@ -87,12 +87,30 @@ def confluent(args):
     return values, {str(tp.partition): tp.offset for tp in check}
 
 
+def token_provider(token):
+    """kafka-python's OAUTHBEARER credential: an AbstractTokenProvider whose token() returns the
+    test's token (kafka.oauth.abstract up to 2.0; kafka.sasl.oauth in later releases)."""
+    try:
+        from kafka.sasl.oauth import AbstractTokenProvider
+    except ImportError:
+        from kafka.oauth.abstract import AbstractTokenProvider
+
+    class Provider(AbstractTokenProvider):
+        def token(self):
+            return token
+
+    return Provider()
+
+
 def kafka_python(args):
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
     common = {"bootstrap_servers": args.bootstrap, "security_protocol": args.protocol,
               "client_id": "kafscale-secure-kafka-python", "api_version_auto_timeout_ms": 10000}
-    if args.mechanism:
+    if args.mechanism == "OAUTHBEARER":
+        common.update({"sasl_mechanism": "OAUTHBEARER",
+                       "sasl_oauth_token_provider": token_provider(args.token)})
+    elif args.mechanism:
         common.update({"sasl_mechanism": args.mechanism, "sasl_plain_username": args.username,
                        "sasl_plain_password": args.password})
     if args.ca:

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using KafScale.Integration.Harness;
@@ -52,7 +53,7 @@ public sealed class OAuthBrokerFixture : IAsyncLifetime
 }
 
 /// <summary>
-/// Real clients (librdkafka through confluent-kafka, kafkajs) authenticating with OAUTHBEARER
+/// Real clients (librdkafka through confluent-kafka and kcat, kafka-python, kafkajs) authenticating with OAUTHBEARER
 /// tokens, the Kafka exchange for a bad token, and KIP-368 re-authentication: sessions with a
 /// lifetime, re-authentication on the connection, a refused change of principal, and a session
 /// that expired without re-authentication (docs/security.md, "Re-authentication").
@@ -85,9 +86,16 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
         Assert.Equal(count, doc.RootElement.GetProperty("committed").GetProperty("0").GetInt64());
     }
 
+    /// <summary>
+    /// confluent-kafka (librdkafka's token callback), kafka-python (a token provider object) and
+    /// kafkajs get the test's token directly; kcat, which takes no callback, gets it from a token
+    /// endpoint through librdkafka's built-in OIDC client (docs/security.md, "OAUTHBEARER").
+    /// </summary>
     [Theory]
     [InlineData("confluent-kafka")]
+    [InlineData("kafka-python")]
     [InlineData("kafkajs")]
+    [InlineData("kcat")]
     public async Task A_client_with_a_good_token_produces_consumes_in_a_group_and_commits(string client)
     {
         string topic = $"oauth-{client}-{Guid.NewGuid().ToString("N")[..8]}";
@@ -95,7 +103,15 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
         await RawRequests.CreateTopicAsync(fixture.Broker, topic, partitions: 1);
         try
         {
-            AssertRoundTrip(await RunClientAsync(client, Arguments(fixture.SaslPort, topic, fixture.Token(subject))), client, Count);
+            if (client == "kcat")
+            {
+                await KcatOidcRoundTripAsync(topic, subject);
+            }
+            else
+            {
+                AssertRoundTrip(await RunClientAsync(client, Arguments(fixture.SaslPort, topic, fixture.Token(subject))), client, Count);
+            }
+
             Assert.Contains($"authenticated as User:{subject} with OAUTHBEARER", fixture.Broker.Log(), StringComparison.Ordinal);
         }
         catch (Exception)
@@ -103,6 +119,83 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
             output.WriteLine(fixture.Broker.Log());
             throw;
         }
+    }
+
+    /// <summary>
+    /// A directory holding a librdkafka with OIDC, as librdkafka.so.1, for kcat's LD_LIBRARY_PATH.
+    /// Debian 12's librdkafka (2.0.2) is built without libcurl, so its kcat refuses
+    /// <c>sasl.oauthbearer.method</c> ("not supported in this build"; `kcat -V` lists no oidc among
+    /// builtin.features). The NuGet package librdkafka.redist carries Confluent's build; its CentOS 8
+    /// variant needs only the C library (the default one wants libsasl2.so.3, which Debian 12 lacks).
+    /// </summary>
+    private static string OidcLibrdkafkaDir()
+    {
+        string package = typeof(OAuthBearerTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "LibrdkafkaRedistDir").Value ?? "";
+        string library = Path.Combine(package, "runtimes", "linux-x64", "native", "centos8-librdkafka.so");
+        Assert.True(File.Exists(library), $"no librdkafka at '{library}': restoring test/Integration fetches the librdkafka.redist package");
+        string dir = Directory.CreateTempSubdirectory("kafscale-librdkafka-").FullName;
+        File.CreateSymbolicLink(Path.Combine(dir, "librdkafka.so.1"), library);
+        return dir;
+    }
+
+    /// <summary>
+    /// kcat with <c>sasl.oauthbearer.method=oidc</c>: librdkafka asks the token endpoint for a
+    /// token with the client credentials, then produces, consumes in a group (-G) and commits
+    /// when the consumer closes at the end of the partition (-e), as in SecureListenerTests.
+    /// </summary>
+    private async Task KcatOidcRoundTripAsync(string topic, string subject)
+    {
+        string library = OidcLibrdkafkaDir();
+        try
+        {
+            await KcatOidcRoundTripAsync(topic, subject, library);
+        }
+        finally
+        {
+            Directory.Delete(library, recursive: true);
+        }
+    }
+
+    private async Task KcatOidcRoundTripAsync(string topic, string subject, string library)
+    {
+        Task<ClientResult> Kcat(IEnumerable<string> args, string? stdin = null, TimeSpan? timeout = null) =>
+            ClientRunner.RunAsync("env", ["LD_LIBRARY_PATH=" + library, "kcat", .. args], stdin, timeout);
+        var version = await Kcat(["-V"]);
+        Assert.Matches(@"builtin\.features=\S*\boidc\b", version.Stdout + version.Stderr);
+
+        await using var endpoint = OidcTokenEndpoint.Start(fixture.Idp, subject);
+        string[] security =
+        [
+            "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=OAUTHBEARER",
+            "-X", "sasl.oauthbearer.method=oidc",
+            "-X", $"sasl.oauthbearer.token.endpoint.url={endpoint.Url}",
+            "-X", $"sasl.oauthbearer.client.id={endpoint.ClientId}",
+            "-X", $"sasl.oauthbearer.client.secret={endpoint.ClientSecret}",
+            "-X", "sasl.oauthbearer.scope=kafka",
+        ];
+        string bootstrap = $"127.0.0.1:{fixture.SaslPort}";
+        string input = string.Join('\n', Enumerable.Range(0, Count).Select(i => $"value-{i}")) + "\n";
+        (await Kcat(["-P", "-b", bootstrap, "-t", topic, "-X", "acks=-1", .. security], input)).EnsureSuccess();
+        var consumed = await Kcat(["-b", bootstrap, "-G", "g-" + topic, "-X", "auto.offset.reset=earliest", "-e", .. security, topic],
+            timeout: TimeSpan.FromSeconds(60));
+        consumed.EnsureSuccess();
+        Assert.Equal(Enumerable.Range(0, Count).Select(i => $"value-{i}").Order(StringComparer.Ordinal),
+            consumed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+
+        // The token came from the endpoint: a client-credentials POST with the client's id and secret, once per kcat run at least.
+        var requests = endpoint.Requests.ToList();
+        Assert.True(endpoint.Issued >= 2, $"the token endpoint issued {endpoint.Issued} tokens: {string.Join("; ", requests.Select(r => $"{r.Method} {r.Path} {r.Status} {r.Body}"))}");
+        Assert.All(requests, r => Assert.Equal(200, r.Status));
+        Assert.All(requests, r => Assert.Contains("scope=kafka", r.Body, StringComparison.Ordinal));
+
+        await using var plain = await RawKafkaConnection.ConnectAsync(fixture.Broker.KafkaPort);
+        var offsets = await plain.SendAsync<OffsetFetchResponse>(ApiKeys.OffsetFetch, 5, new OffsetFetchRequest
+        {
+            GroupId = "g-" + topic,
+            Topics = [new OffsetFetchRequest.OffsetFetchRequestTopic { Name = topic, PartitionIndexes = [0] }],
+        });
+        Assert.Equal(Count, Assert.Single(Assert.Single(offsets.Topics).Partitions).CommittedOffset);
     }
 
     [Fact]
