@@ -137,7 +137,12 @@ public class ProduceBenchmarks
     }
 }
 
-/// <summary>Fetch path: 1 topic x 16 partitions x 64 KiB of records into one reused KafkaWriter; must report 0 B.</summary>
+/// <summary>
+/// Fetch path: the request of a consumer reading 1 topic x 16 partitions, decoded by
+/// FetchRequestReader (must report 0 B) and by the generated codec (the baseline, which builds
+/// lists and objects); and the response with 64 KiB of records per partition into one reused
+/// KafkaWriter (must report 0 B).
+/// </summary>
 [MemoryDiagnoser]
 public class FetchBenchmarks
 {
@@ -148,6 +153,7 @@ public class FetchBenchmarks
     private static readonly Guid TopicId = Guid.Parse("5f1c2c4e-8e0b-4c55-9d55-0a6f1d2b7c11");
 
     private byte[] _records = [];
+    private byte[] _requestBody = [];
     private KafkaWriter _writer = null!;
     private FetchResponseWriter _fetchResponse = null!;
 
@@ -162,6 +168,57 @@ public class FetchBenchmarks
         Random.Shared.NextBytes(_records);
         _writer = new KafkaWriter(Partitions * RecordBytes + 4096);
         _fetchResponse = new FetchResponseWriter(_writer);
+        var request = new FetchRequest
+        {
+            ReplicaId = -1,
+            MaxWaitMs = 500,
+            MinBytes = 1,
+            MaxBytes = 50 * 1024 * 1024,
+            SessionId = 0,
+            SessionEpoch = -1,
+            Topics =
+            [
+                new()
+                {
+                    Topic = Encoding.UTF8.GetString(TopicName),
+                    TopicId = TopicId,
+                    Partitions = Enumerable.Range(0, Partitions)
+                        .Select(p => new FetchRequest.FetchPartition { Partition = p, CurrentLeaderEpoch = 3, FetchOffset = 1_000_000 + p, LastFetchedEpoch = 3, PartitionMaxBytes = 1024 * 1024 })
+                        .ToList(),
+                },
+            ],
+            RackId = "eu-west-1a",
+        };
+        using var body = new KafkaWriter();
+        request.Write(body, FetchVersion);
+        _requestBody = body.ToArray();
+    }
+
+    [Benchmark(Description = "Fetch request decode (FetchRequestReader)")]
+    public long FetchRequestDecode()
+    {
+        long total = 0;
+        var reader = new FetchRequestReader(_requestBody, FetchVersion);
+        while (reader.NextTopic(out ReadOnlySpan<byte> name, out Guid id))
+        {
+            total += name.Length + id.GetHashCode();
+            while (reader.NextPartition(out FetchPartition p))
+            {
+                total += p.Partition + p.FetchOffset + p.PartitionMaxBytes;
+            }
+        }
+
+        reader.Finish();
+        return total + reader.ReplicaId + reader.RackIdUtf8.Length;
+    }
+
+    [Benchmark(Description = "Fetch request decode (generated codec, baseline)")]
+    public int FetchRequestDecodeGenerated()
+    {
+        var request = new FetchRequest();
+        var reader = new KafkaReader(_requestBody);
+        request.Read(ref reader, FetchVersion);
+        return request.Topics[0].Partitions.Count + request.RackId.Length;
     }
 
     [GlobalCleanup]

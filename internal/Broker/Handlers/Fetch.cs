@@ -6,6 +6,7 @@ using KafScale.Broker.Network;
 using KafScale.Broker.Quotas;
 using KafScale.Broker.Security;
 using KafScale.Protocol;
+using KafScale.Protocol.HotPath;
 using KafScale.Protocol.Messages;
 using KafScale.Records;
 
@@ -20,13 +21,17 @@ namespace KafScale.Broker.Handlers;
 /// response frame as they are, never re-encoded. With the authorizer on, a consumer needs READ on
 /// each topic and a follower (replica id set) CLUSTER_ACTION; other partitions answer
 /// TOPIC_AUTHORIZATION_FAILED.
+/// Like Produce, this is a hot path held to zero allocations once warm: the request is walked in
+/// place (<see cref="FetchRequestReader"/>, no message objects or strings), topics are looked up
+/// by their UTF-8 name or their id, the per-request state is pooled, and the response is written
+/// straight into a pooled frame.
 /// </summary>
 internal sealed class FetchHandler(Cluster cluster) : ApiHandler
 {
     public override short ApiKey => FetchRequest.ApiKey;
     public override string Name => "Fetch";
     public override short MinVersion => ApiKeys.AdvertisedMinVersion(ApiKey);
-    public override short MaxVersion => FetchRequest.HighestSupportedVersion;
+    public override short MaxVersion => FetchRequestReader.HighestVersion;
 
     private readonly LegacyFetch _errors = new();
 
@@ -44,14 +49,34 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         public int Length;
     }
 
+    /// <summary>
+    /// A requested topic: its state (null when unknown, or before v13 when not authorized), where
+    /// its name lies in the request body (before v13; the body outlives the request, as the
+    /// connection returns its buffer only once the response is written), its id (v13+), and its
+    /// partitions' slots.
+    /// </summary>
+    private struct TopicEntry
+    {
+        public TopicState? Topic;
+        public int NameOffset;
+        public int NameLength;
+        public Guid Id;
+        public int First;
+        public int Count;
+    }
+
     private sealed class State
     {
         public Slot[] Slots = new Slot[16];
-        public (TopicState? Topic, string? Name, Guid Id, int First, int Count)[] Topics = new (TopicState?, string?, Guid, int, int)[4];
+        public TopicEntry[] Topics = new TopicEntry[4];
+        public int MaxWaitMs;
+        public int MinBytes;
+        public int MaxBytes;
         public readonly List<ReadOnlyMemory<byte>> Slices = [];
         /// <summary>Buffers of ranged segment reads that Slices point into; back to the pool once the response is written.</summary>
         public readonly List<byte[]> Rented = [];
-        public readonly FetchRequest Request = new();
+        /// <summary>Scratch list of a partition's segments for the storage read, reused so a read allocates none.</summary>
+        public readonly List<SegmentRef> Segments = [];
         /// <summary>What the long poll waits on; kept with the state, so no wait allocates or leaves a timer.</summary>
         public readonly FetchWaiter Waiter = new();
 
@@ -62,44 +87,51 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         }
     }
 
-    private static readonly ConcurrentStack<State> States = new();
+    /// <summary>
+    /// Idle states. A queue, not a stack: ConcurrentStack allocates a node on every push, while a
+    /// ConcurrentQueue cycles through the slots of its segment and allocates nothing once warm.
+    /// </summary>
+    private static readonly ConcurrentQueue<State> States = new();
 
     public override ValueTask<ResponseFrame?> RunAsync(RequestContext context, long startTimestamp)
     {
         short version = context.Version;
         if (version < ServedMinVersion || version > MaxVersion) return _errors.RunAsync(context, startTimestamp);
-        if (!States.TryPop(out var state)) state = new State();
+        if (!States.TryDequeue(out var state)) state = new State();
+        int topicCount, replicaId;
         try
         {
-            var reader = new KafkaReader(context.Body);
-            state.Request.Read(ref reader, version);
+            topicCount = Walk(context.Body.Span, version, state, out replicaId);
         }
         catch (KafkaProtocolException)
         {
-            States.Push(state);
+            // A body the reader cannot walk goes through the generated codec, which answers with
+            // an error for whatever it could decode.
+            Array.Clear(state.Topics);
+            States.Enqueue(state);
             return _errors.RunAsync(context, startTimestamp);
         }
-        return ServeAsync(context, state, startTimestamp);
+        return ServeAsync(context, state, topicCount, replicaId, startTimestamp);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ResponseFrame?> ServeAsync(RequestContext context, State state, long startTimestamp)
+    private async ValueTask<ResponseFrame?> ServeAsync(RequestContext context, State state, int topicCount, int replicaId, long startTimestamp)
     {
         try
         {
-            var request = state.Request;
             short version = context.Version;
-            int topicCount = Resolve(context, state, request, version);
+            Resolve(context, state, topicCount, replicaId, version);
             int slotCount = topicCount == 0 ? 0 : state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
+            int maxWaitMs = state.MaxWaitMs, minBytes = state.MinBytes;
 
-            long deadline = Environment.TickCount64 + Math.Max(0, request.MaxWaitMs);
-            int responseMax = version >= 3 && request.MaxBytes > 0 ? request.MaxBytes : int.MaxValue;
+            long deadline = Environment.TickCount64 + Math.Max(0, maxWaitMs);
+            int responseMax = state.MaxBytes > 0 ? state.MaxBytes : int.MaxValue;
             var quotas = context.Dispatcher.Quotas?.For(context.Client);
             // Kafka caps a fetch to what the quota allows over the measured window, so one
             // response cannot take many windows' worth of bytes (a first batch still goes, KIP-74).
             if (quotas?.Sensor(QuotaKey.ConsumerByteRate) is not null)
                 responseMax = (int)Math.Clamp(quotas.Bound(QuotaKey.ConsumerByteRate) * (QuotaManager.Samples - 1) * QuotaManager.SampleWindowMs / 1000, 1, responseMax);
-            bool waits = request.MaxWaitMs > 0 && request.MinBytes > 0;
+            bool waits = maxWaitMs > 0 && minBytes > 0;
             while (true)
             {
                 // Register with the partitions before reading them, so data landing in between
@@ -119,7 +151,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                     anyError |= state.Slots[i].Error != 0;
                 }
                 long remaining = deadline - Environment.TickCount64;
-                bool done = total >= request.MinBytes || anyError || remaining <= 0;
+                bool done = total >= minBytes || anyError || remaining <= 0;
                 if (!done)
                 {
                     bool byData = await state.Waiter.WaitAsync(remaining).ConfigureAwait(false);
@@ -154,11 +186,14 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             var w = frame.Fetch;
             w.Begin(version, context.Header.CorrelationId, throttleMs, 0, 0, topicCount);
             long bytesOut = 0, records = 0;
+            var body = context.Body.Span;
             for (int t = 0; t < topicCount; t++)
             {
-                var (topic, name, id, first, count) = state.Topics[t];
-                if (version >= 13) w.BeginTopic(id, count);
-                else w.BeginTopic(topic?.NameUtf8 ?? System.Text.Encoding.UTF8.GetBytes(name ?? ""), count);
+                ref var topic = ref state.Topics[t];
+                int first = topic.First, count = topic.Count;
+                // Before v13 the name goes back as the client sent it (the same bytes as a known topic's name).
+                if (version >= FetchRequestReader.FirstTopicIdVersion) w.BeginTopic(topic.Id, count);
+                else w.BeginTopic(body.Slice(topic.NameOffset, topic.NameLength), count);
                 for (int i = first; i < first + count; i++)
                 {
                     ref var s = ref state.Slots[i];
@@ -193,47 +228,85 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 state.Slots[i].Log?.RemoveWaiter(state.Waiter);
                 state.Slots[i].Log = null;
             }
-            States.Push(state);
+            States.Enqueue(state);
         }
     }
 
-    /// <summary>Resolves every requested partition to its log, or to the error the client gets.</summary>
-    private int Resolve(RequestContext context, State state, FetchRequest request, short version)
+    /// <summary>
+    /// Walks the request once (<see cref="FetchRequestReader"/>): each topic is looked up as it
+    /// comes (by its UTF-8 name before v13, by id after, neither making a string) and each
+    /// partition gets a slot. Nothing is authorized yet: from v15 the replica id, which decides
+    /// between the follower's and the consumer's rule, is a tagged field at the end of the body,
+    /// so <see cref="Resolve"/> decides once the whole body has been read. Throws
+    /// <see cref="KafkaProtocolException"/> for a body that does not decode.
+    /// </summary>
+    private int Walk(ReadOnlySpan<byte> body, short version, State state, out int replicaId)
     {
+        var request = new FetchRequestReader(body, version);
+        state.MaxWaitMs = request.MaxWaitMs;
+        state.MinBytes = request.MinBytes;
+        state.MaxBytes = request.MaxBytes;
+        var logs = cluster.Logs;
         int topicCount = 0, p = 0;
-        // A follower's fetch (replica id >= 0) needs CLUSTER_ACTION, a consumer's READ on each topic (Kafka's rules).
-        int replicaId = version >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
-        bool follower = replicaId >= 0;
-        bool followerAllowed = follower && context.AuthorizeCluster(AclOperation.ClusterAction);
-        foreach (var topic in request.Topics)
+        while (request.NextTopic(out var name, out var id))
         {
-            TopicState? t;
-            short topicError = 0;
-            if (version >= 13)
-            {
-                t = cluster.Logs.FindById(topic.TopicId);
-                if (t is null) topicError = ErrorCodes.UnknownTopicId;
-                else if (follower ? !followerAllowed : !context.Authorize(AclOperation.Read, AclResourceType.Topic, t.Name)) topicError = ErrorCodes.TopicAuthorizationFailed;
-            }
-            else if (follower ? !followerAllowed : !context.Authorize(AclOperation.Read, AclResourceType.Topic, topic.Topic)) { t = null; topicError = ErrorCodes.TopicAuthorizationFailed; }
-            else if (!cluster.Logs.TryGetTopic(topic.Topic, out t!)) { t = null; topicError = ErrorCodes.UnknownTopicOrPartition; }
             if (topicCount == state.Topics.Length) Array.Resize(ref state.Topics, topicCount * 2);
-            state.Topics[topicCount++] = (t, topic.Topic, topic.TopicId, p, topic.Partitions.Count);
-            foreach (var part in topic.Partitions)
+            ref var entry = ref state.Topics[topicCount++];
+            entry = new TopicEntry { Id = id, First = p, Count = request.PartitionCount };
+            if (request.UsesTopicIds) entry.Topic = logs.FindById(id);
+            else
+            {
+                body.Overlaps(name, out entry.NameOffset);
+                entry.NameLength = name.Length;
+                entry.Topic = logs.TryGetTopic(name, out var topic) ? topic : null;
+            }
+            while (request.NextPartition(out var part))
             {
                 if (p == state.Slots.Length) Array.Resize(ref state.Slots, p * 2);
-                ref var s = ref state.Slots[p++];
-                s = new Slot { Partition = part.Partition, FetchOffset = part.FetchOffset, MaxBytes = part.PartitionMaxBytes, HighWatermark = -1, LogStartOffset = -1, Error = topicError };
-                if (topicError == 0)
-                {
-                    var logs = t!.Logs;
-                    if (part.Partition < 0 || part.Partition >= logs.Length) s.Error = ErrorCodes.UnknownTopicOrPartition;
-                    else if (logs[part.Partition] is { } log) s.Log = log;
-                    else s.Error = ErrorCodes.NotLeaderOrFollower;
-                }
+                state.Slots[p++] = new Slot { Partition = part.Partition, FetchOffset = part.FetchOffset, MaxBytes = part.PartitionMaxBytes, HighWatermark = -1, LogStartOffset = -1 };
             }
         }
+        // Forgotten topics (KIP-227) do not matter without sessions; Finish skips them.
+        request.Finish();
+        replicaId = request.ReplicaId;
         return topicCount;
+    }
+
+    /// <summary>Authorizes each topic and resolves every requested partition to its log, or to the error the client gets.</summary>
+    private void Resolve(RequestContext context, State state, int topicCount, int replicaId, short version)
+    {
+        // A follower's fetch (replica id >= 0) needs CLUSTER_ACTION, a consumer's READ on each topic (Kafka's rules).
+        bool follower = replicaId >= 0;
+        bool followerAllowed = follower && context.AuthorizeCluster(AclOperation.ClusterAction);
+        var body = context.Body.Span;
+        for (int t = 0; t < topicCount; t++)
+        {
+            ref var entry = ref state.Topics[t];
+            var topic = entry.Topic;
+            short topicError = 0;
+            if (version >= FetchRequestReader.FirstTopicIdVersion)
+            {
+                if (topic is null) topicError = ErrorCodes.UnknownTopicId;
+                else if (follower ? !followerAllowed : !context.Authorize(AclOperation.Read, AclResourceType.Topic, topic.Name)) topicError = ErrorCodes.TopicAuthorizationFailed;
+            }
+            // Before v13 READ is checked before existence, so an unauthorized client learns nothing about the topic (as Kafka).
+            else if (follower ? !followerAllowed : !context.Authorizer.AuthorizeUtf8(context.Client, AclOperation.Read, AclResourceType.Topic, body.Slice(entry.NameOffset, entry.NameLength)))
+            {
+                entry.Topic = topic = null;
+                topicError = ErrorCodes.TopicAuthorizationFailed;
+            }
+            else if (topic is null) topicError = ErrorCodes.UnknownTopicOrPartition;
+            for (int i = entry.First; i < entry.First + entry.Count; i++)
+            {
+                ref var s = ref state.Slots[i];
+                s.Error = topicError;
+                if (topicError != 0) continue;
+                var logs = topic!.Logs;
+                if (s.Partition < 0 || s.Partition >= logs.Length) s.Error = ErrorCodes.UnknownTopicOrPartition;
+                else if (logs[s.Partition] is { } log) s.Log = log;
+                else s.Error = ErrorCodes.NotLeaderOrFollower;
+            }
+        }
     }
 
     private async ValueTask<int> ReadAsync(State state, int i, int responseBudget, bool firstWithData)
@@ -264,7 +337,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         int budget = Math.Min(s.MaxBytes, responseBudget);
         if (budget <= 0 && !firstWithData) return 0;
         int before = state.Slices.Count;
-        int length = await cluster.Logs.Storage.ReadAsync(log, offset, Math.Max(budget, 0), firstWithData, state.Slices, state.Rented).ConfigureAwait(false);
+        int length = await cluster.Logs.Storage.ReadAsync(log, offset, Math.Max(budget, 0), firstWithData, state.Slices, state.Rented, state.Segments).ConfigureAwait(false);
         s = ref state.Slots[i];
         s.SliceCount = state.Slices.Count - before;
         s.Length = length;

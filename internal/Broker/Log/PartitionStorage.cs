@@ -617,44 +617,56 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// store's ranged reads are cheap, into buffers read for this call (see
     /// <see cref="ReadSealedRangeAsync"/>): rented ones go to <paramref name="rented"/>, and the
     /// caller returns them to <see cref="BufferPools.Reads"/> once the slices are used.
+    /// <paramref name="scratch"/> is a list this call may use for the partition's segments (and
+    /// leaves empty), so that a read served from memory allocates nothing.
     /// </summary>
-    public async ValueTask<int> ReadAsync(PartitionLog partition, long fromOffset, int maxBytes, bool atLeastOne, List<ReadOnlyMemory<byte>> slices, List<byte[]>? rented = null)
+    public async ValueTask<int> ReadAsync(PartitionLog partition, long fromOffset, int maxBytes, bool atLeastOne, List<ReadOnlyMemory<byte>> slices, List<byte[]>? rented = null,
+        List<SegmentRef>? scratch = null)
     {
         if (partition.NeedsOlderSegments(fromOffset)) await partition.OlderSegmentsLoaded.ConfigureAwait(false);
-        var segments = new List<SegmentRef>(4);
+        var segments = scratch ?? new List<SegmentRef>(4);
+        segments.Clear();
         partition.SegmentsFrom(fromOffset, segments);
-        int total = 0;
-        foreach (var segment in segments)
+        try
         {
-            ReadOnlyMemory<byte> body;
-            if (!segment.IsSealed) body = segment.UnsealedBody;
-            else if (TryCachedBody(partition, segment, out var cached)) body = cached;
-            else
+            int total = 0;
+            foreach (var segment in segments)
             {
-                var (added, next, more) = await ReadSealedRangeAsync(partition, segment, fromOffset, maxBytes - total, atLeastOne && total == 0, slices, rented).ConfigureAwait(false);
-                total += added;
-                if (more) break;
-                fromOffset = next;
-                continue;
+                ReadOnlyMemory<byte> body;
+                if (!segment.IsSealed) body = segment.UnsealedBody;
+                else if (TryCachedBody(partition, segment, out var cached)) body = cached;
+                else
+                {
+                    var (added, next, more) = await ReadSealedRangeAsync(partition, segment, fromOffset, maxBytes - total, atLeastOne && total == 0, slices, rented).ConfigureAwait(false);
+                    total += added;
+                    if (more) break;
+                    fromOffset = next;
+                    continue;
+                }
+                var span = body.Span;
+                int startPos = FindBatch(span, fromOffset);
+                int endPos = startPos;
+                while (endPos < span.Length)
+                {
+                    int size = RecordBatch.PeekTotalSize(span[endPos..]);
+                    if (size <= 0) break;
+                    bool firstBatch = total == 0 && endPos == startPos;
+                    if ((long)total + (endPos - startPos) + size > maxBytes && !(firstBatch && atLeastOne)) break;
+                    endPos += size;
+                }
+                if (endPos == startPos) break;
+                slices.Add(body[startPos..endPos]);
+                total += endPos - startPos;
+                if (endPos < span.Length) break;
+                fromOffset = segment.LastOffset + 1;
             }
-            var span = body.Span;
-            int startPos = FindBatch(span, fromOffset);
-            int endPos = startPos;
-            while (endPos < span.Length)
-            {
-                int size = RecordBatch.PeekTotalSize(span[endPos..]);
-                if (size <= 0) break;
-                bool firstBatch = total == 0 && endPos == startPos;
-                if ((long)total + (endPos - startPos) + size > maxBytes && !(firstBatch && atLeastOne)) break;
-                endPos += size;
-            }
-            if (endPos == startPos) break;
-            slices.Add(body[startPos..endPos]);
-            total += endPos - startPos;
-            if (endPos < span.Length) break;
-            fromOffset = segment.LastOffset + 1;
+            return total;
         }
-        return total;
+        finally
+        {
+            // The list may be the caller's to reuse: keep no segment (or its unsealed bytes) alive through it.
+            segments.Clear();
+        }
     }
 
     /// <summary>A sealed segment's batches from the segment cache (counted as a hit or a miss).</summary>

@@ -25,6 +25,9 @@ public sealed class HandlerHarness : IAsyncLifetime
     public int BrokerId => _broker!.BrokerId;
     internal KafScale.Broker.Log.LogManager Logs => _broker!.Logs;
 
+    /// <summary>The broker's request dispatcher, for tests that hand it request frames in this process (no socket).</summary>
+    internal Network.RequestDispatcher Dispatcher => _broker!.Dispatcher;
+
     public async Task InitializeAsync()
     {
         _root = Path.Combine(Path.GetTempPath(), "kafscale-handler-tests", Guid.NewGuid().ToString("N"));

@@ -163,17 +163,29 @@ public sealed class AclHandlerTests(AclHarness broker) : IClassFixture<AclHarnes
         Assert.Equal(ErrorCodes.TopicAuthorizationFailed, (await broker.SendAsync<ListOffsetsResponse>(alice, listOffsets, 7)).Topics.Single().Partitions.Single().ErrorCode);
     }
 
-    [Fact]
-    public async Task A_follower_fetch_needs_CLUSTER_ACTION_not_READ()
+    /// <summary>From v15 the replica id is the ReplicaState tagged field at the very end of the request body.</summary>
+    [Theory]
+    [InlineData(12)]
+    [InlineData(15)]
+    [InlineData(17)]
+    public async Task A_follower_fetch_needs_CLUSTER_ACTION_not_READ(short version)
     {
         string topic = await broker.CreateTopicAsync("acl-ff");
         string replica = Alice();
         await broker.AllowAsync(Acls.Allow(Topic, topic, replica, AclOperation.Read));
         var request = AclHarness.Fetch(topic);
+        Assert.True(broker.Broker.Logs.TryGetTopic(topic, out var state));
+        request.Topics[0].TopicId = state.Id;
         request.ReplicaId = 7;
-        Assert.Equal(ErrorCodes.TopicAuthorizationFailed, (await broker.SendAsync<FetchResponse>(replica, request, 12)).Responses.Single().Partitions.Single().ErrorCode);
+        request.ReplicaState = new FetchRequest.ReplicaStateData { ReplicaId = 7, ReplicaEpoch = 3 };
+        Assert.Equal(ErrorCodes.TopicAuthorizationFailed, (await broker.SendAsync<FetchResponse>(replica, request, version)).Responses.Single().Partitions.Single().ErrorCode);
+        // As a consumer (replica id -1) the same principal reads with READ.
+        var consumer = AclHarness.Fetch(topic);
+        consumer.Topics[0].TopicId = state.Id;
+        consumer.ReplicaState = new FetchRequest.ReplicaStateData { ReplicaId = -1, ReplicaEpoch = 3 };
+        Assert.Equal(ErrorCodes.None, (await broker.SendAsync<FetchResponse>(replica, consumer, version)).Responses.Single().Partitions.Single().ErrorCode);
         await broker.AllowAsync(Acls.Allow(AclResourceType.Cluster, AclNames.ClusterName, replica, AclOperation.ClusterAction));
-        Assert.Equal(ErrorCodes.None, (await broker.SendAsync<FetchResponse>(replica, request, 12)).Responses.Single().Partitions.Single().ErrorCode);
+        Assert.Equal(ErrorCodes.None, (await broker.SendAsync<FetchResponse>(replica, request, version)).Responses.Single().Partitions.Single().ErrorCode);
     }
 
     [Fact]
