@@ -102,6 +102,9 @@ public sealed class BrokerHost : IAsyncDisposable
     /// <summary>The request dispatcher, for tests that hand it requests of a connection whose principal they set.</summary>
     internal RequestDispatcher Dispatcher { get; private set; } = null!;
 
+    /// <summary>The broker's fetch sessions (docs/protocol.md, "Fetch sessions").</summary>
+    internal Handlers.FetchSessionCache FetchSessions { get; private set; } = null!;
+
     /// <summary>The partition logs and metrics, for in-process tests.</summary>
     internal LogManager Logs => _node.Logs;
 
@@ -250,6 +253,7 @@ public sealed class BrokerHost : IAsyncDisposable
             host._config = config;
             host._authorizer = authorizer;
             host.Dispatcher = dispatcher;
+            host.FetchSessions = cluster.FetchSessions;
             host._credentials = credentials;
             host._jwks = jwks;
             host._trimmer = new IdleMemoryTrimmer(metrics, TimeSpan.FromSeconds(5));

@@ -20,6 +20,9 @@ internal sealed class Cluster(BrokerConfig config, ClusterNode node)
     public int AdvertisedPort => Config.EffectiveListeners()[0].AdvertisedPort;
     public BrokerMetrics Metrics => Logs.Runtime.Metrics;
 
+    /// <summary>This broker's fetch sessions (docs/protocol.md, "Fetch sessions").</summary>
+    public Handlers.FetchSessionCache FetchSessions { get; } = new(config.FetchSessionCacheSlots, TimeProvider.System);
+
     /// <summary>The broker Kafka clients are told is the controller (any broker serves admin requests).</summary>
     public int ControllerId => Node.ControllerId;
 

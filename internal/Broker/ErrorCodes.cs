@@ -13,6 +13,9 @@ internal static class ErrorCodes
     public const short CorruptMessage = (short)ErrorCode.CorruptMessage;
     public const short UnknownTopicOrPartition = (short)ErrorCode.UnknownTopicOrPartition;
     public const short InvalidFetchSize = (short)ErrorCode.InvalidFetchSize;
+    public const short FetchSessionIdNotFound = (short)ErrorCode.FetchSessionIdNotFound;
+    public const short InvalidFetchSessionEpoch = (short)ErrorCode.InvalidFetchSessionEpoch;
+    public const short FetchSessionTopicIdError = (short)ErrorCode.FetchSessionTopicIdError;
     public const short LeaderNotAvailable = (short)ErrorCode.LeaderNotAvailable;
     public const short NotLeaderOrFollower = (short)ErrorCode.NotLeaderOrFollower;
     public const short RequestTimedOut = (short)ErrorCode.RequestTimedOut;

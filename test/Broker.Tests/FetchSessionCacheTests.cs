@@ -77,21 +77,20 @@ public sealed class FetchSessionCacheTests
     {
         var byId = new FetchSession(1, usesTopicIds: true, privileged: false, 0);
         var t = Guid.NewGuid();
-        byId.Upsert("ignored-name", t, 0, 10, 1000, -1);
-        byId.Upsert("another-name", t, 0, 20, 2000, 3);
+        var first = byId.Upsert("ignored-name", t, 0, 10, 1000);
+        Assert.Same(first, byId.Upsert("another-name", t, 0, 20, 2000));
         Assert.Equal(1, byId.Count);
         Assert.Equal(20, byId[0].FetchOffset);
         Assert.Equal(2000, byId[0].MaxBytes);
-        Assert.Equal(3, byId[0].CurrentLeaderEpoch);
-        byId.Upsert(null, t, 1, 0, 1000, -1);
+        byId.Upsert(null, t, 1, 0, 1000);
         byId.Forget(null, Guid.NewGuid(), 0); // not held: nothing happens
         byId.Forget(null, t, 0);
         Assert.Equal(1, byId.Count);
         Assert.Equal(1, byId[0].Partition);
 
         var byName = new FetchSession(2, usesTopicIds: false, privileged: false, 0);
-        byName.Upsert("a", Guid.Empty, 0, 1, 1, -1);
-        byName.Upsert("b", Guid.Empty, 0, 1, 1, -1);
+        byName.Upsert("a", Guid.Empty, 0, 1, 1);
+        byName.Upsert("b", Guid.Empty, 0, 1, 1);
         byName.Forget("a", Guid.Empty, 0);
         Assert.Equal("b", Assert.Single(Partitions(byName)).TopicName);
     }
@@ -137,7 +136,7 @@ public sealed class FetchSessionCacheTests
 
     private static void Fill(FetchSession s, int partitions)
     {
-        for (int i = 0; i < partitions; i++) s.Upsert("t", Guid.Empty, i, 0, 1000, -1);
+        for (int i = 0; i < partitions; i++) s.Upsert("t", Guid.Empty, i, 0, 1000);
     }
 
     private static List<SessionPartition> Partitions(FetchSession s) => [.. Enumerable.Range(0, s.Count).Select(i => s[i])];

@@ -40,6 +40,7 @@ internal static class BrokerCommand
     private static readonly Option<string> AutoCreate = new("--auto-create-topics") { Description = "Create unknown topics named in Metadata requests when the client allows it [env KAFSCALE_AUTO_CREATE_TOPICS, default true]" };
     private static readonly Option<string> DefaultPartitions = new("--default-partitions") { Description = "Partitions of auto-created topics and of CreateTopics with -1 [env KAFSCALE_AUTO_CREATE_PARTITIONS, default 1]" };
     private static readonly Option<string> GroupInitialRebalanceDelay = new("--group-initial-rebalance-delay-ms") { Description = "How long the first rebalance of an empty consumer group waits for more members (Kafka's group.initial.rebalance.delay.ms) [env KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS, default 3000]" };
+    private static readonly Option<string> FetchSessionSlots = new("--max-incremental-fetch-session-cache-slots") { Description = "Fetch sessions (KIP-227) kept at most; 0 turns them off [env KAFSCALE_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS, default 1000]" };
     private static readonly Option<string> MaxRequest = new("--max-request-bytes") { Description = "Largest request frame accepted [env KAFSCALE_MAX_REQUEST_BYTES, default 104857600]" };
     private static readonly Option<string> LogLevel = new("--log-level") { Description = "trace|debug|info|warn|error [env KAFSCALE_LOG_LEVEL, default info]" };
     private static readonly Option<string> LogFormat = new("--log-format") { Description = "text|json [env KAFSCALE_LOG_FORMAT, default text]" };
@@ -58,7 +59,7 @@ internal static class BrokerCommand
         foreach (var o in new[] { Listen, AdvertisedHost, AdvertisedPort, ListenersOption, AdvertisedListeners, TlsCert, TlsKey, TlsCa, TlsClientAuth, SaslMechanismsOption, OAuthJwks, OAuthIssuer, OAuthAudience, OAuthSubClaim, OAuthClockSkew, SaslSessionLifetime, Http, BrokerId })
             command.Options.Add(o);
         Storage.AddTo(command);
-        foreach (var o in new[] { LeaseTtl, LeaderRebalanceDelay, FlushInterval, FlushMaxBytes, MaxWalUploads, SegmentBytes, SegmentMs, MaxUnsealedBytes, CacheBytes, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
+        foreach (var o in new[] { LeaseTtl, LeaderRebalanceDelay, FlushInterval, FlushMaxBytes, MaxWalUploads, SegmentBytes, SegmentMs, MaxUnsealedBytes, CacheBytes, FetchSessionSlots, AutoCreate, DefaultPartitions, GroupInitialRebalanceDelay, MaxRequest, LogLevel, LogFormat })
             command.Options.Add(o);
         command.Options.Add(AuthorizerMode);
         command.Options.Add(SuperUsers);
@@ -160,6 +161,7 @@ internal static class BrokerCommand
             Namespace = storage.Namespace,
             SegmentBytes = s.Int(SegmentBytes, "KAFSCALE_SEGMENT_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
             CacheBytes = s.Long(CacheBytes, "KAFSCALE_CACHE_BYTES", 64L * 1024 * 1024, 0, long.MaxValue),
+            FetchSessionCacheSlots = s.Int(FetchSessionSlots, "KAFSCALE_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS", 1000, 0, 1_000_000),
             AutoCreateTopics = s.Bool(AutoCreate, "KAFSCALE_AUTO_CREATE_TOPICS", true),
             DefaultPartitions = s.Int(DefaultPartitions, "KAFSCALE_AUTO_CREATE_PARTITIONS", 1, 1, 100_000),
             GroupInitialRebalanceDelayMs = s.Int(GroupInitialRebalanceDelay, "KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS", 3_000, 0, 300_000),

@@ -15,9 +15,9 @@ namespace KafScale.Broker.Handlers;
 /// <summary>
 /// Fetch (1). Returns whole batches below the high watermark, from the segment cache or the
 /// object store, honouring max_bytes and partition max bytes but always at least one whole
-/// batch (KIP-74). When less than min_bytes is available it waits on the in-process "new data"
-/// signal until enough arrives or max_wait_ms passes. Sessions are not kept (session id 0), so
-/// clients send full fetch requests, which Kafka allows. Stored batches are copied into the
+/// batch (KIP-74). When less than min_bytes is available it waits until one of its partitions has
+/// news or max_wait_ms passes. Incremental fetch sessions (KIP-227) are kept in
+/// <see cref="FetchSessionCache"/> (docs/protocol.md, "Fetch sessions"). Stored batches are copied into the
 /// response frame as they are, never re-encoded. With the authorizer on, a consumer needs READ on
 /// each topic and a follower (replica id set) CLUSTER_ACTION; other partitions answer
 /// TOPIC_AUTHORIZATION_FAILED.
@@ -61,8 +61,19 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         public int NameOffset;
         public int NameLength;
         public Guid Id;
+        /// <summary>The name as UTF-8 when it comes from a fetch session rather than the request body.</summary>
+        public byte[]? NameUtf8;
         public int First;
         public int Count;
+    }
+
+    /// <summary>A forgotten partition of the request (KIP-227): the name's place in the body before v13, the id after.</summary>
+    private struct Forgotten
+    {
+        public int NameOffset;
+        public int NameLength;
+        public Guid Id;
+        public int Partition;
     }
 
     private sealed class State
@@ -72,6 +83,20 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         public int MaxWaitMs;
         public int MinBytes;
         public int MaxBytes;
+        public int SessionId;
+        public int SessionEpoch;
+        public Forgotten[] Forgotten = new Forgotten[4];
+        public int ForgottenCount;
+        /// <summary>The session of an incremental fetch, held (TryAcquire) until the response is written.</summary>
+        public FetchSession? Session;
+        /// <summary>A full fetch with epoch 0: make a session of its partitions once served.</summary>
+        public bool CreateSession;
+        /// <summary>FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH or FETCH_SESSION_TOPIC_ID_ERROR for the whole request.</summary>
+        public short SessionError;
+        /// <summary>Per slot: whether the partition goes into the response (always, without an incremental session).</summary>
+        public bool[] Included = new bool[16];
+        /// <summary>Per slot: whether it returned records (those move to the back of the session).</summary>
+        public bool[] Returned = new bool[16];
         public readonly List<ReadOnlyMemory<byte>> Slices = [];
         /// <summary>Buffers of ranged segment reads that Slices point into; back to the pool once the response is written.</summary>
         public readonly List<byte[]> Rented = [];
@@ -120,7 +145,10 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         try
         {
             short version = context.Version;
+            topicCount = UseSession(context, state, topicCount, version);
+            if (state.SessionError != 0) return SessionErrorResponse(context, state.SessionError, startTimestamp);
             Resolve(context, state, topicCount, replicaId, version);
+            EnsureFlags(state);
             int slotCount = topicCount == 0 ? 0 : state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
             int maxWaitMs = state.MaxWaitMs, minBytes = state.MinBytes;
 
@@ -182,20 +210,42 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 }
             }
 
+            // Which partitions go out: all of a full fetch, only those with news in an incremental one.
+            var session = state.Session;
+            int responseTopics = 0;
+            for (int t = 0; t < topicCount; t++)
+            {
+                ref var topic = ref state.Topics[t];
+                int included = 0;
+                for (int i = topic.First; i < topic.First + topic.Count; i++)
+                {
+                    ref var s = ref state.Slots[i];
+                    bool include = session is null || session[i].MustRespond(s.Length, s.HighWatermark, s.LogStartOffset, s.Error);
+                    state.Included[i] = include;
+                    if (include) included++;
+                }
+                if (included > 0) responseTopics++;
+            }
+            int sessionId = session?.Id ?? 0;
+            if (state.CreateSession && throttleMs == 0) sessionId = CreateSession(context, state, topicCount, replicaId >= 0, version);
+
             var frame = ResponseFrame.Rent();
             var w = frame.Fetch;
-            w.Begin(version, context.Header.CorrelationId, throttleMs, 0, 0, topicCount);
+            w.Begin(version, context.Header.CorrelationId, throttleMs, 0, sessionId, responseTopics);
             long bytesOut = 0, records = 0;
             var body = context.Body.Span;
             for (int t = 0; t < topicCount; t++)
             {
                 ref var topic = ref state.Topics[t];
-                int first = topic.First, count = topic.Count;
+                int first = topic.First, count = 0;
+                for (int i = first; i < first + topic.Count; i++) if (state.Included[i]) count++;
+                if (count == 0) continue;
                 // Before v13 the name goes back as the client sent it (the same bytes as a known topic's name).
                 if (version >= FetchRequestReader.FirstTopicIdVersion) w.BeginTopic(topic.Id, count);
-                else w.BeginTopic(body.Slice(topic.NameOffset, topic.NameLength), count);
-                for (int i = first; i < first + count; i++)
+                else w.BeginTopic(topic.NameUtf8 ?? body.Slice(topic.NameOffset, topic.NameLength), count);
+                for (int i = first; i < first + topic.Count; i++)
                 {
+                    if (!state.Included[i]) continue;
                     ref var s = ref state.Slots[i];
                     w.Partition(s.Partition, s.Error, s.HighWatermark, s.HighWatermark, s.LogStartOffset, -1, s.Length);
                     for (int k = s.SliceStart; k < s.SliceStart + s.SliceCount; k++)
@@ -209,6 +259,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 w.EndTopic();
             }
             w.End();
+            if (session is not null && topicCount > 0) Remember(state, session, topicCount);
             cluster.Metrics.BytesOut.Add(bytesOut);
             cluster.Metrics.RecordsOut.Add(records);
             cluster.Metrics.FetchRate.Add(records);
@@ -218,6 +269,8 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         finally
         {
             // The frame holds its own copy of the records by now.
+            state.Session?.Release();
+            state.Session = null;
             state.Slices.Clear();
             state.ReturnRented();
             Array.Clear(state.Topics);
@@ -266,8 +319,19 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 state.Slots[p++] = new Slot { Partition = part.Partition, FetchOffset = part.FetchOffset, MaxBytes = part.PartitionMaxBytes, HighWatermark = -1, LogStartOffset = -1 };
             }
         }
-        // Forgotten topics (KIP-227) do not matter without sessions; Finish skips them.
+        state.ForgottenCount = 0;
+        while (request.NextForgottenTopic(out var name, out var id))
+        {
+            body.Overlaps(name, out int nameOffset);
+            while (request.NextForgottenPartition(out int partition))
+            {
+                if (state.ForgottenCount == state.Forgotten.Length) Array.Resize(ref state.Forgotten, state.ForgottenCount * 2);
+                state.Forgotten[state.ForgottenCount++] = new Forgotten { NameOffset = nameOffset, NameLength = name.Length, Id = id, Partition = partition };
+            }
+        }
         request.Finish();
+        state.SessionId = request.SessionId;
+        state.SessionEpoch = request.SessionEpoch;
         replicaId = request.ReplicaId;
         return topicCount;
     }
@@ -290,7 +354,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 else if (follower ? !followerAllowed : !context.Authorize(AclOperation.Read, AclResourceType.Topic, topic.Name)) topicError = ErrorCodes.TopicAuthorizationFailed;
             }
             // Before v13 READ is checked before existence, so an unauthorized client learns nothing about the topic (as Kafka).
-            else if (follower ? !followerAllowed : !context.Authorizer.AuthorizeUtf8(context.Client, AclOperation.Read, AclResourceType.Topic, body.Slice(entry.NameOffset, entry.NameLength)))
+            else if (follower ? !followerAllowed : !context.Authorizer.AuthorizeUtf8(context.Client, AclOperation.Read, AclResourceType.Topic, entry.NameUtf8 ?? body.Slice(entry.NameOffset, entry.NameLength)))
             {
                 entry.Topic = topic = null;
                 topicError = ErrorCodes.TopicAuthorizationFailed;
@@ -307,6 +371,147 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 else s.Error = ErrorCodes.NotLeaderOrFollower;
             }
         }
+    }
+
+    /// <summary>
+    /// Applies the request's session id and epoch (docs/protocol.md, "Fetch sessions"): closes a
+    /// session a full fetch names, marks a full fetch with epoch 0 for a new session, and for an
+    /// incremental fetch updates its session with the request's partitions and forgotten topics and
+    /// puts the session's partitions, in its order, in place of the request's. Returns the number of
+    /// topics to serve; sets <see cref="State.SessionError"/> instead when the session cannot be used.
+    /// </summary>
+    private int UseSession(RequestContext context, State state, int topicCount, short version)
+    {
+        state.Session = null;
+        state.CreateSession = false;
+        state.SessionError = 0;
+        if (version < 7) return topicCount;
+        var cache = cluster.FetchSessions;
+        int id = state.SessionId, epoch = state.SessionEpoch;
+        if (epoch is -1 or 0)
+        {
+            if (id != 0) cache.Remove(id);
+            state.CreateSession = epoch == 0;
+            return topicCount;
+        }
+        bool byId = version >= FetchRequestReader.FirstTopicIdVersion;
+        if (cache.Get(id) is not { } session) { state.SessionError = ErrorCodes.FetchSessionIdNotFound; return 0; }
+        if (!session.TryAcquire()) { state.SessionError = ErrorCodes.InvalidFetchSessionEpoch; return 0; }
+        if (session.NextEpoch != epoch || session.UsesTopicIds != byId)
+        {
+            session.Release();
+            state.SessionError = session.NextEpoch != epoch ? ErrorCodes.InvalidFetchSessionEpoch : ErrorCodes.FetchSessionTopicIdError;
+            return 0;
+        }
+        var body = context.Body.Span;
+        for (int t = 0; t < topicCount; t++)
+        {
+            ref var entry = ref state.Topics[t];
+            // Before v13 the session is keyed by name: a known topic's own string, so the usual
+            // request makes none.
+            string? name = byId ? null : entry.Topic?.Name ?? System.Text.Encoding.UTF8.GetString(body.Slice(entry.NameOffset, entry.NameLength));
+            for (int i = entry.First; i < entry.First + entry.Count; i++)
+            {
+                ref var s = ref state.Slots[i];
+                var p = session.Upsert(name, entry.Id, s.Partition, s.FetchOffset, s.MaxBytes);
+                if (!byId) p.NameUtf8 ??= entry.Topic?.NameUtf8 ?? body.Slice(entry.NameOffset, entry.NameLength).ToArray();
+            }
+        }
+        for (int f = 0; f < state.ForgottenCount; f++)
+        {
+            ref var forgotten = ref state.Forgotten[f];
+            string? name = byId ? null : System.Text.Encoding.UTF8.GetString(body.Slice(forgotten.NameOffset, forgotten.NameLength));
+            session.Forget(name, forgotten.Id, forgotten.Partition);
+        }
+        if (session.Count == 0)
+        {
+            // Nothing left: the session ends and the request is served as it came, as Kafka does.
+            cache.Remove(session.Id);
+            session.Release();
+            return topicCount;
+        }
+        session.AdvanceEpoch();
+        state.Session = session;
+        return FromSession(state, session, byId);
+    }
+
+    /// <summary>The session's partitions as the request's topics and slots, neighbours of one topic grouped.</summary>
+    private int FromSession(State state, FetchSession session, bool byId)
+    {
+        var logs = cluster.Logs;
+        int topicCount = 0;
+        if (state.Slots.Length < session.Count) Array.Resize(ref state.Slots, Math.Max(session.Count, state.Slots.Length * 2));
+        for (int i = 0; i < session.Count; i++)
+        {
+            var p = session[i];
+            bool sameTopic = topicCount > 0 && (byId ? state.Topics[topicCount - 1].Id == p.TopicId : ReferenceEquals(state.Topics[topicCount - 1].NameUtf8, p.NameUtf8));
+            if (sameTopic) state.Topics[topicCount - 1].Count++;
+            else
+            {
+                if (topicCount == state.Topics.Length) Array.Resize(ref state.Topics, topicCount * 2);
+                TopicState? topic = byId ? logs.FindById(p.TopicId) : logs.TryGetTopic(p.NameUtf8!, out var named) ? named : null;
+                state.Topics[topicCount++] = new TopicEntry { Topic = topic, Id = p.TopicId, NameUtf8 = byId ? null : p.NameUtf8, First = i, Count = 1 };
+            }
+            state.Slots[i] = new Slot { Partition = p.Partition, FetchOffset = p.FetchOffset, MaxBytes = p.MaxBytes, HighWatermark = -1, LogStartOffset = -1 };
+        }
+        EnsureFlags(state);
+        return topicCount;
+    }
+
+    private static void EnsureFlags(State state)
+    {
+        if (state.Included.Length < state.Slots.Length)
+        {
+            state.Included = new bool[state.Slots.Length];
+            state.Returned = new bool[state.Slots.Length];
+        }
+    }
+
+    /// <summary>A new session of the partitions a full fetch asked for, told what this response says; its id, or 0 when the cache has no room.</summary>
+    private int CreateSession(RequestContext context, State state, int topicCount, bool follower, short version)
+    {
+        bool byId = version >= FetchRequestReader.FirstTopicIdVersion;
+        int slotCount = topicCount == 0 ? 0 : state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
+        if (cluster.FetchSessions.TryCreate(slotCount, byId, follower) is not { } session) return 0;
+        var body = context.Body.Span;
+        for (int t = 0; t < topicCount; t++)
+        {
+            ref var entry = ref state.Topics[t];
+            string? name = byId ? null : entry.Topic?.Name ?? System.Text.Encoding.UTF8.GetString(body.Slice(entry.NameOffset, entry.NameLength));
+            byte[]? nameUtf8 = byId ? null : entry.Topic?.NameUtf8 ?? body.Slice(entry.NameOffset, entry.NameLength).ToArray();
+            for (int i = entry.First; i < entry.First + entry.Count; i++)
+            {
+                ref var s = ref state.Slots[i];
+                var p = session.Upsert(name, entry.Id, s.Partition, s.FetchOffset, s.MaxBytes);
+                p.NameUtf8 ??= nameUtf8;
+                p.Sent(s.HighWatermark, s.LogStartOffset, s.Error);
+            }
+        }
+        return session.Id;
+    }
+
+    /// <summary>Records what an incremental response told the client, and moves partitions that returned records to the back.</summary>
+    private static void Remember(State state, FetchSession session, int topicCount)
+    {
+        int slotCount = state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
+        for (int i = 0; i < slotCount; i++)
+        {
+            ref var s = ref state.Slots[i];
+            if (state.Included[i]) session[i].Sent(s.HighWatermark, s.LogStartOffset, s.Error);
+            state.Returned[i] = s.Length > 0;
+        }
+        session.RotateReturned(state.Returned.AsSpan(0, slotCount));
+    }
+
+    /// <summary>A top-level session error: no topics, session id 0.</summary>
+    private ResponseFrame SessionErrorResponse(RequestContext context, short error, long startTimestamp)
+    {
+        var frame = ResponseFrame.Rent();
+        var w = frame.Fetch;
+        w.Begin(context.Version, context.Header.CorrelationId, 0, error, 0, 0);
+        w.End();
+        Metrics(context).Record(Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, true);
+        return frame;
     }
 
     private async ValueTask<int> ReadAsync(State state, int i, int responseBudget, bool firstWithData)

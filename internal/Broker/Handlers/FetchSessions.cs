@@ -8,11 +8,13 @@ namespace KafScale.Broker.Handlers;
 internal sealed class SessionPartition
 {
     public string? TopicName;
+
+    /// <summary>The topic's name as UTF-8, for responses before Fetch v13 (kept once, so a response makes no bytes of it).</summary>
+    public byte[]? NameUtf8;
     public Guid TopicId;
     public int Partition;
     public long FetchOffset;
     public int MaxBytes;
-    public int CurrentLeaderEpoch;
 
     /// <summary>The high watermark last sent; -1 before the first response (so it is always sent then) and after an error.</summary>
     public long SentHighWatermark = -1;
@@ -72,8 +74,8 @@ internal sealed class FetchSession(int id, bool usesTopicIds, bool privileged, l
 
     private (Guid, string?, int) Key(string? name, Guid id, int partition) => UsesTopicIds ? (id, null, partition) : (Guid.Empty, name, partition);
 
-    /// <summary>Adds a partition, or updates what the client asks of one it holds.</summary>
-    public void Upsert(string? topicName, Guid topicId, int partition, long fetchOffset, int maxBytes, int currentLeaderEpoch)
+    /// <summary>Adds a partition, or updates what the client asks of one it holds; returns it.</summary>
+    public SessionPartition Upsert(string? topicName, Guid topicId, int partition, long fetchOffset, int maxBytes)
     {
         var key = Key(topicName, topicId, partition);
         if (!_byKey.TryGetValue(key, out var p))
@@ -89,7 +91,7 @@ internal sealed class FetchSession(int id, bool usesTopicIds, bool privileged, l
         }
         p.FetchOffset = fetchOffset;
         p.MaxBytes = maxBytes;
-        p.CurrentLeaderEpoch = currentLeaderEpoch;
+        return p;
     }
 
     /// <summary>Drops a partition the client forgot; no error when the session does not hold it.</summary>

@@ -28,6 +28,8 @@ public sealed class HandlerHarness : IAsyncLifetime
     /// <summary>The broker's request dispatcher, for tests that hand it request frames in this process (no socket).</summary>
     internal Network.RequestDispatcher Dispatcher => _broker!.Dispatcher;
 
+    internal KafScale.Broker.Handlers.FetchSessionCache FetchSessions => _broker!.FetchSessions;
+
     public async Task InitializeAsync()
     {
         _root = Path.Combine(Path.GetTempPath(), "kafscale-handler-tests", Guid.NewGuid().ToString("N"));
