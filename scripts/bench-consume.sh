@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The consumer benchmark (see docs/benchmarks.md, "Consumers: fan-out, catch-up and many
-# partitions"). Each step starts its own broker (embedded metadata) and prints its rows in one
+# The consumer benchmark, described in
+# docs/benchmarks.md, "Consumers: fan-out, catch-up and many partitions".
+# Each step starts its own broker (embedded metadata); the rows of all steps are printed in one
 # table at the end:
 #   (a) fan-out tail: one broker on the directory store, a 16-partition topic fed at a paced
 #       20 MiB/s of 1 KiB records, and 5 groups of 10 consumers tailing it: end-to-end latency
@@ -17,8 +18,8 @@
 #       500 partitions at a fixed request rate with max_wait 0 (each fetch answered at once), with
 #       fetch sessions off (every request full) and on (KIP-227 incremental requests once the
 #       broker grants a session): broker CPU per second and per fetch in each mode, and the ratio.
-# Not part of the test suite. Every step is bounded in time; the defaults take about 5 minutes
-# (7 with a baseline binary).
+# Not part of the test suite. Every step is bounded in time; the defaults take about 6 minutes on
+# a 2-core machine (8 with a baseline binary), more when the machine is busy.
 #
 # Usage: scripts/bench-consume.sh [--json FILE]   (--json: one JSON object per measured run)
 # Environment overrides:
@@ -28,7 +29,9 @@
 #   BENCH_TAIL_GROUPS (5) BENCH_TAIL_CONSUMERS (10)  (a) the fan-out shape
 #   BENCH_CATCHUP_MIB (2048)         (b) MiB of record values to produce and read back
 #   BENCH_CATCHUP_STORES (dir,s3)    (b) stores to run it on
-#   BENCH_CATCHUP_SECONDS (240)      (b) time limit of the produce and of the read, each
+#   BENCH_CATCHUP_PRODUCE_SECONDS (240)  (b) time limit of the produce
+#   BENCH_CATCHUP_READ_SECONDS (120) (b) time limit of the read (a read cut short reports its
+#                                    MiB/s over what it read, marked INCOMPLETE)
 #   BENCH_MANY_PARTITIONS (500) BENCH_MANY_SECONDS (20)  (c) partitions, measured seconds per mode
 #   BENCH_MANY_FETCH_RATE (200)      (c) Fetch requests per second (0 = each as soon as answered)
 #   BENCH_FETCH_MAX_BYTES (50m) BENCH_PARTITION_MAX_BYTES (1m)  (a), (b) the consumers' Fetch max_bytes and
@@ -56,7 +59,8 @@ TAIL_GROUPS=${BENCH_TAIL_GROUPS:-5}
 TAIL_CONSUMERS=${BENCH_TAIL_CONSUMERS:-10}
 CATCHUP_MIB=${BENCH_CATCHUP_MIB:-2048}
 CATCHUP_STORES=${BENCH_CATCHUP_STORES:-dir,s3}
-CATCHUP_SECONDS=${BENCH_CATCHUP_SECONDS:-240}
+CATCHUP_PRODUCE_SECONDS=${BENCH_CATCHUP_PRODUCE_SECONDS:-240}
+CATCHUP_READ_SECONDS=${BENCH_CATCHUP_READ_SECONDS:-120}
 FETCH_MAX_BYTES=${BENCH_FETCH_MAX_BYTES:-50m}
 PARTITION_MAX_BYTES=${BENCH_PARTITION_MAX_BYTES:-1m}
 MANY_PARTITIONS=${BENCH_MANY_PARTITIONS:-500}
@@ -74,7 +78,8 @@ die() { log "$*"; exit 1; }
 has_step() { [[ ",$STEPS," == *",$1,"* ]]; }
 number() { [[ "$2" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "$1 must be a number, not '$2'"; }
 number BENCH_TAIL_SECONDS "$TAIL_SECONDS"; number BENCH_WARMUP_SECONDS "$WARMUP_SECONDS"; number BENCH_TAIL_RATE "$TAIL_RATE"
-number BENCH_CATCHUP_MIB "$CATCHUP_MIB"; number BENCH_CATCHUP_SECONDS "$CATCHUP_SECONDS"
+number BENCH_CATCHUP_MIB "$CATCHUP_MIB"
+[[ "$CATCHUP_PRODUCE_SECONDS$CATCHUP_READ_SECONDS" =~ ^[0-9]+$ ]] || die "BENCH_CATCHUP_PRODUCE_SECONDS and BENCH_CATCHUP_READ_SECONDS must be whole numbers"
 number BENCH_MANY_SECONDS "$MANY_SECONDS"; number BENCH_MANY_FETCH_RATE "$MANY_FETCH_RATE"
 [[ "$TAIL_GROUPS$TAIL_CONSUMERS$MANY_PARTITIONS" =~ ^[0-9]+$ ]] || die "BENCH_TAIL_GROUPS, BENCH_TAIL_CONSUMERS and BENCH_MANY_PARTITIONS must be whole numbers"
 [[ "$STEPS" =~ ^[abc](,[abc])*$ ]] || die "BENCH_STEPS must be a comma-separated list of a, b and c, not '$STEPS'"
@@ -237,7 +242,7 @@ tail_row() { # label json
   per_group=$(array_field "$2" group_records_per_s | awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? " " : ""), $i }')
   row "$1" "$(printf "e2e p50 %6.1f ms  p99 %6.1f ms  broker CPU %.2f cores  %s fetches/s" \
     "$(field "$2" latency_p50_ms)" "$(field "$2" latency_p99_ms)" "$(field "$2" cpu_cores)" "$(field "$2" fetches_per_s)")"
-  row "" "records/s per group: $per_group"
+  row "" "records/s per group: $per_group; $(field "$2" commits_per_s) commits/s"
 }
 if has_step a; then
   tail_run "$TAIL_GROUPS" "$TAIL_CONSUMERS" || { log "(a) the broker did not start"; stop_pid "$PRODUCER_PID"; stop_broker; }
@@ -264,15 +269,15 @@ catchup_run() { # binary-name store
   if [[ "$store" == s3 ]]; then start_s3rver "$data/s3" || return 1; s3_port=$S3_PORT; fi
   start_broker "${BINARY_PATH[$which]}" "$data/data" "$data.broker.log" "$s3_port" || return 1
   local produced
-  produced=$(run_json "$name-produce" $((${CATCHUP_SECONDS%.*} + 60)) produce --bootstrap "$BOOTSTRAP" --topic catchup --partitions 16 \
-    --record-size 1024 --acks all --batch-bytes 64k --in-flight 8 --warmup 0s --duration "${CATCHUP_SECONDS}s" --total-mib "$CATCHUP_MIB")
+  produced=$(run_json "$name-produce" $((CATCHUP_PRODUCE_SECONDS + 60)) produce --bootstrap "$BOOTSTRAP" --topic catchup --partitions 16 \
+    --record-size 1024 --acks all --batch-bytes 64k --in-flight 8 --warmup 0s --duration "${CATCHUP_PRODUCE_SECONDS}s" --total-mib "$CATCHUP_MIB")
   # The restart: the new process starts with an empty segment cache (the OS page cache stays warm).
   stop_broker
   start_broker "${BINARY_PATH[$which]}" "$data/data" "$data.broker.log" "$s3_port" || return 1
   local gets0 bytes0 json gets bytes_from_store=""
   gets0=$(( $(metric kafscale_object_store_requests_total 'op="get"') + $(metric kafscale_object_store_requests_total 'op="range"') ))
   bytes0=$(metric kafscale_read_bytes_from_store_total)
-  json=$(run_json "$name" $((${CATCHUP_SECONDS%.*} + 60)) consume --bootstrap "$BOOTSTRAP" --topic catchup --duration "${CATCHUP_SECONDS}s" \
+  json=$(run_json "$name" $((CATCHUP_READ_SECONDS + 60)) consume --bootstrap "$BOOTSTRAP" --topic catchup --duration "${CATCHUP_READ_SECONDS}s" \
     --max-bytes "$FETCH_MAX_BYTES" --partition-max-bytes "$PARTITION_MAX_BYTES")
   gets=$(( $(metric kafscale_object_store_requests_total 'op="get"') + $(metric kafscale_object_store_requests_total 'op="range"') - gets0 ))
   if has_metric kafscale_read_bytes_from_store_total; then bytes_from_store=$(( $(metric kafscale_read_bytes_from_store_total) - bytes0 )); fi
