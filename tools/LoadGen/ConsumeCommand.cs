@@ -237,9 +237,9 @@ internal static class ConsumeCommand
             Task[] committing = [.. commitLoops.Select(loop => Task.Run(loop, CancellationToken.None))];
             await Task.WhenAll(fetchLoops.Select(loop => Task.Run(loop, CancellationToken.None))).ConfigureAwait(false);
             long ended = Stopwatch.GetTimestamp();
+            TimeSpan? cpuEnd = settings.CpuPid is int endPid ? ProcessCpu(endPid) : null;
             await stopCommits.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(committing).ConfigureAwait(false);
-            TimeSpan? cpuEnd = settings.CpuPid is int endPid ? ProcessCpu(endPid) : null;
             TimeSpan? cpuBegin = await cpuStart.ConfigureAwait(false);
             double seconds = Math.Max((ended - run.WindowStart) / (double)Stopwatch.Frequency, 1e-6);
             return Report(settings, topic, partitions.Length, connections.Count, expected, groups, latencies, run, seconds,
