@@ -23,6 +23,8 @@ internal static class ProduceCommand
           --duration D          measured time (e.g. 20s)                            [20s]
           --warmup D            unmeasured time before it                           [2s]
           --rate MBPS           pace to this many MiB/s of record values (0 = max)  [0]
+          --total-mib N         stop once N MiB of record values are sent and
+                                report the time they took (0 = the duration)        [0]
           --connections C       connections per leader broker                       [1]
           --batch-bytes B       record bytes per partition batch                    [64k]
           --in-flight K         requests in flight per connection                   [8]
@@ -41,6 +43,7 @@ internal static class ProduceCommand
         public TimeSpan Duration { get; init; }
         public TimeSpan Warmup { get; init; }
         public double RateMiBps { get; init; }
+        public double TotalMiB { get; init; }
         public int Connections { get; init; }
         public int BatchBytes { get; init; }
         public int InFlight { get; init; }
@@ -62,6 +65,7 @@ internal static class ProduceCommand
             Duration = args.Duration("duration", TimeSpan.FromSeconds(20)),
             Warmup = args.Duration("warmup", TimeSpan.FromSeconds(2)),
             RateMiBps = args.Double("rate", 0),
+            TotalMiB = args.Double("total-mib", 0),
             Connections = args.Int("connections", 1),
             BatchBytes = args.Bytes("batch-bytes", 64 * 1024),
             InFlight = args.Int("in-flight", 8),
@@ -71,9 +75,9 @@ internal static class ProduceCommand
             Security = SecurityArguments.Read(args),
         };
         args.ThrowIfUnread();
-        if (settings.Partitions < 1 || settings.Connections < 1 || settings.InFlight < 1 || settings.RateMiBps < 0)
+        if (settings.Partitions < 1 || settings.Connections < 1 || settings.InFlight < 1 || settings.RateMiBps < 0 || settings.TotalMiB < 0)
         {
-            throw new UsageException("--partitions, --connections and --in-flight must be at least 1, --rate not negative");
+            throw new UsageException("--partitions, --connections and --in-flight must be at least 1, --rate and --total-mib not negative");
         }
 
         var options = new KafkaClientOptions { BootstrapServers = settings.Bootstrap, Connection = new KafkaConnectionOptions { Security = settings.Security } };
@@ -133,13 +137,19 @@ internal static class ProduceCommand
 
     private static async Task<int> MeasureAsync(Settings settings, List<Sender> senders, int recordsPerBatch, CancellationToken cancellationToken)
     {
-        var run = new RunState(settings.Warmup, settings.Duration, settings.RateMiBps);
+        var run = new RunState(settings.Warmup, settings.Duration, settings.RateMiBps, (long)(settings.TotalMiB * 1024 * 1024));
         using var progress = settings.Progress ? new ProgressPrinter(run, settings.RecordSize) : null;
         Task[] loops = [.. senders.Select(s => Task.Run(() => s.RunAsync(run, settings.RecordSize, cancellationToken), cancellationToken))];
         await Task.WhenAll(loops).ConfigureAwait(false);
 
         LatencySummary latency = LatencyRecorder.Summarize(senders.Select(s => s.Latency));
         double seconds = settings.Duration.TotalSeconds;
+        if (run.TotalBytes > 0 && Interlocked.Read(ref run.LastDone) is long lastDone and > 0 && lastDone < run.WindowEnd)
+        {
+            // Stopped by --total-mib: the time the bytes took, not the duration.
+            seconds = Math.Max((lastDone - run.WindowStart) / (double)Stopwatch.Frequency, 1e-6);
+        }
+
         long records = Interlocked.Read(ref run.Records);
         double mib = records * (double)settings.RecordSize / (1024 * 1024);
         var report = new Report("produce")
@@ -154,7 +164,8 @@ internal static class ProduceCommand
             ["request_partitions"] = senders.Max(s => s.PartitionCount),
             ["records_per_batch"] = recordsPerBatch,
             ["target_mib_per_s"] = settings.RateMiBps,
-            ["duration_s"] = seconds,
+            ["total_mib"] = settings.TotalMiB,
+            ["duration_s"] = Math.Round(seconds, 3),
             ["records"] = records,
             ["requests"] = Interlocked.Read(ref run.Requests),
             ["errors"] = Interlocked.Read(ref run.Errors),
@@ -226,13 +237,16 @@ internal static class ProduceCommand
         public long Errors;
         public long BatchBytes;
         public long Reserved;
+        public long Sent;
+        public long LastDone;
         public string? FirstError;
         public string? Fatal;
 
         private readonly double _ticksPerByte;
 
-        public RunState(TimeSpan warmup, TimeSpan duration, double rateMiBps)
+        public RunState(TimeSpan warmup, TimeSpan duration, double rateMiBps, long totalBytes)
         {
+            TotalBytes = totalBytes;
             Start = Stopwatch.GetTimestamp();
             WindowStart = Start + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
             WindowEnd = WindowStart + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -240,11 +254,16 @@ internal static class ProduceCommand
         }
 
         public long Start { get; }
+        /// <summary>Value bytes after which no more requests are sent (0: no limit).</summary>
+        public long TotalBytes { get; }
         public long WindowStart { get; }
         public long WindowEnd { get; }
         public bool Paced => _ticksPerByte > 0;
 
         public bool Stopped => Volatile.Read(ref Fatal) is not null;
+
+        /// <summary>Claims one request's value bytes; false once --total-mib is reached.</summary>
+        public bool TryClaim(int valueBytes) => TotalBytes <= 0 || Interlocked.Add(ref Sent, valueBytes) <= TotalBytes;
 
         /// <summary>Open-loop pacing: each request's send time is fixed by the bytes before it.</summary>
         public async ValueTask PaceAsync(int valueBytes, CancellationToken cancellationToken)
@@ -308,6 +327,11 @@ internal static class ProduceCommand
             int valueBytes = _records * recordSize;
             while (!run.Stopped && !cancellationToken.IsCancellationRequested)
             {
+                if (!run.TryClaim(valueBytes))
+                {
+                    return;
+                }
+
                 if (run.Paced)
                 {
                     await run.PaceAsync(valueBytes, cancellationToken).ConfigureAwait(false);
@@ -344,7 +368,26 @@ internal static class ProduceCommand
                     Interlocked.Add(ref run.BatchBytes, _batchBytes);
                     Interlocked.Increment(ref run.Requests);
                     Latency.Record(done - sent);
+                    if (run.TotalBytes > 0)
+                    {
+                        InterlockedMax(ref run.LastDone, done);
+                    }
                 }
+            }
+        }
+
+        private static void InterlockedMax(ref long target, long value)
+        {
+            long current = Interlocked.Read(ref target);
+            while (value > current)
+            {
+                long seen = Interlocked.CompareExchange(ref target, value, current);
+                if (seen == current)
+                {
+                    return;
+                }
+
+                current = seen;
             }
         }
 
