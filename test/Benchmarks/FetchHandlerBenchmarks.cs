@@ -125,7 +125,7 @@ public class FetchHandlerBenchmarks
         var pending = _dispatcher.DispatchAsync(_client, _frame);
         using var response = (pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult())
             ?? throw new InvalidOperationException("no response");
-        return response.Bytes.Length;
+        return response.Length;
     }
 
     private static byte[] Frame(IKafkaMessage body, short version, int correlationId)

@@ -35,6 +35,9 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
 
     private readonly LegacyFetch _errors = new();
 
+    /// <summary>Record slices at least this long are sent from where they are stored rather than copied into the frame.</summary>
+    internal const int DirectSliceBytes = 4096;
+
     private struct Slot
     {
         public PartitionLog? Log;
@@ -250,15 +253,24 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                     w.Partition(s.Partition, s.Error, s.HighWatermark, s.HighWatermark, s.LogStartOffset, -1, s.Length);
                     for (int k = s.SliceStart; k < s.SliceStart + s.SliceCount; k++)
                     {
-                        var slice = state.Slices[k].Span;
-                        w.WriteRecords(slice);
-                        foreach (var batch in RecordBatch.EnumerateBatches(slice)) records += new RecordBatchHeader(batch).RecordCount;
+                        var slice = state.Slices[k];
+                        // Large slices go from the stored bytes straight to the connection; small
+                        // ones are cheaper to copy than to name.
+                        if (slice.Length >= DirectSliceBytes)
+                        {
+                            w.SkipRecords(slice.Length);
+                            frame.AddSlice(slice);
+                        }
+                        else w.WriteRecords(slice.Span);
+                        foreach (var batch in RecordBatch.EnumerateBatches(slice.Span)) records += new RecordBatchHeader(batch).RecordCount;
                     }
                     bytesOut += s.Length;
                 }
                 w.EndTopic();
             }
             w.End();
+            // Slices may point into pooled read buffers: they now go back to the pool with the frame.
+            frame.Hold(state.Rented);
             if (session is not null && topicCount > 0) Remember(state, session, topicCount);
             cluster.Metrics.BytesOut.Add(bytesOut);
             cluster.Metrics.RecordsOut.Add(records);
@@ -268,7 +280,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         }
         finally
         {
-            // The frame holds its own copy of the records by now.
+            // The frame holds the records by now (copied, or with the buffers they are in).
             state.Session?.Release();
             state.Session = null;
             state.Slices.Clear();

@@ -27,6 +27,7 @@ public sealed class FetchResponseWriter
     private bool _inTopic;
     private bool _inPartition;
     private int _recordsRemaining;
+    private int _externalBytes;
 
     public FetchResponseWriter(KafkaWriter writer)
     {
@@ -63,6 +64,7 @@ public sealed class FetchResponseWriter
         _open = true;
         _topicsExpected = topicCount;
         _topicsWritten = 0;
+        _externalBytes = 0;
         _inTopic = false;
         _inPartition = false;
 
@@ -215,6 +217,22 @@ public sealed class FetchResponseWriter
         _recordsRemaining -= records.Length;
     }
 
+    /// <summary>
+    /// Counts <paramref name="length"/> announced record bytes that the caller sends itself, after
+    /// what this writer has written so far (a slice of a stored segment written straight to the
+    /// connection, docs/architecture.md, "The read path"); the frame size includes them.
+    /// </summary>
+    public void SkipRecords(int length)
+    {
+        if (!_inPartition || length > _recordsRemaining)
+        {
+            throw new InvalidOperationException($"SkipRecords of {length} bytes with {_recordsRemaining} announced bytes left.");
+        }
+
+        _recordsRemaining -= length;
+        _externalBytes += length;
+    }
+
     private void FinishPartition()
     {
         if (!_inPartition)
@@ -277,7 +295,7 @@ public sealed class FetchResponseWriter
             _writer.WriteEmptyTaggedFields();
         }
 
-        _writer.EndSizePrefix(_frameMark);
+        _writer.PatchInt32(_frameMark, _writer.Position - _frameMark - 4 + _externalBytes);
         _open = false;
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using KafScale.Broker.Network;
 using KafScale.Protocol;
 using KafScale.Protocol.Messages;
@@ -119,7 +120,7 @@ public sealed class FetchHotPathTests(HandlerHarness broker) : IClassFixture<Han
         var (name, id) = await TopicWithDataAsync();
         byte[] frame = RawKafkaConnection.EncodeRequest(ApiKeys.Fetch, version, 7, Request(name, id, "missing-" + HandlerHarness.Unique("t")), "fetch-tests");
         int expected;
-        using (var first = Serve(frame)) expected = first.Bytes.Length;
+        using (var first = Serve(frame)) expected = first.Length;
         Assert.True(expected > 2 * 3 * 4 * 8, "the response should carry the records");
 
         // Everything runs on this thread (the fetch has data and never waits), so the thread's
@@ -136,7 +137,7 @@ public sealed class FetchHotPathTests(HandlerHarness broker) : IClassFixture<Han
         int Drain(byte[] request)
         {
             using var response = Serve(request);
-            return response.Bytes.Length;
+            return response.Length;
         }
     }
 
@@ -168,5 +169,39 @@ public sealed class FetchHotPathTests(HandlerHarness broker) : IClassFixture<Han
         var response = ServeAndDecode(frame, 12, 3);
         Assert.Equal(longName, response.Responses[0].Topic);
         Assert.All(response.Responses, t => Assert.Equal(ErrorCodes.UnknownTopicOrPartition, t.Partitions[0].ErrorCode));
+    }
+
+    [Fact]
+    public async Task Large_record_slices_go_to_the_connection_without_a_copy_into_the_frame_and_allocate_nothing()
+    {
+        string name = await broker.CreateTopicAsync("fh-big", partitions: 1);
+        for (int i = 0; i < 3; i++) Assert.Equal(ErrorCodes.None, (await broker.ProduceAsync(name, 0, records: 400)).ErrorCode);
+        var request = new FetchRequest
+        {
+            ReplicaId = -1, MaxWaitMs = 0, MinBytes = 0, MaxBytes = 1 << 20, SessionEpoch = -1,
+            Topics = [new() { Topic = name, Partitions = [new() { Partition = 0, FetchOffset = 0, PartitionMaxBytes = 1 << 20 }] }],
+        };
+        byte[] frame = RawKafkaConnection.EncodeRequest(ApiKeys.Fetch, 12, 5, request, "fetch-tests");
+
+        using (var response = Serve(frame))
+        {
+            // The records are named, not copied: the frame's writer holds only the rest.
+            Assert.True(response.Writer.WrittenCount + KafScale.Broker.Handlers.FetchHandler.DirectSliceBytes <= response.Length,
+                $"writer {response.Writer.WrittenCount} bytes of a {response.Length}-byte frame");
+            // What the connection writes is the frame, byte for byte.
+            var pipe = new System.IO.Pipelines.Pipe();
+            response.CopyTo(pipe.Writer);
+            await pipe.Writer.FlushAsync();
+            pipe.Writer.Complete();
+            var written = (await pipe.Reader.ReadAtLeastAsync(response.Length + 1)).Buffer.ToArray();
+            Assert.Equal(response.Bytes.ToArray(), written);
+            var decoded = RawKafkaConnection.DecodeResponse<FetchResponse>(written[4..], ApiKeys.Fetch, 12, 5);
+            Assert.Equal(1200, Batches.Records(decoded.Responses.Single().Partitions.Single().Records!.Value.ToArray()));
+        }
+
+        for (int i = 0; i < 200; i++) Serve(frame).Dispose();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 2_000; i++) Serve(frame).Dispose();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }

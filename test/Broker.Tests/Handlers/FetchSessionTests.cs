@@ -175,7 +175,7 @@ public sealed class FetchSessionTests(HandlerHarness broker) : IClassFixture<Han
         var frames = new byte[2_300][];
         for (int i = 0; i < frames.Length; i++) frames[i] = Encode(Request(full.SessionId, i + 1, topics: Topic(name, id, (1, 4))), 17, out _);
         int expected;
-        using (var first = Serve(frames[0])) expected = first.Bytes.Length;
+        using (var first = Serve(frames[0])) expected = first.Length;
         for (int i = 1; i < 300; i++) Serve(frames[i]).Dispose();
 
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -183,7 +183,7 @@ public sealed class FetchSessionTests(HandlerHarness broker) : IClassFixture<Han
         for (int i = 300; i < frames.Length; i++)
         {
             using var response = Serve(frames[i]);
-            bytes += response.Bytes.Length;
+            bytes += response.Length;
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
