@@ -76,7 +76,7 @@ public sealed class BrokerConfig
     /// <summary>Unsealed bytes of one partition that trigger a seal (and cap a segment).</summary>
     public int SegmentBytes { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>Bytes of recent segments kept in memory for Fetch (and as many again for read-ahead windows).</summary>
+    /// <summary>Bytes of recent segments kept in memory for Fetch (and twice as many for read-ahead windows).</summary>
     public long CacheBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>Fetch sessions (KIP-227) the broker keeps at most; 0 turns them off (Kafka's max.incremental.fetch.session.cache.slots).</summary>

@@ -171,8 +171,8 @@ public sealed class BrokerHost : IAsyncDisposable
             var runtime = new LogRuntime(config, metrics, loggers.CreateLogger("kafscale.log"));
             var cache = new SegmentCache(config.CacheBytes);
             runtime.SegmentCache = cache;
-            // As many bytes again for cold reads' read-ahead windows (docs/architecture.md, "The read path").
-            runtime.ReadAhead = new ReadAheadCache(config.CacheBytes);
+            // Twice as many bytes again for cold reads' read-ahead windows (docs/architecture.md, "The read path").
+            runtime.ReadAhead = new ReadAheadCache(2 * config.CacheBytes);
             var storage = new PartitionStorage(store, config.Namespace, runtime, loggers.CreateLogger("kafscale.storage"));
             groups = new GroupCoordinatorService(meta, new GroupCoordinatorOptions { InitialRebalanceDelayMs = config.GroupInitialRebalanceDelayMs }, loggers);
             node = await ClusterNode.StartAsync(meta, storage, runtime, config, groups, clusterId, loggers, ct).ConfigureAwait(false);

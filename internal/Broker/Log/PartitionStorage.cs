@@ -714,13 +714,9 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                 n = window.Length - offset;
                 fromWindow = true;
             }
-            else if (readAhead is not null && readAhead.Admits(segment, now))
+            else if (readAhead is not null && readAhead.Admits(segment, ReadAheadLength(end - position), now))
             {
-                // Read ahead, and to the end when what would be left is under half a window (the
-                // tail of a segment that just passed --segment-bytes), so a sequential reader makes
-                // about one GET per window.
-                long remaining = end - position;
-                int want = (int)(remaining <= ReadAheadCache.WindowBytes * 3L / 2 ? remaining : ReadAheadCache.WindowBytes);
+                int want = ReadAheadLength(end - position);
                 buffer = GC.AllocateUninitializedArray<byte>(want);
                 offset = 0;
                 n = await ReadStoreAsync(key, position, buffer, want).ConfigureAwait(false);
@@ -781,6 +777,14 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         }
         return (added, segment.LastOffset + 1, false);
     }
+
+    /// <summary>
+    /// A read-ahead window's length: <see cref="ReadAheadCache.WindowBytes"/>, or to the segment's
+    /// end when what would be left is under a quarter window (the tail of a segment that just passed
+    /// --segment-bytes), so a sequential reader makes one GET per window.
+    /// </summary>
+    private static int ReadAheadLength(long remaining) =>
+        (int)(remaining <= ReadAheadCache.WindowBytes * 5L / 4 ? remaining : ReadAheadCache.WindowBytes);
 
     /// <summary>One ranged GET of exactly <paramref name="length"/> bytes at <paramref name="position"/>; a shorter answer is a segment cut short.</summary>
     private async ValueTask<int> ReadStoreAsync(string key, long position, byte[] buffer, int length)

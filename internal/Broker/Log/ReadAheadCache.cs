@@ -67,23 +67,28 @@ internal sealed class ReadAheadCache(long budgetBytes)
         }
     }
 
-    /// <summary>Whether a new window for <paramref name="segment"/> would be kept (see the class comment).</summary>
-    public bool Admits(SegmentRef segment, long nowMs)
+    /// <summary>Whether a new window of <paramref name="length"/> bytes for <paramref name="segment"/> would be kept (see the class comment).</summary>
+    public bool Admits(SegmentRef segment, int length, long nowMs)
     {
         lock (_lock)
         {
+            if (length > BudgetBytes) return false;
             long bytes = _bytes;
             if (_bySegment.TryGetValue(segment, out var own)) bytes -= own.Value.Window.Length;
-            for (var node = _lru.First; bytes + WindowBytes > BudgetBytes; node = node.Next)
+            for (var node = _lru.First; bytes + length > BudgetBytes; node = node.Next)
             {
                 if (node is null || nowMs - node.Value.LastReadMs < IdleMs) return false;
                 if (node.Value.Segment != segment) bytes -= node.Value.Window.Length;
             }
-            return WindowBytes <= BudgetBytes;
+            return true;
         }
     }
 
-    /// <summary>Keeps the segment's newest window in place of its previous one, pushing out the least recently read over the budget.</summary>
+    /// <summary>
+    /// Keeps the segment's newest window in place of its previous one, pushing out the least
+    /// recently read over the budget (after <see cref="Admits"/>, only windows idle for <see cref="IdleMs"/>, unless
+    /// another read took the room meanwhile).
+    /// </summary>
     public void Add(SegmentRef segment, ReadAheadWindow window, long nowMs)
     {
         lock (_lock)
