@@ -114,18 +114,32 @@ public sealed class TestCluster : IAsyncDisposable
     public async Task<BrokerNode> AddBrokerAsync()
     {
         int index = _brokers.Count;
-        int kafka = ServerProcess.FreePort(), http = ServerProcess.FreePort();
         var env = new Dictionary<string, string>(Options.Environment);
         if (Options.Storage != StorageKind.SharedDirectory)
         {
             env["KAFSCALE_S3_ACCESS_KEY"] = S3rverServer.AccessKey;
             env["KAFSCALE_S3_SECRET_KEY"] = S3rverServer.SecretKey;
         }
-        var process = new ServerProcess($"broker#{index}", RepoPaths.Binary, () => BrokerArguments(index, kafka, http), Path.Combine(Root, $"broker{index}.log"), env);
-        var node = new BrokerNode(index, kafka, http, process);
-        _brokers.Add(node);
-        await node.StartAsync();
-        return node;
+        for (int attempt = 1; ; attempt++)
+        {
+            // A free port is free when picked, not when the broker binds it: another process's
+            // outgoing connection may take it in between. The broker then stops at once saying so,
+            // and it starts again on other ports.
+            int kafka = ServerProcess.FreePort(), http = ServerProcess.FreePort();
+            var process = new ServerProcess($"broker#{index}", RepoPaths.Binary, () => BrokerArguments(index, kafka, http), Path.Combine(Root, $"broker{index}.log"), env);
+            var node = new BrokerNode(index, kafka, http, process);
+            _brokers.Add(node);
+            try
+            {
+                await node.StartAsync();
+                return node;
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                _brokers.Remove(node);
+                await process.DisposeAsync();
+            }
+        }
     }
 
     private List<string> BrokerArguments(int index, int kafka, int http)

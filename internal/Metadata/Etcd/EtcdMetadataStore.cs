@@ -79,6 +79,12 @@ public sealed partial class EtcdMetadataStore : IMetadataStore
                 var probe = new EtcdPb.RangeRequest { Key = EtcdKeys.Key("/kafscale"), CountOnly = true, Serializable = true };
                 await connection.UnaryAsync((e, o) => e.Kv.RangeAsync(probe, o), repeatable: true, cancellationToken).ConfigureAwait(false);
             }
+            catch (EtcdRpcException ex) when (ex.Status is StatusCode.Internal or StatusCode.Unknown)
+            {
+                // Not an answer from etcd but a call that broke on the way (etcd closing a TLS
+                // connection that brought no client certificate can end so): etcd was not reached.
+                throw connection.Unreachable(ex);
+            }
             catch (EtcdRpcException ex) when (!ex.IsTokenProblem)
             {
                 // Any answer from etcd shows it is there; permissions are judged call by call.
