@@ -98,8 +98,6 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         public short SessionError;
         /// <summary>Per slot: whether the partition goes into the response (always, without an incremental session).</summary>
         public bool[] Included = new bool[16];
-        /// <summary>Per slot: whether it returned records (those move to the back of the session).</summary>
-        public bool[] Returned = new bool[16];
         public readonly List<ReadOnlyMemory<byte>> Slices = [];
         /// <summary>Buffers of ranged segment reads that Slices point into; back to the pool once the response is written.</summary>
         public readonly List<byte[]> Rented = [];
@@ -416,19 +414,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             return 0;
         }
         var body = context.Body.Span;
-        for (int t = 0; t < topicCount; t++)
-        {
-            ref var entry = ref state.Topics[t];
-            // Before v13 the session is keyed by name: a known topic's own string, so the usual
-            // request makes none.
-            string? name = byId ? null : entry.Topic?.Name ?? System.Text.Encoding.UTF8.GetString(body.Slice(entry.NameOffset, entry.NameLength));
-            for (int i = entry.First; i < entry.First + entry.Count; i++)
-            {
-                ref var s = ref state.Slots[i];
-                var p = session.Upsert(name, entry.Id, s.Partition, s.FetchOffset, s.MaxBytes);
-                if (!byId) p.NameUtf8 ??= entry.Topic?.NameUtf8 ?? body.Slice(entry.NameOffset, entry.NameLength).ToArray();
-            }
-        }
+        AddRequested(session, state, topicCount, body, byId, sent: false);
         for (int f = 0; f < state.ForgottenCount; f++)
         {
             ref var forgotten = ref state.Forgotten[f];
@@ -472,11 +458,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
 
     private static void EnsureFlags(State state)
     {
-        if (state.Included.Length < state.Slots.Length)
-        {
-            state.Included = new bool[state.Slots.Length];
-            state.Returned = new bool[state.Slots.Length];
-        }
+        if (state.Included.Length < state.Slots.Length) state.Included = new bool[state.Slots.Length];
     }
 
     /// <summary>A new session of the partitions a full fetch asked for, told what this response says; its id, or 0 when the cache has no room.</summary>
@@ -485,21 +467,31 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         bool byId = version >= FetchRequestReader.FirstTopicIdVersion;
         int slotCount = topicCount == 0 ? 0 : state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
         if (cluster.FetchSessions.TryCreate(slotCount, byId, follower) is not { } session) return 0;
-        var body = context.Body.Span;
+        AddRequested(session, state, topicCount, context.Body.Span, byId, sent: true);
+        return session.Id;
+    }
+
+    /// <summary>
+    /// Adds the request's partitions to a session or updates those it holds; with
+    /// <paramref name="sent"/>, also records what the full response being written tells the client.
+    /// Before v13 the session is keyed by name: a known topic's own string and bytes, so the usual
+    /// request makes none.
+    /// </summary>
+    private static void AddRequested(FetchSession session, State state, int topicCount, ReadOnlySpan<byte> body, bool byId, bool sent)
+    {
         for (int t = 0; t < topicCount; t++)
         {
             ref var entry = ref state.Topics[t];
             string? name = byId ? null : entry.Topic?.Name ?? System.Text.Encoding.UTF8.GetString(body.Slice(entry.NameOffset, entry.NameLength));
-            byte[]? nameUtf8 = byId ? null : entry.Topic?.NameUtf8 ?? body.Slice(entry.NameOffset, entry.NameLength).ToArray();
+            byte[]? nameUtf8 = null;
             for (int i = entry.First; i < entry.First + entry.Count; i++)
             {
                 ref var s = ref state.Slots[i];
                 var p = session.Upsert(name, entry.Id, s.Partition, s.FetchOffset, s.MaxBytes);
-                p.NameUtf8 ??= nameUtf8;
-                p.Sent(s.HighWatermark, s.LogStartOffset, s.Error);
+                if (!byId) p.NameUtf8 ??= nameUtf8 ??= entry.Topic?.NameUtf8 ?? body.Slice(entry.NameOffset, entry.NameLength).ToArray();
+                if (sent) p.Sent(s.HighWatermark, s.LogStartOffset, s.Error);
             }
         }
-        return session.Id;
     }
 
     /// <summary>Records what an incremental response told the client, and moves partitions that returned records to the back.</summary>
@@ -510,9 +502,10 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         {
             ref var s = ref state.Slots[i];
             if (state.Included[i]) session[i].Sent(s.HighWatermark, s.LogStartOffset, s.Error);
-            state.Returned[i] = s.Length > 0;
+            // The response is written: the flags now mark the partitions that returned records.
+            state.Included[i] = s.Length > 0;
         }
-        session.RotateReturned(state.Returned.AsSpan(0, slotCount));
+        session.RotateReturned(state.Included.AsSpan(0, slotCount));
     }
 
     /// <summary>A top-level session error: no topics, session id 0.</summary>
