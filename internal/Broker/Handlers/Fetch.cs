@@ -105,6 +105,8 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         public readonly List<SegmentRef> Segments = [];
         /// <summary>What the long poll waits on; kept with the state, so no wait allocates or leaves a timer.</summary>
         public readonly FetchWaiter Waiter = new();
+        /// <summary>Whether <see cref="Waiter"/> is registered with the slots' partitions (between a long poll's registration and its removal).</summary>
+        public bool Registered;
 
         public void ReturnRented()
         {
@@ -168,6 +170,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 if (waits)
                 {
                     state.Waiter.Arm();
+                    state.Registered = true;
                     for (int i = 0; i < slotCount; i++) state.Slots[i].Log?.AddWaiter(state.Waiter);
                 }
                 state.Slices.Clear();
@@ -176,7 +179,10 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 bool anyError = false;
                 for (int i = 0; i < slotCount; i++)
                 {
-                    total += await ReadAsync(state, i, (int)Math.Min(int.MaxValue, responseMax - total), total == 0).ConfigureAwait(false);
+                    // Most partitions of a large fetch have nothing new: that is answered here,
+                    // without starting an asynchronous read.
+                    if (Prepare(state, i, (int)Math.Min(int.MaxValue, responseMax - total), total == 0, out int budget))
+                        total += await ReadStoredAsync(state, i, budget, total == 0).ConfigureAwait(false);
                     anyError |= state.Slots[i].Error != 0;
                 }
                 long remaining = deadline - Environment.TickCount64;
@@ -188,7 +194,10 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                     if (byData) cluster.Metrics.FetchWakeups.Increment();
                 }
                 if (waits)
+                {
                     for (int i = 0; i < slotCount; i++) state.Slots[i].Log?.RemoveWaiter(state.Waiter);
+                    state.Registered = false;
+                }
                 if (done) break;
             }
 
@@ -288,9 +297,10 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             for (int i = 0; i < state.Slots.Length; i++)
             {
                 // A read that threw left the waiter registered.
-                state.Slots[i].Log?.RemoveWaiter(state.Waiter);
+                if (state.Registered) state.Slots[i].Log?.RemoveWaiter(state.Waiter);
                 state.Slots[i].Log = null;
             }
+            state.Registered = false;
             States.Enqueue(state);
         }
     }
@@ -519,36 +529,44 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         return frame;
     }
 
-    private async ValueTask<int> ReadAsync(State state, int i, int responseBudget, bool firstWithData)
+    /// <summary>
+    /// Fills a slot's high watermark, log start and error from its partition, and says whether
+    /// records must be read from the log (the fetch offset is below the high watermark and the
+    /// budget allows a batch), with the budget for that read.
+    /// </summary>
+    private static bool Prepare(State state, int i, int responseBudget, bool firstWithData, out int budget)
     {
-        var log = state.Slots[i].Log;
-        if (log is null) return 0;
-        if (log.IsClosed)
-        {
-            // Handed over (or the lease lapsed) while this fetch waited.
-            state.Slots[i].Error = ErrorCodes.NotLeaderOrFollower;
-            state.Slots[i].SliceStart = state.Slices.Count;
-            state.Slots[i].SliceCount = 0;
-            state.Slots[i].Length = 0;
-            return 0;
-        }
-        long hw = log.HighWatermark;
-        long start = log.LogStartOffset;
-        long offset = state.Slots[i].FetchOffset;
         ref var s = ref state.Slots[i];
-        s.HighWatermark = hw;
-        s.LogStartOffset = start;
-        s.Error = 0;
+        budget = 0;
         s.SliceStart = state.Slices.Count;
         s.SliceCount = 0;
         s.Length = 0;
-        if (offset < start || offset > hw) { s.Error = ErrorCodes.OffsetOutOfRange; return 0; }
-        if (offset == hw) return 0;
-        int budget = Math.Min(s.MaxBytes, responseBudget);
-        if (budget <= 0 && !firstWithData) return 0;
+        var log = s.Log;
+        if (log is null) return false;
+        if (log.IsClosed)
+        {
+            // Handed over (or the lease lapsed) while this fetch waited.
+            s.Error = ErrorCodes.NotLeaderOrFollower;
+            return false;
+        }
+        long hw = log.HighWatermark;
+        long start = log.LogStartOffset;
+        s.HighWatermark = hw;
+        s.LogStartOffset = start;
+        s.Error = 0;
+        if (s.FetchOffset < start || s.FetchOffset > hw) { s.Error = ErrorCodes.OffsetOutOfRange; return false; }
+        if (s.FetchOffset == hw) return false;
+        budget = Math.Min(s.MaxBytes, responseBudget);
+        return budget > 0 || firstWithData;
+    }
+
+    /// <summary>Reads a slot's records from the log (cache, unsealed data or the store) into the state's slices; returns their length.</summary>
+    private async ValueTask<int> ReadStoredAsync(State state, int i, int budget, bool firstWithData)
+    {
+        var log = state.Slots[i].Log!;
         int before = state.Slices.Count;
-        int length = await cluster.Logs.Storage.ReadAsync(log, offset, Math.Max(budget, 0), firstWithData, state.Slices, state.Rented, state.Segments).ConfigureAwait(false);
-        s = ref state.Slots[i];
+        int length = await cluster.Logs.Storage.ReadAsync(log, state.Slots[i].FetchOffset, Math.Max(budget, 0), firstWithData, state.Slices, state.Rented, state.Segments).ConfigureAwait(false);
+        ref var s = ref state.Slots[i];
         s.SliceCount = state.Slices.Count - before;
         s.Length = length;
         return length;

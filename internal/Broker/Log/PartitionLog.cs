@@ -129,8 +129,10 @@ internal sealed partial class PartitionLog
     /// <summary>Cancelled when this leadership term ends (handoff, lost lease, deleted topic).</summary>
     public CancellationToken Term => _term.Token;
 
-    public long HighWatermark { get { lock (_lock) return _highWatermark; } }
-    public long LogStartOffset { get { lock (_lock) return _logStartOffset; } }
+    // Written under _lock; read without it (a 64-bit read is atomic here), as every fetch reads
+    // both for each partition it asks for.
+    public long HighWatermark => Volatile.Read(ref _highWatermark);
+    public long LogStartOffset => Volatile.Read(ref _logStartOffset);
     public long NextOffset { get { lock (_lock) return _nextOffset; } }
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
     public bool HasPending { get { lock (_lock) return _pending.Count > 0 || _uploadsInFlight > 0; } }
