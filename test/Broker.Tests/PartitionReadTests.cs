@@ -287,4 +287,23 @@ public class PartitionReadTests
         Assert.InRange(fromStore, read, read + gets * (64L << 10));
         Assert.InRange(host.Runtime.ReadAhead!.Bytes, 0, ReadAheadCache.WindowBytes);
     }
+    [Fact]
+    public async Task A_window_read_to_the_end_of_its_segment_makes_room_at_once_for_the_next_reader()
+    {
+        // Room for one window (the last of a 12 MiB segment runs to its end, up to 5 MiB). The
+        // reader of a moves on past its segment's end; b, read right after, must not wait for a's
+        // last window to sit idle for a second: it gets windows, not a GET per 1 MiB fetch.
+        await using var host = await LogHost.StartAsync(c => c.SegmentBytes = 16 << 20, readAheadBytes: 6L << 20);
+        var (a, aBytes) = await BigSegmentAsync(host, "fin-a");
+        var (b, bBytes) = await BigSegmentAsync(host, "fin-b");
+        host.Store.ClearRangeReads();
+
+        Assert.Equal(aBytes, await CatchUpAsync(host, a));
+        int getsA = host.Store.RangeReads.Count(k => k.EndsWith(".kfs", StringComparison.Ordinal));
+        Assert.Equal(bBytes, await CatchUpAsync(host, b));
+        int getsB = host.Store.RangeReads.Count(k => k.EndsWith(".kfs", StringComparison.Ordinal)) - getsA;
+
+        Assert.InRange(getsA, 3, 4);
+        Assert.InRange(getsB, 3, 4);
+    }
 }

@@ -775,6 +775,8 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                 throw new SegmentCorruptException(SegmentProblem.BatchFraming, $"{key}: no whole record batch at position {position}");
             }
         }
+        // Read to the end: the segment's window is not needed by this reader again.
+        readAhead?.Finished(segment);
         return (added, segment.LastOffset + 1, false);
     }
 

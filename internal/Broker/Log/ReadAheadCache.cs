@@ -85,6 +85,22 @@ internal sealed class ReadAheadCache(long budgetBytes)
     }
 
     /// <summary>
+    /// A reader reached the end of the segment: its window is the first to go when room is needed,
+    /// without waiting <see cref="IdleMs"/> (a sequential reader has moved on to the next segment),
+    /// and still serves another reader that comes by before then.
+    /// </summary>
+    public void Finished(SegmentRef segment)
+    {
+        lock (_lock)
+        {
+            if (!_bySegment.TryGetValue(segment, out var node)) return;
+            node.Value.LastReadMs = long.MinValue / 2;
+            _lru.Remove(node);
+            _lru.AddFirst(node);
+        }
+    }
+
+    /// <summary>
     /// Keeps the segment's newest window in place of its previous one, pushing out the least
     /// recently read over the budget (after <see cref="Admits"/>, only windows idle for <see cref="IdleMs"/>, unless
     /// another read took the room meanwhile).
