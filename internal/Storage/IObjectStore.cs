@@ -38,6 +38,12 @@ public interface IObjectStore : IAsyncDisposable
     Task<bool> CreateIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
     /// <summary>
+    /// True when <see cref="CreateIfAbsentAsync(string, IReadOnlyList{ReadOnlyMemory{byte}}, CancellationToken)"/>
+    /// writes the parts as they are, without copying them into one array first.
+    /// </summary>
+    bool WritesPartsInPlace => false;
+
+    /// <summary>
     /// <see cref="CreateIfAbsentAsync(string, ReadOnlyMemory{byte}, CancellationToken)"/> of the
     /// object made of <paramref name="parts"/> back to back. A store that can write them as they
     /// are (a local file: one gathered write) saves the copy into one array; by default they are

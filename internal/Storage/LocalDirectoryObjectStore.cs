@@ -77,6 +77,8 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
     public Task<bool> CreateIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         CreateIfAbsentAsync(key, [data], cancellationToken);
 
+    public bool WritesPartsInPlace => true;
+
     /// <summary>One gathered write of the parts as they are: no copy into one array.</summary>
     public Task<bool> CreateIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken)
     {

@@ -113,11 +113,37 @@ public static class SegmentWriter
     {
         if (segment.Length != plan.SegmentSize)
             throw new ArgumentException($"segment buffer is {segment.Length} bytes, the plan needs {plan.SegmentSize}", nameof(segment));
+        new SegmentHeader(SegmentFormat.SegmentVersion, 0, plan.BaseOffset, plan.MessageCount, createdAtMs).Write(segment);
+        uint crc = WriteBody(batches, plan, segment, index);
+        new SegmentFooter(~crc, plan.LastOffset).Write(segment.Slice(SegmentFormat.HeaderSize + plan.BodySize));
+    }
+
+    /// <summary>
+    /// Writes only what a segment adds to its batches: the header into <paramref name="header"/>
+    /// (<see cref="SegmentFormat.HeaderSize"/> bytes), the footer into <paramref name="footer"/>
+    /// (<see cref="SegmentFormat.FooterSize"/> bytes) and the index, for a store that writes the
+    /// header, the batches as they are and the footer back to back (no copy of the batches). The
+    /// objects are byte for byte those of <see cref="Write"/>.
+    /// </summary>
+    public static void WriteFrame(ReadOnlySpan<ReadOnlyMemory<byte>> batches, in SegmentPlan plan, long createdAtMs, Span<byte> header, Span<byte> footer, Span<byte> index)
+    {
+        if (header.Length != SegmentFormat.HeaderSize || footer.Length != SegmentFormat.FooterSize)
+            throw new ArgumentException($"header and footer buffers must be {SegmentFormat.HeaderSize} and {SegmentFormat.FooterSize} bytes");
+        new SegmentHeader(SegmentFormat.SegmentVersion, 0, plan.BaseOffset, plan.MessageCount, createdAtMs).Write(header);
+        uint crc = WriteBody(batches, plan, [], index);
+        new SegmentFooter(~crc, plan.LastOffset).Write(footer);
+    }
+
+    /// <summary>
+    /// Walks the batches once: copies them into <paramref name="segment"/> after its header (unless
+    /// it is empty), writes the index and returns the running CRC-32C of the body.
+    /// </summary>
+    private static uint WriteBody(ReadOnlySpan<ReadOnlyMemory<byte>> batches, in SegmentPlan plan, Span<byte> segment, Span<byte> index)
+    {
         if (index.Length != plan.IndexSize)
             throw new ArgumentException($"index buffer is {index.Length} bytes, the plan needs {plan.IndexSize}", nameof(index));
-
-        new SegmentHeader(SegmentFormat.SegmentVersion, 0, plan.BaseOffset, plan.MessageCount, createdAtMs).Write(segment);
         SegmentIndex.WriteHeader(index, plan.IndexEntryCount, plan.IndexInterval);
+        bool copy = !segment.IsEmpty;
 
         int position = SegmentFormat.HeaderSize;
         int entry = 0;
@@ -130,12 +156,16 @@ public static class SegmentWriter
             while (walk.MoveNext())
             {
                 ReadOnlySpan<byte> batch = walk.Current;
-                if (position + batch.Length > segment.Length - SegmentFormat.FooterSize)
+                if (position + batch.Length > SegmentFormat.HeaderSize + plan.BodySize)
                     throw new ArgumentException("the batches do not match the plan", nameof(plan));
-                Span<byte> target = segment.Slice(position, batch.Length);
-                batch.CopyTo(target);
-                // Checksum the copy while it is still in cache.
-                crc = Crc32C.Append(crc, target);
+                if (copy)
+                {
+                    Span<byte> target = segment.Slice(position, batch.Length);
+                    batch.CopyTo(target);
+                    // Checksum the copy while it is still in cache.
+                    crc = Crc32C.Append(crc, target);
+                }
+                else crc = Crc32C.Append(crc, batch);
 
                 if (batchCount == 0 || sinceEntry >= plan.IndexInterval)
                 {
@@ -151,8 +181,7 @@ public static class SegmentWriter
         }
         if (position != SegmentFormat.HeaderSize + plan.BodySize || entry != plan.IndexEntryCount)
             throw new ArgumentException("the batches do not match the plan", nameof(plan));
-
-        new SegmentFooter(~crc, plan.LastOffset).Write(segment.Slice(position));
+        return crc;
     }
 
     /// <summary>Builds both objects into one new exactly-sized array.</summary>

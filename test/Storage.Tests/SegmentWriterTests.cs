@@ -104,6 +104,24 @@ public class SegmentWriterTests
     }
 
     [Fact]
+    public void A_frame_around_the_batches_as_they_are_gives_the_same_objects_as_a_copy()
+    {
+        ReadOnlyMemory<byte>[] batches = Batches.Chain(7, 3, 150, 2, 60).ToArray();
+        SegmentPlan plan = SegmentWriter.Plan(batches, indexInterval: 100);
+        byte[] header = new byte[SegmentFormat.HeaderSize];
+        byte[] footer = new byte[SegmentFormat.FooterSize];
+        byte[] index = new byte[plan.IndexSize];
+        SegmentWriter.WriteFrame(batches, plan, CreatedAt, header, footer, index);
+        SegmentObjects built = SegmentWriter.Build(batches, CreatedAt, indexInterval: 100);
+
+        byte[] framed = [.. header, .. batches.SelectMany(b => b.ToArray()), .. footer];
+        Assert.Equal(built.Segment.ToArray(), framed);
+        Assert.Equal(built.Index.ToArray(), index);
+        Assert.Throws<ArgumentException>(() => SegmentWriter.WriteFrame(batches, plan, CreatedAt, header, new byte[SegmentFormat.FooterSize - 1], index));
+        Assert.Throws<ArgumentException>(() => SegmentWriter.WriteFrame(batches[..^1], plan, CreatedAt, header, footer, index));
+    }
+
+    [Fact]
     public void Gaps_overlaps_partial_batches_and_empty_input_are_rejected()
     {
         Assert.Throws<ArgumentException>(() => SegmentWriter.Build([Batches.Make(0, 2), Batches.Make(3, 1)], CreatedAt));

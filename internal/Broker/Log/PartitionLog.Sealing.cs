@@ -94,7 +94,10 @@ internal sealed partial class PartitionLog
             }
 
             BuiltSegment? built = null;
-            try { built = SegmentBuilder.BuildFromBodies(take); }
+            // Where the store writes parts in place (the directory store), the seal writes the
+            // unsealed bodies as they are and the segment is not cached: reading it back from
+            // that store costs no request (docs/decisions.md, "Directory-store write path performance").
+            try { built = SegmentBuilder.BuildFromBodies(take, inPlace: _storage.Store.WritesPartsInPlace); }
             catch (Exception ex)
             {
                 _runtime.Log.LogError(ex, "could not build a segment of {Topic}-{Partition} at offset {Base}; the data stays in the WAL", Topic, Partition, take[0].BaseOffset);
@@ -165,7 +168,7 @@ internal sealed partial class PartitionLog
                     // DeleteRecords or retention moved the log start past it while it was unsealed.
                     dropSealed = first == 0 && sealedRef.LastOffset < _logStartOffset;
                     if (dropSealed) _segments.RemoveAt(0);
-                    else _runtime.Cache(this, sealedRef, kfs);
+                    else if (!kfs.IsEmpty) _runtime.Cache(this, sealedRef, kfs);
                 }
             }
             try

@@ -82,14 +82,14 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                 var ct = cut.Token;
                 try
                 {
-                    bool created = await Measure("put", () => store.CreateIfAbsentAsync(kfsKey, built.Kfs, ct)).ConfigureAwait(false);
+                    bool created = await Measure("put", () => built.Parts is { } parts ? store.CreateIfAbsentAsync(kfsKey, parts, ct) : store.CreateIfAbsentAsync(kfsKey, built.Kfs, ct)).ConfigureAwait(false);
                     runtime.Metrics.PutsSeal.Increment();
                     if (!created)
                     {
                         var existing = await Measure("get", () => store.GetAsync(kfsKey, ct)).ConfigureAwait(false);
                         // Taken, then gone: whatever held the key was deleted meanwhile; try again.
                         if (existing is null) throw new IOException($"{kfsKey} was reported taken but could not be read");
-                        if (!existing.AsSpan().SequenceEqual(built.Kfs.Span))
+                        if (!built.SameBytes(existing))
                         {
                             log.LogWarning("segment {Key} already exists with other content: another writer holds this offset range", kfsKey);
                             return UploadOutcome.Conflict;
@@ -98,7 +98,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                     await Measure("put", async () => { await store.PutRebuildableAsync(indexKey, built.Index, ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
                     runtime.Metrics.PutsIndex.Increment();
                     runtime.Metrics.SegmentsWritten.Increment();
-                    runtime.Metrics.SegmentBytesWritten.Add(built.Kfs.Length);
+                    runtime.Metrics.SegmentBytesWritten.Add(built.Segment.Size);
                     return UploadOutcome.Durable;
                 }
                 catch (Exception ex)
