@@ -714,12 +714,11 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                 n = window.Length - offset;
                 fromWindow = true;
             }
-            else if (readAhead is not null && readAhead.Admits(segment, ReadAheadLength(end - position), now))
+            else if (readAhead is not null && WindowLength(readAhead, segment, end - position, now) is > 0 and var windowLength)
             {
-                int want = ReadAheadLength(end - position);
-                buffer = GC.AllocateUninitializedArray<byte>(want);
+                buffer = GC.AllocateUninitializedArray<byte>(windowLength);
                 offset = 0;
-                n = await ReadStoreAsync(key, position, buffer, want).ConfigureAwait(false);
+                n = await ReadStoreAsync(key, position, buffer, windowLength).ConfigureAwait(false);
                 readAhead.Add(segment, new ReadAheadWindow(position, buffer, n), now);
             }
             else
@@ -781,12 +780,20 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>
-    /// A read-ahead window's length: <see cref="ReadAheadCache.WindowBytes"/>, or to the segment's
-    /// end when what would be left is under a quarter window (the tail of a segment that just passed
-    /// --segment-bytes), so a sequential reader makes one GET per window.
+    /// The length of a new read-ahead window the budget admits: <see cref="ReadAheadCache.LargeWindowBytes"/>
+    /// when there is room, else <see cref="ReadAheadCache.WindowBytes"/>, else 0 (no window). A window
+    /// runs to the segment's end when what would be left is under a quarter window (the tail of a
+    /// segment that just passed --segment-bytes), so a sequential reader makes one GET per window.
     /// </summary>
-    private static int ReadAheadLength(long remaining) =>
-        (int)(remaining <= ReadAheadCache.WindowBytes * 5L / 4 ? remaining : ReadAheadCache.WindowBytes);
+    private static int WindowLength(ReadAheadCache readAhead, SegmentRef segment, long remaining, long now)
+    {
+        foreach (int size in (ReadOnlySpan<int>)[ReadAheadCache.LargeWindowBytes, ReadAheadCache.WindowBytes])
+        {
+            int length = (int)(remaining <= size * 5L / 4 ? remaining : size);
+            if (readAhead.Admits(segment, length, now)) return length;
+        }
+        return 0;
+    }
 
     /// <summary>One ranged GET of exactly <paramref name="length"/> bytes at <paramref name="position"/>; a shorter answer is a segment cut short.</summary>
     private async ValueTask<int> ReadStoreAsync(string key, long position, byte[] buffer, int length)

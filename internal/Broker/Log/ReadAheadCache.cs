@@ -22,15 +22,22 @@ internal sealed class ReadAheadWindow(long position, byte[] buffer, int length)
 /// byte budget of their own, least recently used out first. Kept apart from the segment cache, so
 /// a consumer catching up from the store reads each byte with one large ranged GET instead of one
 /// GET per fetch, and never pushes out the recent segments that consumers at the tail read.
-/// A read takes a window of <see cref="WindowBytes"/> while the budget has room, or by pushing out
+/// A read takes a window of <see cref="LargeWindowBytes"/> or else <see cref="WindowBytes"/> while the budget has room, or by pushing out
 /// a window nobody read for <see cref="IdleMs"/>; otherwise (more partitions read from the store
 /// at once than windows fit) it reads only what the fetch needs, so windows are not pushed out
 /// before they are read and no byte is read from the store twice.
 /// </summary>
 internal sealed class ReadAheadCache(long budgetBytes)
 {
-    /// <summary>Bytes one read-ahead GET asks for: four fetches' worth at Kafka's default partition limit of 1 MiB.</summary>
+    /// <summary>Bytes one read-ahead GET asks for when the budget has no room for <see cref="LargeWindowBytes"/>: four fetches' worth at Kafka's default partition limit of 1 MiB.</summary>
     public const int WindowBytes = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Bytes one read-ahead GET asks for while the budget has room for it: half a default 16 MiB
+    /// segment, so a reader of up to 16 partitions at once with the default budget makes two GETs
+    /// per segment.
+    /// </summary>
+    public const int LargeWindowBytes = 8 * 1024 * 1024;
 
     /// <summary>A window unread this long may be pushed out for a new one.</summary>
     public const long IdleMs = 1000;
