@@ -308,6 +308,30 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         await LaunchAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Waits until the broker's output holds <paramref name="text"/> (by default up to 10 s) and
+    /// returns the output as <see cref="Log"/> does. A log line reaches the file a little after
+    /// what it reports is visible to a client (the broker's logger writes from its own thread),
+    /// so a test that checks a line right after the event waits for it here.
+    /// </summary>
+    public async Task<string> WaitForLogAsync(string text, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            lock (_logLock) _log?.Flush();
+            try
+            {
+                using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                using var reader = new StreamReader(stream, Encoding.UTF8);
+                if ((await reader.ReadToEndAsync().ConfigureAwait(false)).Contains(text, StringComparison.Ordinal)) return text;
+            }
+            catch (IOException) { }
+            if (DateTime.UtcNow > deadline) return Log();
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The broker's output so far (every run), for failure messages.</summary>
     public string Log()
     {
