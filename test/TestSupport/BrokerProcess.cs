@@ -309,48 +309,50 @@ public sealed partial class BrokerProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits until the broker's output holds <paramref name="text"/> (by default up to 10 s) and
-    /// returns the output as <see cref="Log"/> does. A log line reaches the file a little after
-    /// what it reports is visible to a client (the broker's logger writes from its own thread),
-    /// so a test that checks a line right after the event waits for it here.
+    /// Waits until the broker's output holds <paramref name="text"/> (by default up to 10 s), and
+    /// fails with the output if it never does. A log line reaches the file a little after what it
+    /// reports is visible to a client (the broker's logger writes from its own thread), so a test
+    /// that checks a line right after the event waits for it here.
     /// </summary>
-    public async Task<string> WaitForLogAsync(string text, TimeSpan? timeout = null)
+    public async Task AssertLogContainsAsync(string text, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {
-            lock (_logLock) _log?.Flush();
-            try
-            {
-                using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                using var reader = new StreamReader(stream, Encoding.UTF8);
-                if ((await reader.ReadToEndAsync().ConfigureAwait(false)).Contains(text, StringComparison.Ordinal)) return text;
-            }
-            catch (IOException) { }
-            if (DateTime.UtcNow > deadline) return Log();
+            if (ReadLog(out _)?.Contains(text, StringComparison.Ordinal) == true) return;
+            if (DateTime.UtcNow >= deadline) break;
             await Task.Delay(50).ConfigureAwait(false);
         }
+        Xunit.Assert.Contains(text, Log(), StringComparison.Ordinal);
     }
 
     /// <summary>The broker's output so far (every run), for failure messages.</summary>
     public string Log()
+    {
+        if (ReadLog(out string? error) is not { } text) return $"(no broker log: {error})";
+        const int Max = 30_000;
+        return text.Length <= Max ? text : "... (start cut)\n" + text[^Max..];
+    }
+
+    /// <summary>The whole log file, or null (with the reason) when it cannot be read.</summary>
+    private string? ReadLog(out string? error)
     {
         lock (_logLock)
         {
             _log?.Flush();
         }
 
+        error = null;
         try
         {
             using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             using var reader = new StreamReader(stream, Encoding.UTF8);
-            string text = reader.ReadToEnd();
-            const int Max = 30_000;
-            return text.Length <= Max ? text : "... (start cut)\n" + text[^Max..];
+            return reader.ReadToEnd();
         }
         catch (IOException e)
         {
-            return $"(no broker log: {e.Message})";
+            error = e.Message;
+            return null;
         }
     }
 

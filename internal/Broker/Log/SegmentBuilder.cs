@@ -28,30 +28,13 @@ internal sealed record BuiltSegment(SegmentRef Segment, ReadOnlyMemory<byte> Kfs
 /// <summary>Turns durable unsealed data into one segment object (a seal).</summary>
 internal static class SegmentBuilder
 {
-    /// <summary>A segment of durable unsealed data, in offset order and contiguous.</summary>
-    public static BuiltSegment BuildFromBodies(List<SegmentRef> unsealed, bool inPlace = false)
-    {
-        if (inPlace) return BuildFrame(unsealed);
-        var batches = new List<ReadOnlyMemory<byte>>(unsealed.Count);
-        long maxTimestamp = -1;
-        foreach (var u in unsealed)
-        {
-            batches.Add(u.UnsealedBody);
-            maxTimestamp = Math.Max(maxTimestamp, u.MaxTimestamp);
-        }
-        var written = SegmentWriter.Build(batches, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), SegmentFormat.DefaultIndexInterval);
-        if (written.BaseOffset != unsealed[0].BaseOffset || written.LastOffset != unsealed[^1].LastOffset)
-            throw new InvalidOperationException($"segment covers {written.BaseOffset}-{written.LastOffset}, expected {unsealed[0].BaseOffset}-{unsealed[^1].LastOffset}");
-        var segment = new SegmentRef(written.BaseOffset, written.LastOffset, written.Segment.Length, maxTimestamp);
-        return new BuiltSegment(segment, written.Segment, written.Index, written.MessageCount);
-    }
-
     /// <summary>
-    /// The same segment as <see cref="BuildFromBodies"/> without copying the bodies: a header, the
-    /// bodies and a footer for a store that writes them back to back (the directory store), so a
-    /// seal neither copies 16 MiB nor allocates an array for it.
+    /// A segment of durable unsealed data, in offset order and contiguous: one new array, or with
+    /// <paramref name="inPlace"/> (a store that writes parts back to back, the directory store) a
+    /// header, the bodies as they are and a footer, so a seal neither copies 16 MiB nor allocates
+    /// an array for it. Both are the same bytes.
     /// </summary>
-    private static BuiltSegment BuildFrame(List<SegmentRef> unsealed)
+    public static BuiltSegment BuildFromBodies(List<SegmentRef> unsealed, bool inPlace = false)
     {
         var bodies = new ReadOnlyMemory<byte>[unsealed.Count];
         long maxTimestamp = -1;
@@ -63,15 +46,19 @@ internal static class SegmentBuilder
         var plan = SegmentWriter.Plan(bodies);
         if (plan.BaseOffset != unsealed[0].BaseOffset || plan.LastOffset != unsealed[^1].LastOffset)
             throw new InvalidOperationException($"segment covers {plan.BaseOffset}-{plan.LastOffset}, expected {unsealed[0].BaseOffset}-{unsealed[^1].LastOffset}");
+        long createdAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var segment = new SegmentRef(plan.BaseOffset, plan.LastOffset, plan.SegmentSize, maxTimestamp);
+        var index = new byte[plan.IndexSize];
+        if (!inPlace)
+        {
+            var kfs = GC.AllocateUninitializedArray<byte>(plan.SegmentSize);
+            SegmentWriter.Write(bodies, plan, createdAtMs, kfs, index);
+            return new BuiltSegment(segment, kfs, index, plan.MessageCount);
+        }
         var header = new byte[SegmentFormat.HeaderSize];
         var footer = new byte[SegmentFormat.FooterSize];
-        var index = new byte[plan.IndexSize];
-        SegmentWriter.WriteFrame(bodies, plan, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), header, footer, index);
-        var parts = new ReadOnlyMemory<byte>[bodies.Length + 2];
-        parts[0] = header;
-        bodies.CopyTo(parts.AsSpan(1));
-        parts[^1] = footer;
-        var segment = new SegmentRef(plan.BaseOffset, plan.LastOffset, plan.SegmentSize, maxTimestamp);
+        SegmentWriter.WriteFrame(bodies, plan, createdAtMs, header, footer, index);
+        ReadOnlyMemory<byte>[] parts = [header, .. bodies, footer];
         return new BuiltSegment(segment, ReadOnlyMemory<byte>.Empty, index, plan.MessageCount) { Parts = parts };
     }
 }

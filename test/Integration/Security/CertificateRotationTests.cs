@@ -59,7 +59,7 @@ public sealed class CertificateRotationTests(ITestOutputHelper output) : BrokerT
                 await Task.Delay(500);
             }
             Assert.Contains("CN=broker-2", subject, StringComparison.Ordinal);
-            Assert.Contains("TLS certificate reloaded", await broker.WaitForLogAsync("TLS certificate reloaded"), StringComparison.Ordinal);
+            await broker.AssertLogContainsAsync("TLS certificate reloaded");
 
             var versions = await before.SendAsync<ApiVersionsResponse>(ApiKeys.ApiVersions, 3, new ApiVersionsRequest { ClientSoftwareName = "it", ClientSoftwareVersion = "1" });
             Assert.Equal(0, versions.ErrorCode);

@@ -112,7 +112,7 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
                 AssertRoundTrip(await RunClientAsync(client, Arguments(fixture.SaslPort, topic, fixture.Token(subject))), client, Count);
             }
 
-            Assert.Contains($"authenticated as User:{subject} with OAUTHBEARER", await fixture.Broker.WaitForLogAsync($"authenticated as User:{subject} with OAUTHBEARER"), StringComparison.Ordinal);
+            await fixture.Broker.AssertLogContainsAsync($"authenticated as User:{subject} with OAUTHBEARER");
         }
         catch (Exception)
         {
@@ -209,8 +209,8 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
         string error = doc.RootElement.GetProperty("error").GetString()!;
         Assert.True(error.Contains("Authentication failed", StringComparison.Ordinal), error + "\n" + result.Stderr);
         for (int i = 0; i < 50 && !fixture.Broker.Log().Contains("audience (aud)", StringComparison.Ordinal); i++) await Task.Delay(100);
-        Assert.Contains("SASL authentication of user (none given) from 127.0.0.1:", await fixture.Broker.WaitForLogAsync("SASL authentication of user (none given) from 127.0.0.1:"), StringComparison.Ordinal);
-        Assert.Contains("the token's audience (aud) names none of the expected audiences", await fixture.Broker.WaitForLogAsync("the token's audience (aud) names none of the expected audiences"), StringComparison.Ordinal);
+        await fixture.Broker.AssertLogContainsAsync("SASL authentication of user (none given) from 127.0.0.1:");
+        await fixture.Broker.AssertLogContainsAsync("the token's audience (aud) names none of the expected audiences");
     }
 
     /// <summary>Handshake v1 then SaslAuthenticate v2 with the token; the response.</summary>
@@ -280,7 +280,7 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
         Assert.Equal("Cannot change principals during re-authentication from User:alice: User:bob", other.ErrorMessage);
         Assert.True((await c.WaitForCloseAsync(TimeSpan.FromSeconds(10))).Closed, "a re-authentication as another principal left the connection open");
         for (int i = 0; i < 50 && !fixture.Broker.Log().Contains("SASL re-authentication of user bob", StringComparison.Ordinal); i++) await Task.Delay(100);
-        Assert.Contains("SASL re-authentication of user bob", await fixture.Broker.WaitForLogAsync("SASL re-authentication of user bob"), StringComparison.Ordinal);
+        await fixture.Broker.AssertLogContainsAsync("SASL re-authentication of user bob");
     }
 
     [Fact]
@@ -298,7 +298,7 @@ public sealed class OAuthBearerTests(OAuthBrokerFixture fixture, ITestOutputHelp
         Assert.True(closed, "a request after the session expired left the connection open");
         Assert.Equal(0, received);
         for (int i = 0; i < 50 && !fixture.Broker.Log().Contains("session of User:carol expired", StringComparison.Ordinal); i++) await Task.Delay(100);
-        Assert.Contains("its SASL session of User:carol expired without re-authentication", await fixture.Broker.WaitForLogAsync("its SASL session of User:carol expired without re-authentication"), StringComparison.Ordinal);
+        await fixture.Broker.AssertLogContainsAsync("its SASL session of User:carol expired without re-authentication");
 
         // Past its lifetime a connection may still re-authenticate, and then carries on.
         await using var d = await RawKafkaConnection.ConnectAsync(fixture.SaslPort);

@@ -60,7 +60,7 @@ public sealed class SecureListenerTests(SecureBrokerFixture fixture, ITestOutput
             Assert.Equal(Enumerable.Range(0, Count).Select(i => $"value-{i}").Order(StringComparer.Ordinal), values);
             Assert.Equal(Count, doc.RootElement.GetProperty("committed").GetProperty("0").GetInt64());
             if (mode == "mTLS")
-                Assert.Contains($"principal User:{TestCertificates.ClientName}", await fixture.Broker.WaitForLogAsync($"principal User:{TestCertificates.ClientName}"), StringComparison.Ordinal);
+                await fixture.Broker.AssertLogContainsAsync($"principal User:{TestCertificates.ClientName}");
         }
         catch (Exception)
         {
@@ -91,7 +91,7 @@ public sealed class SecureListenerTests(SecureBrokerFixture fixture, ITestOutput
             Topics = [new OffsetFetchRequest.OffsetFetchRequestTopic { Name = topic, PartitionIndexes = [0] }],
         });
         Assert.Equal(count, Assert.Single(Assert.Single(offsets.Topics).Partitions).CommittedOffset);
-        if (mtls) Assert.Contains($"principal User:{TestCertificates.ClientName}", await fixture.Broker.WaitForLogAsync($"principal User:{TestCertificates.ClientName}"), StringComparison.Ordinal);
+        if (mtls) await fixture.Broker.AssertLogContainsAsync($"principal User:{TestCertificates.ClientName}");
     }
 
     private static string LastLine(ClientResult result) =>
@@ -157,7 +157,7 @@ public sealed class SecureListenerTests(SecureBrokerFixture fixture, ITestOutput
         Assert.Equal(0, received);
         // The broker's output reaches its log file a moment after the socket closes.
         for (int i = 0; i < 50 && !fixture.Broker.Log().Contains("before SASL authentication completed", StringComparison.Ordinal); i++) await Task.Delay(100);
-        Assert.Contains("before SASL authentication completed", await fixture.Broker.WaitForLogAsync("before SASL authentication completed"), StringComparison.Ordinal);
+        await fixture.Broker.AssertLogContainsAsync("before SASL authentication completed");
     }
 
     [Fact]
@@ -212,7 +212,7 @@ public sealed class SecureListenerTests(SecureBrokerFixture fixture, ITestOutput
         Assert.True((await c.WaitForCloseAsync(TimeSpan.FromSeconds(15))).Closed);
         string metrics = await MetricsAsync();
         Assert.Contains("kafscale_tls_handshake_failures_total{listener=\"SSL\"}", metrics, StringComparison.Ordinal);
-        Assert.Contains("TLS handshake with 127.0.0.1:", await fixture.Broker.WaitForLogAsync("TLS handshake with 127.0.0.1:"), StringComparison.Ordinal);
+        await fixture.Broker.AssertLogContainsAsync("TLS handshake with 127.0.0.1:");
         // The broker is fine: a TLS client still gets in.
         await using var tls = await RawKafkaConnection.ConnectTlsAsync(fixture.SslPort);
         Assert.Equal(0, (await tls.SendAsync<ApiVersionsResponse>(ApiKeys.ApiVersions, 3, new ApiVersionsRequest { ClientSoftwareName = "it", ClientSoftwareVersion = "1" })).ErrorCode);
