@@ -359,7 +359,7 @@ public sealed class OAuthBearerTests : IDisposable
         release.SetResult();
         await ready.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.NotNull(validator.Validate(token, out error));
-        listener.Stop();
+        listener.Close(); // not Stop(): the Dispose that follows would bind the port again
         await serving;
     }
 
@@ -397,7 +397,7 @@ public sealed class OAuthBearerTests : IDisposable
         {
             Assert.Contains("HTTP 404", await missing.LoadAsync(), StringComparison.Ordinal);
         }
-        listener.Stop();
+        listener.Close(); // not Stop(): the Dispose that follows would bind the port again
         await serving;
     }
 

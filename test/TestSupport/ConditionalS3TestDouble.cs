@@ -506,7 +506,11 @@ public sealed class ConditionalS3TestDouble : IAsyncDisposable
         if (_stop.IsCancellationRequested)
             return;
         _stop.Cancel();
-        _listener.Stop();
+        // Close once: on Linux a Stop() followed by Close() unregisters the
+        // prefix twice, and the second time binds the port again to do it,
+        // failing with "Address already in use" when another test has taken
+        // the freed port in between.
+        _listener.Close();
         try
         {
             await _accepting.ConfigureAwait(false);
@@ -521,7 +525,6 @@ public sealed class ConditionalS3TestDouble : IAsyncDisposable
         catch (Exception)
         {
         }
-        _listener.Close();
         _stop.Dispose();
     }
 }

@@ -412,7 +412,8 @@ public sealed class RestCatalogStandIn : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _listener.Stop();
+        // Close only: Stop() then Close() binds the port a second time on Linux
+        // (see ConditionalS3TestDouble.DisposeAsync).
         _listener.Close();
         try
         {
