@@ -30,19 +30,26 @@ public class WalRecoveryTests
 
     private static long _sequence;
 
-    /// <summary>Writes a WAL object as broker 9 would have, holding one chunk of the topic's partition per entry.</summary>
+    /// <summary>
+    /// Writes a WAL object as an earlier process of this broker would have (a crashed leader,
+    /// or a deposed one whose upload lands late), holding one chunk of the topic's partition per
+    /// entry. This broker's id, since an open reads only the objects of brokers that led an
+    /// epoch it may use (epoch_writers).
+    /// </summary>
     private static Task<string> WriteWalAsync(LogHost host, params (int Epoch, List<ReadOnlyMemory<byte>> Batches)[] chunks) =>
         WriteWalAsync(host, 0, chunks);
 
-    private static async Task<string> WriteWalAsync(LogHost host, int partition, params (int Epoch, List<ReadOnlyMemory<byte>> Batches)[] chunks)
+    private static Task<string> WriteWalAsync(LogHost host, int partition, params (int Epoch, List<ReadOnlyMemory<byte>> Batches)[] chunks) =>
+        WriteWalAsync(host, partition, host.Runtime.Wal!.BrokerId, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), chunks);
+
+    private static async Task<string> WriteWalAsync(LogHost host, int partition, int broker, long created, params (int Epoch, List<ReadOnlyMemory<byte>> Batches)[] chunks)
     {
         Assert.True(host.Logs.TryGetTopic(Topic, out var topic));
         long seq = Interlocked.Increment(ref _sequence);
-        long created = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var builder = new WalObjectBuilder(9, created, seq);
+        var builder = new WalObjectBuilder(broker, created, seq);
         foreach (var (epoch, batches) in chunks) builder.AddChunk(topic.Id, Topic, partition, epoch, batches);
         var (bytes, _) = builder.Build();
-        string key = WalKeys.Key(host.Namespace, created, seq, 9);
+        string key = WalKeys.Key(host.Namespace, created, seq, broker);
         await host.Store.Inner.PutAsync(key, bytes, CancellationToken.None);
         return key;
     }
@@ -228,6 +235,73 @@ public class WalRecoveryTests
         Assert.Equal([Batches.Make(2, "acked")], (await ReadAllAsync(host, log)).Select(Batches.AsProduced));
         var kv = await host.Metadata.GetAsync($"/kafscale/topics/{Topic}/partitions/0/epoch_starts", CancellationToken.None);
         Assert.Equal($"{first}:0 {second}:2 {log.LeaderEpoch}:2", System.Text.Encoding.ASCII.GetString(kv!.Value));
+    }
+
+    [Fact]
+    public async Task A_takeover_reads_only_the_WAL_footers_of_brokers_that_led_an_epoch_the_chain_may_use()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        _ = await host.CreateTopicAsync(Topic);
+        int epoch = host.Log(Topic).LeaderEpoch;
+        int me = host.Runtime.Wal!.BrokerId;
+        string writersKey = $"/kafscale/topics/{Topic}/partitions/0/epoch_writers";
+        var writers = EpochWriters.Parse((await host.Metadata.GetAsync(writersKey, CancellationToken.None))?.Value);
+        Assert.True(writers.TryGetValue(epoch, out var recorded), "the open recorded who writes its epoch");
+        Assert.Equal(me, recorded.Broker);
+
+        // What this broker's crashed process left under that epoch: adopted.
+        string mine = await WriteWalAsync(host, (epoch, AsAppended(0, epoch, Batches.Make(2, "x"))));
+        // A broker that never led the partition, and an object of this one stamped before the
+        // epoch began: neither can hold a chunk that counts, so neither footer is read (had they
+        // been, offsets 2-3 would have been adopted).
+        string foreign = await WriteWalAsync(host, 0, me + 7, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), (epoch, AsAppended(2, epoch, Batches.Make(2, "f"))));
+        string before = await WriteWalAsync(host, 0, me, recorded.SinceMs - 1, (epoch, AsAppended(2, epoch, Batches.Make(2, "b"))));
+        host.Store.ClearRangeReads();
+
+        await host.RestartAsync();
+
+        Assert.Equal(2, host.Log(Topic).HighWatermark);
+        Assert.Contains(mine, host.Store.RangeReads);
+        Assert.DoesNotContain(foreign, host.Store.RangeReads);
+        Assert.DoesNotContain(before, host.Store.RangeReads);
+        writers = EpochWriters.Parse((await host.Metadata.GetAsync(writersKey, CancellationToken.None))?.Value);
+        var starts = EpochStarts.Parse((await host.Metadata.GetAsync($"/kafscale/topics/{Topic}/partitions/0/epoch_starts", CancellationToken.None))?.Value);
+        Assert.Equal(starts.Select(e => e.Epoch), writers.Keys.Order());
+        Assert.All(writers.Values, w => Assert.Equal(me, w.Broker));
+    }
+
+    [Fact]
+    public void Epoch_writers_name_the_brokers_of_every_epoch_from_the_newest_that_began_at_or_below_the_sealed_end()
+    {
+        List<EpochStart> starts = [new(1, 0), new(2, 10), new(3, 10), new(4, 25)];
+        var writers = EpochWriters.Parse("1:0:100 2:1:200 3:2:300 4:1:400 junk 5:x:1"u8.ToArray());
+        Assert.Equal(4, writers.Count);
+
+        // From 12: epoch 3 began at or below it (and 2, older, is fenced there by 3), so epochs 3 and 4.
+        Assert.Equal(new Dictionary<int, long> { [2] = 300, [1] = 400 }, EpochWriters.Since(starts, writers, 12));
+        // From 5: epochs 1 to 4; a broker that led two of them from its earliest start.
+        Assert.Equal(new Dictionary<int, long> { [0] = 100, [1] = 200, [2] = 300 }, EpochWriters.Since(starts, writers, 5));
+        // An epoch that may matter without a recorded writer (a broker of an older release): every object.
+        writers.Remove(4);
+        Assert.Null(EpochWriters.Since(starts, writers, 12));
+        // No recorded epoch began at or below the sealed end (the history was cut): every object.
+        Assert.Null(EpochWriters.Since([new(7, 50)], writers, 12));
+
+        var many = Enumerable.Range(1, 40).ToDictionary(e => e, e => (e % 3, 1000L * e));
+        var kept = EpochWriters.Parse(EpochWriters.Format(many));
+        Assert.Equal(Enumerable.Range(9, 32), kept.Keys.Order());
+        Assert.Equal((40 % 3, 40_000L), kept[40]);
+    }
+
+    [Fact]
+    public async Task The_footer_of_a_WAL_object_this_broker_wrote_is_known_without_reading_it()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var log = (await host.CreateTopicAsync(Topic))[0];
+        int before = host.Storage.CachedWalFooters;
+        Assert.Equal(0, await log.AppendBlob(Batches.Make(2, "a")).DurableAsync());
+        Assert.Equal(before + 1, host.Storage.CachedWalFooters);
+        Assert.Empty(host.Store.RangeReads);
     }
 
     [Fact]

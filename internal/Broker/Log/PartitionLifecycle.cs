@@ -20,6 +20,9 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
     /// </summary>
     public static long ProducerStateReplayBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>An open that takes this long logs where its time went.</summary>
+    private const double SlowOpenMs = 1000;
+
     /// <summary>
     /// Opens a partition this broker has just become the leader of: recovers its chain of
     /// segments from the store (the next_offset hint is only a hint), rebuilds the idempotent
@@ -27,9 +30,12 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
     /// </summary>
     public async Task<PartitionLog> OpenAsync(TopicState topic, int partition, int epoch, CancellationToken ct)
     {
+        long begun = System.Diagnostics.Stopwatch.GetTimestamp();
+        var times = new OpenTimes();
         var keys = await meta.GetPrefixAsync(MetadataKeys.Partition(topic.Name, partition), ct).ConfigureAwait(false);
         long hint = 0, start = 0, lastSegment = 0;
         KeyValue? epochStartsKey = null;
+        byte[]? epochWritersValue = null;
         int handoffEpoch = -1;
         long handoffEnd = -1;
         foreach (var kv in keys.Kvs)
@@ -40,10 +46,16 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
             else if (kv.Key.EndsWith("/log_start_offset", StringComparison.Ordinal)) start = ParseLong(kv.Value);
             else if (kv.Key.EndsWith("/last_segment", StringComparison.Ordinal)) lastSegment = ParseLong(kv.Value);
             else if (kv.Key.EndsWith("/epoch_starts", StringComparison.Ordinal)) epochStartsKey = kv;
+            else if (kv.Key.EndsWith("/epoch_writers", StringComparison.Ordinal)) epochWritersValue = kv.Value;
         }
         var epochStarts = EpochStarts.Parse(epochStartsKey?.Value);
+        var epochWriters = EpochWriters.Parse(epochWritersValue);
         var opened = new PartitionLog(topic.Name, partition, topic, storage, runtime) { LeaderEpoch = epoch };
+        long mark = System.Diagnostics.Stopwatch.GetTimestamp();
+        times.MetadataMs = System.Diagnostics.Stopwatch.GetElapsedTime(begun, mark).TotalMilliseconds;
         var (segments, olderBelow) = await storage.RecoverAsync(topic.Name, partition, lastSegment, ct).ConfigureAwait(false);
+        times.SegmentsMs = System.Diagnostics.Stopwatch.GetElapsedTime(mark).TotalMilliseconds;
+        mark = System.Diagnostics.Stopwatch.GetTimestamp();
         var producers = await storage.ReplayProducersAsync(opened, segments, ct).ConfigureAwait(false);
         // Then the WAL chain beyond the sealed segments: durable data the last leader had not
         // sealed yet, sealed by this one at once (docs/architecture.md, "The write path").
@@ -53,8 +65,10 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         // no term came between (each claim adds one to the epoch): the WAL holds nothing of this
         // partition that counts, so a takeover by handoff reads no WAL footers.
         bool sealedHandoff = handoffEpoch == epoch - 1 && handoffEnd == Math.Max(sealedEnd, start);
+        times.ProducersMs = System.Diagnostics.Stopwatch.GetElapsedTime(mark).TotalMilliseconds;
         var unsealed = sealedHandoff ? []
-            : await storage.RecoverWalAsync(topic.Id, topic.Name, partition, sealedEnd, lastEpoch, epochStarts, ct).ConfigureAwait(false);
+            : await storage.RecoverWalAsync(topic.Id, topic.Name, partition, sealedEnd, lastEpoch, epochStarts, ct, times,
+                EpochWriters.Since(epochStarts, epochWriters, sealedEnd)).ConfigureAwait(false);
         foreach (var u in unsealed) PartitionLog.ReplayInto(producers, u.UnsealedBody.Span);
         opened.Load(segments, start, olderBelow, unsealed);
         opened.SetProducers(producers);
@@ -63,7 +77,11 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
             log.LogWarning("{Topic}-{Partition}: metadata says next offset {Hint} but the segments and the WAL end at {End}", topic.Name, partition, hint, opened.NextOffset);
         // Before this epoch takes a write: its log begins here, so a deposed leader's upload
         // landing later at or above this offset never counts (docs/storage-format.md, "The chain rule").
-        await RecordEpochStartAsync(topic, partition, epoch, opened.NextOffset, epochStartsKey, ct).ConfigureAwait(false);
+        await RecordEpochStartAsync(topic, partition, epoch, opened.NextOffset, epochStartsKey, epochWritersValue, ct).ConfigureAwait(false);
+        double total = System.Diagnostics.Stopwatch.GetElapsedTime(begun).TotalMilliseconds;
+        if (total >= SlowOpenMs)
+            log.LogInformation("{Topic}-{Partition}: open took {Total:0} ms: metadata {Meta:0} ms, sealed segments {Segments:0} ms, producer state {Producers:0} ms, WAL listing {Listing:0} ms ({Listed} objects, {Objects} of writers that matter), {Unknown} footers not held before {Footers:0} ms, {Chunks} chunks {ChunksMs:0} ms",
+                topic.Name, partition, total, times.MetadataMs, times.SegmentsMs, times.ProducersMs, times.WalListingMs, times.WalListed, times.WalObjects, times.WalFootersUnknown, times.WalFootersMs, times.WalChunks, times.WalChunksMs);
         if (unsealed.Count > 0)
         {
             log.LogInformation("{Topic}-{Partition}: adopted offsets {From}-{To} from the WAL; sealing them", topic.Name, partition, unsealed[0].BaseOffset, unsealed[^1].LastOffset);
@@ -78,10 +96,13 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
     /// Adds (epoch, start) to the partition's epoch_starts key (docs/metadata.md) with a
     /// transaction that requires the version read at open; a concurrent change is read again and
     /// merged. A newer epoch already recorded means this broker was deposed while opening.
+    /// The same transaction adds (epoch, broker, WAL clock now) to epoch_writers, which lets a
+    /// later takeover read only the WAL footers of the brokers that can hold chunks it needs.
     /// </summary>
-    private async Task RecordEpochStartAsync(TopicState topic, int partition, int epoch, long startOffset, KeyValue? read, CancellationToken ct)
+    private async Task RecordEpochStartAsync(TopicState topic, int partition, int epoch, long startOffset, KeyValue? read, byte[]? writersRead, CancellationToken ct)
     {
         string key = MetadataKeys.EpochStarts(topic.Name, partition);
+        string writersKey = MetadataKeys.EpochWriters(topic.Name, partition);
         for (int attempt = 0; ; attempt++)
         {
             var known = EpochStarts.Parse(read?.Value);
@@ -98,10 +119,22 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
                 new(MetadataKeys.TopicConfig(topic.Name), CompareTarget.CreateRevision, CompareResult.Equal, topic.CreateRevision),
                 new(key, CompareTarget.ModRevision, CompareResult.Equal, read?.ModRevision ?? 0),
             };
-            var result = await meta.TxnAsync(new TxnRequest(compares, [TxnOp.Put(key, EpochStarts.Format(known))], [TxnOp.Get(key)]), ct).ConfigureAwait(false);
+            var puts = new List<TxnOp> { TxnOp.Put(key, EpochStarts.Format(known)) };
+            // Only a broker that writes WAL objects is a writer; both keys change only here, under
+            // the compare on epoch_starts, so they move together.
+            if (runtime.Wal is { } wal)
+            {
+                var writers = EpochWriters.Parse(writersRead);
+                long since = wal.ClockMs();
+                if (writers.TryGetValue(epoch, out var earlier) && earlier.Broker == wal.BrokerId) since = Math.Min(since, earlier.SinceMs);
+                writers[epoch] = (wal.BrokerId, since);
+                puts.Add(TxnOp.Put(writersKey, EpochWriters.Format(writers)));
+            }
+            var result = await meta.TxnAsync(new TxnRequest(compares, puts, [TxnOp.Get(key), TxnOp.Get(writersKey)]), ct).ConfigureAwait(false);
             if (result.Succeeded) return;
             if (attempt >= 4) throw new IOException($"{topic.Name}-{partition}: {key} kept changing while leader epoch {epoch} was recorded");
             read = result.Gets.Count > 0 && result.Gets[0].Count > 0 ? result.Gets[0][0] : null;
+            writersRead = result.Gets.Count > 1 && result.Gets[1].Count > 0 ? result.Gets[1][0].Value : null;
         }
     }
 
@@ -231,5 +264,58 @@ internal static class EpochStarts
         starts.Sort(static (a, b) => a.Epoch.CompareTo(b.Epoch));
         int skip = Math.Max(0, starts.Count - Kept);
         return Encoding.ASCII.GetBytes(string.Join(' ', starts.Skip(skip).Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Epoch}:{e.StartOffset}"))));
+    }
+}
+
+/// <summary>
+/// The epoch_writers key (docs/metadata.md): "epoch:broker:ms" triples separated by spaces, in
+/// epoch order, the newest <see cref="EpochStarts.Kept"/>: which broker led each epoch and its
+/// WAL clock when it recorded the epoch's start, before it wrote anything under it. Written in
+/// the same transaction as epoch_starts. An unreadable triple is skipped, and an epoch without
+/// one makes <see cref="Since"/> answer "unknown", so a missing entry costs footer reads, never data.
+/// </summary>
+internal static class EpochWriters
+{
+    public static Dictionary<int, (int Broker, long SinceMs)> Parse(byte[]? value)
+    {
+        var result = new Dictionary<int, (int, long)>();
+        if (value is null) return result;
+        foreach (string triple in Encoding.ASCII.GetString(value).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = triple.Split(':');
+            if (parts.Length == 3
+                && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int epoch)
+                && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int broker)
+                && long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out long ms))
+                result[epoch] = (broker, ms);
+        }
+        return result;
+    }
+
+    public static byte[] Format(Dictionary<int, (int Broker, long SinceMs)> writers) =>
+        Encoding.ASCII.GetBytes(string.Join(' ', writers.OrderBy(w => w.Key).Skip(Math.Max(0, writers.Count - EpochStarts.Kept))
+            .Select(w => string.Create(CultureInfo.InvariantCulture, $"{w.Key}:{w.Value.Broker}:{w.Value.SinceMs}"))));
+
+    /// <summary>
+    /// The WAL objects that can hold a chunk the chain from <paramref name="from"/> may use, as
+    /// the oldest key time per writing broker; null when that cannot be told (then every object
+    /// is read). Let e0 be the newest recorded epoch that started at or below <paramref name="from"/>:
+    /// a chunk of an older epoch counts only below e0's start (the chain rule's fence), so only
+    /// epochs from e0 on matter, and each wrote only after it recorded its start, into objects its
+    /// broker stamped no earlier than then. Every such epoch must have its writer recorded.
+    /// </summary>
+    public static IReadOnlyDictionary<int, long>? Since(IReadOnlyList<KafScale.Storage.Wal.EpochStart> starts, Dictionary<int, (int Broker, long SinceMs)> writers, long from)
+    {
+        int e0 = -1;
+        foreach (var s in starts) if (s.StartOffset <= from && s.Epoch > e0) e0 = s.Epoch;
+        if (e0 < 0) return null;
+        var result = new Dictionary<int, long>();
+        foreach (var s in starts)
+        {
+            if (s.Epoch < e0) continue;
+            if (!writers.TryGetValue(s.Epoch, out var w)) return null;
+            result[w.Broker] = result.TryGetValue(w.Broker, out long ms) ? Math.Min(ms, w.SinceMs) : w.SinceMs;
+        }
+        return result;
     }
 }

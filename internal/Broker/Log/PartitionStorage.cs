@@ -7,6 +7,13 @@ using Microsoft.Extensions.Logging;
 
 namespace KafScale.Broker.Log;
 
+/// <summary>Where the time of one partition open went, for the slow-open log line.</summary>
+internal sealed class OpenTimes
+{
+    public double MetadataMs, SegmentsMs, ProducersMs, WalListingMs, WalFootersMs, WalChunksMs;
+    public int WalListed, WalObjects, WalFootersUnknown, WalChunks;
+}
+
 /// <summary>How an upload ended.</summary>
 internal enum UploadOutcome { Durable, Conflict, Cancelled }
 
@@ -407,12 +414,31 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// a log line; a chunk that cannot be read whole ends the chain there. A store that fails
     /// throws: the open is retried rather than cutting the chain short.
     /// </summary>
-    public async Task<List<SegmentRef>> RecoverWalAsync(Guid topicId, string topic, int partition, long from, int minEpoch, IReadOnlyList<EpochStart>? epochStarts, CancellationToken ct)
+    public async Task<List<SegmentRef>> RecoverWalAsync(Guid topicId, string topic, int partition, long from, int minEpoch, IReadOnlyList<EpochStart>? epochStarts, CancellationToken ct,
+        OpenTimes? times = null, IReadOnlyDictionary<int, long>? writers = null)
     {
-        var objects = await ListWalAsync().WaitAsync(ct).ConfigureAwait(false);
+        long started = Stopwatch.GetTimestamp();
+        var listed = await ListWalAsync().WaitAsync(ct).ConfigureAwait(false);
+        long listedAt = Stopwatch.GetTimestamp();
+        // Only the objects of brokers that led an epoch the chain can use, stamped since that
+        // epoch began (EpochWriters.Since); without that knowledge, every object.
+        var objects = writers is null ? listed : listed.FindAll(o =>
+            !WalKeys.TryParse(o.Key, out long createdAt, out _, out int broker)
+            || (writers.TryGetValue(broker, out long since) && createdAt >= since));
         var footers = new WalFooter?[objects.Count];
+        int unknown = 0;
+        foreach (var o in objects) if (!_walFooters.ContainsKey(o.Key)) unknown++;
         await Parallel.ForEachAsync(Enumerable.Range(0, objects.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct },
             async (i, token) => footers[i] = await WalFooterAsync(objects[i], token).ConfigureAwait(false)).ConfigureAwait(false);
+        long footed = Stopwatch.GetTimestamp();
+        if (times is not null)
+        {
+            times.WalListed = listed.Count;
+            times.WalObjects = objects.Count;
+            times.WalFootersUnknown = unknown;
+            times.WalListingMs = Stopwatch.GetElapsedTime(started, listedAt).TotalMilliseconds;
+            times.WalFootersMs = Stopwatch.GetElapsedTime(listedAt, footed).TotalMilliseconds;
+        }
         var chunks = new List<WalChunkRef>();
         for (int i = 0; i < objects.Count; i++)
         {
@@ -422,33 +448,66 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         }
         var result = new List<SegmentRef>();
         if (chunks.Count == 0) return result;
-        foreach (var link in WalChain.Build(chunks, from, minEpoch, epochStarts))
+        var links = WalChain.Build(chunks, from, minEpoch, epochStarts);
+        // The chunks are read several at a time (each is a ranged GET), then checked in chain order.
+        var read = new Task<(byte[] Bytes, int Read)>[links.Count];
+        var gate = new SemaphoreSlim(16); // not disposed: reads cut short below may still release it
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        for (int i = 0; i < links.Count; i++) read[i] = ReadChunkAsync(links[i].Source, gate, done.Token);
+        try
         {
-            var c = link.Source.Chunk;
-            var bytes = new byte[c.Length];
-            int n;
-            try { n = await Measure("get", () => store.ReadRangeAsync(link.Source.ObjectKey, c.Position, bytes, ct)).ConfigureAwait(false); }
-            catch (ObjectNotFoundException)
+            for (int i = 0; i < links.Count; i++)
             {
-                log.LogWarning("{Topic}-{Partition}: WAL object {Key} vanished while it was read; the WAL chain ends at offset {Offset}", topic, partition, link.Source.ObjectKey, link.FromOffset);
-                break;
+                var link = links[i];
+                var c = link.Source.Chunk;
+                byte[] bytes;
+                int n;
+                try { (bytes, n) = await read[i].ConfigureAwait(false); }
+                catch (ObjectNotFoundException)
+                {
+                    log.LogWarning("{Topic}-{Partition}: WAL object {Key} vanished while it was read; the WAL chain ends at offset {Offset}", topic, partition, link.Source.ObjectKey, link.FromOffset);
+                    break;
+                }
+                if (n != c.Length || !WalReader.VerifyChunk(bytes, c))
+                {
+                    log.LogError("{Topic}-{Partition}: the chunk of WAL object {Key} at offset {Offset} fails its checksum; the WAL chain ends there", topic, partition, link.Source.ObjectKey, link.FromOffset);
+                    break;
+                }
+                // The first link may start inside a batch (a log start offset moved by DeleteRecords):
+                // it then starts with that whole batch.
+                long fromOffset = result.Count == 0 ? BatchStartAtOrBefore(bytes, link.FromOffset) : link.FromOffset;
+                if (WalChain.Slice(bytes, fromOffset, link.ToOffset) is not { } slice)
+                {
+                    log.LogError("{Topic}-{Partition}: WAL object {Key} does not hold whole batches for offsets {From}-{To}; the WAL chain ends there", topic, partition, link.Source.ObjectKey, link.FromOffset, link.ToOffset - 1);
+                    break;
+                }
+                result.Add(new SegmentRef(fromOffset, link.ToOffset - 1, slice.Length, c.MaxTimestamp) { UnsealedBody = slice, DurableAtMs = runtime.NowMs });
             }
-            if (n != c.Length || !WalReader.VerifyChunk(bytes, c))
-            {
-                log.LogError("{Topic}-{Partition}: the chunk of WAL object {Key} at offset {Offset} fails its checksum; the WAL chain ends there", topic, partition, link.Source.ObjectKey, link.FromOffset);
-                break;
-            }
-            // The first link may start inside a batch (a log start offset moved by DeleteRecords):
-            // it then starts with that whole batch.
-            long fromOffset = result.Count == 0 ? BatchStartAtOrBefore(bytes, link.FromOffset) : link.FromOffset;
-            if (WalChain.Slice(bytes, fromOffset, link.ToOffset) is not { } slice)
-            {
-                log.LogError("{Topic}-{Partition}: WAL object {Key} does not hold whole batches for offsets {From}-{To}; the WAL chain ends there", topic, partition, link.Source.ObjectKey, link.FromOffset, link.ToOffset - 1);
-                break;
-            }
-            result.Add(new SegmentRef(fromOffset, link.ToOffset - 1, slice.Length, c.MaxTimestamp) { UnsealedBody = slice, DurableAtMs = runtime.NowMs });
+        }
+        finally
+        {
+            // Reads past where the chain ended are not needed: cancelled, their failures observed here.
+            done.Cancel();
+            foreach (var r in read) _ = r.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        if (times is not null)
+        {
+            times.WalChunks = result.Count;
+            times.WalChunksMs = Stopwatch.GetElapsedTime(footed).TotalMilliseconds;
         }
         return result;
+    }
+
+    private async Task<(byte[] Bytes, int Read)> ReadChunkAsync(WalChunkRef source, SemaphoreSlim gate, CancellationToken ct)
+    {
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var bytes = new byte[source.Chunk.Length];
+            int n = await Measure("get", () => store.ReadRangeAsync(source.ObjectKey, source.Chunk.Position, bytes, ct)).ConfigureAwait(false);
+            return (bytes, n);
+        }
+        finally { gate.Release(); }
     }
 
     private static long BatchStartAtOrBefore(ReadOnlySpan<byte> batches, long offset)
@@ -564,6 +623,12 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>Forgets a deleted WAL object's footer.</summary>
+    /// <summary>
+    /// The footer of a WAL object this broker has just written: a later open here (a retake
+    /// after a lapse) needs no GET for it. Dropped with the object, like a footer read.
+    /// </summary>
+    public void RememberWalFooter(string key, WalFooter footer) => _walFooters[key] = footer;
+
     public void ForgetWal(string key)
     {
         _walFooters.TryRemove(key, out _);

@@ -76,5 +76,6 @@ internal static class MetadataKeys
     public static string LogStartOffset(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/log_start_offset";
     public static string LeaderEpoch(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/leader_epoch";
     public static string EpochStarts(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/epoch_starts";
+    public static string EpochWriters(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/epoch_writers";
     public static string SealedHandoff(string topic, int partition) => $"/kafscale/topics/{topic}/partitions/{partition}/sealed_handoff";
 }

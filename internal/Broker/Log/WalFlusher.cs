@@ -64,6 +64,25 @@ internal sealed class WalFlusher
     }
 
     private long _outstanding;
+    private long _clockMs;
+
+    /// <summary>The broker id in this broker's WAL keys.</summary>
+    public int BrokerId => _brokerId;
+
+    /// <summary>
+    /// The wall clock in milliseconds as this process stamps its WAL keys, never going back: a
+    /// leader epoch's recorded start time (epoch_writers, docs/metadata.md) is at or before the
+    /// key time of every WAL object holding that epoch's chunks, even if the system clock steps back.
+    /// </summary>
+    public long ClockMs()
+    {
+        while (true)
+        {
+            long last = Interlocked.Read(ref _clockMs);
+            long now = Math.Max(last, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            if (now == last || Interlocked.CompareExchange(ref _clockMs, now, last) == last) return now;
+        }
+    }
 
     /// <summary>WAL objects written and not yet collected.</summary>
     public long Outstanding => Interlocked.Read(ref _outstanding);
@@ -170,7 +189,7 @@ internal sealed class WalFlusher
     private async Task UploadAsync(List<WalTake> takes)
     {
         long start = Stopwatch.GetTimestamp();
-        long createdAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        long createdAt = ClockMs();
         long sequence = Interlocked.Increment(ref _sequence);
         string key = WalKeys.Key(_storage.Namespace, createdAt, sequence, _brokerId);
         ReadOnlyMemory<byte>[]? parts = null;
@@ -207,6 +226,7 @@ internal sealed class WalFlusher
             long length = 0;
             foreach (var part in parts!) length += part.Length;
             _runtime.Metrics.WalWritten(length, takes.Count, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            _storage.RememberWalFooter(key, new WalFooter(_brokerId, createdAt, sequence, chunks!));
             var own = new OwnWalObject(key, takes.Count);
             Interlocked.Increment(ref _outstanding);
             for (int i = 0; i < takes.Count; i++)
