@@ -109,18 +109,32 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
         foreach (var gate in gates) await gate.PassAsync(key).ConfigureAwait(false);
     }
 
-    public Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+    public Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        _reads.Enqueue(key);
+        return inner.GetAsync(key, cancellationToken);
+    }
 
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _rangeReads = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _reads = new();
 
     /// <summary>Keys of every ranged read (segment footers at recovery), in order.</summary>
     public IReadOnlyList<string> RangeReads => [.. _rangeReads];
 
-    public void ClearRangeReads() => _rangeReads.Clear();
+    /// <summary>Keys of every read, ranged or whole, in order.</summary>
+    public IReadOnlyList<string> Reads => [.. _reads];
+
+    /// <summary>Forgets the reads so far (ranged and whole).</summary>
+    public void ClearRangeReads()
+    {
+        _rangeReads.Clear();
+        _reads.Clear();
+    }
 
     public Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
         _rangeReads.Enqueue(key);
+        _reads.Enqueue(key);
         return inner.ReadRangeAsync(key, offset, destination, cancellationToken);
     }
 

@@ -107,7 +107,7 @@ public class WalRecoveryTests
         Assert.All(chains, Assert.Empty);
         // The first open lists at once; the five that ask meanwhile share the next listing.
         Assert.InRange(host.Store.Lists - lists, 1, 2);
-        Assert.Equal(keys.Order(StringComparer.Ordinal), host.Store.RangeReads.Order(StringComparer.Ordinal));
+        Assert.Equal(keys.Order(StringComparer.Ordinal), host.Store.Reads.Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -261,13 +261,47 @@ public class WalRecoveryTests
         await host.RestartAsync();
 
         Assert.Equal(2, host.Log(Topic).HighWatermark);
-        Assert.Contains(mine, host.Store.RangeReads);
-        Assert.DoesNotContain(foreign, host.Store.RangeReads);
-        Assert.DoesNotContain(before, host.Store.RangeReads);
+        Assert.Contains(mine, host.Store.Reads);
+        Assert.DoesNotContain(foreign, host.Store.Reads);
+        Assert.DoesNotContain(before, host.Store.Reads);
         writers = EpochWriters.Parse((await host.Metadata.GetAsync(writersKey, CancellationToken.None))?.Value);
         var starts = EpochStarts.Parse((await host.Metadata.GetAsync($"/kafscale/topics/{Topic}/partitions/0/epoch_starts", CancellationToken.None))?.Value);
         Assert.Equal(starts.Select(e => e.Epoch), writers.Keys.Order());
         Assert.All(writers.Values, w => Assert.Equal(me, w.Broker));
+    }
+
+    [Fact]
+    public async Task A_takeover_of_partitions_whose_chunks_share_WAL_objects_reads_each_object_once()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var logs = await host.CreateTopicAsync(Topic, 3);
+        Assert.True(host.Logs.TryGetTopic(Topic, out var topic));
+        int me = host.Runtime.Wal!.BrokerId;
+        // What a crashed process of this broker left: each flush held a chunk of every partition.
+        var keys = new List<string>();
+        for (int i = 0; i < 4; i++)
+        {
+            long seq = Interlocked.Increment(ref _sequence);
+            long created = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var builder = new WalObjectBuilder(me, created, seq);
+            for (int p = 0; p < 3; p++)
+                builder.AddChunk(topic.Id, Topic, p, logs[p].LeaderEpoch, AsAppended(2 * i, logs[p].LeaderEpoch, Batches.Make(2, $"p{p}-{i}")));
+            string key = WalKeys.Key(host.Namespace, created, seq, me);
+            await host.Store.Inner.PutAsync(key, builder.Build().Bytes, CancellationToken.None);
+            keys.Add(key);
+        }
+        host.Store.ClearRangeReads();
+
+        await host.RestartAsync();
+
+        for (int p = 0; p < 3; p++)
+        {
+            var log = host.Log(Topic, p);
+            Assert.Equal(8, log.HighWatermark);
+            Assert.Equal(Enumerable.Range(0, 4).Select(i => Batches.Make(2, $"p{p}-{i}")), (await ReadAllAsync(host, log)).Select(Batches.AsProduced));
+        }
+        // One GET per object gave its footer and the chunks of all three partitions.
+        Assert.Equal(keys.Order(StringComparer.Ordinal), host.Store.Reads.Where(k => k.StartsWith(WalKeys.Prefix(host.Namespace), StringComparison.Ordinal)).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -301,7 +335,7 @@ public class WalRecoveryTests
         int before = host.Storage.CachedWalFooters;
         Assert.Equal(0, await log.AppendBlob(Batches.Make(2, "a")).DurableAsync());
         Assert.Equal(before + 1, host.Storage.CachedWalFooters);
-        Assert.Empty(host.Store.RangeReads);
+        Assert.Empty(host.Store.Reads);
     }
 
     [Fact]

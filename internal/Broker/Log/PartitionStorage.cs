@@ -429,7 +429,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         int unknown = 0;
         foreach (var o in objects) if (!_walFooters.ContainsKey(o.Key)) unknown++;
         await Parallel.ForEachAsync(Enumerable.Range(0, objects.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct },
-            async (i, token) => footers[i] = await WalFooterAsync(objects[i], token).ConfigureAwait(false)).ConfigureAwait(false);
+            async (i, token) => footers[i] = await WalFooterAsync(objects[i], token, whole: true).ConfigureAwait(false)).ConfigureAwait(false);
         long footed = Stopwatch.GetTimestamp();
         if (times is not null)
         {
@@ -440,11 +440,13 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             times.WalFootersMs = Stopwatch.GetElapsedTime(listedAt, footed).TotalMilliseconds;
         }
         var chunks = new List<WalChunkRef>();
+        var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
         for (int i = 0; i < objects.Count; i++)
         {
             if (footers[i] is not { } footer) continue;
             foreach (var c in footer.Chunks)
                 if (c.TopicId == topicId && c.Partition == partition && c.LastOffset >= from) chunks.Add(new WalChunkRef(objects[i].Key, c));
+            sizes[objects[i].Key] = objects[i].Size;
         }
         var result = new List<SegmentRef>();
         if (chunks.Count == 0) return result;
@@ -453,7 +455,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         var read = new Task<(byte[] Bytes, int Read)>[links.Count];
         var gate = new SemaphoreSlim(16); // not disposed: reads cut short below may still release it
         using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        for (int i = 0; i < links.Count; i++) read[i] = ReadChunkAsync(links[i].Source, gate, done.Token);
+        for (int i = 0; i < links.Count; i++) read[i] = ReadChunkAsync(links[i].Source, sizes[links[i].Source.ObjectKey], gate, done.Token);
         try
         {
             for (int i = 0; i < links.Count; i++)
@@ -498,11 +500,17 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         return result;
     }
 
-    private async Task<(byte[] Bytes, int Read)> ReadChunkAsync(WalChunkRef source, SemaphoreSlim gate, CancellationToken ct)
+    private async Task<(byte[] Bytes, int Read)> ReadChunkAsync(WalChunkRef source, long objectSize, SemaphoreSlim gate, CancellationToken ct)
     {
         await gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            var c = source.Chunk;
+            if (await WalObjectBodyAsync(new ObjectInfo(source.ObjectKey, objectSize)).ConfigureAwait(false) is { } body)
+            {
+                int held = (int)Math.Clamp(body.Length - c.Position, 0, c.Length);
+                return (body.AsSpan((int)Math.Min(c.Position, body.Length), held).ToArray(), held);
+            }
             var bytes = new byte[source.Chunk.Length];
             int n = await Measure("get", () => store.ReadRangeAsync(source.ObjectKey, source.Chunk.Position, bytes, ct)).ConfigureAwait(false);
             return (bytes, n);
@@ -569,32 +577,45 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// A WAL object's footer, read with one ranged GET (two for a large footer); null when the
     /// object is torn, corrupt or gone. Concurrent opens that want the same footer share one read.
     /// </summary>
-    public Task<WalFooter?> WalFooterAsync(ObjectInfo obj, CancellationToken ct)
+    /// <param name="whole">
+    /// An open wants the chunks too: a small object is read whole (<see cref="WalObjectBodyAsync"/>),
+    /// so one GET gives its footer and every chunk in it.
+    /// </param>
+    public Task<WalFooter?> WalFooterAsync(ObjectInfo obj, CancellationToken ct, bool whole = false)
     {
         if (_walFooters.TryGetValue(obj.Key, out var known)) return Task.FromResult(known);
         var mine = new TaskCompletionSource<WalFooter?>(TaskCreationOptions.RunContinuationsAsynchronously);
         var reading = _walFooterReads.GetOrAdd(obj.Key, mine.Task);
-        if (reading == mine.Task) _ = FillFooterAsync(obj, mine);
+        if (reading == mine.Task) _ = FillFooterAsync(obj, whole, mine);
         return reading.WaitAsync(ct);
     }
 
-    private async Task FillFooterAsync(ObjectInfo obj, TaskCompletionSource<WalFooter?> result)
+    private async Task FillFooterAsync(ObjectInfo obj, bool whole, TaskCompletionSource<WalFooter?> result)
     {
-        try { result.TrySetResult(await ReadWalFooterAsync(obj, CancellationToken.None).ConfigureAwait(false)); }
+        try { result.TrySetResult(await ReadWalFooterAsync(obj, whole, CancellationToken.None).ConfigureAwait(false)); }
         catch (Exception ex) { result.TrySetException(ex); }
         finally { _walFooterReads.TryRemove(new KeyValuePair<string, Task<WalFooter?>>(obj.Key, result.Task)); }
     }
 
-    private async Task<WalFooter?> ReadWalFooterAsync(ObjectInfo obj, CancellationToken ct)
+    private async Task<WalFooter?> ReadWalFooterAsync(ObjectInfo obj, bool whole, CancellationToken ct)
     {
         if (!WalKeys.TryParse(obj.Key, out long createdAt, out long sequence, out int brokerId)) return null;
         WalFooter? footer = null;
         try
         {
             if (obj.Size < WalFormat.HeaderSize + WalFormat.TrailerSize) throw new WalCorruptException(WalProblem.TooShort, $"{obj.Size} bytes");
+            byte[]? body = whole ? await WalObjectBodyAsync(obj).ConfigureAwait(false) : null;
+            // The object as listed, from the whole body read or by ranged GETs.
+            async Task<int> ReadAsync(long position, byte[] into)
+            {
+                if (body is null) return await Measure("get", () => store.ReadRangeAsync(obj.Key, position, into, ct)).ConfigureAwait(false);
+                int n = (int)Math.Clamp(body.Length - position, 0, into.Length);
+                body.AsSpan((int)Math.Min(position, body.Length), n).CopyTo(into);
+                return n;
+            }
             int tailSize = WalReader.TailReadSize(obj.Size);
             var tail = new byte[tailSize];
-            int n = await Measure("get", () => store.ReadRangeAsync(obj.Key, obj.Size - tailSize, tail, ct)).ConfigureAwait(false);
+            int n = await ReadAsync(obj.Size - tailSize, tail).ConfigureAwait(false);
             if (n != tailSize) throw new WalCorruptException(WalProblem.TooShort, $"read {n} of the last {tailSize} bytes");
             var (length, crc) = WalReader.ReadTrailer(tail.AsSpan(tailSize - WalFormat.TrailerSize));
             byte[] table;
@@ -603,7 +624,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             {
                 if (length + WalFormat.TrailerSize + WalFormat.HeaderSize > obj.Size) throw new WalCorruptException(WalProblem.BadFooter, $"footer of {length} bytes in an object of {obj.Size}");
                 table = new byte[length];
-                n = await Measure("get", () => store.ReadRangeAsync(obj.Key, obj.Size - WalFormat.TrailerSize - length, table, ct)).ConfigureAwait(false);
+                n = await ReadAsync(obj.Size - WalFormat.TrailerSize - length, table).ConfigureAwait(false);
                 if (n != length) throw new WalCorruptException(WalProblem.TooShort, $"read {n} of a {length}-byte footer");
             }
             footer = WalReader.ParseFooter(table, crc, obj.Size, brokerId, createdAt, sequence);
@@ -622,13 +643,67 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         return footer;
     }
 
-    /// <summary>Forgets a deleted WAL object's footer.</summary>
+    /// <summary>WAL objects up to this size are read whole by an open (a takeover's objects are small and many).</summary>
+    internal static long WholeWalObjectBytes { get; set; } = 1 << 20;
+
+    /// <summary>At most this many bytes of whole WAL objects are held at once; beyond it, reads are ranged.</summary>
+    internal static long WalObjectBodyBudget { get; set; } = 64L << 20;
+
+    /// <summary>How long a whole WAL object stays held after it was read, for the other opens of a takeover.</summary>
+    internal static TimeSpan WalObjectBodyHold { get; set; } = TimeSpan.FromSeconds(5);
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<byte[]?>> _walBodies = new();
+    private long _walBodyBytes;
+
+    /// <summary>Whole WAL objects held now, for tests.</summary>
+    internal int HeldWalObjects => _walBodies.Count;
+
+    /// <summary>
+    /// A small WAL object's bytes exactly as listed, read with one GET that the opens of a
+    /// takeover share (each open needs its own partition's chunk of the same objects): held for
+    /// <see cref="WalObjectBodyHold"/> after the read, within <see cref="WalObjectBodyBudget"/>.
+    /// Null when the object is too big, the budget is spent, it is gone, or it does not have the
+    /// listed size (a PUT still in progress on a store that lists those): the caller then reads
+    /// ranges, which judge such an object as before.
+    /// </summary>
+    private async Task<byte[]?> WalObjectBodyAsync(ObjectInfo obj)
+    {
+        if (obj.Size > WholeWalObjectBytes) return null;
+        if (!_walBodies.TryGetValue(obj.Key, out var reading))
+        {
+            if (Interlocked.Add(ref _walBodyBytes, obj.Size) > WalObjectBodyBudget)
+            {
+                Interlocked.Add(ref _walBodyBytes, -obj.Size);
+                return null;
+            }
+            var mine = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            reading = _walBodies.GetOrAdd(obj.Key, mine.Task);
+            if (reading == mine.Task) _ = FillBodyAsync(obj, mine);
+            else Interlocked.Add(ref _walBodyBytes, -obj.Size);
+        }
+        byte[]? body;
+        try { body = await reading.ConfigureAwait(false); }
+        catch (ObjectNotFoundException) { return null; }
+        return body is not null && body.Length == obj.Size ? body : null;
+    }
+
+    private async Task FillBodyAsync(ObjectInfo obj, TaskCompletionSource<byte[]?> result)
+    {
+        try { result.TrySetResult(await Measure("get", () => store.GetAsync(obj.Key, CancellationToken.None)).ConfigureAwait(false)); }
+        catch (Exception ex) { result.TrySetException(ex); }
+        try { await Task.Delay(result.Task.IsCompletedSuccessfully ? WalObjectBodyHold : TimeSpan.Zero, _stopping.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        _walBodies.TryRemove(new KeyValuePair<string, Task<byte[]?>>(obj.Key, result.Task));
+        Interlocked.Add(ref _walBodyBytes, -obj.Size);
+    }
+
     /// <summary>
     /// The footer of a WAL object this broker has just written: a later open here (a retake
     /// after a lapse) needs no GET for it. Dropped with the object, like a footer read.
     /// </summary>
     public void RememberWalFooter(string key, WalFooter footer) => _walFooters[key] = footer;
 
+    /// <summary>Forgets a deleted WAL object's footer.</summary>
     public void ForgetWal(string key)
     {
         _walFooters.TryRemove(key, out _);
