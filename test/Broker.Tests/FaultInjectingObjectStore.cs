@@ -155,6 +155,18 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
         await foreach (var o in inner.ListAsync(prefix, cancellationToken).ConfigureAwait(false)) yield return o;
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string?> _startAfters = new();
+
+    /// <summary>The StartAfter of every listing that gave one (null for the others), in order.</summary>
+    public IReadOnlyList<string?> ListStartAfters => [.. _startAfters];
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        _startAfters.Enqueue(startAfter);
+        await foreach (var o in ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+            if (startAfter is null || string.CompareOrdinal(o.Key, startAfter) > 0) yield return o;
+    }
+
     public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
 
     public ValueTask DisposeAsync()

@@ -264,6 +264,8 @@ public class WalRecoveryTests
         Assert.Contains(mine, host.Store.Reads);
         Assert.DoesNotContain(foreign, host.Store.Reads);
         Assert.DoesNotContain(before, host.Store.Reads);
+        // Keys are time first: the listing itself starts where the epoch began.
+        Assert.Contains(WalKeys.StartAfter(host.Namespace, recorded.SinceMs), host.Store.ListStartAfters);
         writers = EpochWriters.Parse((await host.Metadata.GetAsync(writersKey, CancellationToken.None))?.Value);
         var starts = EpochStarts.Parse((await host.Metadata.GetAsync($"/kafscale/topics/{Topic}/partitions/0/epoch_starts", CancellationToken.None))?.Value);
         Assert.Equal(starts.Select(e => e.Epoch), writers.Keys.Order());

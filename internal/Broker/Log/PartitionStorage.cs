@@ -40,6 +40,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     private readonly Lock _walListLock = new();
     private Task<List<ObjectInfo>>? _walListing;
     private Task<List<ObjectInfo>>? _walListingNext;
+    private long _walListingNextFrom = long.MaxValue;
 
     public IObjectStore Store => store;
     public string Namespace => ns;
@@ -418,7 +419,8 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         OpenTimes? times = null, IReadOnlyDictionary<int, long>? writers = null)
     {
         long started = Stopwatch.GetTimestamp();
-        var listed = await ListWalAsync().WaitAsync(ct).ConfigureAwait(false);
+        long fromMs = writers is { Count: > 0 } ? writers.Values.Min() : 0;
+        var listed = await ListWalAsync(fromMs).WaitAsync(ct).ConfigureAwait(false);
         long listedAt = Stopwatch.GetTimestamp();
         // Only the objects of brokers that led an epoch the chain can use, stamped since that
         // epoch began (EpochWriters.Since); without that knowledge, every object.
@@ -529,17 +531,20 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>
-    /// The WAL objects in the store, listed after this call began. Partitions opened together (a
-    /// takeover) share listings: a call that arrives while one is under way gets the next one,
-    /// which starts when that one ends, so a wave of opens lists twice rather than once each.
-    /// The list is shared: callers only read it.
+    /// The WAL objects in the store stamped at or after <paramref name="fromMs"/> (0: all),
+    /// listed after this call began (keys are time first, so that is S3's StartAfter). Partitions
+    /// opened together (a takeover) share listings: a call that arrives while one is under way
+    /// gets the next one, which starts when that one ends and lists from the earliest time its
+    /// callers asked for, so a wave of opens lists twice rather than once each. The list is
+    /// shared: callers only read it.
     /// </summary>
-    private Task<List<ObjectInfo>> ListWalAsync()
+    private Task<List<ObjectInfo>> ListWalAsync(long fromMs)
     {
         Interlocked.Increment(ref _walListingRequests);
         lock (_walListLock)
         {
-            if (_walListing is null || _walListing.IsCompleted) return _walListing = ListWalOnceAsync();
+            if (_walListing is null || _walListing.IsCompleted) return _walListing = ListWalOnceAsync(fromMs);
+            _walListingNextFrom = Math.Min(_walListingNextFrom, fromMs);
             return _walListingNext ??= ListWalAfterAsync(_walListing);
         }
     }
@@ -550,25 +555,33 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         Task<List<ObjectInfo>> mine;
         lock (_walListLock)
         {
-            _walListing = mine = ListWalOnceAsync();
+            _walListing = mine = ListWalOnceAsync(_walListingNextFrom);
             _walListingNext = null;
+            _walListingNextFrom = long.MaxValue;
         }
         return await mine.ConfigureAwait(false);
     }
 
-    private async Task<List<ObjectInfo>> ListWalOnceAsync()
+    /// <summary>Footers of objects stamped this long before a listing's start are dropped from the cache (read again if ever needed).</summary>
+    private static readonly long WalFooterCacheHorizonMs = (long)TimeSpan.FromHours(1).TotalMilliseconds;
+
+    private async Task<List<ObjectInfo>> ListWalOnceAsync(long fromMs)
     {
         await Task.Yield(); // never list under the caller's lock
         var objects = new List<ObjectInfo>();
-        await foreach (var o in store.ListAsync(WalKeys.Prefix(ns), CancellationToken.None).ConfigureAwait(false)) objects.Add(o);
-        // The listing is whole: a footer or a torn verdict of an object it no longer shows belongs
-        // to one deleted since (by whichever broker), so the caches hold only what the store holds.
+        string? startAfter = fromMs > 0 ? WalKeys.StartAfter(ns, fromMs) : null;
+        await foreach (var o in store.ListAsync(WalKeys.Prefix(ns), startAfter, CancellationToken.None).ConfigureAwait(false)) objects.Add(o);
+        // The listing is whole from fromMs on: a footer or a torn verdict of an object it no
+        // longer shows belongs to one deleted since (by whichever broker), so the caches hold
+        // only what the store holds. Older entries are dropped past the horizon.
         if (!_walFooters.IsEmpty || !_walTornLogged.IsEmpty)
         {
             var present = new HashSet<string>(objects.Count, StringComparer.Ordinal);
             foreach (var o in objects) present.Add(o.Key);
-            foreach (var key in _walFooters.Keys) if (!present.Contains(key)) _walFooters.TryRemove(key, out _);
-            foreach (var key in _walTornLogged.Keys) if (!present.Contains(key)) _walTornLogged.TryRemove(key, out _);
+            bool Gone(string key) => !present.Contains(key)
+                && (fromMs <= 0 || !WalKeys.TryParse(key, out long createdAt, out _, out _) || createdAt >= fromMs || createdAt < fromMs - WalFooterCacheHorizonMs);
+            foreach (var key in _walFooters.Keys) if (Gone(key)) _walFooters.TryRemove(key, out _);
+            foreach (var key in _walTornLogged.Keys) if (Gone(key)) _walTornLogged.TryRemove(key, out _);
         }
         return objects;
     }
