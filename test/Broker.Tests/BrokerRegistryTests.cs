@@ -58,4 +58,64 @@ public sealed class BrokerRegistryTests : IAsyncLifetime
         await using var third = await BrokerRegistry.StartAsync(_meta, 2, [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9094)], ttl, TimeSpan.Zero, NullLogger.Instance, CancellationToken.None);
         Assert.True(third.SettlesAt(2) <= Stopwatch.GetTimestamp());
     }
+
+    /// <summary>A registration of broker 0 as the killed process left it: its lease runs on for a minute.</summary>
+    private async Task<long> LeftBehindAsync(string? incarnation)
+    {
+        long lease = await _meta.GrantLeaseAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+        string json = incarnation is null ? "{\"host\":\"old\",\"port\":1}" : $"{{\"host\":\"old\",\"port\":1,\"incarnation\":\"{incarnation}\"}}";
+        await _meta.PutAsync(ClusterKeys.Broker(0), System.Text.Encoding.UTF8.GetBytes(json), lease, CancellationToken.None);
+        return lease;
+    }
+
+    [Fact]
+    public async Task A_broker_restarted_on_its_data_directory_revokes_the_lease_its_dead_process_left_instead_of_waiting()
+    {
+        string dataDir = Path.Combine(_root, "broker0");
+        string token;
+        using (var crashed = IncarnationLock.Acquire(dataDir))
+        {
+            Assert.NotNull(crashed); // Linux has a boot id
+            token = crashed!.Token;
+        } // the process died: the kernel dropped its lock
+        long old = await LeftBehindAsync(token);
+        var restarted = IncarnationLock.Acquire(dataDir);
+        Assert.Equal(token, restarted!.Previous);
+
+        // Its own TTL is 1 s: waiting for the minute-long lease would give up after 6 s with an error.
+        await using var registry = await BrokerRegistry.StartAsync(_meta, 0, [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092)], TimeSpan.FromSeconds(1), TimeSpan.Zero, NullLogger.Instance, CancellationToken.None, restarted);
+
+        var record = await _meta.GetAsync(ClusterKeys.Broker(0), CancellationToken.None);
+        Assert.Equal(registry.LeaseId, record!.Lease);
+        Assert.Null(await _meta.KeepAliveAsync(old, CancellationToken.None)); // revoked
+        Assert.Contains(restarted.Token, System.Text.Encoding.UTF8.GetString(record.Value));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_registration_not_proven_dead_is_waited_for_never_revoked(bool otherDirectory)
+    {
+        // Another process's token (another data directory, or a machine with another boot id), or none.
+        string dataDir = Path.Combine(_root, "broker0");
+        string? token = null;
+        if (otherDirectory)
+            using (var elsewhere = IncarnationLock.Acquire(Path.Combine(_root, "elsewhere"))) token = elsewhere!.Token;
+        long old = await LeftBehindAsync(token);
+        var mine = IncarnationLock.Acquire(dataDir);
+
+        var refused = await Assert.ThrowsAsync<StartupException>(() => BrokerRegistry.StartAsync(_meta, 0, [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092)], TimeSpan.FromSeconds(1), TimeSpan.Zero, NullLogger.Instance, CancellationToken.None, mine));
+
+        Assert.Contains("registered by a live broker", refused.Message);
+        Assert.NotNull(await _meta.KeepAliveAsync(old, CancellationToken.None)); // still there
+    }
+
+    [Fact]
+    public void A_data_directory_a_running_broker_holds_is_refused_to_a_second_one()
+    {
+        string dataDir = Path.Combine(_root, "shared");
+        using var first = IncarnationLock.Acquire(dataDir);
+        var refused = Assert.Throws<StartupException>(() => IncarnationLock.Acquire(dataDir));
+        Assert.Contains("--data-dir", refused.Message);
+    }
 }

@@ -38,7 +38,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
     public async Task<ClusterNode> AddAsync()
     {
         int id = _nodes.Count;
-        var config = new BrokerConfig { BrokerId = id, AdvertisedPort = 9000 + id, FlushIntervalMs = 0, SegmentBytes = 1 << 20, LeaseTtlMs = 30_000, LeaderRebalanceDelayMs = 0 };
+        var config = new BrokerConfig { BrokerId = id, AdvertisedPort = 9000 + id, FlushIntervalMs = 0, SegmentBytes = 1 << 20, LeaseTtlMs = 30_000, LeaderRebalanceDelayMs = 0, DataDir = Path.Combine(Root, $"broker{id}") };
         var runtime = new LogRuntime(config, LogHost.NewMetrics(), NullLogger.Instance);
         var store = new LocalDirectoryObjectStore(Path.Combine(Root, "objects"));
         var storage = new PartitionStorage(store, config.Namespace, runtime, NullLogger.Instance);

@@ -44,8 +44,9 @@ internal sealed class LogHost : IAsyncDisposable
     public static async Task<LogHost> StartAsync(Action<BrokerConfig>? configure = null, bool withCache = false, TimeProvider? time = null, long readAheadBytes = 0)
     {
         var config = new BrokerConfig { FlushIntervalMs = 0, SegmentBytes = 1 << 20, MaxWalUploads = 1, SegmentMs = 0, DefaultPartitions = 1, LeaseTtlMs = 30_000 };
-        configure?.Invoke(config);
         string root = Path.Combine(Path.GetTempPath(), "kafscale-broker-tests", Guid.NewGuid().ToString("N"));
+        config.DataDir = Path.Combine(root, "data");
+        configure?.Invoke(config);
         Directory.CreateDirectory(root);
         var host = new LogHost(root, config, withCache, time) { _readAheadBytes = readAheadBytes };
         await host.OpenAsync().ConfigureAwait(false);

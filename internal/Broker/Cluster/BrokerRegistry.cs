@@ -37,6 +37,7 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
     private bool _allocated;
     private Task _loops = Task.CompletedTask;
     private int _disposed;
+    private IncarnationLock? _incarnation;
 
     private BrokerRegistry(IMetadataStore meta, BrokerRecord record, TimeSpan ttl, TimeSpan rebalanceDelay, ILogger log)
     {
@@ -93,16 +94,23 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
         StartAsync(meta, requestedId, [new BrokerEndpoint(Security.Listeners.Plaintext, host, port)], ttl, TimeSpan.Zero, log, ct);
 
     /// <summary>Registers with one advertised endpoint per listener (the first also as host and port).</summary>
-    public static async Task<BrokerRegistry> StartAsync(IMetadataStore meta, int requestedId, IReadOnlyList<BrokerEndpoint> endpoints, TimeSpan ttl, TimeSpan rebalanceDelay, ILogger log, CancellationToken ct)
+    /// <param name="incarnation">
+    /// This process's hold on its data directory, owned by the registry from here on: with it, a
+    /// restart after a crash revokes the lease its dead predecessor left instead of waiting for it
+    /// to expire.
+    /// </param>
+    public static async Task<BrokerRegistry> StartAsync(IMetadataStore meta, int requestedId, IReadOnlyList<BrokerEndpoint> endpoints, TimeSpan ttl, TimeSpan rebalanceDelay, ILogger log, CancellationToken ct,
+        IncarnationLock? incarnation = null)
     {
         var record = new BrokerRecord
         {
             Host = endpoints[0].Host,
             Port = endpoints[0].Port,
             StartedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            Incarnation = incarnation?.Token,
             Listeners = [.. endpoints.Select(e => new ListenerRecord { Name = e.Listener, Host = e.Host, Port = e.Port })],
         };
-        var registry = new BrokerRegistry(meta, record, ttl, rebalanceDelay, log);
+        var registry = new BrokerRegistry(meta, record, ttl, rebalanceDelay, log) { _incarnation = incarnation };
         try
         {
             await registry.GrantAsync(ct).ConfigureAwait(false);
@@ -158,7 +166,7 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
         string mine = ClusterKeys.Broker(requestedId);
         var giveUp = Stopwatch.GetTimestamp() + (long)((_ttl + TimeSpan.FromSeconds(5)).TotalSeconds * Stopwatch.Frequency);
         long lastKeepAlive = Stopwatch.GetTimestamp();
-        bool told = false;
+        bool told = false, revoked = false;
         while (true)
         {
             if (Stopwatch.GetElapsedTime(lastKeepAlive) >= _interval)
@@ -173,6 +181,23 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
             if (txn.Succeeded) return requestedId;
             var holder = txn.Gets[0].Count > 0 ? txn.Gets[0][0] : null;
             if (holder is not null && holder.Lease == LeaseId) return requestedId;
+            if (holder is not null && holder.Lease != 0 && !revoked && IsDeadPredecessor(holder))
+            {
+                revoked = true;
+                // Kafka fences a broker's old incarnation as soon as the new one registers; the
+                // proof here is the data directory's lock (IncarnationLock), so nothing the dead
+                // process held needs to wait out its lease.
+                _log.LogInformation("broker id {BrokerId}: the process registered under it (lease {Lease:x}) ran on this machine with this data directory and has exited; revoking its lease instead of waiting for it to expire", requestedId, holder.Lease);
+                try
+                {
+                    await _meta.RevokeLeaseAsync(holder.Lease, ct).ConfigureAwait(false);
+                    continue;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    _log.LogWarning("could not revoke lease {Lease:x} of this broker's previous process ({Error}); waiting for it to expire", holder.Lease, ex.Message);
+                }
+            }
             if (again && _allocated && holder is not null)
             {
                 // Re-registering after the lease expired, and a newcomer took the id meanwhile.
@@ -188,6 +213,13 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
             }
             await Task.Delay(250, ct).ConfigureAwait(false);
         }
+    }
+
+    private bool IsDeadPredecessor(KeyValue holder)
+    {
+        if (_incarnation?.Previous is not { } previous) return false;
+        try { return JsonSerializer.Deserialize(holder.Value, ClusterJsonContext.Default.BrokerRecord)?.Incarnation == previous; }
+        catch (JsonException) { return false; }
     }
 
     private void ResetBrokers(IReadOnlyList<KeyValue> all, long revision)
@@ -371,5 +403,6 @@ internal sealed class BrokerRegistry : IClusterMembership, IAsyncDisposable
         }
         Guard.Lapse();
         _stop.Dispose();
+        _incarnation?.Dispose();
     }
 }

@@ -47,7 +47,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         var ttl = TimeSpan.FromMilliseconds(config.LeaseTtlMs);
         var registry = await BrokerRegistry.StartAsync(meta, config.BrokerId,
             [.. config.EffectiveListeners().Select(l => new BrokerEndpoint(l.Name, l.AdvertisedHost, l.AdvertisedPort))], ttl,
-            TimeSpan.FromMilliseconds(config.LeaderRebalanceDelayMs), log, ct).ConfigureAwait(false);
+            TimeSpan.FromMilliseconds(config.LeaderRebalanceDelayMs), log, ct, IncarnationLock.Acquire(config.DataDir)).ConfigureAwait(false);
         LogManager? logs = null;
         PartitionLeadership? leadership = null;
         try

@@ -33,6 +33,8 @@ internal sealed class BrokerRecord
     [JsonPropertyName("port")] public int Port { get; set; }
     [JsonPropertyName("rack")] public string? Rack { get; set; }
     [JsonPropertyName("started_ms")] public long StartedMs { get; set; }
+    /// <summary>The process's incarnation token (<see cref="IncarnationLock"/>); absent where it has none.</summary>
+    [JsonPropertyName("incarnation")] public string? Incarnation { get; set; }
     /// <summary>One advertised endpoint per listener name; host and port above repeat the first.</summary>
     [JsonPropertyName("listeners")] public List<ListenerRecord>? Listeners { get; set; }
 }
