@@ -17,6 +17,12 @@ internal sealed class IncarnationLock : IDisposable
 {
     public const string FileName = "broker.incarnation";
 
+    /// <summary>
+    /// What .NET reports when another open file holds the lock: on Linux the errno of a refused
+    /// flock (EWOULDBLOCK), on Windows a sharing violation.
+    /// </summary>
+    private const int WouldBlock = 11, SharingViolation = 32;
+
     private readonly FileStream _file;
 
     private IncarnationLock(FileStream file, string token, string? previous)
@@ -45,10 +51,13 @@ internal sealed class IncarnationLock : IDisposable
         string path = Path.Combine(dataDir, FileName);
         FileStream file;
         try { file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0); }
-        catch (IOException ex)
+        catch (IOException ex) when ((ex.HResult & 0xFFFF) is SharingViolation or WouldBlock)
         {
             throw new StartupException($"the data directory {Path.GetFullPath(dataDir)} is in use by another broker process ({path} is locked): give each broker its own --data-dir", ex);
         }
+        // A data directory this process may not write (read-only, another owner): no proof, so
+        // restarts wait for the lease, as before.
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
         try
         {
             var buffer = new byte[256];

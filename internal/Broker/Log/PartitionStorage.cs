@@ -408,13 +408,16 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>
-    /// The WAL chain of a partition beyond its sealed segments (docs/architecture.md, "The write
-    /// path", takeover): every WAL object's footer (cached: objects never change), the chunks of
-    /// this topic incarnation and partition, chained from <paramref name="from"/> by the chain
-    /// rule, each chunk read by a ranged GET and checked. A torn or corrupt object is skipped with
-    /// a log line; a chunk that cannot be read whole ends the chain there. A store that fails
-    /// throws: the open is retried rather than cutting the chain short.
+    /// The WAL chain of a partition beyond its sealed segments (docs/architecture.md, "Leadership
+    /// and fencing", takeover): the footers (cached: objects never change) of the WAL objects
+    /// <paramref name="writers"/> allows (every object when null), the chunks of this topic
+    /// incarnation and partition, chained from <paramref name="from"/> by the chain rule, each
+    /// chunk read (from the whole object when it is small, else by a ranged GET) and checked. A
+    /// torn or corrupt object is skipped with a log line; a chunk that cannot be read whole ends
+    /// the chain there. A store that fails throws: the open is retried rather than cutting the
+    /// chain short.
     /// </summary>
+    /// <param name="writers">The oldest key time per broker whose objects can matter (<see cref="EpochWriters.Since"/>).</param>
     public async Task<List<SegmentRef>> RecoverWalAsync(Guid topicId, string topic, int partition, long from, int minEpoch, IReadOnlyList<EpochStart>? epochStarts, CancellationToken ct,
         OpenTimes? times = null, IReadOnlyDictionary<int, long>? writers = null)
     {
