@@ -510,15 +510,9 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         await gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            var c = source.Chunk;
-            if (await WalObjectBodyAsync(new ObjectInfo(source.ObjectKey, objectSize)).ConfigureAwait(false) is { } body)
-            {
-                int held = (int)Math.Clamp(body.Length - c.Position, 0, c.Length);
-                return (body.AsSpan((int)Math.Min(c.Position, body.Length), held).ToArray(), held);
-            }
             var bytes = new byte[source.Chunk.Length];
-            int n = await Measure("get", () => store.ReadRangeAsync(source.ObjectKey, source.Chunk.Position, bytes, ct)).ConfigureAwait(false);
-            return (bytes, n);
+            var body = await WalObjectBodyAsync(new ObjectInfo(source.ObjectKey, objectSize)).ConfigureAwait(false);
+            return (bytes, await ReadWalRangeAsync(source.ObjectKey, body, source.Chunk.Position, bytes, ct).ConfigureAwait(false));
         }
         finally { gate.Release(); }
     }
@@ -621,17 +615,9 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         {
             if (obj.Size < WalFormat.HeaderSize + WalFormat.TrailerSize) throw new WalCorruptException(WalProblem.TooShort, $"{obj.Size} bytes");
             byte[]? body = whole ? await WalObjectBodyAsync(obj).ConfigureAwait(false) : null;
-            // The object as listed, from the whole body read or by ranged GETs.
-            async Task<int> ReadAsync(long position, byte[] into)
-            {
-                if (body is null) return await Measure("get", () => store.ReadRangeAsync(obj.Key, position, into, ct)).ConfigureAwait(false);
-                int n = (int)Math.Clamp(body.Length - position, 0, into.Length);
-                body.AsSpan((int)Math.Min(position, body.Length), n).CopyTo(into);
-                return n;
-            }
             int tailSize = WalReader.TailReadSize(obj.Size);
             var tail = new byte[tailSize];
-            int n = await ReadAsync(obj.Size - tailSize, tail).ConfigureAwait(false);
+            int n = await ReadWalRangeAsync(obj.Key, body, obj.Size - tailSize, tail, ct).ConfigureAwait(false);
             if (n != tailSize) throw new WalCorruptException(WalProblem.TooShort, $"read {n} of the last {tailSize} bytes");
             var (length, crc) = WalReader.ReadTrailer(tail.AsSpan(tailSize - WalFormat.TrailerSize));
             byte[] table;
@@ -640,7 +626,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             {
                 if (length + WalFormat.TrailerSize + WalFormat.HeaderSize > obj.Size) throw new WalCorruptException(WalProblem.BadFooter, $"footer of {length} bytes in an object of {obj.Size}");
                 table = new byte[length];
-                n = await ReadAsync(obj.Size - WalFormat.TrailerSize - length, table).ConfigureAwait(false);
+                n = await ReadWalRangeAsync(obj.Key, body, obj.Size - WalFormat.TrailerSize - length, table, ct).ConfigureAwait(false);
                 if (n != length) throw new WalCorruptException(WalProblem.TooShort, $"read {n} of a {length}-byte footer");
             }
             footer = WalReader.ParseFooter(table, crc, obj.Size, brokerId, createdAt, sequence);
@@ -660,19 +646,28 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>WAL objects up to this size are read whole by an open (a takeover's objects are small and many).</summary>
-    internal static long WholeWalObjectBytes { get; set; } = 1 << 20;
+    private const long WholeWalObjectBytes = 1 << 20;
 
     /// <summary>At most this many bytes of whole WAL objects are held at once; beyond it, reads are ranged.</summary>
-    internal static long WalObjectBodyBudget { get; set; } = 64L << 20;
+    private const long WalObjectBodyBudget = 64L << 20;
 
     /// <summary>How long a whole WAL object stays held after it was read, for the other opens of a takeover.</summary>
-    internal static TimeSpan WalObjectBodyHold { get; set; } = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan WalObjectBodyHold = TimeSpan.FromSeconds(5);
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<byte[]?>> _walBodies = new();
     private long _walBodyBytes;
 
-    /// <summary>Whole WAL objects held now, for tests.</summary>
-    internal int HeldWalObjects => _walBodies.Count;
+    /// <summary>
+    /// Bytes of a WAL object at a position: copied from its whole body when one was read, else by
+    /// a ranged GET. Returns how many there were (fewer past the end, as a ranged read).
+    /// </summary>
+    private async Task<int> ReadWalRangeAsync(string key, byte[]? body, long position, byte[] into, CancellationToken ct)
+    {
+        if (body is null) return await Measure("get", () => store.ReadRangeAsync(key, position, into, ct)).ConfigureAwait(false);
+        int n = (int)Math.Clamp(body.Length - position, 0, into.Length);
+        body.AsSpan((int)Math.Min(position, body.Length), n).CopyTo(into);
+        return n;
+    }
 
     /// <summary>
     /// A small WAL object's bytes exactly as listed, read with one GET that the opens of a
