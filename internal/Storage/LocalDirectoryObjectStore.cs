@@ -159,10 +159,17 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         return Task.FromResult<long?>(info.Exists ? info.Length : null);
     }
 
-    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => ListAsync(prefix, null, cancellationToken);
+
+    /// <summary>
+    /// Judges each file by its name before it looks at its size, so the files at or before
+    /// <paramref name="startAfter"/> cost the directory read and nothing more (no stat, no key
+    /// string): a WAL directory holds thousands of objects, and a takeover wants the newest.
+    /// </summary>
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ValidatePrefix(prefix);
-        List<ObjectInfo> objects = await Task.Run(() => Scan(prefix), cancellationToken).ConfigureAwait(false);
+        List<ObjectInfo> objects = await Task.Run(() => Scan(prefix, startAfter), cancellationToken).ConfigureAwait(false);
         foreach (ObjectInfo o in objects)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -240,7 +247,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         return removed;
     }
 
-    private List<ObjectInfo> Scan(string prefix)
+    private List<ObjectInfo> Scan(string prefix, string? startAfter)
     {
         int slash = prefix.LastIndexOf('/');
         string directory = slash < 0 ? _root : Path.Combine(_root, prefix.Substring(0, slash));
@@ -262,15 +269,47 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
             options)
         {
             ShouldIncludePredicate = (ref FileSystemEntry entry) =>
-                !entry.IsDirectory && !entry.FileName.StartsWith(TempPrefix, StringComparison.Ordinal),
+            {
+                if (entry.IsDirectory || entry.FileName.StartsWith(TempPrefix, StringComparison.Ordinal))
+                    return false;
+                // The key is the directory below the root, '/', the file name (the root's own files have no directory part).
+                ReadOnlySpan<char> dir = entry.Directory.Length >= rootLength ? entry.Directory[rootLength..] : [];
+                ReadOnlySpan<char> separator = dir.IsEmpty ? [] : "/";
+                return KeyStartsWith(dir, separator, entry.FileName, prefix)
+                    && (startAfter is null || CompareKey(dir, separator, entry.FileName, startAfter) > 0);
+            },
         };
         foreach (ObjectInfo o in files)
-        {
-            if (o.Key.StartsWith(prefix, StringComparison.Ordinal))
-                result.Add(o);
-        }
+            result.Add(o);
         result.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
         return result;
+    }
+
+    /// <summary>Whether the key a + b + c starts with <paramref name="prefix"/> (paths use '/' here: the store does not run on Windows).</summary>
+    internal static bool KeyStartsWith(ReadOnlySpan<char> a, ReadOnlySpan<char> b, ReadOnlySpan<char> c, ReadOnlySpan<char> prefix)
+    {
+        if (a.Length + b.Length + c.Length < prefix.Length) return false;
+        int n = Math.Min(a.Length, prefix.Length);
+        if (!a[..n].SequenceEqual(prefix[..n])) return false;
+        prefix = prefix[n..];
+        n = Math.Min(b.Length, prefix.Length);
+        if (!b[..n].SequenceEqual(prefix[..n])) return false;
+        prefix = prefix[n..];
+        return c.StartsWith(prefix, StringComparison.Ordinal);
+    }
+
+    /// <summary>Ordinal comparison of the key a + b + c with <paramref name="other"/>, without building the key.</summary>
+    internal static int CompareKey(ReadOnlySpan<char> a, ReadOnlySpan<char> b, ReadOnlySpan<char> c, ReadOnlySpan<char> other)
+    {
+        int n = Math.Min(a.Length, other.Length);
+        int d = a[..n].SequenceCompareTo(other[..n]);
+        if (d != 0 || n < a.Length) return d != 0 ? d : 1;
+        other = other[n..];
+        n = Math.Min(b.Length, other.Length);
+        d = b[..n].SequenceCompareTo(other[..n]);
+        if (d != 0 || n < b.Length) return d != 0 ? d : 1;
+        other = other[n..];
+        return c.SequenceCompareTo(other);
     }
 
     /// <summary>

@@ -111,6 +111,47 @@ public class WalRecoveryTests
     }
 
     [Fact]
+    public async Task Opens_claimed_before_a_listing_began_share_it_and_a_later_claim_lists_again()
+    {
+        await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);
+        var logs = await host.CreateTopicAsync(Topic, 2);
+        Assert.True(host.Logs.TryGetTopic(Topic, out var topic));
+        await WriteWalAsync(host, partition: 1, (logs[1].LeaderEpoch, AsAppended(0, logs[1].LeaderEpoch, Batches.Make(1, "w"))));
+        int lists = host.Store.Lists, asked = host.Storage.WalListingRequests;
+
+        // Six partitions claimed together (one timestamp, taken after the claims): the first open
+        // lists; the five that ask while it runs began after their claims, so it serves them too.
+        long claimed = System.Diagnostics.Stopwatch.GetTimestamp();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Store.ListGate = gate.Task;
+        var opens = Enumerable.Range(0, 6).Select(_ => Task.Run(() =>
+            host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None, claimedAt: claimed))).ToList();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (host.Storage.WalListingRequests - asked < 6)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "six opens did not ask for the WAL listing within 15 s");
+            await Task.Delay(5);
+        }
+        host.Store.ListGate = null;
+        gate.SetResult();
+        await Task.WhenAll(opens);
+        Assert.Equal(1, host.Store.Lists - lists);
+
+        // A partition claimed after that listing began must not trust it: an object its earlier
+        // leader acknowledged may have landed since. Its open lists again and finds the new object.
+        await WriteWalAsync(host, partition: 0, (logs[0].LeaderEpoch, AsAppended(0, logs[0].LeaderEpoch, Batches.Make(2, "x"))));
+        long beforeSecond = System.Diagnostics.Stopwatch.GetTimestamp();
+        var chain = await host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None);
+        Assert.Equal(2, host.Store.Lists - lists);
+        Assert.Equal(2, chain.Sum(c => Batches.Records(c.UnsealedBody.ToArray())));
+
+        // One claimed before that second listing began is served by it, finished as it is.
+        chain = await host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None, claimedAt: beforeSecond);
+        Assert.Equal(2, host.Store.Lists - lists);
+        Assert.Equal(2, chain.Sum(c => Batches.Records(c.UnsealedBody.ToArray())));
+    }
+
+    [Fact]
     public async Task Footers_of_WAL_objects_gone_from_the_store_are_forgotten_at_the_next_listing()
     {
         await using var host = await LogHost.StartAsync(c => c.SegmentMs = 600_000);

@@ -95,6 +95,37 @@ public sealed class LocalDirectoryObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Listing_after_a_key_returns_exactly_the_later_keys_of_the_prefix_across_directories()
+    {
+        // Keys in the root, in nested directories, sharing prefixes with each other and with the
+        // StartAfter values below: the listing judges names without building keys, so every
+        // boundary (inside a directory name, at a '/', inside a file name) is tried.
+        string[] keys =
+        [
+            "ab", "a0", "a/bc", "a/b0", "a/b/c", "a/b/d0", "a-b/c", "b/a", "b/b/b", "bb",
+            SegmentKeys.Segment("default", "orders", 0, 0), SegmentKeys.Segment("default", "orders", 0, 200),
+            SegmentKeys.Segment("default", "orders-x", 1, 5),
+        ];
+        foreach (string k in keys)
+            await _store.PutAsync(k, Bytes(k), Ct);
+        string[] starts = [.. keys, "", "a", "a/", "a/b", "a/b/", "a/b/c0", "a/b/d", "b", "b/", "b/b", "c", "default/orders/0/", "default/orders/0/segment-00000000000000000100"];
+        foreach (string prefix in new[] { "", "a", "a/", "a/b", "b/", "default/orders", "default/orders/0/" })
+        {
+            foreach (string after in starts)
+            {
+                var expected = keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && string.CompareOrdinal(k, after) > 0)
+                    .Order(StringComparer.Ordinal).ToList();
+                var listed = new List<ObjectInfo>();
+                await foreach (ObjectInfo o in _store.ListAsync(prefix, after, Ct))
+                    listed.Add(o);
+                Assert.True(expected.SequenceEqual(listed.Select(o => o.Key)),
+                    $"prefix '{prefix}' after '{after}': listed [{string.Join(", ", listed.Select(o => o.Key))}], expected [{string.Join(", ", expected)}]");
+                Assert.All(listed, o => Assert.Equal(Encoding.UTF8.GetByteCount(o.Key), o.Size));
+            }
+        }
+    }
+
+    [Fact]
     public async Task Delete_removes_the_object_and_deleting_a_missing_one_is_fine()
     {
         await _store.PutAsync("a/b/c", Bytes("x"), Ct);

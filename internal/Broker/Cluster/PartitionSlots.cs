@@ -88,12 +88,15 @@ internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogg
     /// <summary>Recovery from the store; the log accepts writes once activated.</summary>
     public async Task<IReadOnlyList<PartitionLog>> OpenAsync(IReadOnlyList<(PartitionId Slot, LeaderInfo Holder)> batch, CancellationToken ct)
     {
+        // Every slot of the batch is won by now: a WAL listing that begins from here on sees all
+        // their earlier leaders acknowledged, so the batch's opens may share one.
+        long claimedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var opened = new List<PartitionLog>(batch.Count);
         foreach (var (id, holder) in batch)
         {
             if (!logs.TryGetTopic(id.Topic, out var topic) || id.Partition >= topic.PartitionCount)
                 throw new InvalidOperationException($"topic {id.Topic} has no partition {id.Partition} any more");
-            opened.Add(await logs.Partitions.OpenAsync(topic, id.Partition, holder.Epoch, ct).ConfigureAwait(false));
+            opened.Add(await logs.Partitions.OpenAsync(topic, id.Partition, holder.Epoch, ct, claimedAt).ConfigureAwait(false));
         }
         return opened;
     }

@@ -28,7 +28,12 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
     /// segments from the store (the next_offset hint is only a hint), rebuilds the idempotent
     /// producers' state. The log is not yet visible to requests: see <see cref="TopicRegistry.Publish"/>.
     /// </summary>
-    public async Task<PartitionLog> OpenAsync(TopicState topic, int partition, int epoch, CancellationToken ct)
+    /// <param name="claimedAt">
+    /// A Stopwatch timestamp taken after this broker won the partition; opens of one takeover pass
+    /// the same one, so they can share a WAL listing (<see cref="PartitionStorage.RecoverWalAsync"/>).
+    /// By default, when this call began.
+    /// </param>
+    public async Task<PartitionLog> OpenAsync(TopicState topic, int partition, int epoch, CancellationToken ct, long? claimedAt = null)
     {
         long begun = System.Diagnostics.Stopwatch.GetTimestamp();
         var times = new OpenTimes();
@@ -68,7 +73,7 @@ internal sealed class PartitionLifecycle(IMetadataStore meta, PartitionStorage s
         times.ProducersMs = System.Diagnostics.Stopwatch.GetElapsedTime(mark).TotalMilliseconds;
         var unsealed = sealedHandoff ? []
             : await storage.RecoverWalAsync(topic.Id, topic.Name, partition, sealedEnd, lastEpoch, epochStarts, ct, times,
-                EpochWriters.Since(epochStarts, epochWriters, sealedEnd)).ConfigureAwait(false);
+                EpochWriters.Since(epochStarts, epochWriters, sealedEnd), claimedAt ?? begun).ConfigureAwait(false);
         foreach (var u in unsealed) PartitionLog.ReplayInto(producers, u.UnsealedBody.Span);
         opened.Load(segments, start, olderBelow, unsealed);
         opened.SetProducers(producers);

@@ -39,6 +39,8 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     internal int WalListingRequests => Volatile.Read(ref _walListingRequests);
     private readonly Lock _walListLock = new();
     private Task<List<ObjectInfo>>? _walListing;
+    /// <summary>When <see cref="_walListing"/> was asked of the store (a Stopwatch timestamp, taken before it began) and from which key time.</summary>
+    private long _walListingStarted, _walListingFrom;
     private Task<List<ObjectInfo>>? _walListingNext;
     private long _walListingNextFrom = long.MaxValue;
 
@@ -418,12 +420,16 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     /// chain short.
     /// </summary>
     /// <param name="writers">The oldest key time per broker whose objects can matter (<see cref="EpochWriters.Since"/>).</param>
+    /// <param name="claimedAt">
+    /// A Stopwatch timestamp taken after this broker won the partition (by default, now): a WAL
+    /// listing that began since then serves this open (<see cref="ListWalAsync"/>).
+    /// </param>
     public async Task<List<SegmentRef>> RecoverWalAsync(Guid topicId, string topic, int partition, long from, int minEpoch, IReadOnlyList<EpochStart>? epochStarts, CancellationToken ct,
-        OpenTimes? times = null, IReadOnlyDictionary<int, long>? writers = null)
+        OpenTimes? times = null, IReadOnlyDictionary<int, long>? writers = null, long? claimedAt = null)
     {
         long started = Stopwatch.GetTimestamp();
         long fromMs = writers is { Count: > 0 } ? writers.Values.Min() : 0;
-        var listed = await ListWalAsync(fromMs).WaitAsync(ct).ConfigureAwait(false);
+        var listed = await ListWalAsync(fromMs, claimedAt ?? started).WaitAsync(ct).ConfigureAwait(false);
         long listedAt = Stopwatch.GetTimestamp();
         // Only the objects of brokers that led an epoch the chain can use, stamped since that
         // epoch began (EpochWriters.Since); without that knowledge, every object.
@@ -529,21 +535,39 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
 
     /// <summary>
     /// The WAL objects in the store stamped at or after <paramref name="fromMs"/> (0: all),
-    /// listed after this call began (keys are time first, so that is S3's StartAfter). Partitions
-    /// opened together (a takeover) share listings: a call that arrives while one is under way
-    /// gets the next one, which starts when that one ends and lists from the earliest time its
-    /// callers asked for, so a wave of opens lists twice rather than once each. The list is
-    /// shared: callers only read it.
+    /// listed by a listing that began at or after <paramref name="notBefore"/> (a Stopwatch
+    /// timestamp; keys are time first, so <paramref name="fromMs"/> is S3's StartAfter).
+    /// Partitions opened together (a takeover) share listings: a listing under way or done that
+    /// began late enough and lists from early enough serves the call; otherwise the call gets
+    /// the next one, which starts when the one under way ends and lists from the earliest time
+    /// its callers asked for. The list is shared: callers only read it.
     /// </summary>
-    private Task<List<ObjectInfo>> ListWalAsync(long fromMs)
+    /// <remarks>
+    /// Why a listing that began before the call may serve it: an open needs every object the
+    /// earlier leaders acknowledged, and a leader acknowledges only uploads that completed before
+    /// it lost the partition (its lease deadline, or its handoff), which was before this broker
+    /// won the partition. So a listing that began after the claim sees them all, and the open
+    /// passes the time its batch of claims was done (docs/architecture.md, "Leadership and
+    /// fencing").
+    /// </remarks>
+    private Task<List<ObjectInfo>> ListWalAsync(long fromMs, long notBefore)
     {
         Interlocked.Increment(ref _walListingRequests);
         lock (_walListLock)
         {
-            if (_walListing is null || _walListing.IsCompleted) return _walListing = ListWalOnceAsync(fromMs);
+            if (_walListing is { } current && _walListingStarted >= notBefore && _walListingFrom <= fromMs && !current.IsFaulted && !current.IsCanceled)
+                return current;
+            if (_walListing is null || _walListing.IsCompleted) return StartWalListing(fromMs);
             _walListingNextFrom = Math.Min(_walListingNextFrom, fromMs);
             return _walListingNext ??= ListWalAfterAsync(_walListing);
         }
+    }
+
+    private Task<List<ObjectInfo>> StartWalListing(long fromMs)
+    {
+        _walListingStarted = Stopwatch.GetTimestamp();
+        _walListingFrom = fromMs;
+        return _walListing = ListWalOnceAsync(fromMs);
     }
 
     private async Task<List<ObjectInfo>> ListWalAfterAsync(Task previous)
@@ -552,7 +576,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         Task<List<ObjectInfo>> mine;
         lock (_walListLock)
         {
-            _walListing = mine = ListWalOnceAsync(_walListingNextFrom);
+            mine = StartWalListing(_walListingNextFrom);
             _walListingNext = null;
             _walListingNextFrom = long.MaxValue;
         }
