@@ -23,7 +23,11 @@ public class CommonCodecTests
     [InlineData(1)]
     [InlineData(7)]
     [InlineData(8)]
+    [InlineData(767)] // one byte short of three short lanes
+    [InlineData(768)]
     [InlineData(4093)]
+    [InlineData(24_576)] // three long lanes exactly
+    [InlineData(25_351)] // three long lanes, three short ones, a tail
     [InlineData(100_003)]
     public void Crc32c_software_and_hardware_paths_agree(int size)
     {
@@ -34,6 +38,8 @@ public class CommonCodecTests
         {
             ReadOnlySpan<byte> span = data.AsSpan(Math.Min(skip, size));
             Assert.Equal(~Crc32C.AppendHardware(0xFFFFFFFFu, span), ~Crc32C.AppendSoftware(0xFFFFFFFFu, span));
+            // A running checksum continued from any register, as pieces arrive.
+            Assert.Equal(Crc32C.AppendHardware(0x1234_5678u, span), Crc32C.AppendSoftware(0x1234_5678u, span));
         }
         Assert.Equal(0xE3069283u, ~Crc32C.AppendSoftware(0xFFFFFFFFu, "123456789"u8));
         Assert.Equal(0xE3069283u, ~Crc32C.AppendHardware(0xFFFFFFFFu, "123456789"u8));
