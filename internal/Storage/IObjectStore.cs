@@ -44,6 +44,13 @@ public interface IObjectStore : IAsyncDisposable
     bool WritesPartsInPlace => false;
 
     /// <summary>
+    /// How many large objects (sealed segments) are worth writing at once, or null for no limit
+    /// of the store's own. A local disk writes them one after another anyway, and many at once
+    /// only delay the small durable writes beside them.
+    /// </summary>
+    int? LargeWritesAtOnce => null;
+
+    /// <summary>
     /// <see cref="CreateIfAbsentAsync(string, ReadOnlyMemory{byte}, CancellationToken)"/> of the
     /// object made of <paramref name="parts"/> back to back. A store that can write them as they
     /// are (a local file: one gathered write) saves the copy into one array; by default they are

@@ -79,6 +79,15 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
 
     public bool WritesPartsInPlace => true;
 
+    /// <summary>
+    /// Two: while one segment's data goes to the disk the next one is being copied into the page
+    /// cache. Sixteen 16 MiB segments written together (partitions that fill at the same rate
+    /// seal at the same moment) delayed the WAL's fsyncs, which acknowledgements wait for: the
+    /// end-to-end p99 of a 20 MiB/s tail fell from 182 to 49 ms with two at a time
+    /// (docs/benchmarks.md, "Fan-out: what the tail is made of").
+    /// </summary>
+    public int? LargeWritesAtOnce => 2;
+
     /// <summary>One gathered write of the parts as they are: no copy into one array.</summary>
     public Task<bool> CreateIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken)
     {

@@ -24,7 +24,7 @@ internal enum UploadOutcome { Durable, Conflict, Cancelled }
 /// </summary>
 internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime runtime, ILogger log)
 {
-    private readonly SemaphoreSlim _uploadSlots = new(Math.Max(1, runtime.MaxParallelUploads));
+    private readonly SemaphoreSlim _uploadSlots = new(Math.Max(1, Math.Min(runtime.MaxParallelUploads, store.LargeWritesAtOnce ?? int.MaxValue)));
     private readonly CancellationTokenSource _stopping = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WalFooter?> _walFooters = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<WalFooter?>> _walFooterReads = new();
