@@ -84,7 +84,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
     /// cache. Sixteen 16 MiB segments written together (partitions that fill at the same rate
     /// seal at the same moment) delayed the WAL's fsyncs, which acknowledgements wait for: the
     /// end-to-end p99 of a 20 MiB/s tail fell from 182 to 49 ms with two at a time
-    /// (docs/benchmarks.md, "Fan-out: what the tail is made of").
+    /// (docs/decisions.md, "Two sealed segments at a time on the directory store").
     /// </summary>
     public int? LargeWritesAtOnce => 2;
 
