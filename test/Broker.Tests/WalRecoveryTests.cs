@@ -90,19 +90,7 @@ public class WalRecoveryTests
         host.Store.ClearRangeReads();
         int lists = host.Store.Lists, asked = host.Storage.WalListingRequests;
 
-        // The store holds the first listing until all six opens have asked for one.
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.Store.ListGate = gate.Task;
-        var opens = Enumerable.Range(0, 6).Select(_ => Task.Run(() => host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None))).ToList();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (host.Storage.WalListingRequests - asked < 6)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "six opens did not ask for the WAL listing within 15 s");
-            await Task.Delay(5);
-        }
-        host.Store.ListGate = null;
-        gate.SetResult();
-        var chains = await Task.WhenAll(opens);
+        var chains = await SixOpensWhileTheListingIsHeldAsync(host, topic.Id, asked, claimedAt: null);
 
         Assert.All(chains, Assert.Empty);
         // The first open lists at once; the five that ask meanwhile share the next listing.
@@ -121,20 +109,7 @@ public class WalRecoveryTests
 
         // Six partitions claimed together (one timestamp, taken after the claims): the first open
         // lists; the five that ask while it runs began after their claims, so it serves them too.
-        long claimed = System.Diagnostics.Stopwatch.GetTimestamp();
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.Store.ListGate = gate.Task;
-        var opens = Enumerable.Range(0, 6).Select(_ => Task.Run(() =>
-            host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None, claimedAt: claimed))).ToList();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (host.Storage.WalListingRequests - asked < 6)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "six opens did not ask for the WAL listing within 15 s");
-            await Task.Delay(5);
-        }
-        host.Store.ListGate = null;
-        gate.SetResult();
-        await Task.WhenAll(opens);
+        await SixOpensWhileTheListingIsHeldAsync(host, topic.Id, asked, claimedAt: System.Diagnostics.Stopwatch.GetTimestamp());
         Assert.Equal(1, host.Store.Lists - lists);
 
         // A partition claimed after that listing began must not trust it: an object its earlier
@@ -149,6 +124,27 @@ public class WalRecoveryTests
         chain = await host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None, claimedAt: beforeSecond);
         Assert.Equal(2, host.Store.Lists - lists);
         Assert.Equal(2, chain.Sum(c => Batches.Records(c.UnsealedBody.ToArray())));
+    }
+
+    /// <summary>
+    /// Six opens of partition 0 at once; the store holds the first listing until all six have
+    /// asked for one, so the later ones arrive while it runs.
+    /// </summary>
+    private static async Task<List<SegmentRef>[]> SixOpensWhileTheListingIsHeldAsync(LogHost host, Guid topicId, int asked, long? claimedAt)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Store.ListGate = gate.Task;
+        var opens = Enumerable.Range(0, 6).Select(_ => Task.Run(() =>
+            host.Storage.RecoverWalAsync(topicId, Topic, 0, 0, -1, null, CancellationToken.None, claimedAt: claimedAt))).ToList();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (host.Storage.WalListingRequests - asked < 6)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "six opens did not ask for the WAL listing within 15 s");
+            await Task.Delay(5);
+        }
+        host.Store.ListGate = null;
+        gate.SetResult();
+        return await Task.WhenAll(opens);
     }
 
     [Fact]
