@@ -97,6 +97,16 @@ public sealed class BrokerConfig
     /// <summary>WAL objects that may be uploading at once (each holds every partition's pending batches).</summary>
     public int MaxWalUploads { get; set; } = 4;
 
+    /// <summary>
+    /// Runs of this many consecutive small WAL objects of this broker are merged into one
+    /// (0: never). On by default on S3 (<see cref="DefaultS3WalMergeObjects"/>), where a takeover
+    /// pays one GET per object; off on the directory store, where reading a file costs no request
+    /// (docs/decisions.md, "Merging small WAL objects on S3").
+    /// </summary>
+    public int WalMergeObjects { get; set; }
+
+    public const int DefaultS3WalMergeObjects = 32;
+
     /// <summary>Pending bytes across partitions that start a flush before the interval ends, and the most one WAL object holds.</summary>
     public long FlushMaxBytes { get; set; } = 8L * 1024 * 1024;
 

@@ -73,6 +73,7 @@ internal sealed class BrokerMetrics
         PutsIndex = puts.WithLabels("index");
         WalObjectsWritten = registry.Counter("kafscale_wal_objects_written_total", "WAL objects written.");
         WalObjectsDeleted = registry.Counter("kafscale_wal_objects_deleted_total", "WAL objects deleted once every chunk in them was sealed.");
+        WalObjectsMerged = registry.Counter("kafscale_wal_objects_merged_total", "Small WAL objects of this broker whose unsealed chunks were rewritten into one merged object.");
         WalBytes = registry.Histogram("kafscale_wal_object_bytes", "Bytes per WAL object (one flush).", [1024, 16384, 65536, 262144, 1048576, 4194304, 8388608, 16777216, 67108864]);
         WalChunks = registry.Histogram("kafscale_wal_object_chunks", "Partitions per WAL object (one flush).", [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024]);
         var throttled = registry.CounterFamily("kafscale_quota_throttled_total", "Responses that carried a quota throttle time (and muted their connection), by the quota (producer_byte_rate, consumer_byte_rate, request_percentage).", "quota");
@@ -105,6 +106,7 @@ internal sealed class BrokerMetrics
     public Counter PutsIndex { get; }
     public Counter WalObjectsWritten { get; }
     public Counter WalObjectsDeleted { get; }
+    public Counter WalObjectsMerged { get; }
     public Histogram WalBytes { get; }
     public Histogram WalChunks { get; }
 

@@ -10,7 +10,9 @@ namespace KafScale.Storage;
 /// An object store in a local directory (single-node mode). Key "a/b/c" is the file
 /// <c>&lt;root&gt;/a/b/c</c>. Writes are durable and atomic: readers see a whole object or none.
 /// <list type="bullet">
-/// <item>Put: write a temp file in the target directory, fsync it, rename(2) over the key, fsync the directory.</item>
+/// <item>Put: write a temp file in the target directory, fsync it, rename(2) over the key, fsync the directory.
+/// Durable writes use direct I/O where the file system allows it: written once, to the device,
+/// not copied into the page cache first.</item>
 /// <item>CreateIfAbsent: the same temp file, then link(2) to the key, which fails with EEXIST when
 /// the key exists, so of any number of concurrent creators exactly one wins.</item>
 /// </list>
@@ -336,6 +338,13 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         {
             using (SafeFileHandle handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
+                if (durable && Length(parts) >= DirectMinBytes && Posix.TryEnableDirectIo(handle))
+                {
+                    WriteDirect(handle, parts);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    Posix.SyncFile(handle);
+                    return temp;
+                }
                 long position = 0, pieceStart = 0, previousPiece = -1;
                 foreach (ReadOnlyMemory<byte> part in parts)
                 {
@@ -367,6 +376,100 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         {
             TryDelete(temp);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Durable writes this large or larger use direct I/O. Smaller ones (the WAL objects of a
+    /// lightly loaded broker) stay buffered: a direct write that extends a new file waits for
+    /// the file system's journal to record the blocks it allocates, and at 10 MiB/s in small
+    /// requests that put up to 130 ms tails on the acknowledgements (docs/decisions.md,
+    /// "Durable writes bypass the page cache on the directory store").
+    /// </summary>
+    public const int DirectMinBytes = 1024 * 1024;
+
+    private static long Length(IReadOnlyList<ReadOnlyMemory<byte>> parts)
+    {
+        long length = 0;
+        foreach (ReadOnlyMemory<byte> part in parts)
+            length += part.Length;
+        return length;
+    }
+
+    /// <summary>Alignment of direct writes: file offsets, lengths and buffer addresses.</summary>
+    public const int DirectAlignment = 4096;
+
+    /// <summary>
+    /// Bytes per direct write. On the disks we measured, 4 MiB direct writes ran at about 1 GB/s,
+    /// 1 MiB ones at 420 MB/s and buffered writes with an fsync at 214 MB/s
+    /// (docs/decisions.md, "Durable writes bypass the page cache on the directory store").
+    /// </summary>
+    public const int DirectPieceBytes = 4 * 1024 * 1024;
+
+    private static readonly System.Collections.Concurrent.ConcurrentBag<byte[]> s_directBuffers = [];
+    private static int s_directBuffersHeld;
+    private const int DirectBuffersKept = 8;
+    private static long s_directWrites;
+
+    /// <summary>Objects written with direct I/O since the process started (for tests).</summary>
+    public static long DirectWrites => Interlocked.Read(ref s_directWrites);
+
+    /// <summary>
+    /// Writes the parts through an aligned buffer with direct I/O, a piece at a time. The last
+    /// piece is padded with zeros to the alignment and the file is then cut to its true length,
+    /// so the object holds exactly the parts' bytes.
+    /// </summary>
+    private static void WriteDirect(SafeFileHandle handle, IReadOnlyList<ReadOnlyMemory<byte>> parts)
+    {
+        byte[] array;
+        if (s_directBuffers.TryTake(out byte[]? kept))
+        {
+            Interlocked.Decrement(ref s_directBuffersHeld);
+            array = kept;
+        }
+        else
+            array = GC.AllocateUninitializedArray<byte>(DirectPieceBytes + DirectAlignment, pinned: true);
+        try
+        {
+            // The array lives on the pinned heap, so the aligned window found now stays aligned.
+            int skew = (int)(Marshal.UnsafeAddrOfPinnedArrayElement(array, 0) & (DirectAlignment - 1));
+            Span<byte> buffer = array.AsSpan(skew == 0 ? 0 : DirectAlignment - skew, DirectPieceBytes);
+            long position = 0;
+            int filled = 0;
+            foreach (ReadOnlyMemory<byte> part in parts)
+            {
+                ReadOnlySpan<byte> rest = part.Span;
+                while (!rest.IsEmpty)
+                {
+                    int n = Math.Min(rest.Length, buffer.Length - filled);
+                    rest[..n].CopyTo(buffer[filled..]);
+                    filled += n;
+                    rest = rest[n..];
+                    if (filled == buffer.Length)
+                    {
+                        RandomAccess.Write(handle, buffer, position);
+                        position += filled;
+                        filled = 0;
+                    }
+                }
+            }
+            if (filled > 0)
+            {
+                int padded = (filled + DirectAlignment - 1) & ~(DirectAlignment - 1);
+                buffer[filled..padded].Clear();
+                RandomAccess.Write(handle, buffer[..padded], position);
+                position += filled;
+                if (padded != filled)
+                    RandomAccess.SetLength(handle, position);
+            }
+            Interlocked.Increment(ref s_directWrites);
+        }
+        finally
+        {
+            if (Interlocked.Increment(ref s_directBuffersHeld) <= DirectBuffersKept)
+                s_directBuffers.Add(array);
+            else
+                Interlocked.Decrement(ref s_directBuffersHeld);
         }
     }
 

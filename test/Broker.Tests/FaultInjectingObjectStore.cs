@@ -109,10 +109,14 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
         foreach (var gate in gates) await gate.PassAsync(key).ConfigureAwait(false);
     }
 
-    public Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
+    /// <summary>Runs before every read (whole or ranged) reaches the directory store, with the key.</summary>
+    public Func<string, Task>? BeforeRead { get; set; }
+
+    public async Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
     {
         _reads.Enqueue(key);
-        return inner.GetAsync(key, cancellationToken);
+        if (BeforeRead is { } before) await before(key).ConfigureAwait(false);
+        return await inner.GetAsync(key, cancellationToken).ConfigureAwait(false);
     }
 
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _rangeReads = new();
@@ -131,11 +135,12 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
         _reads.Clear();
     }
 
-    public Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    public async Task<int> ReadRangeAsync(string key, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
         _rangeReads.Enqueue(key);
         _reads.Enqueue(key);
-        return inner.ReadRangeAsync(key, offset, destination, cancellationToken);
+        if (BeforeRead is { } before) await before(key).ConfigureAwait(false);
+        return await inner.ReadRangeAsync(key, offset, destination, cancellationToken).ConfigureAwait(false);
     }
 
     public Task<long?> GetSizeAsync(string key, CancellationToken cancellationToken) => inner.GetSizeAsync(key, cancellationToken);

@@ -1,4 +1,5 @@
 using System.Text;
+using KafScale.Common;
 
 namespace KafScale.Storage.Tests;
 
@@ -173,6 +174,77 @@ public sealed class LocalDirectoryObjectStoreTests : IDisposable
             Assert.True(data.AsSpan().SequenceEqual(read), key);
         }
         Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(_root, "big")), f => Path.GetFileName(f).StartsWith(".kstmp-", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Direct writes: sizes around the alignment and the piece, from parts cut at odd places, so
+    /// padding, the cut to the true length and pieces that straddle parts all show in the bytes.
+    /// </summary>
+    [Theory]
+    [InlineData(LocalDirectoryObjectStore.DirectMinBytes)]
+    [InlineData(LocalDirectoryObjectStore.DirectMinBytes + LocalDirectoryObjectStore.DirectAlignment - 1)]
+    [InlineData(LocalDirectoryObjectStore.DirectMinBytes + LocalDirectoryObjectStore.DirectAlignment)]
+    [InlineData(LocalDirectoryObjectStore.DirectMinBytes + LocalDirectoryObjectStore.DirectAlignment + 1)]
+    [InlineData(LocalDirectoryObjectStore.DirectPieceBytes - 1)]
+    [InlineData(LocalDirectoryObjectStore.DirectPieceBytes)]
+    [InlineData(LocalDirectoryObjectStore.DirectPieceBytes + 1)]
+    [InlineData(2 * LocalDirectoryObjectStore.DirectPieceBytes + 12345)]
+    public async Task Durable_writes_from_many_parts_store_exactly_their_bytes(int size)
+    {
+        var data = new byte[size];
+        new Random(size).NextBytes(data);
+        var parts = new List<ReadOnlyMemory<byte>>();
+        for (int at = 0, cut = 1; at < size; cut = cut * 7 % 1_000_003 + 1)
+        {
+            int n = Math.Min(cut, size - at);
+            parts.Add(data.AsMemory(at, n));
+            at += n;
+        }
+        Assert.True(await _store.CreateIfAbsentAsync("parts/create", parts, Ct));
+        byte[]? read = await _store.GetAsync("parts/create", Ct);
+        Assert.NotNull(read);
+        Assert.Equal(size, read.Length);
+        Assert.True(data.AsSpan().SequenceEqual(read));
+        Assert.Equal(size, new FileInfo(Path.Combine(_root, "parts", "create")).Length);
+    }
+
+    /// <summary>
+    /// Where the file system takes O_DIRECT (the disk file systems the broker runs on do; tmpfs
+    /// does not), durable writes of at least <see cref="LocalDirectoryObjectStore.DirectMinBytes"/> use it.
+    /// </summary>
+    [Fact]
+    public async Task Durable_writes_bypass_the_page_cache_where_the_file_system_allows_it()
+    {
+        string probe = Path.Combine(_root, "probe");
+        bool supported;
+        using (var handle = File.OpenHandle(probe, FileMode.CreateNew, FileAccess.Write))
+            supported = Posix.TryEnableDirectIo(handle);
+        File.Delete(probe);
+        if (OperatingSystem.IsLinux() && FileSystemOf(_root) is "ext4" or "xfs" or "btrfs")
+            Assert.True(supported, $"{FileSystemOf(_root)} refused O_DIRECT");
+
+        long before = LocalDirectoryObjectStore.DirectWrites;
+        var data = new byte[LocalDirectoryObjectStore.DirectMinBytes + 1];
+        new Random(5).NextBytes(data);
+        await _store.PutAsync("direct/put", data, Ct);
+        Assert.Equal(supported, LocalDirectoryObjectStore.DirectWrites > before);
+        Assert.Equal(data, await _store.GetAsync("direct/put", Ct));
+    }
+
+    /// <summary>The type of the file system mounted deepest above <paramref name="path"/>.</summary>
+    private static string FileSystemOf(string path)
+    {
+        string best = "", format = "";
+        foreach (var d in DriveInfo.GetDrives())
+        {
+            string root = d.RootDirectory.FullName;
+            if (path.StartsWith(root, StringComparison.Ordinal) && root.Length > best.Length)
+            {
+                best = root;
+                format = d.DriveFormat;
+            }
+        }
+        return format;
     }
 
     [Fact]

@@ -154,6 +154,7 @@ internal static class BrokerCommand
             LeaseTtlMs = s.Int(LeaseTtl, "KAFSCALE_LEASE_TTL_MS", 0, 1000, 300_000),
             LeaderRebalanceDelayMs = s.Int(LeaderRebalanceDelay, "KAFSCALE_LEADER_REBALANCE_DELAY_MS", 10_000, 0, 3_600_000),
             FlushIntervalMs = s.Int(FlushInterval, "KAFSCALE_FLUSH_INTERVAL_MS", storage.S3 is not null ? DefaultS3FlushIntervalMs : 0, 0, 60_000),
+            WalMergeObjects = storage.S3 is not null ? BrokerConfig.DefaultS3WalMergeObjects : 0,
             FlushMaxBytes = s.Long(FlushMaxBytes, "KAFSCALE_FLUSH_MAX_BYTES", 8L * 1024 * 1024, 1024, 1024L * 1024 * 1024),
             MaxWalUploads = s.Int(MaxWalUploads, "KAFSCALE_MAX_WAL_UPLOADS", 4, 1, 64),
             SegmentMs = s.Long(SegmentMs, "KAFSCALE_SEGMENT_MS", BrokerConfig.DefaultSegmentMs, 0, 7L * 24 * 3600 * 1000),

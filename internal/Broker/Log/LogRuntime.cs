@@ -27,6 +27,7 @@ internal sealed class LogRuntime(BrokerConfig config, BrokerMetrics metrics, ILo
     public long MaxUnsealedBytes { get; } = config.MaxUnsealedBytes;
     public long MaxPendingBytes { get; } = config.MaxPendingBytes;
     public int MaxParallelUploads { get; } = config.MaxParallelUploads;
+    public int WalMergeObjects { get; } = config.WalMergeObjects;
     /// <summary>
     /// True while produced bytes not yet durable exceed MaxPendingBytes (512 MiB), or durable bytes not
     /// yet sealed exceed twice --max-unsealed-bytes (sealing cannot keep up): produce is refused.

@@ -182,6 +182,57 @@ internal sealed partial class PartitionLog
         }
     }
 
+    /// <summary>
+    /// For a merge of this broker's WAL objects: the runs of consecutive unsealed data held in
+    /// <paramref name="objects"/>, each of one leader epoch, in offset order.
+    /// </summary>
+    public List<(int Epoch, List<SegmentRef> Refs)> UnsealedRunsIn(HashSet<OwnWalObject> objects)
+    {
+        var runs = new List<(int, List<SegmentRef>)>();
+        lock (_lock)
+        {
+            if (_closed) return runs;
+            List<SegmentRef>? run = null;
+            int epoch = -1;
+            for (int i = _segments.Count - _unsealedCount; i < _segments.Count; i++)
+            {
+                var u = _segments[i];
+                int e = u.Wal is { } w && objects.Contains(w) ? w.EpochOf(this) : -1;
+                if (e < 0) { run = null; continue; }
+                if (run is null || e != epoch)
+                {
+                    run = [];
+                    runs.Add((e, run));
+                    epoch = e;
+                }
+                run.Add(u);
+            }
+        }
+        return runs;
+    }
+
+    /// <summary>
+    /// A merged object holding <paramref name="run"/> is durable: each of its pieces still
+    /// unsealed here counts against <paramref name="merged"/> now. Objects of
+    /// <paramref name="from"/> left holding nothing open are added to <paramref name="emptied"/>.
+    /// </summary>
+    public void MoveUnsealedTo(List<SegmentRef> run, HashSet<OwnWalObject> from, OwnWalObject merged, List<OwnWalObject> emptied)
+    {
+        lock (_lock)
+        {
+            if (_closed) return;
+            var moving = new HashSet<SegmentRef>(run);
+            for (int i = _segments.Count - _unsealedCount; i < _segments.Count; i++)
+            {
+                var u = _segments[i];
+                if (!moving.Contains(u) || u.Wal is not { } old || !from.Contains(old)) continue;
+                u.Wal = merged;
+                merged.ChunkAdded();
+                if (old.ChunkMoved()) emptied.Add(old);
+            }
+        }
+    }
+
     /// <summary>Completes when no seal of this log is under way (at once if none is).</summary>
     public Task SealSettledAsync()
     {

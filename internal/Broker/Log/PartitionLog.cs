@@ -24,7 +24,8 @@ internal sealed class SegmentRef(long baseOffset, long lastOffset, long size, lo
     public bool IsSealed => UnsealedBody.IsEmpty;
 
     /// <summary>This broker's WAL object the unsealed data came from (null when another broker wrote it).</summary>
-    public OwnWalObject? Wal { get; init; }
+    /// <summary>Changed only under the partition's lock, by a merge (<see cref="PartitionLog.MoveUnsealedTo"/>).</summary>
+    public OwnWalObject? Wal { get; set; }
 
     /// <summary>When the unsealed data became durable (runtime milliseconds): segment.ms counts from here.</summary>
     public long DurableAtMs { get; init; }

@@ -428,8 +428,29 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
         OpenTimes? times = null, IReadOnlyDictionary<int, long>? writers = null, long? claimedAt = null)
     {
         long started = Stopwatch.GetTimestamp();
+        long notBefore = claimedAt ?? started;
+        for (int attempt = 1; ; attempt++)
+        {
+            try { return await RecoverWalOnceAsync(topicId, topic, partition, from, minEpoch, epochStarts, ct, times, writers, notBefore, started).ConfigureAwait(false); }
+            catch (ObjectNotFoundException gone) when (attempt < MaxWalRelists)
+            {
+                // A listed object is gone: merged into a newer object by its writer (which wrote
+                // that object before deleting this one) or collected. A listing begun now shows
+                // whatever holds its chunks (docs/decisions.md, "Merging small WAL objects on S3").
+                log.LogInformation("{Topic}-{Partition}: WAL object {Key} was deleted while this open read it; listing again", topic, partition, gone.Key);
+                notBefore = Stopwatch.GetTimestamp();
+            }
+        }
+    }
+
+    /// <summary>Listings an open may start when listed objects keep vanishing; after that the open fails and is retried.</summary>
+    private const int MaxWalRelists = 5;
+
+    private async Task<List<SegmentRef>> RecoverWalOnceAsync(Guid topicId, string topic, int partition, long from, int minEpoch, IReadOnlyList<EpochStart>? epochStarts, CancellationToken ct,
+        OpenTimes? times, IReadOnlyDictionary<int, long>? writers, long notBefore, long started)
+    {
         long fromMs = writers is { Count: > 0 } ? writers.Values.Min() : 0;
-        var listed = await ListWalAsync(fromMs, claimedAt ?? started).WaitAsync(ct).ConfigureAwait(false);
+        var listed = await ListWalAsync(fromMs, notBefore).WaitAsync(ct).ConfigureAwait(false);
         long listedAt = Stopwatch.GetTimestamp();
         // Only the objects of brokers that led an epoch the chain can use, stamped since that
         // epoch began (EpochWriters.Since); without that knowledge, every object.
@@ -475,12 +496,8 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
                 var c = link.Source.Chunk;
                 byte[] bytes;
                 int n;
-                try { (bytes, n) = await read[i].ConfigureAwait(false); }
-                catch (ObjectNotFoundException)
-                {
-                    log.LogWarning("{Topic}-{Partition}: WAL object {Key} vanished while it was read; the WAL chain ends at offset {Offset}", topic, partition, link.Source.ObjectKey, link.FromOffset);
-                    break;
-                }
+                // A vanished object (ObjectNotFoundException) is not a gap: the caller lists again.
+                (bytes, n) = await read[i].ConfigureAwait(false);
                 if (n != c.Length || !WalReader.VerifyChunk(bytes, c))
                 {
                     log.LogError("{Topic}-{Partition}: the chunk of WAL object {Key} at offset {Offset} fails its checksum; the WAL chain ends there", topic, partition, link.Source.ObjectKey, link.FromOffset);
@@ -609,7 +626,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
 
     /// <summary>
     /// A WAL object's footer, read with one ranged GET (two for a large footer); null when the
-    /// object is torn, corrupt or gone. Concurrent opens that want the same footer share one read.
+    /// object is torn or corrupt; <see cref="ObjectNotFoundException"/> when it is gone. Concurrent opens that want the same footer share one read.
     /// </summary>
     /// <param name="whole">
     /// An open wants the chunks too: a small object is read whole (<see cref="WalObjectBodyAsync"/>),
@@ -655,7 +672,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             }
             footer = WalReader.ParseFooter(table, crc, obj.Size, brokerId, createdAt, sequence);
         }
-        catch (ObjectNotFoundException) { return null; }
+        // Gone is not torn: an open lists again (RecoverWalAsync), the sweep passes it by.
         catch (WalCorruptException ex)
         {
             // Not remembered: a store whose listing can show a PUT still in progress (s3rver lists
@@ -670,7 +687,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
     }
 
     /// <summary>WAL objects up to this size are read whole by an open (a takeover's objects are small and many).</summary>
-    private const long WholeWalObjectBytes = 1 << 20;
+    internal const long WholeWalObjectBytes = 1 << 20;
 
     /// <summary>At most this many bytes of whole WAL objects are held at once; beyond it, reads are ranged.</summary>
     private const long WalObjectBodyBudget = 64L << 20;

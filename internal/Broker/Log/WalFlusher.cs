@@ -10,20 +10,44 @@ internal sealed record WalTake(PartitionLog Log, List<PendingBlob> Blobs, long B
 /// <summary>
 /// A WAL object this broker wrote, tracked until every chunk in it is sealed; then it is
 /// deleted at once. Chunks of partitions this broker gave up before sealing are sealed by their
-/// next leader, and the object is collected by the periodic sweep instead.
+/// next leader, and the object is collected by the periodic sweep instead. A merge moves chunks
+/// still unsealed into a newer object (docs/decisions.md, "Merging small WAL objects on S3").
 /// </summary>
-internal sealed class OwnWalObject(string key, int chunks)
+internal sealed class OwnWalObject(string key, int chunks, long sequence = 0, long size = 0, PartitionLog[]? logs = null, int[]? epochs = null)
 {
     private int _open = chunks;
     private int _released;
 
     public string Key { get; } = key;
 
+    /// <summary>The object's sequence number: key order among this process's objects.</summary>
+    public long Sequence { get; } = sequence;
+
+    /// <summary>Bytes of the whole object.</summary>
+    public long Size { get; } = size;
+
+    /// <summary>The partition of each chunk, and its leader epoch (same order); empty when not tracked.</summary>
+    public PartitionLog[] Logs { get; } = logs ?? [];
+    private readonly int[] _epochs = epochs ?? [];
+
+    /// <summary>The leader epoch of this object's chunk of <paramref name="log"/> (-1 when it has none).</summary>
+    public int EpochOf(PartitionLog log)
+    {
+        int i = Array.IndexOf(Logs, log);
+        return i >= 0 && i < _epochs.Length ? _epochs[i] : -1;
+    }
+
     /// <summary>Some chunk was left to the partition's next leader: the object is not ours to delete.</summary>
     public bool AnyReleased => Volatile.Read(ref _released) != 0;
 
     /// <summary>Counts one chunk as sealed; true when it was the last one open.</summary>
     public bool ChunkSealed() => Interlocked.Decrement(ref _open) == 0;
+
+    /// <summary>Counts one chunk's data as held by a merged object now; true when it was the last one open.</summary>
+    public bool ChunkMoved() => Interlocked.Decrement(ref _open) == 0;
+
+    /// <summary>A merged object: one more chunk's data counts against it.</summary>
+    public void ChunkAdded() => Interlocked.Increment(ref _open);
 
     /// <summary>Counts one chunk as left unsealed when its term ended; true when it was the last one open.</summary>
     public bool ChunkReleased()
@@ -65,6 +89,16 @@ internal sealed class WalFlusher
 
     private long _outstanding;
     private long _clockMs;
+
+    /// <summary>This broker's WAL objects not collected yet, by sequence; kept only where merging is on.</summary>
+    private readonly SortedDictionary<long, OwnWalObject> _live = [];
+    private bool _merging;
+
+    /// <summary>Runs of this many small objects are merged (0: never): at most one PUT more per that many flushes.</summary>
+    private int MergeRun => _runtime.WalMergeObjects;
+
+    /// <summary>The most a merged object holds: the largest WAL object a takeover reads with one GET.</summary>
+    public const long MergeMaxBytes = PartitionStorage.WholeWalObjectBytes;
 
     /// <summary>The broker id in this broker's WAL keys.</summary>
     public int BrokerId => _brokerId;
@@ -227,7 +261,16 @@ internal sealed class WalFlusher
             foreach (var part in parts!) length += part.Length;
             _runtime.Metrics.WalWritten(length, takes.Count, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             _storage.RememberWalFooter(key, new WalFooter(_brokerId, createdAt, sequence, chunks!));
-            var own = new OwnWalObject(key, takes.Count);
+            OwnWalObject own;
+            if (MergeRun > 0)
+            {
+                var logs = new PartitionLog[takes.Count];
+                var epochs = new int[takes.Count];
+                for (int i = 0; i < takes.Count; i++) (logs[i], epochs[i]) = (takes[i].Log, takes[i].LeaderEpoch);
+                own = new OwnWalObject(key, takes.Count, sequence, length, logs, epochs);
+                lock (_lock) _live.Add(sequence, own);
+            }
+            else own = new OwnWalObject(key, takes.Count);
             Interlocked.Increment(ref _outstanding);
             for (int i = 0; i < takes.Count; i++)
             {
@@ -248,6 +291,109 @@ internal sealed class WalFlusher
             _overdue = false;
         }
         TryFlush(overdue);
+        if (durable) MaybeMerge();
+    }
+
+    /// <summary>
+    /// Starts a merge when the oldest run of <see cref="MergeRun"/> consecutive objects of ours
+    /// fits one object of <see cref="MergeMaxBytes"/>: a takeover then reads one object for
+    /// them instead of one per flush (docs/decisions.md, "Merging small WAL objects on S3").
+    /// </summary>
+    private void MaybeMerge()
+    {
+        int need = MergeRun;
+        if (need < 2) return;
+        List<OwnWalObject>? run;
+        lock (_lock)
+        {
+            if (_merging || _live.Count < need) return;
+            run = PickMergeRunLocked(need);
+            if (run is null) return;
+            _merging = true;
+        }
+        _ = MergeAsync(run);
+    }
+
+    private List<OwnWalObject>? PickMergeRunLocked(int need)
+    {
+        var window = new Queue<OwnWalObject>();
+        long bytes = 0;
+        foreach (var o in _live.Values)
+        {
+            // An object with a chunk left to a next leader is that leader's to read: never moved.
+            if (o.AnyReleased || o.Size > MergeMaxBytes)
+            {
+                window.Clear();
+                bytes = 0;
+                continue;
+            }
+            window.Enqueue(o);
+            bytes += o.Size;
+            while (bytes > MergeMaxBytes) bytes -= window.Dequeue().Size;
+            if (window.Count >= need) return [.. window];
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Writes the unsealed chunks of <paramref name="run"/> (from memory) as one WAL object, then
+    /// counts them against it and deletes the objects left holding nothing unsealed. The new
+    /// object is durable before anything is deleted, so every acknowledged byte is in the store
+    /// throughout; an open that finds a listed object gone lists again.
+    /// </summary>
+    private async Task MergeAsync(List<OwnWalObject> run)
+    {
+        try
+        {
+            var objects = new HashSet<OwnWalObject>(run);
+            var logs = new List<PartitionLog>();
+            foreach (var o in run) foreach (var l in o.Logs) if (!logs.Contains(l)) logs.Add(l);
+            long createdAt = ClockMs();
+            long sequence = Interlocked.Increment(ref _sequence);
+            string key = WalKeys.Key(_storage.Namespace, createdAt, sequence, _brokerId);
+            var builder = new WalObjectBuilder(_brokerId, createdAt, sequence);
+            var moves = new List<(PartitionLog Log, List<SegmentRef> Run)>();
+            var bodies = new List<ReadOnlyMemory<byte>>();
+            foreach (var log in logs)
+            {
+                foreach (var (epoch, refs) in log.UnsealedRunsIn(objects))
+                {
+                    bodies.Clear();
+                    foreach (var r in refs) bodies.Add(r.UnsealedBody);
+                    builder.AddChunk(log.TopicState.Id, log.Topic, log.Partition, epoch, bodies);
+                    moves.Add((log, refs));
+                }
+            }
+            // Nothing unsealed is left in them: each goes when its last chunk is sealed.
+            if (moves.Count == 0) return;
+            var (parts, chunks) = builder.BuildParts();
+            if (!await _storage.WriteWalAsync(key, parts).ConfigureAwait(false)) return;
+            long length = 0;
+            foreach (var part in parts) length += part.Length;
+            _storage.RememberWalFooter(key, new WalFooter(_brokerId, createdAt, sequence, chunks));
+            var mergedLogs = new PartitionLog[moves.Count];
+            var mergedEpochs = new int[moves.Count];
+            for (int i = 0; i < moves.Count; i++) (mergedLogs[i], mergedEpochs[i]) = (moves[i].Log, chunks[i].LeaderEpoch);
+            // Held by this merge (the 1) until every chunk has moved, so a seal meanwhile cannot collect it early.
+            var merged = new OwnWalObject(key, 1, sequence, length, mergedLogs, mergedEpochs);
+            Interlocked.Increment(ref _outstanding);
+            lock (_lock) _live.Add(sequence, merged);
+            _runtime.Metrics.WalObjectsMerged.Add(run.Count);
+            var emptied = new List<OwnWalObject>();
+            // A lapsed lease moves nothing: the originals stay for the next leader, the copy is dropped.
+            if (_runtime.Lease.MayWrite)
+                foreach (var (log, refs) in moves) log.MoveUnsealedTo(refs, objects, merged, emptied);
+            if (merged.ChunkSealed()) emptied.Add(merged);
+            foreach (var o in emptied) Collect(o);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _runtime.Log.LogWarning("could not merge {Count} WAL objects ({Error}); they stay as they are", run.Count, ex.Message);
+        }
+        finally
+        {
+            lock (_lock) _merging = false;
+        }
     }
 
     /// <summary>
@@ -258,6 +404,7 @@ internal sealed class WalFlusher
     public void Collect(OwnWalObject wal)
     {
         Interlocked.Decrement(ref _outstanding);
+        if (wal.Sequence != 0) lock (_lock) _live.Remove(wal.Sequence);
         if (!wal.AnyReleased) _ = _storage.DeleteWalAsync(wal.Key);
     }
 }

@@ -53,7 +53,9 @@ internal sealed class WalSweeper(IMetadataStore meta, TopicRegistry topics, Part
         foreach (var obj in objects)
         {
             if (!WalKeys.TryParse(obj.Key, out long createdAt, out _, out _) || now - createdAt < MinimumAge.TotalMilliseconds) continue;
-            var footer = await storage.WalFooterAsync(obj, ct).ConfigureAwait(false);
+            WalFooter? footer;
+            try { footer = await storage.WalFooterAsync(obj, ct).ConfigureAwait(false); }
+            catch (ObjectNotFoundException) { continue; } // deleted since the listing: nothing to sweep
             bool garbage;
             if (footer is null) garbage = now - createdAt >= TornAge.TotalMilliseconds;
             else
