@@ -71,15 +71,6 @@ public interface IObjectStore : IAsyncDisposable
         return CreateIfAbsentAsync(key, whole, cancellationToken);
     }
 
-    /// <summary>
-    /// <see cref="CreateIfAbsentAsync(string, IReadOnlyList{ReadOnlyMemory{byte}}, CancellationToken)"/>
-    /// of an object that is seldom read back (a WAL object: only a takeover reads it). A store
-    /// with a cache of its own may leave it out of that cache (the directory store: the page
-    /// cache). By default the same create.
-    /// </summary>
-    Task<bool> CreateColdIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken) =>
-        CreateIfAbsentAsync(key, parts, cancellationToken);
-
     /// <summary>The whole object, or null when it does not exist.</summary>
     Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken);
 

@@ -10,11 +10,11 @@ namespace KafScale.Storage;
 /// An object store in a local directory (single-node mode). Key "a/b/c" is the file
 /// <c>&lt;root&gt;/a/b/c</c>. Writes are durable and atomic: readers see a whole object or none.
 /// <list type="bullet">
-/// <item>Put: write a temp file in the target directory, fsync it, rename(2) over the key, fsync the directory.</item>
+/// <item>Put: write a temp file in the target directory, fsync it, rename(2) over the key, fsync the directory.
+/// Durable writes use direct I/O where the file system allows it: written once, to the device,
+/// not copied into the page cache first.</item>
 /// <item>CreateIfAbsent: the same temp file, then link(2) to the key, which fails with EEXIST when
-/// the key exists, so of any number of concurrent creators exactly one wins. A large object that
-/// is seldom read back (a WAL object) is written with direct I/O where the file system allows it:
-/// straight to the disk, not copied into the page cache first.</item>
+/// the key exists, so of any number of concurrent creators exactly one wins.</item>
 /// </list>
 /// Temp files are named <c>.kstmp-*</c>, never listed, and removed when stale.
 /// </summary>
@@ -91,18 +91,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
     public int? LargeWritesAtOnce => 2;
 
     /// <summary>One gathered write of the parts as they are: no copy into one array.</summary>
-    public Task<bool> CreateIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken) =>
-        CreateIfAbsentAsync(key, parts, cold: false, cancellationToken);
-
-    /// <summary>
-    /// As the create above, with direct I/O for objects of <see cref="DirectMinBytes"/> or more:
-    /// written straight to the disk, never copied into the page cache, which is kept for what
-    /// is read back (sealed segments).
-    /// </summary>
-    public Task<bool> CreateColdIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken) =>
-        CreateIfAbsentAsync(key, parts, cold: true, cancellationToken);
-
-    private Task<bool> CreateIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, bool cold, CancellationToken cancellationToken)
+    public Task<bool> CreateIfAbsentAsync(string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken)
     {
         string path = PathOf(key);
         cancellationToken.ThrowIfCancellationRequested();
@@ -112,7 +101,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
                 return false;
             string directory = Path.GetDirectoryName(path)!;
             EnsureDirectory(directory);
-            string temp = WriteTempFile(directory, parts, cancellationToken, direct: cold);
+            string temp = WriteTempFile(directory, parts, cancellationToken);
             int errno;
             try
             {
@@ -342,14 +331,14 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
     /// </summary>
     public const int WriteBackPieceBytes = 1024 * 1024;
 
-    private static string WriteTempFile(string directory, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken, bool durable = true, bool direct = false)
+    private static string WriteTempFile(string directory, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken, bool durable = true)
     {
         string temp = Path.Combine(directory, TempPrefix + Guid.NewGuid().ToString("N"));
         try
         {
             using (SafeFileHandle handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                if (direct && Length(parts) >= DirectMinBytes && Posix.TryEnableDirectIo(handle))
+                if (durable && Length(parts) >= DirectMinBytes && Posix.TryEnableDirectIo(handle))
                 {
                     WriteDirect(handle, parts);
                     cancellationToken.ThrowIfCancellationRequested();
@@ -391,10 +380,10 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
     }
 
     /// <summary>
-    /// Cold creates (WAL objects) this large or larger use direct I/O. Smaller ones (the WAL
-    /// objects of a lightly loaded broker) stay buffered: with small direct writes the produce
-    /// p99 at 10 MiB/s in 16 KiB requests was 18-46 ms, against 8-13 ms (docs/decisions.md,
-    /// "WAL objects bypass the page cache on the directory store").
+    /// Durable writes this large or larger use direct I/O. Smaller ones (the WAL objects of a
+    /// lightly loaded broker) stay buffered: with small direct writes the produce p99 at
+    /// 10 MiB/s in 16 KiB requests was 18-46 ms, against 8-13 ms (docs/decisions.md,
+    /// "Durable writes bypass the page cache on the directory store").
     /// </summary>
     public const int DirectMinBytes = 1024 * 1024;
 
@@ -412,7 +401,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
     /// <summary>
     /// Bytes per direct write. On the disks we measured, 4 MiB direct writes ran at about 1 GB/s,
     /// 1 MiB ones at 420 MB/s and buffered writes with an fsync at 214 MB/s
-    /// (docs/decisions.md, "WAL objects bypass the page cache on the directory store").
+    /// (docs/decisions.md, "Durable writes bypass the page cache on the directory store").
     /// </summary>
     public const int DirectPieceBytes = 4 * 1024 * 1024;
 

@@ -60,7 +60,7 @@ public static class FaultSuite
             // Every partition writable again before the producers stop: what they still hold gets written.
             long healed = Nemesis.Now;
             await nemesis.WaitForLeadersAsync(TimeSpan.FromSeconds(60));
-            await WaitForAcksAfterAsync(producers, healed, options.Partitions, TimeSpan.FromSeconds(60), log);
+            bool allWritable = await WaitForAcksAfterAsync(producers, healed, options.Partitions, TimeSpan.FromSeconds(60), log);
             // All at once: each may take up to its flush timeout when a partition stays unwritable.
             // One that cannot flush is reported, and the checker still runs on what was acknowledged.
             var stalled = new System.Collections.Concurrent.ConcurrentBag<string>();
@@ -86,8 +86,9 @@ public static class FaultSuite
             var histories = producers.Select(p => new ProducerHistory(p.Name, p.Topic, p.Idempotent, p.Produced, p.Acks, p.Errors, p.FatalErrors)).ToList();
             var report = Checker.Check(histories, reads, group.Reads, nemesis.Events, options.LeaseTtlMs);
             report.Stalled.AddRange(stalled.Order(StringComparer.Ordinal));
-            // A missed kill -9 bound keeps the logs too: they hold the timeline to explain it.
-            keep = !report.Passed || (report.KillRecoveries.Count > 0 && report.LongestKillRecoveryMs > report.KillBoundMs);
+            // A missed kill -9 bound, or a partition still taking no writes a minute after the
+            // last fault, keeps the logs too: they hold the timeline to explain it.
+            keep = !report.Passed || !allWritable || (report.KillRecoveries.Count > 0 && report.LongestKillRecoveryMs > report.KillBoundMs);
             return report;
         }
         catch
@@ -117,17 +118,20 @@ public static class FaultSuite
     }
 
     /// <summary>Waits until every partition of every producer took a record produced after a time.</summary>
-    private static async Task WaitForAcksAfterAsync(ProducerWorkload[] producers, long sinceMs, int partitions, TimeSpan timeout, Action<string> log)
+    /// <summary>False, with a log line naming them, when some partition took no write within the timeout.</summary>
+    private static async Task<bool> WaitForAcksAfterAsync(ProducerWorkload[] producers, long sinceMs, int partitions, TimeSpan timeout, Action<string> log)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var waiting = producers.Where(p => p.Acks.Where(a => a.SentMs >= sinceMs).Select(a => a.Partition).Distinct().Count() < partitions).ToList();
-            if (waiting.Count == 0) return;
+            var missing = producers
+                .Select(p => (p.Name, p.Topic, Missing: Enumerable.Range(0, partitions).Except(p.Acks.Where(a => a.SentMs >= sinceMs).Select(a => a.Partition)).ToList()))
+                .Where(x => x.Missing.Count > 0).ToList();
+            if (missing.Count == 0) return true;
             if (DateTime.UtcNow > deadline)
             {
-                log($"not every partition took a write within {timeout} of the last fault: {string.Join(", ", waiting.Select(p => p.Name))}");
-                return;
+                log($"not every partition took a write within {timeout} of the last fault: {string.Join("; ", missing.Select(x => $"{x.Name} ({string.Join(",", x.Missing.Select(m => $"{x.Topic}/{m}"))})"))}");
+                return false;
             }
             await Task.Delay(200);
         }

@@ -145,7 +145,7 @@ internal sealed class PartitionStorage(IObjectStore store, string ns, LogRuntime
             var ct = cut.Token;
             try
             {
-                bool created = await Measure("put", () => store.CreateColdIfAbsentAsync(key, parts, ct)).ConfigureAwait(false);
+                bool created = await Measure("put", () => store.CreateIfAbsentAsync(key, parts, ct)).ConfigureAwait(false);
                 runtime.Metrics.PutsWal.Increment();
                 if (!created)
                 {
