@@ -11,8 +11,8 @@ namespace KafScale.Storage;
 /// <c>&lt;root&gt;/a/b/c</c>. Writes are durable and atomic: readers see a whole object or none.
 /// <list type="bullet">
 /// <item>Put: write a temp file in the target directory, fsync it, rename(2) over the key, fsync the directory.
-/// Durable writes use direct I/O where the file system allows it: written once, to the device,
-/// not copied into the page cache first.</item>
+/// Durable writes of <see cref="DirectMinBytes"/> or more use direct I/O where the file system
+/// allows it: written once, to the device, not copied into the page cache first.</item>
 /// <item>CreateIfAbsent: the same temp file, then link(2) to the key, which fails with EEXIST when
 /// the key exists, so of any number of concurrent creators exactly one wins.</item>
 /// </list>
