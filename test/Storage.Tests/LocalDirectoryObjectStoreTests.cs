@@ -161,18 +161,12 @@ public sealed class LocalDirectoryObjectStoreTests : IDisposable
     [InlineData(3 * LocalDirectoryObjectStore.WriteBackPieceBytes + 12345)]
     public async Task Durable_writes_of_any_size_store_exactly_the_bytes(int size)
     {
-        var data = new byte[size];
-        new Random(size).NextBytes(data);
+        byte[] data = RandomBytes(size);
         await _store.PutAsync("big/put", data, Ct);
         Assert.True(await _store.CreateIfAbsentAsync("big/create", data, Ct));
         await _store.PutRebuildableAsync("big/rebuildable", data, Ct);
         foreach (string key in new[] { "big/put", "big/create", "big/rebuildable" })
-        {
-            byte[]? read = await _store.GetAsync(key, Ct);
-            Assert.NotNull(read);
-            Assert.Equal(size, read.Length);
-            Assert.True(data.AsSpan().SequenceEqual(read), key);
-        }
+            await AssertStoredAsync(key, data);
         Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(_root, "big")), f => Path.GetFileName(f).StartsWith(".kstmp-", StringComparison.Ordinal));
     }
 
@@ -191,8 +185,7 @@ public sealed class LocalDirectoryObjectStoreTests : IDisposable
     [InlineData(2 * LocalDirectoryObjectStore.DirectPieceBytes + 12345)]
     public async Task Durable_writes_from_many_parts_store_exactly_their_bytes(int size)
     {
-        var data = new byte[size];
-        new Random(size).NextBytes(data);
+        byte[] data = RandomBytes(size);
         var parts = new List<ReadOnlyMemory<byte>>();
         for (int at = 0, cut = 1; at < size; cut = cut * 7 % 1_000_003 + 1)
         {
@@ -201,11 +194,23 @@ public sealed class LocalDirectoryObjectStoreTests : IDisposable
             at += n;
         }
         Assert.True(await _store.CreateIfAbsentAsync("parts/create", parts, Ct));
-        byte[]? read = await _store.GetAsync("parts/create", Ct);
-        Assert.NotNull(read);
-        Assert.Equal(size, read.Length);
-        Assert.True(data.AsSpan().SequenceEqual(read));
+        await AssertStoredAsync("parts/create", data);
         Assert.Equal(size, new FileInfo(Path.Combine(_root, "parts", "create")).Length);
+    }
+
+    private static byte[] RandomBytes(int size)
+    {
+        var data = new byte[size];
+        new Random(size).NextBytes(data);
+        return data;
+    }
+
+    private async Task AssertStoredAsync(string key, byte[] data)
+    {
+        byte[]? read = await _store.GetAsync(key, Ct);
+        Assert.NotNull(read);
+        Assert.Equal(data.Length, read.Length);
+        Assert.True(data.AsSpan().SequenceEqual(read), key);
     }
 
     /// <summary>
