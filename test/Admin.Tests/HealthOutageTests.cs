@@ -62,7 +62,7 @@ public sealed class HealthOutageTests : IAsyncLifetime
         Assert.Contains(report.GetProperty("problems").EnumerateArray(), p => p.GetString()!.Contains("object store unavailable"));
 
         ClientResult text = await HealthAsync(json: false);
-        Assert.Equal(10, text.ExitCode);
+        Assert.True(text.ExitCode == 10, $"health changed back during the outage: {text}\n{_broker.Log()}");
         Assert.Equal("UNHEALTHY", AdminCli.Field(text.Stdout, "status"));
         Assert.Contains("503", text.Stdout);
 
