@@ -87,6 +87,10 @@ internal sealed class BrokerMetrics
         // S3 Standard request prices (USD per 1,000): PUT/COPY/POST/LIST 0.005, GET and the rest 0.0004.
         registry.GaugeFunc("kafscale_estimated_request_cost_usd_per_day", "This broker's object-store request cost per day at S3 Standard prices, from the last minute's request rates.",
             () => EstimatedRequestCostUsdPerDay);
+        // The runtime's own counts: a blocking collection stalls every request at once.
+        registry.CounterFunc("kafscale_gc_pause_seconds_total", "Time the garbage collector has paused the process, in total.", () => GC.GetTotalPauseDuration().TotalSeconds);
+        registry.CounterFunc("kafscale_gc_gen2_collections_total", "Full (generation 2) garbage collections.", () => GC.CollectionCount(2));
+        registry.GaugeFunc("kafscale_gc_heap_bytes", "Managed heap size after the last garbage collection.", () => GC.GetGCMemoryInfo().HeapSizeBytes);
     }
 
     public MetricsRegistry Registry { get; }

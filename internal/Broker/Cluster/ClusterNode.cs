@@ -36,6 +36,9 @@ internal sealed class ClusterNode : IAsyncDisposable
     public string ClusterId { get; }
     public int BrokerId => Registry.BrokerId;
 
+    /// <summary>Peers that stopped answering connections before their lease ended.</summary>
+    public PeerLiveness Peers { get; private set; } = null!;
+
     /// <summary>
     /// Joins the cluster: registers (lease), follows the topics, and takes the leadership this
     /// broker should have; returns once the first round of claims has settled.
@@ -62,6 +65,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             var node = new ClusterNode(meta, registry, logs, leadership, groups, clusterId, log);
             logs.WalSweeper.IsSweeper = () => node.ControllerId == node.BrokerId && registry.Guard.MayWrite;
             node._snapshots = node.SnapshotLoopAsync(node._stop.Token);
+            node.Peers = new PeerLiveness(() => registry.Live, () => registry.BrokerId, ttl, log);
             return node;
         }
         catch
@@ -141,6 +145,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         try { await _snapshots.ConfigureAwait(false); } catch { }
+        await Peers.DisposeAsync().ConfigureAwait(false);
         await Leadership.DisposeAsync().ConfigureAwait(false);
         await Logs.DisposeAsync().ConfigureAwait(false);
         await Registry.DisposeAsync().ConfigureAwait(false);

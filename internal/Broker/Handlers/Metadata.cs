@@ -136,7 +136,7 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
     /// <summary>
     /// Each partition's current leader and epoch from the leader keys; LEADER_NOT_AVAILABLE
     /// while none is registered (a leader died and its lease has not expired yet, or a new
-    /// leader is still claiming), which clients retry.
+    /// leader is still claiming) or its leader stopped answering connections, which clients retry.
     /// </summary>
     private MetadataResponse.MetadataResponseTopic Describe(TopicState topic)
     {
@@ -145,7 +145,10 @@ internal sealed class MetadataHandler(Cluster cluster) : ApiHandler<MetadataRequ
         for (int i = 0; i < count; i++)
         {
             var leader = cluster.LeaderOf(topic.Name, i);
-            if (leader is not null && cluster.Broker(leader.BrokerId) is null) leader = null;
+            // A leader that is gone, or that stopped answering connections (its lease not yet
+            // run out), is reported as none, as Kafka does: clients then ask again at once.
+            if (leader is not null && (cluster.Broker(leader.BrokerId) is null
+                || (leader.BrokerId != cluster.BrokerId && cluster.Node.Peers.SuspectedDown(leader.BrokerId)))) leader = null;
             if (leader is null)
             {
                 t.Partitions.Add(new MetadataResponse.MetadataResponsePartition

@@ -105,6 +105,9 @@ internal sealed class Connection
     /// on a TLS port, an untrusted client certificate) is one log line and a closed connection.
     /// A client certificate names the connection's principal (User:&lt;subject CN&gt;).
     /// </summary>
+    /// <summary>Where the peek before a TLS handshake lands (its byte is read again by the handshake; shared, never read).</summary>
+    private static readonly byte[] PeekByte = new byte[1];
+
     private async Task<SslStream?> HandshakeAsync(NetworkStream network, TlsCertificates certificates, CancellationToken serverStopping)
     {
         var tls = new SslStream(network, leaveInnerStreamOpen: true);
@@ -112,6 +115,13 @@ internal sealed class Connection
         timeout.CancelAfter(HandshakeTimeout);
         try
         {
+            // A connection closed before it sent a byte (a peer broker's liveness check, a load
+            // balancer's TCP check) is not a failed handshake: no log line, no metric.
+            if (await network.Socket.ReceiveAsync(PeekByte, SocketFlags.Peek, timeout.Token).ConfigureAwait(false) == 0)
+            {
+                await tls.DisposeAsync().ConfigureAwait(false);
+                return null;
+            }
             await tls.AuthenticateAsServerAsync(certificates.Current(), timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException or ObjectDisposedException)

@@ -61,6 +61,46 @@ public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output
         });
     }
     [Fact]
+    public async Task A_killed_leaders_partitions_are_reported_without_a_leader_before_its_lease_runs_out()
+    {
+        // A long lease, so that what the survivors report can be seen while it still runs.
+        await WithClusterAsync(3, async cluster =>
+        {
+            string topic = NewTopic("unreachable");
+            await cluster.CreateTopicAsync(topic, Partitions);
+            var before = await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(20));
+            int victimId = before[0].Leader;
+            var victim = (await cluster.NodeOfAsync(victimId, cluster.Brokers[0]))!;
+            var survivor = cluster.Running(skip: victim.Index);
+            int[] moved = [.. before.Where(kv => kv.Value.Leader == victimId).Select(kv => kv.Key)];
+            // A peer counts as down only once it was reached: the survivors connect twice a
+            // second, and the last of them may have started a moment ago.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var clock = Stopwatch.StartNew();
+            await victim.Process.KillAsync();
+
+            await TestCluster.WaitUntilAsync(async () =>
+            {
+                var response = await TestCluster.MetadataAsync(survivor, topic);
+                // Its registration (and so its lease) is still there: only its silence can explain a missing leader.
+                Assert.True(response.Brokers.Any(b => b.NodeId == victimId),
+                    $"broker {victimId}'s lease ran out after {clock.Elapsed.TotalSeconds:0.0} s before its partitions were reported without a leader");
+                var partitions = Assert.Single(response.Topics, t => t.Name == topic).Partitions.ToDictionary(p => p.PartitionIndex);
+                Assert.All(before.Keys.Except(moved), p => Assert.NotEqual(-1, partitions[p].LeaderId));
+                return moved.All(p => partitions[p].LeaderId == -1 && partitions[p].ErrorCode == (short)KafScale.Protocol.ErrorCode.LeaderNotAvailable);
+            }, TimeSpan.FromSeconds(10), "the killed broker's partitions reported without a leader");
+            Output.WriteLine($"killed broker {victimId}: its partitions {string.Join(',', moved)} had no leader in metadata after {clock.Elapsed.TotalSeconds:0.00} s (lease TTL {cluster.Options.LeaseTtlMs} ms)");
+
+            // Once the lease is gone, the survivors take them over as before.
+            await TestCluster.WaitUntilAsync(async () =>
+            {
+                var now = await TestCluster.LeadersAsync(survivor, topic);
+                return moved.All(p => now[p].Leader >= 0 && now[p].Leader != victimId);
+            }, TimeSpan.FromSeconds(60), "new leaders in metadata");
+        }, new ClusterOptions { LeaseTtlMs = 20_000 });
+    }
+
+    [Fact]
     public async Task A_killed_broker_restarted_at_once_leaves_its_partitions_with_the_others_until_its_rebalance_delay_ends()
     {
         const int delayMs = 6000;
