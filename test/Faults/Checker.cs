@@ -8,8 +8,11 @@ public sealed record ProducerHistory(string Name, string Topic, bool Idempotent,
 /// <summary>The longest time a partition went without an ack while a fault was on.</summary>
 public sealed record Unavailability(string Topic, int Partition, long Ms, FaultKind Kind);
 
-/// <summary>How long after a kill -9 every partition the broker led took a write produced after the kill (-1: none did).</summary>
-public sealed record KillRecovery(string Target, long StartMs, long Ms);
+/// <summary>
+/// How long after a kill -9 every partition the broker led took a write produced after the kill
+/// (-1: none did), and the partition that took longest.
+/// </summary>
+public sealed record KillRecovery(string Target, long StartMs, long Ms, string Slowest);
 
 /// <summary>The checker's findings; <see cref="Passed"/> is the safety verdict.</summary>
 public sealed class CheckReport
@@ -70,6 +73,8 @@ public sealed class CheckReport
             s.AppendLine($"after a single kill -9, writable again within: {string.Join(", ", KillRecoveries.Select(k => k.Ms < 0 ? "never" : $"{k.Ms} ms"))}");
             long worst = LongestKillRecoveryMs;
             s.AppendLine($"kill -9 bound (lease TTL + 2 s = {KillBoundMs} ms): {(worst <= KillBoundMs ? "PASS" : "FAIL")} (longest {(worst == long.MaxValue ? "never" : worst + " ms")})");
+            foreach (var k in KillRecoveries.Where(k => k.Ms < 0 || k.Ms > KillBoundMs))
+                s.AppendLine($"  over the bound: kill -9 of {k.Target} at {DateTimeOffset.FromUnixTimeMilliseconds(k.StartMs):HH:mm:ss.fff}: {(k.Ms < 0 ? "never" : k.Ms + " ms")}, slowest {k.Slowest}");
         }
         s.Append(Passed ? "checker: PASS" : "checker: FAIL");
         return s.ToString();
@@ -200,13 +205,14 @@ public static class Checker
             {
                 // The first write produced after the kill that each of its partitions acknowledged.
                 long worst = 0;
+                string slowest = "";
                 foreach (var tp in f.Led)
                 {
                     var first = acks.GetValueOrDefault(tp)?.Where(a => a.SentMs >= f.StartMs).OrderBy(a => a.TimeMs).FirstOrDefault();
-                    if (first is not { } a || a.TimeMs == 0) { worst = -1; break; }
-                    worst = Math.Max(worst, a.TimeMs - f.StartMs);
+                    if (first is not { } a || a.TimeMs == 0) { worst = -1; slowest = $"{tp.Item1}/{tp.Item2}"; break; }
+                    if (a.TimeMs - f.StartMs > worst) (worst, slowest) = (a.TimeMs - f.StartMs, $"{tp.Item1}/{tp.Item2}");
                 }
-                report.KillRecoveries.Add(new KillRecovery(f.Target, f.StartMs, worst));
+                report.KillRecoveries.Add(new KillRecovery(f.Target, f.StartMs, worst, slowest));
             }
         }
     }
