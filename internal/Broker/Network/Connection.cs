@@ -100,14 +100,14 @@ internal sealed class Connection
         }
     }
 
+    /// <summary>Where the peek before a TLS handshake lands (its byte is read again by the handshake; shared, never read).</summary>
+    private static readonly byte[] PeekByte = new byte[1];
+
     /// <summary>
     /// The TLS handshake, bounded by <see cref="HandshakeTimeout"/>. A failure (a plaintext client
     /// on a TLS port, an untrusted client certificate) is one log line and a closed connection.
     /// A client certificate names the connection's principal (User:&lt;subject CN&gt;).
     /// </summary>
-    /// <summary>Where the peek before a TLS handshake lands (its byte is read again by the handshake; shared, never read).</summary>
-    private static readonly byte[] PeekByte = new byte[1];
-
     private async Task<SslStream?> HandshakeAsync(NetworkStream network, TlsCertificates certificates, CancellationToken serverStopping)
     {
         var tls = new SslStream(network, leaveInnerStreamOpen: true);

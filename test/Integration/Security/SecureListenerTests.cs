@@ -205,6 +205,31 @@ public sealed class SecureListenerTests(SecureBrokerFixture fixture, ITestOutput
     }
 
     [Fact]
+    public async Task A_connection_closed_before_sending_a_byte_is_not_logged_as_a_failed_handshake()
+    {
+        // What a peer broker's liveness check or a load balancer's TCP check does.
+        int silent;
+        using (var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+        {
+            await socket.ConnectAsync(System.Net.IPAddress.Loopback, fixture.SslPort);
+            silent = ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+        }
+
+        // Then a plaintext client, whose failed handshake is logged: once its line is there, the
+        // connection before it has been judged too.
+        int plain;
+        using (var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+        {
+            await socket.ConnectAsync(System.Net.IPAddress.Loopback, fixture.SslPort);
+            plain = ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+            await socket.SendAsync(RawKafkaConnection.EncodeRequest(ApiKeys.ApiVersions, 0, 1, new ApiVersionsRequest()));
+            await fixture.Broker.AssertLogContainsAsync($"TLS handshake with 127.0.0.1:{plain} ");
+        }
+
+        Assert.DoesNotContain($"TLS handshake with 127.0.0.1:{silent} ", fixture.Broker.Log(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_plaintext_client_on_a_tls_port_is_closed_and_counted()
     {
         await using var c = await RawKafkaConnection.ConnectAsync(fixture.SslPort);
