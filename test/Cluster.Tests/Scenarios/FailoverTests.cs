@@ -10,6 +10,16 @@ public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output
 {
     private const int Partitions = 6;
 
+    /// <summary>The broker to kill (partition 0's leader), its process, a broker that stays, and the partitions the victim leads.</summary>
+    private sealed record Victim(int Id, BrokerNode Node, BrokerNode Survivor, int[] Led);
+
+    private static async Task<Victim> LeaderOfPartitionZeroAsync(TestCluster cluster, Dictionary<int, (int Leader, int Epoch)> leaders)
+    {
+        int id = leaders[0].Leader;
+        var node = (await cluster.NodeOfAsync(id, cluster.Brokers[0]))!;
+        return new Victim(id, node, cluster.Running(skip: node.Index), [.. leaders.Where(kv => kv.Value.Leader == id).Select(kv => kv.Key)]);
+    }
+
     [Fact]
     public async Task Killing_a_leader_during_acks_all_production_loses_no_acknowledged_record_and_its_partitions_are_writable_within_10_seconds()
     {
@@ -21,10 +31,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output
             await using var producer = ChaosProducer.Start(cluster.Bootstrap, topic, Partitions, rate: 300);
             await producer.WaitForAcksAsync(900, TimeSpan.FromSeconds(60));
 
-            int victimId = before[0].Leader;
-            var victim = (await cluster.NodeOfAsync(victimId, cluster.Brokers[0]))!;
-            var survivor = cluster.Running(skip: victim.Index);
-            int[] moved = [.. before.Where(kv => kv.Value.Leader == victimId).Select(kv => kv.Key)];
+            var (victimId, victim, survivor, moved) = await LeaderOfPartitionZeroAsync(cluster, before);
             long killedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             var clock = Stopwatch.StartNew();
             await victim.Process.KillAsync();
@@ -60,6 +67,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output
             Assert.All(moved, p => Assert.True(after[p].Epoch > before[p].Epoch, $"partition {p} kept its leader epoch"));
         });
     }
+
     [Fact]
     public async Task A_killed_leaders_partitions_are_reported_without_a_leader_before_its_lease_runs_out()
     {
@@ -69,10 +77,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : ClusterTest(output
             string topic = NewTopic("unreachable");
             await cluster.CreateTopicAsync(topic, Partitions);
             var before = await cluster.WaitForStableLeadersAsync(topic, TimeSpan.FromSeconds(20));
-            int victimId = before[0].Leader;
-            var victim = (await cluster.NodeOfAsync(victimId, cluster.Brokers[0]))!;
-            var survivor = cluster.Running(skip: victim.Index);
-            int[] moved = [.. before.Where(kv => kv.Value.Leader == victimId).Select(kv => kv.Key)];
+            var (victimId, victim, survivor, moved) = await LeaderOfPartitionZeroAsync(cluster, before);
             // A peer counts as down only once it was reached: the survivors connect twice a
             // second, and the last of them may have started a moment ago.
             await Task.Delay(TimeSpan.FromSeconds(2));
