@@ -91,19 +91,48 @@ internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogg
         // Every slot of the batch is won by now: a WAL listing that begins from here on sees all
         // their earlier leaders acknowledged, so the batch's opens may share one.
         long claimedAt = System.Diagnostics.Stopwatch.GetTimestamp();
-        var opened = new List<PartitionLog>(batch.Count);
-        foreach (var (id, holder) in batch)
+        var topics = new TopicState[batch.Count];
+        for (int i = 0; i < batch.Count; i++)
         {
+            var id = batch[i].Slot;
             if (!logs.TryGetTopic(id.Topic, out var topic) || id.Partition >= topic.PartitionCount)
                 throw new InvalidOperationException($"topic {id.Topic} has no partition {id.Partition} any more");
-            opened.Add(await logs.Partitions.OpenAsync(topic, id.Partition, holder.Epoch, ct, claimedAt).ConfigureAwait(false));
+            topics[i] = topic;
         }
-        return opened;
+        // Produce requests for these partitions wait for their opens from now on (Activate or
+        // Discard ends the wait), instead of sending clients back to their metadata.
+        for (int i = 0; i < batch.Count; i++) logs.Registry.BeginOpening(topics[i], batch[i].Slot.Partition);
+        // Opened side by side: a takeover's opens share their WAL listing and footers, and the
+        // slowest one, not the sum, is how long the new leader's partitions stay unwritable.
+        var opened = new PartitionLog?[batch.Count];
+        try
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, batch.Count), new ParallelOptions { MaxDegreeOfParallelism = ParallelOpens, CancellationToken = ct },
+                async (i, token) => opened[i] = await logs.Partitions.OpenAsync(topics[i], batch[i].Slot.Partition, batch[i].Holder.Epoch, token, claimedAt).ConfigureAwait(false))
+                .ConfigureAwait(false);
+        }
+        catch
+        {
+            for (int i = 0; i < batch.Count; i++)
+            {
+                opened[i]?.Abandon(ErrorCodes.NotLeaderOrFollower);
+                logs.Registry.EndOpening(topics[i], batch[i].Slot.Partition);
+            }
+            throw;
+        }
+        return opened!;
     }
+
+    /// <summary>Opens of one batch under way at once.</summary>
+    internal const int ParallelOpens = 8;
 
     public bool Activate(PartitionLog handle) => logs.Registry.Publish(handle);
 
-    public void Discard(PartitionLog handle) => handle.Abandon(ErrorCodes.NotLeaderOrFollower);
+    public void Discard(PartitionLog handle)
+    {
+        handle.Abandon(ErrorCodes.NotLeaderOrFollower);
+        logs.Registry.EndOpening(handle.TopicState, handle.Partition);
+    }
 
     public bool HasEnded(PartitionLog handle) => handle.IsClosed;
 

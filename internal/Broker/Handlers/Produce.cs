@@ -49,11 +49,88 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
 
     private static readonly ConcurrentStack<State> States = new();
 
+    /// <summary>The longest a produce waits for a partition this broker is opening (less if the request's timeout is shorter).</summary>
+    internal const int MaxOpenWaitMs = 5000;
+
     public override ValueTask<ResponseFrame?> RunAsync(RequestContext context, long startTimestamp)
     {
         short version = context.Version;
         if (version < ProduceRequestReader.LowestVersion || version > ProduceRequestReader.HighestVersion)
             return _legacy.RunAsync(context, startTimestamp);
+        // A produce for a partition this broker has won and is still opening waits for the open
+        // (docs/architecture.md, "Requests for a partition being opened"); later produces on the
+        // same connection wait behind it, so appends keep the order the requests came in.
+        var gate = context.Client.ProduceGate;
+        if (gate is not null || cluster.Logs.Registry.AnyOpening)
+        {
+            if (gate is { IsCompleted: true }) gate = context.Client.ProduceGate = null;
+            if (gate is not null || OpensToAwait(context) is not null)
+            {
+                var appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                context.Client.ProduceGate = appended.Task;
+                return WaitThenRunAsync(context, startTimestamp, gate, appended);
+            }
+        }
+        return RunInOrder(context, startTimestamp);
+    }
+
+    private async ValueTask<ResponseFrame?> WaitThenRunAsync(RequestContext context, long startTimestamp, Task? gate, TaskCompletionSource appended)
+    {
+        ValueTask<ResponseFrame?> run;
+        try
+        {
+            if (gate is not null) await gate.ConfigureAwait(false);
+            if (OpensToAwait(context) is { } opens)
+            {
+                int timeoutMs = ProduceTimeoutMs(context);
+                int waitMs = timeoutMs > 0 ? Math.Min(timeoutMs, MaxOpenWaitMs) : MaxOpenWaitMs;
+                // An open that takes longer ends the wait: the partition is answered as today (NOT_LEADER_OR_FOLLOWER, retry).
+                try { await opens.WaitAsync(TimeSpan.FromMilliseconds(waitMs)).ConfigureAwait(false); }
+                catch (TimeoutException) { }
+            }
+        }
+        finally
+        {
+            // The appends happen synchronously at the start of RunInOrder; the next produce of the connection may go once they are done.
+            try { run = RunInOrder(context, startTimestamp); }
+            finally { appended.TrySetResult(); }
+        }
+        return await run.ConfigureAwait(false);
+    }
+
+    private static int ProduceTimeoutMs(RequestContext context)
+    {
+        try { return new ProduceRequestReader(context.Body.Span, context.Version).TimeoutMs; }
+        catch (KafkaProtocolException) { return 0; }
+    }
+
+    /// <summary>The opens under way here that partitions of the request wait for (null: none; rare, so allocating is fine).</summary>
+    private Task? OpensToAwait(RequestContext context)
+    {
+        var registry = cluster.Logs.Registry;
+        if (!registry.AnyOpening) return null;
+        List<Task>? waits = null;
+        try
+        {
+            var reader = new ProduceRequestReader(context.Body.Span, context.Version);
+            while (reader.NextTopic(out var name))
+            {
+                cluster.Logs.TryGetTopic(name, out var topic);
+                while (reader.NextPartition(out int index, out _, out _))
+                {
+                    if (topic is null) continue;
+                    var logs = topic.Logs;
+                    if (index < 0 || index >= logs.Length || logs[index] is not null) continue;
+                    if (registry.Opening(topic, index) is { } open && !(waits?.Contains(open) ?? false)) (waits ??= []).Add(open);
+                }
+            }
+        }
+        catch (KafkaProtocolException) { return null; }
+        return waits is null ? null : waits.Count == 1 ? waits[0] : Task.WhenAll(waits);
+    }
+
+    private ValueTask<ResponseFrame?> RunInOrder(RequestContext context, long startTimestamp)
+    {
         if (!States.TryPop(out var state)) state = new State();
         short acks;
         int topicCount;

@@ -169,12 +169,45 @@ internal sealed class TopicRegistry
     public bool Publish(PartitionLog log)
     {
         var topic = log.TopicState;
+        bool published;
         lock (_lock)
         {
-            if (!_topics.TryGetValue(topic.Name, out var current) || current != topic) return false;
-            return topic.SetLog(log.Partition, expected: null, log);
+            published = _topics.TryGetValue(topic.Name, out var current) && current == topic
+                && topic.SetLog(log.Partition, expected: null, log);
         }
+        EndOpening(topic, log.Partition);
+        return published;
     }
+
+    /// <summary>
+    /// Partitions this broker has won and is opening: a produce for one of them waits for the
+    /// open rather than sending the client back to its metadata (docs/architecture.md,
+    /// "Requests for a partition being opened").
+    /// </summary>
+    private readonly ConcurrentDictionary<(TopicState Topic, int Partition), TaskCompletionSource> _opening = new();
+    private int _openingCount;
+
+    /// <summary>True while any partition is being opened here (one read on the produce path).</summary>
+    public bool AnyOpening => Volatile.Read(ref _openingCount) > 0;
+
+    /// <summary>Marks a won partition as being opened, until <see cref="Publish"/> or <see cref="EndOpening"/>.</summary>
+    public void BeginOpening(TopicState topic, int partition)
+    {
+        if (_opening.TryAdd((topic, partition), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)))
+            Interlocked.Increment(ref _openingCount);
+    }
+
+    /// <summary>The open ended (published, discarded or failed): whoever waits on it goes on.</summary>
+    public void EndOpening(TopicState topic, int partition)
+    {
+        if (!_opening.TryRemove((topic, partition), out var done)) return;
+        Interlocked.Decrement(ref _openingCount);
+        done.TrySetResult();
+    }
+
+    /// <summary>Completes when the partition's open here ends; null when none is under way.</summary>
+    public Task? Opening(TopicState topic, int partition) =>
+        _opening.TryGetValue((topic, partition), out var open) ? open.Task : null;
 
     public void Unpublish(PartitionLog log)
     {

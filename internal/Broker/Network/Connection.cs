@@ -348,6 +348,13 @@ internal sealed class ClientContext(string remote)
     public string Remote { get; } = remote;
     public string? ClientId { get; set; }
 
+    /// <summary>
+    /// Set while a produce of this connection waits before appending (for a partition being
+    /// opened here): later produces wait for it, so appends keep request order. Read and set only
+    /// by the connection's dispatch loop.
+    /// </summary>
+    internal Task? ProduceGate { get; set; }
+
     /// <summary>The client's IP address as an ACL host names it (IPv4-mapped addresses as IPv4; docs/security.md, "ACLs").</summary>
     public string Host { get; } = HostOf(remote);
 

@@ -36,10 +36,22 @@ internal sealed class FaultInjectingMetadataStore(IMetadataStore inner) : IMetad
         return inner.GetAsync(key, cancellationToken);
     }
 
-    public Task<RangeResult> GetPrefixAsync(string prefix, CancellationToken cancellationToken)
+    /// <summary>Prefix reads whose prefix matches wait for the task (a partition's open begins with one); null holds nothing.</summary>
+    public (Func<string, bool> Match, Task Release)? HoldPrefixReads { get; set; }
+
+    /// <summary>How many prefix reads <see cref="HoldPrefixReads"/> has held so far.</summary>
+    public int HeldPrefixReads => Volatile.Read(ref _heldPrefixReads);
+    private int _heldPrefixReads;
+
+    public async Task<RangeResult> GetPrefixAsync(string prefix, CancellationToken cancellationToken)
     {
         ThrowIfUnavailable();
-        return inner.GetPrefixAsync(prefix, cancellationToken);
+        if (HoldPrefixReads is { } hold && hold.Match(prefix))
+        {
+            Interlocked.Increment(ref _heldPrefixReads);
+            await hold.Release.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        return await inner.GetPrefixAsync(prefix, cancellationToken).ConfigureAwait(false);
     }
 
     public Task<long> PutAsync(string key, byte[] value, long lease, CancellationToken cancellationToken)
