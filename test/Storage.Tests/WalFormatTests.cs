@@ -169,6 +169,21 @@ public class WalFormatTests
     }
 
     [Fact]
+    public void Chunk_parts_even_small_ones_are_allocated_where_young_collections_do_not_copy_them()
+    {
+        var builder = new WalObjectBuilder(3, 1_750_000_000_000, 43);
+        for (int p = 0; p < 4; p++) builder.AddChunk(OrdersId, "events", p, 1, Batches.Chain(10L * p, 1, 100, 1));
+        (ReadOnlyMemory<byte>[] parts, _) = builder.BuildParts();
+        for (int i = 1; i < parts.Length - 1; i++)
+        {
+            Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(parts[i], out var chunk));
+            Assert.True(chunk.Array!.Length < 85_000, $"chunk {i} has {chunk.Array.Length} bytes; the test wants small ones");
+            // A small array from an ordinary allocation would be in generation 0 here.
+            Assert.Equal(GC.MaxGeneration, GC.GetGeneration(chunk.Array));
+        }
+    }
+
+    [Fact]
     public async Task A_gathered_create_through_the_default_of_the_interface_copies_the_parts_in_order()
     {
         var store = new RecordingStore();

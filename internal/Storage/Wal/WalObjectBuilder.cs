@@ -129,7 +129,8 @@ public sealed class WalObjectBuilder
     /// The same object as parts for a gathered write: the header, then each chunk's batches in an
     /// exactly-sized array of its own, then the footer and trailer; written back to back they are
     /// the bytes <see cref="Build"/> returns. A chunk's array is its own so that whoever keeps a
-    /// chunk (the broker, until it is sealed) keeps only that partition's bytes, not the object.
+    /// chunk (the broker, until it is sealed) keeps only that partition's bytes, not the object;
+    /// chunk arrays are allocated on the pinned-object heap.
     /// Part i + 1 is chunk i. May be called again; each call builds new arrays.
     /// </summary>
     public (ReadOnlyMemory<byte>[] Parts, IReadOnlyList<WalChunkInfo> Chunks) BuildParts()
@@ -142,7 +143,11 @@ public sealed class WalObjectBuilder
         for (int i = 0; i < _chunks.Count; i++)
         {
             infos[i] = _chunks[i].Info;
-            byte[] chunk = GC.AllocateUninitializedArray<byte>(infos[i].Length);
+            // On the pinned-object heap, whatever the size: a chunk lives until its partition is
+            // sealed (seconds to minutes), and there the young-generation collections never copy
+            // it, as they would copy a small array on its way to the old generation
+            // (docs/decisions.md, "Unsealed chunks outside the young generations").
+            byte[] chunk = GC.AllocateUninitializedArray<byte>(infos[i].Length, pinned: true);
             int position = 0;
             foreach (ReadOnlyMemory<byte> batch in _chunks[i].Batches)
             {
