@@ -55,6 +55,16 @@ public sealed class TopicMetadata
         return false;
     }
 
+    /// <summary>
+    /// Why a partition has no leader to send to: the topic's error, else the partition's, else
+    /// LEADER_NOT_AVAILABLE for a partition that exists without a leader (retriable: a leader died
+    /// or is being elected), else UNKNOWN_TOPIC_OR_PARTITION.
+    /// </summary>
+    public ErrorCode NoLeaderError(int partition) =>
+        ErrorCode != ErrorCode.None ? ErrorCode
+        : TryGetPartition(partition, out PartitionMetadata p) ? (p.ErrorCode != ErrorCode.None ? p.ErrorCode : ErrorCode.LeaderNotAvailable)
+        : ErrorCode.UnknownTopicOrPartition;
+
     /// <summary>The leader's node id, when the partition exists and has a leader.</summary>
     public bool TryGetLeader(int partition, out int leaderId)
     {

@@ -56,7 +56,7 @@ public sealed partial class KafkaClient
                     }
                     else
                     {
-                        retry.Add((position, metadata.ErrorCode != ErrorCode.None ? metadata.ErrorCode : ErrorCode.UnknownTopicOrPartition));
+                        retry.Add((position, metadata.NoLeaderError(position.Partition)));
                     }
                 }
 

@@ -35,8 +35,7 @@ public sealed partial class KafkaClient
                 }
                 else
                 {
-                    ErrorCode code = metadata.ErrorCode != ErrorCode.None ? metadata.ErrorCode : ErrorCode.UnknownTopicOrPartition;
-                    retry.Add((partition, new KafkaException(code, $"ListOffsets {topic}-{partition}: no leader known")));
+                    retry.Add((partition, new KafkaException(metadata.NoLeaderError(partition), $"ListOffsets {topic}-{partition}: no leader known")));
                 }
             }
 

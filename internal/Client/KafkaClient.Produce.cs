@@ -76,10 +76,7 @@ public sealed partial class KafkaClient
                 }
                 else
                 {
-                    ErrorCode code = metadata.ErrorCode != ErrorCode.None ? metadata.ErrorCode
-                        : metadata.TryGetPartition(partition, out PartitionMetadata p) ? (p.ErrorCode != ErrorCode.None ? p.ErrorCode : ErrorCode.LeaderNotAvailable)
-                        : ErrorCode.UnknownTopicOrPartition;
-                    retry.Add((index, new KafkaException(code, $"Produce to {topic}-{partition}: no leader known")));
+                    retry.Add((index, new KafkaException(metadata.NoLeaderError(partition), $"Produce to {topic}-{partition}: no leader known")));
                 }
             }
 
