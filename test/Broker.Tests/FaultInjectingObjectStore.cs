@@ -153,9 +153,15 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
     /// <summary>While set, listings wait for it before they return anything.</summary>
     public Task? ListGate { get; set; }
 
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _listedPrefixes = new();
+
+    /// <summary>Listings started so far whose prefix begins with <paramref name="prefix"/> (others, such as a background pass over segments, not counted).</summary>
+    public int ListsUnder(string prefix) => _listedPrefixes.Count(p => p.StartsWith(prefix, StringComparison.Ordinal));
+
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _lists);
+        _listedPrefixes.Enqueue(prefix);
         if (ListGate is { } gate) await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         await foreach (var o in inner.ListAsync(prefix, cancellationToken).ConfigureAwait(false)) yield return o;
     }

@@ -102,29 +102,24 @@ internal sealed class PartitionSlots(IMetadataStore meta, LogManager logs, ILogg
         // Produce requests for these partitions wait for their opens from now on (Activate or
         // Discard ends the wait), instead of sending clients back to their metadata.
         for (int i = 0; i < batch.Count; i++) logs.Registry.BeginOpening(topics[i], batch[i].Slot.Partition);
-        // Opened side by side: a takeover's opens share their WAL listing and footers, and the
-        // slowest one, not the sum, is how long the new leader's partitions stay unwritable.
-        var opened = new PartitionLog?[batch.Count];
+        var opened = new PartitionLog[batch.Count];
+        int done = 0;
         try
         {
-            await Parallel.ForEachAsync(Enumerable.Range(0, batch.Count), new ParallelOptions { MaxDegreeOfParallelism = ParallelOpens, CancellationToken = ct },
-                async (i, token) => opened[i] = await logs.Partitions.OpenAsync(topics[i], batch[i].Slot.Partition, batch[i].Holder.Epoch, token, claimedAt).ConfigureAwait(false))
-                .ConfigureAwait(false);
+            for (; done < batch.Count; done++)
+                opened[done] = await logs.Partitions.OpenAsync(topics[done], batch[done].Slot.Partition, batch[done].Holder.Epoch, ct, claimedAt).ConfigureAwait(false);
         }
         catch
         {
             for (int i = 0; i < batch.Count; i++)
             {
-                opened[i]?.Abandon(ErrorCodes.NotLeaderOrFollower);
+                if (i < done) opened[i].Abandon(ErrorCodes.NotLeaderOrFollower);
                 logs.Registry.EndOpening(topics[i], batch[i].Slot.Partition);
             }
             throw;
         }
-        return opened!;
+        return opened;
     }
-
-    /// <summary>Opens of one batch under way at once.</summary>
-    internal const int ParallelOpens = 8;
 
     public bool Activate(PartitionLog handle) => logs.Registry.Publish(handle);
 
