@@ -153,9 +153,7 @@ public sealed partial class KafkaClient : IAsyncDisposable
 
             if (attempt >= _options.MaxRetries)
             {
-                ErrorCode code = metadata.TryGetPartition(partition, out PartitionMetadata p) && p.ErrorCode != ErrorCode.None ? p.ErrorCode
-                    : metadata.TryGetPartition(partition, out _) ? ErrorCode.LeaderNotAvailable : ErrorCode.UnknownTopicOrPartition;
-                throw new KafkaException(code, $"no leader for {topic}-{partition}");
+                throw new KafkaException(metadata.NoLeaderError(partition), $"no leader for {topic}-{partition}");
             }
 
             await BackoffAsync(attempt, cancellationToken).ConfigureAwait(false);

@@ -145,11 +145,6 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
 
     public Task<long?> GetSizeAsync(string key, CancellationToken cancellationToken) => inner.GetSizeAsync(key, cancellationToken);
 
-    private int _lists;
-
-    /// <summary>Listings started so far.</summary>
-    public int Lists => Volatile.Read(ref _lists);
-
     /// <summary>While set, listings wait for it before they return anything.</summary>
     public Task? ListGate { get; set; }
 
@@ -160,7 +155,6 @@ internal sealed class FaultInjectingObjectStore(LocalDirectoryObjectStore inner)
 
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _lists);
         _listedPrefixes.Enqueue(prefix);
         if (ListGate is { } gate) await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         await foreach (var o in inner.ListAsync(prefix, cancellationToken).ConfigureAwait(false)) yield return o;

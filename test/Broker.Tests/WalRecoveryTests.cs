@@ -88,13 +88,13 @@ public class WalRecoveryTests
         var keys = new List<string>();
         for (int i = 0; i < 3; i++) keys.Add(await WriteWalAsync(host, partition: 1, (logs[1].LeaderEpoch, AsAppended(0, logs[1].LeaderEpoch, Batches.Make(1, "w")))));
         host.Store.ClearRangeReads();
-        int lists = host.Store.ListsUnder(WalKeys.Prefix(host.Namespace)), asked = host.Storage.WalListingRequests;
+        int lists = WalLists(host), asked = host.Storage.WalListingRequests;
 
         var chains = await SixOpensWhileTheListingIsHeldAsync(host, topic.Id, asked, claimedAt: null);
 
         Assert.All(chains, Assert.Empty);
         // The first open lists at once; the five that ask meanwhile share the next listing.
-        int listed = host.Store.ListsUnder(WalKeys.Prefix(host.Namespace)) - lists;
+        int listed = WalLists(host) - lists;
         Assert.True(listed is 1 or 2, $"{listed} WAL listings for {host.Storage.WalListingRequests - asked} requests");
         Assert.Equal(keys.Order(StringComparer.Ordinal), host.Store.Reads.Order(StringComparer.Ordinal));
     }
@@ -106,26 +106,29 @@ public class WalRecoveryTests
         var logs = await host.CreateTopicAsync(Topic, 2);
         Assert.True(host.Logs.TryGetTopic(Topic, out var topic));
         await WriteWalAsync(host, partition: 1, (logs[1].LeaderEpoch, AsAppended(0, logs[1].LeaderEpoch, Batches.Make(1, "w"))));
-        int lists = host.Store.ListsUnder(WalKeys.Prefix(host.Namespace)), asked = host.Storage.WalListingRequests;
+        int lists = WalLists(host), asked = host.Storage.WalListingRequests;
 
         // Six partitions claimed together (one timestamp, taken after the claims): the first open
         // lists; the five that ask while it runs began after their claims, so it serves them too.
         await SixOpensWhileTheListingIsHeldAsync(host, topic.Id, asked, claimedAt: System.Diagnostics.Stopwatch.GetTimestamp());
-        Assert.Equal(1, host.Store.ListsUnder(WalKeys.Prefix(host.Namespace)) - lists);
+        Assert.Equal(1, WalLists(host) - lists);
 
         // A partition claimed after that listing began must not trust it: an object its earlier
         // leader acknowledged may have landed since. Its open lists again and finds the new object.
         await WriteWalAsync(host, partition: 0, (logs[0].LeaderEpoch, AsAppended(0, logs[0].LeaderEpoch, Batches.Make(2, "x"))));
         long beforeSecond = System.Diagnostics.Stopwatch.GetTimestamp();
         var chain = await host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None);
-        Assert.Equal(2, host.Store.ListsUnder(WalKeys.Prefix(host.Namespace)) - lists);
+        Assert.Equal(2, WalLists(host) - lists);
         Assert.Equal(2, chain.Sum(c => Batches.Records(c.UnsealedBody.ToArray())));
 
         // One claimed before that second listing began is served by it, finished as it is.
         chain = await host.Storage.RecoverWalAsync(topic.Id, Topic, 0, 0, -1, null, CancellationToken.None, claimedAt: beforeSecond);
-        Assert.Equal(2, host.Store.ListsUnder(WalKeys.Prefix(host.Namespace)) - lists);
+        Assert.Equal(2, WalLists(host) - lists);
         Assert.Equal(2, chain.Sum(c => Batches.Records(c.UnsealedBody.ToArray())));
     }
+
+    /// <summary>Listings of the WAL prefix so far (listings of segments, which the opens also make, not counted).</summary>
+    private static int WalLists(LogHost host) => host.Store.ListsUnder(WalKeys.Prefix(host.Namespace));
 
     /// <summary>
     /// Six opens of partition 0 at once; the store holds the first listing until all six have

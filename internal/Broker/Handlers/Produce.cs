@@ -59,33 +59,35 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
             return _legacy.RunAsync(context, startTimestamp);
         // A produce for a partition this broker has won and is still opening waits for the open
         // (docs/architecture.md, "Requests for a partition being opened"); later produces on the
-        // same connection wait behind it, so appends keep the order the requests came in.
+        // same connection wait behind it, so appends keep the order the requests came in. In
+        // steady state this costs a field read and a volatile read.
         var gate = context.Client.ProduceGate;
-        if (gate is not null || cluster.Logs.Registry.AnyOpening)
-        {
-            if (gate is { IsCompleted: true }) gate = context.Client.ProduceGate = null;
-            if (gate is not null || OpensToAwait(context) is not null)
-            {
-                var appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                context.Client.ProduceGate = appended.Task;
-                return WaitThenRunAsync(context, startTimestamp, gate, appended);
-            }
-        }
-        return RunInOrder(context, startTimestamp);
+        if (gate is { IsCompleted: true }) gate = context.Client.ProduceGate = null;
+        Task? opens = null;
+        int waitMs = 0;
+        if (gate is null && (opens = OpensToAwait(context, out waitMs)) is null) return RunInOrder(context, startTimestamp);
+        var appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        context.Client.ProduceGate = appended.Task;
+        return WaitThenRunAsync(context, startTimestamp, gate, opens, waitMs, appended);
     }
 
-    private async ValueTask<ResponseFrame?> WaitThenRunAsync(RequestContext context, long startTimestamp, Task? gate, TaskCompletionSource appended)
+    private async ValueTask<ResponseFrame?> WaitThenRunAsync(RequestContext context, long startTimestamp, Task? gate, Task? opens, int waitMs, TaskCompletionSource appended)
     {
         ValueTask<ResponseFrame?> run;
         try
         {
-            if (gate is not null) await gate.ConfigureAwait(false);
-            if (OpensToAwait(context) is { } opens)
+            if (gate is not null)
             {
-                int timeoutMs = ProduceTimeoutMs(context);
-                int waitMs = timeoutMs > 0 ? Math.Min(timeoutMs, MaxOpenWaitMs) : MaxOpenWaitMs;
-                // An open that takes longer ends the wait: the partition is answered as today (NOT_LEADER_OR_FOLLOWER, retry).
-                try { await opens.WaitAsync(TimeSpan.FromMilliseconds(waitMs)).ConfigureAwait(false); }
+                await gate.ConfigureAwait(false);
+                // Behind an earlier produce of the connection: which opens are under way may have changed.
+                opens = OpensToAwait(context, out waitMs);
+            }
+            // The wait counts from the request's arrival; an open that takes longer ends it, and the
+            // partition is answered as before (NOT_LEADER_OR_FOLLOWER, retry).
+            var left = TimeSpan.FromMilliseconds(waitMs) - Stopwatch.GetElapsedTime(startTimestamp);
+            if (opens is not null && left > TimeSpan.Zero)
+            {
+                try { await opens.WaitAsync(left).ConfigureAwait(false); }
                 catch (TimeoutException) { }
             }
         }
@@ -98,33 +100,33 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
         return await run.ConfigureAwait(false);
     }
 
-    private static int ProduceTimeoutMs(RequestContext context)
+    /// <summary>
+    /// The opens under way here that partitions of the request wait for (null: none; rare, so
+    /// allocating is fine), and how long the request may wait for them: its timeout_ms, at most
+    /// <see cref="MaxOpenWaitMs"/>.
+    /// </summary>
+    private Task? OpensToAwait(RequestContext context, out int waitMs)
     {
-        try { return new ProduceRequestReader(context.Body.Span, context.Version).TimeoutMs; }
-        catch (KafkaProtocolException) { return 0; }
-    }
-
-    /// <summary>The opens under way here that partitions of the request wait for (null: none; rare, so allocating is fine).</summary>
-    private Task? OpensToAwait(RequestContext context)
-    {
+        waitMs = 0;
         var registry = cluster.Logs.Registry;
         if (!registry.AnyOpening) return null;
         List<Task>? waits = null;
         try
         {
             var reader = new ProduceRequestReader(context.Body.Span, context.Version);
+            waitMs = reader.TimeoutMs > 0 ? Math.Min(reader.TimeoutMs, MaxOpenWaitMs) : MaxOpenWaitMs;
             while (reader.NextTopic(out var name))
             {
                 cluster.Logs.TryGetTopic(name, out var topic);
                 while (reader.NextPartition(out int index, out _, out _))
                 {
-                    if (topic is null) continue;
-                    var logs = topic.Logs;
-                    if (index < 0 || index >= logs.Length || logs[index] is not null) continue;
-                    if (registry.Opening(topic, index) is { } open && !(waits?.Contains(open) ?? false)) (waits ??= []).Add(open);
+                    var logs = topic?.Logs;
+                    if (logs is null || index < 0 || index >= logs.Length || logs[index] is not null) continue;
+                    if (registry.Opening(topic!, index) is { } open) (waits ??= []).Add(open);
                 }
             }
         }
+        // A body the reader cannot walk waits for nothing: RunInOrder answers it.
         catch (KafkaProtocolException) { return null; }
         return waits is null ? null : waits.Count == 1 ? waits[0] : Task.WhenAll(waits);
     }

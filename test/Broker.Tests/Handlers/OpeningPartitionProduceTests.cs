@@ -18,20 +18,43 @@ public sealed class OpeningPartitionProduceTests(HandlerHarness broker) : IClass
         TopicData = [new ProduceRequest.TopicProduceData { Name = topic, PartitionData = [new ProduceRequest.PartitionProduceData { Index = 0, Records = records }] }],
     };
 
-    /// <summary>Creates a one-partition topic whose open waits for <paramref name="release"/>; returns once the broker is opening it.</summary>
-    private async Task<Task<CreateTopicsResponse>> CreateWithHeldOpenAsync(string name, Task release)
+    /// <summary>
+    /// A one-partition topic being created whose open waits until <see cref="Release"/> (or the
+    /// disposal, which also stops holding opens); started once the broker is opening it.
+    /// </summary>
+    private sealed class HeldOpen(HandlerHarness broker, string name, TaskCompletionSource release, Task<CreateTopicsResponse> created) : IAsyncDisposable
     {
-        broker.Metadata.HoldPrefixReads = (prefix => prefix.Contains($"/topics/{name}/partitions/", StringComparison.Ordinal), release);
-        var request = new CreateTopicsRequest { TimeoutMs = 10_000 };
-        request.Topics.Add(new CreateTopicsRequest.CreatableTopic { Name = name, NumPartitions = 1, ReplicationFactor = -1 });
-        var create = broker.SendAsync<CreateTopicsResponse>(request, CreateTopicsRequest.HighestSupportedVersion);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (!(broker.Logs.TryGetTopic(name, out var topic) && broker.Logs.Registry.Opening(topic, 0) is not null))
+        public string Name => name;
+        public Task<CreateTopicsResponse> Created => created;
+        public void Release() => release.SetResult();
+
+        public static async Task<HeldOpen> StartAsync(HandlerHarness broker, string prefix)
         {
-            Assert.True(DateTime.UtcNow < deadline, $"the broker did not begin opening {name}-0 within 15 s");
-            await Task.Delay(10);
+            string name = HandlerHarness.Unique(prefix);
+            var release = new TaskCompletionSource();
+            broker.Metadata.HoldPrefixReads = (p => p.Contains($"/topics/{name}/partitions/", StringComparison.Ordinal), release.Task);
+            var request = new CreateTopicsRequest { TimeoutMs = 10_000 };
+            request.Topics.Add(new CreateTopicsRequest.CreatableTopic { Name = name, NumPartitions = 1, ReplicationFactor = -1 });
+            var held = new HeldOpen(broker, name, release, broker.SendAsync<CreateTopicsResponse>(request, CreateTopicsRequest.HighestSupportedVersion));
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (!(broker.Logs.TryGetTopic(name, out var topic) && broker.Logs.Registry.Opening(topic, 0) is not null))
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    await held.DisposeAsync();
+                    Assert.Fail($"the broker did not begin opening {name}-0 within 15 s");
+                }
+                await Task.Delay(10);
+            }
+            return held;
         }
-        return create;
+
+        public ValueTask DisposeAsync()
+        {
+            broker.Metadata.HoldPrefixReads = null;
+            release.TrySetResult();
+            return ValueTask.CompletedTask;
+        }
     }
 
     private static ProduceResponse.PartitionProduceResponse Decode(byte[]? frame, int correlationId)
@@ -44,56 +67,44 @@ public sealed class OpeningPartitionProduceTests(HandlerHarness broker) : IClass
     [Fact]
     public async Task Produces_sent_while_the_partition_opens_wait_for_it_and_are_appended_in_request_order()
     {
-        string name = HandlerHarness.Unique("po-w");
-        var release = new TaskCompletionSource();
-        try
+        await using var held = await HeldOpen.StartAsync(broker, "po-w");
+        await using var connection = await broker.ConnectAsync();
+        // Six pipelined requests of 1 to 6 records: each must land right after the one before it.
+        var sent = new List<(int CorrelationId, int Records)>();
+        for (int records = 1; records <= 6; records++)
         {
-            var create = await CreateWithHeldOpenAsync(name, release.Task);
-            await using var connection = await broker.ConnectAsync();
-            int first = connection.NextCorrelationId(), second = connection.NextCorrelationId();
-            await connection.SendFrameAsync(RawKafkaConnection.EncodeRequest(ProduceRequest.ApiKey, ProduceRequest.HighestSupportedVersion, first, Request(name, Batches.Make(3, "a"))));
-            await connection.SendFrameAsync(RawKafkaConnection.EncodeRequest(ProduceRequest.ApiKey, ProduceRequest.HighestSupportedVersion, second, Request(name, Batches.Make(2, "b"))));
-            // Time for the broker to read both requests while the open is still held (without
-            // the wait they are answered NOT_LEADER_OR_FOLLOWER right away).
-            await Task.Delay(300);
-            release.SetResult();
+            int id = connection.NextCorrelationId();
+            await connection.SendFrameAsync(RawKafkaConnection.EncodeRequest(ProduceRequest.ApiKey, ProduceRequest.HighestSupportedVersion, id, Request(held.Name, Batches.Make(records, $"r{records}"))));
+            sent.Add((id, records));
+        }
+        // Time for the broker to read the requests while the open is still held (without the
+        // wait they are answered NOT_LEADER_OR_FOLLOWER right away).
+        await Task.Delay(300);
+        held.Release();
 
-            var a = Decode(await connection.ReadFrameAsync(), first);
-            var b = Decode(await connection.ReadFrameAsync(), second);
-            Assert.Equal((ErrorCodes.None, 0L), (a.ErrorCode, a.BaseOffset));
-            Assert.Equal((ErrorCodes.None, 3L), (b.ErrorCode, b.BaseOffset));
-            Assert.Equal(ErrorCodes.None, (await create).Topics.Single().ErrorCode);
-        }
-        finally
+        long expected = 0;
+        foreach (var (id, records) in sent)
         {
-            broker.Metadata.HoldPrefixReads = null;
-            release.TrySetResult();
+            var answer = Decode(await connection.ReadFrameAsync(), id);
+            Assert.Equal((ErrorCodes.None, expected), (answer.ErrorCode, answer.BaseOffset));
+            expected += records;
         }
+        Assert.Equal(ErrorCodes.None, (await held.Created).Topics.Single().ErrorCode);
     }
 
     [Fact]
     public async Task A_produce_whose_timeout_ends_before_the_open_is_NOT_LEADER_OR_FOLLOWER_and_appends_nothing()
     {
-        string name = HandlerHarness.Unique("po-t");
-        var release = new TaskCompletionSource();
-        try
+        await using var held = await HeldOpen.StartAsync(broker, "po-t");
+        await using (var connection = await broker.ConnectAsync())
         {
-            var create = await CreateWithHeldOpenAsync(name, release.Task);
-            await using (var connection = await broker.ConnectAsync())
-            {
-                var answer = await connection.SendAsync<ProduceResponse>(ProduceRequest.ApiKey, ProduceRequest.HighestSupportedVersion, Request(name, Batches.Make(3), timeoutMs: 300));
-                Assert.Equal(ErrorCodes.NotLeaderOrFollower, answer.Responses.Single().PartitionResponses.Single().ErrorCode);
-            }
-            release.SetResult();
-            Assert.Equal(ErrorCodes.None, (await create).Topics.Single().ErrorCode);
-            await broker.WaitForLeadersAsync(name, 1);
-            var after = await broker.ProduceAsync(name, 0, records: 2);
-            Assert.Equal((ErrorCodes.None, 0L), (after.ErrorCode, after.BaseOffset));
+            var answer = await connection.SendAsync<ProduceResponse>(ProduceRequest.ApiKey, ProduceRequest.HighestSupportedVersion, Request(held.Name, Batches.Make(3), timeoutMs: 300));
+            Assert.Equal(ErrorCodes.NotLeaderOrFollower, answer.Responses.Single().PartitionResponses.Single().ErrorCode);
         }
-        finally
-        {
-            broker.Metadata.HoldPrefixReads = null;
-            release.TrySetResult();
-        }
+        held.Release();
+        Assert.Equal(ErrorCodes.None, (await held.Created).Topics.Single().ErrorCode);
+        await broker.WaitForLeadersAsync(held.Name, 1);
+        var after = await broker.ProduceAsync(held.Name, 0, records: 2);
+        Assert.Equal((ErrorCodes.None, 0L), (after.ErrorCode, after.BaseOffset));
     }
 }
