@@ -50,6 +50,9 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         public int SliceStart;
         public int SliceCount;
         public int Length;
+
+        /// <summary>In an incremental fetch, the partition's place in the session.</summary>
+        public int SessionIndex;
     }
 
     /// <summary>
@@ -98,6 +101,12 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         public short SessionError;
         /// <summary>Per slot: whether the partition goes into the response (always, without an incremental session).</summary>
         public bool[] Included = new bool[16];
+
+        /// <summary>Indexed like the session: the partitions that returned records (they move to the back).</summary>
+        public bool[] Returned = new bool[16];
+
+        /// <summary>The partitions a waiting fetch registered with: exactly these are left again.</summary>
+        public readonly List<PartitionLog> Watched = [];
         public readonly List<ReadOnlyMemory<byte>> Slices = [];
         /// <summary>Buffers of ranged segment reads that Slices point into; back to the pool once the response is written.</summary>
         public readonly List<byte[]> Rented = [];
@@ -150,9 +159,10 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             short version = context.Version;
             topicCount = UseSession(context, state, topicCount, version);
             if (state.SessionError != 0) return SessionErrorResponse(context, state.SessionError, startTimestamp);
-            Resolve(context, state, topicCount, replicaId, version);
+            var session = state.Session;
+            if (session is null) Resolve(context, state, topicCount, replicaId, version);
             EnsureFlags(state);
-            int slotCount = topicCount == 0 ? 0 : state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
+            int slotCount = SlotCount(state, topicCount);
             int maxWaitMs = state.MaxWaitMs, minBytes = state.MinBytes;
 
             long deadline = Environment.TickCount64 + Math.Max(0, maxWaitMs);
@@ -171,7 +181,27 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 {
                     state.Waiter.Arm();
                     state.Registered = true;
-                    for (int i = 0; i < slotCount; i++) state.Slots[i].Log?.AddWaiter(state.Waiter);
+                    if (session is null)
+                        for (int i = 0; i < slotCount; i++) Watch(state, state.Slots[i].Log);
+                    else
+                        for (int i = 0; i < session.Count; i++) Watch(state, session[i].Log);
+                }
+                // An incremental fetch serves only the session's partitions that may have news
+                // (docs/protocol.md, "Fetch sessions"), chosen after registering, so news that
+                // lands on a partition left out still wakes the wait; chosen again after a wake.
+                if (session is not null)
+                {
+                    topicCount = Select(context, state, session, replicaId, version);
+                    Resolve(context, state, topicCount, replicaId, version);
+                    slotCount = SlotCount(state, topicCount);
+                    for (int i = 0; i < slotCount; i++)
+                    {
+                        ref var s = ref state.Slots[i];
+                        var held = session[s.SessionIndex];
+                        if (ReferenceEquals(held.Log, s.Log)) continue;
+                        if (waits) Watch(state, s.Log);
+                        held.Log = s.Log;
+                    }
                 }
                 state.Slices.Clear();
                 state.ReturnRented();
@@ -195,7 +225,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 }
                 if (waits)
                 {
-                    for (int i = 0; i < slotCount; i++) state.Slots[i].Log?.RemoveWaiter(state.Waiter);
+                    Unwatch(state);
                     state.Registered = false;
                 }
                 if (done) break;
@@ -221,7 +251,6 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             }
 
             // Which partitions go out: all of a full fetch, only those with news in an incremental one.
-            var session = state.Session;
             int responseTopics = 0;
             for (int t = 0; t < topicCount; t++)
             {
@@ -230,7 +259,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 for (int i = topic.First; i < topic.First + topic.Count; i++)
                 {
                     ref var s = ref state.Slots[i];
-                    bool include = session is null || session[i].MustRespond(s.Length, s.HighWatermark, s.LogStartOffset, s.Error);
+                    bool include = session is null || session[s.SessionIndex].MustRespond(s.Length, s.HighWatermark, s.LogStartOffset, s.Error);
                     state.Included[i] = include;
                     if (include) included++;
                 }
@@ -278,7 +307,7 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             w.End();
             // Slices may point into pooled read buffers: they now go back to the pool with the frame.
             frame.Hold(state.Rented);
-            if (session is not null && topicCount > 0) Remember(state, session, topicCount);
+            if (session is not null && topicCount > 0) Remember(state, session, slotCount);
             cluster.Metrics.BytesOut.Add(bytesOut);
             cluster.Metrics.RecordsOut.Add(records);
             cluster.Metrics.FetchRate.Add(records);
@@ -294,12 +323,9 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
             state.ReturnRented();
             Array.Clear(state.Topics);
             state.Waiter.Disarm();
-            for (int i = 0; i < state.Slots.Length; i++)
-            {
-                // A read that threw left the waiter registered.
-                if (state.Registered) state.Slots[i].Log?.RemoveWaiter(state.Waiter);
-                state.Slots[i].Log = null;
-            }
+            // A read that threw left the waiter registered.
+            if (state.Registered) Unwatch(state);
+            for (int i = 0; i < state.Slots.Length; i++) state.Slots[i].Log = null;
             state.Registered = false;
             States.Enqueue(state);
         }
@@ -440,30 +466,83 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
         }
         session.AdvanceEpoch();
         state.Session = session;
-        return FromSession(state, session, byId);
+        if (state.Returned.Length < session.Count) state.Returned = new bool[Math.Max(session.Count, state.Returned.Length * 2)];
+        return 0;
     }
 
-    /// <summary>The session's partitions as the request's topics and slots, neighbours of one topic grouped.</summary>
-    private int FromSession(State state, FetchSession session, bool byId)
+    private static int SlotCount(State state, int topicCount) =>
+        topicCount == 0 ? 0 : state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
+
+    private static void Watch(State state, PartitionLog? log)
+    {
+        if (log is null) return;
+        log.AddWaiter(state.Waiter);
+        state.Watched.Add(log);
+    }
+
+    private static void Unwatch(State state)
+    {
+        foreach (var log in state.Watched) log.RemoveWaiter(state.Waiter);
+        state.Watched.Clear();
+    }
+
+    /// <summary>
+    /// The session's partitions that may have news, as the request's topics and slots (neighbours
+    /// of one topic grouped). A partition is left out when it is quiet: the client may read its
+    /// topic, it is still served by the log the session last used, and that log's high watermark
+    /// and log start are what the last response said, with the client's position at the high
+    /// watermark. Such a partition would be read as nothing and answered with nothing, so leaving it
+    /// out changes no response; it spares an incremental fetch the work of every partition that did
+    /// not move.
+    /// </summary>
+    private int Select(RequestContext context, State state, FetchSession session, int replicaId, short version)
     {
         var logs = cluster.Logs;
-        int topicCount = 0;
+        bool byId = version >= FetchRequestReader.FirstTopicIdVersion;
+        bool follower = replicaId >= 0;
+        bool followerAllowed = follower && context.AuthorizeCluster(AclOperation.ClusterAction);
         if (state.Slots.Length < session.Count) Array.Resize(ref state.Slots, Math.Max(session.Count, state.Slots.Length * 2));
+        int topicCount = 0, slotCount = 0;
+        bool inRun = false, runHasEntry = false, mayBeQuiet = false;
+        Guid runId = default;
+        byte[]? runName = null;
+        TopicState? topic = null;
         for (int i = 0; i < session.Count; i++)
         {
             var p = session[i];
-            bool sameTopic = topicCount > 0 && (byId ? state.Topics[topicCount - 1].Id == p.TopicId : ReferenceEquals(state.Topics[topicCount - 1].NameUtf8, p.NameUtf8));
-            if (sameTopic) state.Topics[topicCount - 1].Count++;
-            else
+            if (!inRun || (byId ? runId != p.TopicId : !ReferenceEquals(runName, p.NameUtf8)))
+            {
+                inRun = true;
+                runHasEntry = false;
+                runId = p.TopicId;
+                runName = p.NameUtf8;
+                topic = byId ? logs.FindById(p.TopicId) : logs.TryGetTopic(p.NameUtf8!, out var named) ? named : null;
+                // Partitions of a topic the client may not read (or that is gone) all carry their error.
+                mayBeQuiet = topic is not null && (follower ? followerAllowed : context.Authorize(AclOperation.Read, AclResourceType.Topic, topic.Name));
+            }
+            if (mayBeQuiet && IsQuiet(p, topic!)) continue;
+            if (!runHasEntry)
             {
                 if (topicCount == state.Topics.Length) Array.Resize(ref state.Topics, topicCount * 2);
-                TopicState? topic = byId ? logs.FindById(p.TopicId) : logs.TryGetTopic(p.NameUtf8!, out var named) ? named : null;
-                state.Topics[topicCount++] = new TopicEntry { Topic = topic, Id = p.TopicId, NameUtf8 = byId ? null : p.NameUtf8, First = i, Count = 1 };
+                state.Topics[topicCount++] = new TopicEntry { Topic = topic, Id = p.TopicId, NameUtf8 = byId ? null : p.NameUtf8, First = slotCount, Count = 0 };
+                runHasEntry = true;
             }
-            state.Slots[i] = new Slot { Partition = p.Partition, FetchOffset = p.FetchOffset, MaxBytes = p.MaxBytes, HighWatermark = -1, LogStartOffset = -1 };
+            state.Topics[topicCount - 1].Count++;
+            state.Slots[slotCount++] = new Slot { Partition = p.Partition, FetchOffset = p.FetchOffset, MaxBytes = p.MaxBytes, HighWatermark = -1, LogStartOffset = -1, SessionIndex = i };
         }
         EnsureFlags(state);
         return topicCount;
+    }
+
+    /// <summary>Whether a session partition has nothing to tell the client (see <see cref="Select"/>).</summary>
+    private static bool IsQuiet(SessionPartition p, TopicState topic)
+    {
+        var log = p.Log;
+        if (log is null || log.IsClosed) return false;
+        var logs = topic.Logs;
+        if ((uint)p.Partition >= (uint)logs.Length || !ReferenceEquals(logs[p.Partition], log)) return false;
+        long hw = log.HighWatermark;
+        return hw == p.SentHighWatermark && p.FetchOffset == hw && log.LogStartOffset == p.SentLogStartOffset;
     }
 
     private static void EnsureFlags(State state)
@@ -499,23 +578,25 @@ internal sealed class FetchHandler(Cluster cluster) : ApiHandler
                 ref var s = ref state.Slots[i];
                 var p = session.Upsert(name, entry.Id, s.Partition, s.FetchOffset, s.MaxBytes);
                 if (!byId) p.NameUtf8 ??= nameUtf8 ??= entry.Topic?.NameUtf8 ?? body.Slice(entry.NameOffset, entry.NameLength).ToArray();
-                if (sent) p.Sent(s.HighWatermark, s.LogStartOffset, s.Error);
+                if (!sent) continue;
+                p.Sent(s.HighWatermark, s.LogStartOffset, s.Error);
+                p.Log = s.Error == 0 ? s.Log : null;
             }
         }
     }
 
     /// <summary>Records what an incremental response told the client, and moves partitions that returned records to the back.</summary>
-    private static void Remember(State state, FetchSession session, int topicCount)
+    private static void Remember(State state, FetchSession session, int slotCount)
     {
-        int slotCount = state.Topics[topicCount - 1].First + state.Topics[topicCount - 1].Count;
+        var returned = state.Returned.AsSpan(0, session.Count);
+        returned.Clear();
         for (int i = 0; i < slotCount; i++)
         {
             ref var s = ref state.Slots[i];
-            if (state.Included[i]) session[i].Sent(s.HighWatermark, s.LogStartOffset, s.Error);
-            // The response is written: the flags now mark the partitions that returned records.
-            state.Included[i] = s.Length > 0;
+            if (state.Included[i]) session[s.SessionIndex].Sent(s.HighWatermark, s.LogStartOffset, s.Error);
+            if (s.Length > 0) returned[s.SessionIndex] = true;
         }
-        session.RotateReturned(state.Included.AsSpan(0, slotCount));
+        session.RotateReturned(returned);
     }
 
     /// <summary>A top-level session error: no topics, session id 0.</summary>

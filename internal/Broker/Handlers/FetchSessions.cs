@@ -1,3 +1,5 @@
+using KafScale.Broker.Log;
+
 namespace KafScale.Broker.Handlers;
 
 /// <summary>
@@ -15,6 +17,9 @@ internal sealed class SessionPartition
     public int Partition;
     public long FetchOffset;
     public int MaxBytes;
+
+    /// <summary>The log that last served this partition here; null before that and after an error. Lets an incremental fetch pass over a partition with nothing new.</summary>
+    public PartitionLog? Log;
 
     /// <summary>The high watermark last sent; -1 before the first response (so it is always sent then) and after an error.</summary>
     public long SentHighWatermark = -1;

@@ -166,6 +166,119 @@ public sealed class FetchSessionTests(HandlerHarness broker) : IClassFixture<Han
     }
 
     [Fact]
+    public async Task A_long_poll_waits_on_the_quiet_partitions_it_leaves_out_and_wakes_when_one_gets_records()
+    {
+        var (name, id) = await TopicAsync();
+        Assert.True(broker.Logs.TryGetTopic(name, out var topic));
+        var full = Fetch(Request(0, 0, topics: Topic(name, id, (0, 12), (1, 12))), 17);
+        Assert.NotEqual(0, full.SessionId);
+
+        // Both partitions are quiet, so the incremental fetch reads neither; it must still wait on both.
+        var poll = Request(full.SessionId, 1);
+        poll.MaxWaitMs = 30_000;
+        poll.MinBytes = 1;
+        byte[] frame = Encode(poll, 17, out int correlation);
+        var pending = broker.Dispatcher.DispatchAsync(Client, frame);
+        Assert.False(pending.IsCompleted, "nothing is new, so the fetch waits");
+        Assert.Equal(1, topic.Logs[0]!.WaitingFetches);
+        Assert.Equal(1, topic.Logs[1]!.WaitingFetches);
+
+        Assert.Equal(ErrorCodes.None, (await broker.ProduceAsync(name, 1, records: 4)).ErrorCode);
+        using var response = await pending.AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        var answer = RawKafkaConnection.DecodeResponse<FetchResponse>(response!.Bytes[4..].ToArray(), ApiKeys.Fetch, 17, correlation);
+        Assert.Equal([(1, 16L, 4)], Partitions(answer));
+        Assert.Equal(0, topic.Logs[0]!.WaitingFetches);
+        Assert.Equal(0, topic.Logs[1]!.WaitingFetches);
+    }
+
+    [Fact]
+    public async Task A_quiet_partition_whose_log_start_moves_is_answered_with_the_new_log_start()
+    {
+        var (name, id) = await TopicAsync();
+        var full = Fetch(Request(0, 0, topics: Topic(name, id, (0, 12), (1, 12))), 12);
+        Assert.Empty(Fetch(Request(full.SessionId, 1), 12).Responses);
+
+        var deleted = await broker.SendAsync<DeleteRecordsResponse>(new DeleteRecordsRequest
+        {
+            TimeoutMs = 10_000,
+            Topics = [new() { Name = name, Partitions = [new() { PartitionIndex = 0, Offset = 5 }] }],
+        }, 2);
+        Assert.Equal(ErrorCodes.None, deleted.Topics.Single().Partitions.Single().ErrorCode);
+
+        var moved = Fetch(Request(full.SessionId, 2), 12);
+        var partition = Assert.Single(moved.Responses.Single().Partitions);
+        Assert.Equal((0, 12L, 5L), (partition.PartitionIndex, partition.HighWatermark, partition.LogStartOffset));
+        Assert.Empty(Fetch(Request(full.SessionId, 3), 12).Responses);
+    }
+
+    [Fact]
+    public async Task A_client_that_moves_to_the_high_watermark_is_told_the_high_watermark_it_was_not_told_yet()
+    {
+        var (name, id) = await TopicAsync();
+        var full = Fetch(Request(0, 0, topics: Topic(name, id, (0, 12), (1, 12))), 17);
+        Assert.Equal(ErrorCodes.None, (await broker.ProduceAsync(name, 1, records: 4)).ErrorCode);
+        // The client seeks partition 1 to its end before fetching it: no records, but a new high watermark.
+        Assert.Equal([(1, 16L, 0)], Partitions(Fetch(Request(full.SessionId, 1, topics: Topic(name, id, (1, 16))), 17)));
+        Assert.Empty(Fetch(Request(full.SessionId, 2), 17).Responses);
+    }
+
+    [Theory]
+    [InlineData(12)]
+    [InlineData(17)]
+    public async Task A_consumer_of_a_session_reads_every_record_once_while_records_arrive_on_random_partitions(short version)
+    {
+        const int partitions = 6;
+        string name = await broker.CreateTopicAsync("fs-model", partitions);
+        Assert.True(broker.Logs.TryGetTopic(name, out var topic));
+        var random = new Random(version);
+        var produced = new long[partitions];
+        var position = new long[partitions];
+        // A full fetch from offset 0 of every partition makes the session.
+        var full = Fetch(Request(0, 0, topics: Topic(topic.Name, topic.Id, [.. Enumerable.Range(0, partitions).Select(p => (p, 0L))])), version);
+        Assert.NotEqual(0, full.SessionId);
+        int epoch = 1;
+        var moved = new List<(int, long)>();
+        for (int round = 0; round < 400; round++)
+        {
+            // Records land on a few random partitions between fetches, or on none.
+            for (int k = random.Next(3); k > 0; k--)
+            {
+                int p = random.Next(partitions);
+                int records = 1 + random.Next(3);
+                Assert.Equal(ErrorCodes.None, (await broker.ProduceAsync(name, p, records)).ErrorCode);
+                produced[p] += records;
+            }
+            // max_bytes 1: one batch a response, so partitions fall behind and must be read later.
+            var request = Request(full.SessionId, epoch++, maxBytes: 1, topics: moved.Count == 0 ? [] : [Topic(topic.Name, topic.Id, [.. moved])]);
+            var response = Fetch(request, version);
+            Assert.Equal(ErrorCodes.None, response.ErrorCode);
+            moved.Clear();
+            foreach (var (partition, highWatermark, records) in Partitions(response))
+            {
+                Assert.Equal(produced[partition], highWatermark);
+                if (records == 0) continue;
+                position[partition] += records;
+                moved.Add((partition, position[partition]));
+            }
+        }
+        // Once nothing more arrives, the session hands over the rest, and then has no news.
+        for (int round = 0; round < 1_000 && !position.SequenceEqual(produced); round++)
+        {
+            var response = Fetch(Request(full.SessionId, epoch++, maxBytes: 1, topics: moved.Count == 0 ? [] : [Topic(topic.Name, topic.Id, [.. moved])]), version);
+            moved.Clear();
+            foreach (var (partition, _, records) in Partitions(response))
+            {
+                if (records == 0) continue;
+                position[partition] += records;
+                moved.Add((partition, position[partition]));
+            }
+        }
+        Assert.Equal(produced, position);
+        Assert.True(produced.Sum() > 200, "the rounds produced records");
+        Assert.Empty(Fetch(Request(full.SessionId, epoch++, topics: moved.Count == 0 ? [] : [Topic(topic.Name, topic.Id, [.. moved])]), version).Responses);
+    }
+
+    [Fact]
     public async Task Serving_an_incremental_fetch_allocates_nothing_once_warm()
     {
         var (name, id) = await TopicAsync();
