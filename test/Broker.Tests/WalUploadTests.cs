@@ -14,6 +14,28 @@ public class WalUploadTests
     private static bool IsWal(string key) => key.Contains("/!wal/", StringComparison.Ordinal);
 
     [Fact]
+    public async Task The_appends_of_one_request_share_one_WAL_object_though_a_flush_was_due_at_the_first()
+    {
+        await using var host = await LogHost.StartAsync(c => { c.FlushIntervalMs = 0; c.SegmentMs = 600_000; });
+        var logs = await host.CreateTopicAsync("orders", 4);
+        var appends = new AppendResult[logs.Length];
+        using (WalFlusher.BeginRequest())
+        {
+            for (int p = 0; p < logs.Length; p++)
+            {
+                appends[p] = logs[p].AppendBlob(Batches.Make(2, $"r{p}"));
+                // Time for a flush the first append made due to run, were it started at once.
+                Thread.Sleep(100);
+            }
+        }
+        foreach (var append in appends) Assert.Equal(0, await append.DurableAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+
+        var written = new List<string>();
+        await foreach (var o in host.Store.Inner.ListAsync(WalKeys.Prefix(host.Namespace), CancellationToken.None)) written.Add(o.Key);
+        Assert.Single(written);
+    }
+
+    [Fact]
     public async Task A_failed_upload_is_retried_with_the_same_key_and_bytes_and_answered_only_after_it_lands()
     {
         await using var host = await LogHost.StartAsync();

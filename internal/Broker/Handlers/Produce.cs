@@ -139,7 +139,9 @@ internal sealed class ProduceHandler(Cluster cluster) : ApiHandler
         int throttleMs;
         try
         {
-            if (!Append(context, state, out acks, out topicCount, out throttleMs))
+            bool appended;
+            using (WalFlusher.BeginRequest()) appended = Append(context, state, out acks, out topicCount, out throttleMs);
+            if (!appended)
             {
                 States.Push(state);
                 return _legacy.RunAsync(context, startTimestamp);

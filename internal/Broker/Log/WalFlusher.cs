@@ -124,17 +124,67 @@ internal sealed class WalFlusher
     /// <summary>WAL uploads in flight now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
+    /// <summary>Depth of <see cref="BeginRequest"/> scopes on this thread.</summary>
+    [ThreadStatic] private static int t_requestDepth;
+
+    /// <summary>The flusher whose flush a request on this thread put off until its appends end.</summary>
+    [ThreadStatic] private static WalFlusher? t_putOff;
+
+    /// <summary>
+    /// Marks the appends of one produce request (synchronous, on this thread): a flush they make
+    /// due starts when the scope ends, so the request's partitions share one WAL object instead of
+    /// the first partitions leaving in one object while the rest are still being appended
+    /// (docs/architecture.md, "The write path").
+    /// </summary>
+    public static RequestScope BeginRequest()
+    {
+        t_requestDepth++;
+        return default;
+    }
+
+    /// <summary>Ends a <see cref="BeginRequest"/> scope: a flush it put off is scheduled now.</summary>
+    public readonly struct RequestScope : IDisposable
+    {
+        public void Dispose()
+        {
+            if (--t_requestDepth > 0 || t_putOff is not { } flusher) return;
+            t_putOff = null;
+            flusher.Schedule();
+        }
+    }
+
     /// <summary>
     /// A partition appended bytes: a flush is due now, or a timer makes sure one will be. The
-    /// flush runs on the thread pool, not in the produce request that appended: the request goes
-    /// on appending to its other partitions, which then share the object.
+    /// flush runs on the thread pool, not in the produce request that appended, and within a
+    /// request's scope (<see cref="BeginRequest"/>) only once its appends are done.
     /// </summary>
     public void OnAppend(PartitionLog log)
     {
+        if (t_requestDepth > 0)
+        {
+            lock (_lock) _dirty.Add(log);
+            if (t_putOff is { } other && other != this) other.Schedule();
+            t_putOff = this;
+            return;
+        }
         bool queue = false, arm = false;
         lock (_lock)
         {
             _dirty.Add(log);
+            if (Due(force: false)) queue = !_flushQueued && (_flushQueued = true);
+            else if (!_timerArmed) arm = _timerArmed = true;
+        }
+        if (queue) ThreadPool.UnsafeQueueUserWorkItem(static f => f.RunQueuedFlush(), this, preferLocal: false);
+        else if (arm) _ = FlushLaterAsync();
+    }
+
+    /// <summary>What <see cref="OnAppend"/> does after marking its partition, for appends a request scope put off.</summary>
+    private void Schedule()
+    {
+        bool queue = false, arm = false;
+        lock (_lock)
+        {
+            if (_dirty.Count == 0) return;
             if (Due(force: false)) queue = !_flushQueued && (_flushQueued = true);
             else if (!_timerArmed) arm = _timerArmed = true;
         }
